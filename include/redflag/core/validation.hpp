@@ -1,0 +1,104 @@
+#pragma once
+
+// Input checks shared by every public function. Eigen only asserts in debug
+// builds, so redflag validates shapes, values and parameters itself and
+// throws the matching redflag::error naming the offending row and column.
+
+#include <redflag/core/error.hpp>
+#include <redflag/core/types.hpp>
+
+#include <cmath>
+#include <string>
+#include <string_view>
+
+namespace redflag::detail {
+
+inline std::string format_number(double value) {
+  if (std::isnan(value)) return "NaN";
+  if (std::isinf(value)) return value > 0 ? "Inf" : "-Inf";
+  std::string text = std::to_string(value);
+  // std::to_string prints six decimals; drop the trailing zeros for readability.
+  if (text.find('.') != std::string::npos) {
+    text.erase(text.find_last_not_of('0') + 1);
+    if (text.back() == '.') text.pop_back();
+  }
+  return text;
+}
+
+// Throws data_error when `values` has no rows.
+template <class Derived>
+void require_non_empty(const Eigen::DenseBase<Derived>& values, std::string_view where,
+                       std::string_view name) {
+  if (values.rows() == 0 || values.cols() == 0) {
+    raise<data_error>(where, std::string(name) + " is empty (" + std::to_string(values.rows()) +
+                                 " rows, " + std::to_string(values.cols()) + " columns)");
+  }
+}
+
+// Throws data_error naming the first NaN or Inf cell (row, column).
+template <class Derived>
+void require_finite(const Eigen::DenseBase<Derived>& values, std::string_view where,
+                    std::string_view name) {
+  if (values.allFinite()) return;  // vectorised fast path; locate the cell only on failure
+  for (Index row = 0; row < values.rows(); ++row) {
+    for (Index col = 0; col < values.cols(); ++col) {
+      const double value = static_cast<double>(values(row, col));
+      if (!std::isfinite(value)) {
+        raise<data_error>(where, std::string(name) + " has " + format_number(value) + " at row " +
+                                     std::to_string(row) + ", column " + std::to_string(col) +
+                                     " (finite values required)");
+      }
+    }
+  }
+}
+
+// Throws schema_mismatch when `values` does not have `expected` columns.
+template <class Derived>
+void require_columns(const Eigen::DenseBase<Derived>& values, Index expected,
+                     std::string_view where, std::string_view name) {
+  if (values.cols() != expected) {
+    raise<schema_mismatch>(where, std::string(name) + " has " + std::to_string(values.cols()) +
+                                      " columns, expected " + std::to_string(expected));
+  }
+}
+
+// Throws invalid_argument when two inputs disagree on the number of rows.
+inline void require_same_length(Index first, Index second, std::string_view where,
+                                std::string_view first_name, std::string_view second_name) {
+  if (first != second) {
+    raise<invalid_argument>(where, std::string(first_name) + " has " + std::to_string(first) +
+                                       " rows but " + std::string(second_name) + " has " +
+                                       std::to_string(second));
+  }
+}
+
+// Throws invalid_argument "<parameter> must be <requirement>, got <value>".
+template <class Value>
+void require_parameter(bool condition, std::string_view where, std::string_view parameter,
+                       std::string_view requirement, const Value& got) {
+  if (condition) return;
+  std::string got_text;
+  if constexpr (std::is_arithmetic_v<Value>) {
+    got_text = format_number(static_cast<double>(got));
+  } else {
+    got_text = std::string(got);
+  }
+  raise<invalid_argument>(where, std::string(parameter) + " must be " + std::string(requirement) +
+                                     ", got " + got_text);
+}
+
+// Throws data_error naming the first label that is neither 0 nor 1.
+template <class Derived>
+void require_binary_labels(const Eigen::DenseBase<Derived>& labels, std::string_view where,
+                           std::string_view name) {
+  for (Index i = 0; i < labels.size(); ++i) {
+    const auto label = labels(i);
+    if (!(label == 0 || label == 1)) {
+      raise<data_error>(where, std::string(name) + "[" + std::to_string(i) + "] = " +
+                                   format_number(static_cast<double>(label)) +
+                                   " is not a binary label (expected 0 or 1)");
+    }
+  }
+}
+
+}  // namespace redflag::detail
