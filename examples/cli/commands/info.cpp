@@ -1,0 +1,45 @@
+// redflag info MODEL: what a model file holds, read from its envelope.
+#include "command.hpp"
+
+#include <redflag/core/serialization.hpp>
+
+#include <iomanip>
+#include <sstream>
+
+namespace redflag::cli {
+
+Command make_info_command() {
+  return {
+      .name = "info",
+      .summary = "print a model file's envelope (type, versions, scalar, schema, size)",
+      .usage = "usage: redflag info MODEL\n\n"
+               "Reads the envelope of MODEL and checks its checksums; prints the model type,\n"
+               "the library and format versions it was written with, the scalar type, the\n"
+               "input schema and the sizes. Exit status 1 if the file is not a valid model.\n",
+      .run =
+          [](const std::vector<std::string>& arguments, std::ostream& out) {
+            const Arguments parsed(arguments, {}, {}, "info");
+            parsed.require_positionals(1, "one model file");
+            const ModelInfo info = read_info(std::filesystem::path(parsed.positionals()[0]));
+            std::ostringstream checksum;
+            checksum << std::hex << std::setw(16) << std::setfill('0') << info.payload_checksum;
+            out << "file:            " << parsed.positionals()[0] << "\n"
+                << "format:          " << to_string(info.format) << " (envelope version "
+                << info.envelope_version << ")\n"
+                << "model type:      " << info.model_type << " (format version " << info.model_format_version
+                << ")\n"
+                << "written by:      redflag " << info.library_version << "\n"
+                << "scalar:          " << info.scalar << "\n"
+                << "file size:       " << info.file_bytes << " bytes\n"
+                << "payload:         " << info.payload_bytes << " bytes, xxh64 " << checksum.str() << "\n"
+                << "schema:          " << info.schema.size() << " columns\n";
+            for (Index i = 0; i < info.schema.size(); ++i) {
+              out << "  " << std::setw(4) << i << "  " << std::left << std::setw(24) << info.schema[i].name
+                  << std::right << " " << to_string(info.schema[i].kind) << "\n";
+            }
+            return 0;
+          },
+  };
+}
+
+}  // namespace redflag::cli

@@ -1,0 +1,20 @@
+# Compiles the consumer with nothing but `pkg-config --cflags redflag` against
+# the test install prefix, then runs it.
+set(ENV{PKG_CONFIG_PATH} "${PREFIX}/share/pkgconfig")
+execute_process(COMMAND "${PKG_CONFIG}" --cflags redflag
+                OUTPUT_VARIABLE cflags OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE failed)
+if(failed)
+  message(FATAL_ERROR "pkg-config --cflags redflag failed")
+endif()
+if(NOT cflags MATCHES "-I${PREFIX}/include")
+  message(FATAL_ERROR "pkg-config cflags '${cflags}' do not point at ${PREFIX}/include")
+endif()
+separate_arguments(cflag_list UNIX_COMMAND "${cflags}")
+execute_process(COMMAND "${CXX}" ${cflag_list} "${SOURCE}" -o "${OUTPUT}" RESULT_VARIABLE failed)
+if(failed)
+  message(FATAL_ERROR "compiling with pkg-config flags (${cflags}) failed")
+endif()
+execute_process(COMMAND "${OUTPUT}" RESULT_VARIABLE failed)
+if(failed)
+  message(FATAL_ERROR "the pkg-config consumer failed")
+endif()

@@ -1,0 +1,62 @@
+# Packaging tests: consume redflag the ways users do, all offline.
+set(redflag_package_dir "${CMAKE_CURRENT_BINARY_DIR}/package")
+set(redflag_test_prefix "${redflag_package_dir}/prefix")
+set(redflag_package_sources "${CMAKE_CURRENT_SOURCE_DIR}/package")
+
+add_test(NAME package.install
+         COMMAND "${CMAKE_COMMAND}" --install "${PROJECT_BINARY_DIR}" --prefix "${redflag_test_prefix}")
+set_tests_properties(package.install PROPERTIES FIXTURES_SETUP redflag_installed LABELS package)
+
+function(redflag_add_consumer_test name)
+  cmake_parse_arguments(PARSE_ARGV 1 arg "" "" "OPTIONS")
+  add_test(NAME package.${name}
+           COMMAND "${CMAKE_CTEST_COMMAND}"
+                   --build-and-test "${redflag_package_sources}/${name}" "${redflag_package_dir}/${name}"
+                   --build-generator "${CMAKE_GENERATOR}"
+                   --build-noclean
+                   --build-options "-DCMAKE_CXX_COMPILER=${CMAKE_CXX_COMPILER}" ${arg_OPTIONS}
+                   --test-command consumer)
+  set_tests_properties(package.${name} PROPERTIES LABELS package)
+endfunction()
+
+redflag_add_consumer_test(find_package OPTIONS
+  "-DCMAKE_PREFIX_PATH=${redflag_test_prefix}" "-DREDFLAG_EXPECTED_VERSION=${PROJECT_VERSION}")
+set_tests_properties(package.find_package PROPERTIES FIXTURES_REQUIRED redflag_installed)
+
+redflag_add_consumer_test(add_subdirectory OPTIONS "-DREDFLAG_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+
+find_package(Git QUIET)
+if(GIT_FOUND OR NOT EXISTS "${PROJECT_SOURCE_DIR}/.git")
+  redflag_add_consumer_test(fetch_content OPTIONS
+    "-DREDFLAG_SOURCE_DIR=${PROJECT_SOURCE_DIR}" "-DREDFLAG_GIT_REVISION=HEAD"
+    "-DGIT_EXECUTABLE=${GIT_EXECUTABLE}")
+endif()
+
+# A request for a newer major version must fail at configure time, and for
+# the right reason.
+math(EXPR redflag_incompatible_major "${PROJECT_VERSION_MAJOR} + 1")
+add_test(NAME package.version_mismatch
+         COMMAND "${CMAKE_COMMAND}"
+                 -S "${redflag_package_sources}/version_mismatch"
+                 -B "${redflag_package_dir}/version_mismatch"
+                 -G "${CMAKE_GENERATOR}"
+                 "-DCMAKE_CXX_COMPILER=${CMAKE_CXX_COMPILER}"
+                 "-DCMAKE_PREFIX_PATH=${redflag_test_prefix}"
+                 "-DREDFLAG_REQUESTED_VERSION=${redflag_incompatible_major}.0")
+set_tests_properties(package.version_mismatch PROPERTIES
+  FIXTURES_REQUIRED redflag_installed
+  LABELS package
+  PASS_REGULAR_EXPRESSION "compatible with requested version \"${redflag_incompatible_major}\\.0\".*version: ${PROJECT_VERSION}")
+
+find_program(REDFLAG_PKG_CONFIG NAMES pkg-config pkgconf)
+if(REDFLAG_PKG_CONFIG)
+  add_test(NAME package.pkg_config
+           COMMAND "${CMAKE_COMMAND}"
+                   "-DPKG_CONFIG=${REDFLAG_PKG_CONFIG}"
+                   "-DCXX=${CMAKE_CXX_COMPILER}"
+                   "-DPREFIX=${redflag_test_prefix}"
+                   "-DSOURCE=${redflag_package_sources}/consumer.cpp"
+                   "-DOUTPUT=${redflag_package_dir}/pkg_config_consumer"
+                   -P "${redflag_package_sources}/pkg_config_check.cmake")
+  set_tests_properties(package.pkg_config PROPERTIES FIXTURES_REQUIRED redflag_installed LABELS package)
+endif()
