@@ -1,0 +1,29 @@
+#pragma once
+
+// Everything in redflag. Include single headers instead to keep compile
+// times down in large projects.
+
+#include <redflag/version.hpp>
+
+#include <redflag/core/concepts.hpp>
+#include <redflag/core/error.hpp>
+#include <redflag/core/feature.hpp>
+#include <redflag/core/parallel.hpp>
+#include <redflag/core/random.hpp>
+#include <redflag/core/schema.hpp>
+#include <redflag/core/serialization.hpp>
+#include <redflag/core/types.hpp>
+#include <redflag/core/validation.hpp>
+
+#include <redflag/io/csv.hpp>
+
+#include <redflag/metrics/classification_report.hpp>
+#include <redflag/metrics/precision_recall.hpp>
+#include <redflag/metrics/roc.hpp>
+#include <redflag/metrics/thresholds.hpp>
+
+#include <redflag/preprocessing/cyclical.hpp>
+#include <redflag/preprocessing/min_max_scaler.hpp>
+#include <redflag/preprocessing/robust_scaler.hpp>
+#include <redflag/preprocessing/standard_scaler.hpp>
+#include <redflag/preprocessing/train_test_split.hpp>

@@ -1,0 +1,38 @@
+# Every ```cpp block in docs/ that defines main() is compiled as part of the
+# build, so the documentation's examples cannot drift from the API, and runs
+# as a test (in a scratch folder, with the bundled cardio.csv as argument).
+file(GLOB redflag_doc_pages CONFIGURE_DEPENDS "${PROJECT_SOURCE_DIR}/docs/*.md")
+list(SORT redflag_doc_pages)
+set(redflag_doc_examples_dir "${CMAKE_CURRENT_BINARY_DIR}/doc_examples")
+foreach(page IN LISTS redflag_doc_pages)
+  get_filename_component(page_name "${page}" NAME_WE)
+  string(REPLACE "-" "_" page_name "${page_name}")
+  file(READ "${page}" text)
+  # Semicolons and brackets would split or group CMake list elements.
+  string(REPLACE ";" "@semicolon@" text "${text}")
+  string(REPLACE "[" "@open@" text "${text}")
+  string(REPLACE "]" "@close@" text "${text}")
+  # Split on the fences; odd-numbered pieces after a ```cpp fence are code.
+  string(REGEX MATCHALL "```cpp\n[^`]*```" blocks "${text}")
+  set(index 0)
+  foreach(block IN LISTS blocks)
+    if(NOT block MATCHES "int main\\(")
+      continue()
+    endif()
+    math(EXPR index "${index} + 1")
+    string(REGEX REPLACE "^```cpp\n" "" code "${block}")
+    string(REGEX REPLACE "```$" "" code "${code}")
+    set(semicolon ";")
+    set(open "[")
+    set(close "]")
+    set(source "${redflag_doc_examples_dir}/${page_name}_${index}.cpp")
+    file(CONFIGURE OUTPUT "${source}" CONTENT "${code}" @ONLY)
+    set(target "doc_${page_name}_${index}")
+    add_executable(${target} "${source}")
+    target_link_libraries(${target} PRIVATE redflag::redflag)
+    add_test(NAME docs.${page_name}_${index}
+             COMMAND ${target} "${PROJECT_SOURCE_DIR}/examples/data/cardio.csv")
+    set_tests_properties(docs.${page_name}_${index} PROPERTIES
+      WORKING_DIRECTORY "${redflag_doc_examples_dir}" LABELS docs)
+  endforeach()
+endforeach()
