@@ -6,13 +6,17 @@
 // Sign convention, everywhere: anomaly_score is higher for more anomalous
 // rows, and predict returns 1 for an anomaly, 0 for a normal row.
 //   decision_function(X) = anomaly_score(X) - threshold()
-//   predict(X)           = decision_function(X) > 0
-// A row exactly at the threshold is normal, as in scikit-learn.
+//   predict(X)           = decision_function(X) >= 0
+// The threshold is the lowest flagged score — the same rule as the metrics'
+// thresholds (youden_j_threshold, contamination_threshold, precision at a
+// threshold), so a threshold chosen there can be set on a detector as is.
 //
 // scikit-learn's outlier detectors use the opposite sign: for IsolationForest
 // its score_samples(X) equals -anomaly_score(X), its offset_ equals
 // -threshold(), and its decision_function equals -decision_function(X)
-// (negative there means outlier; positive here means anomaly).
+// (negative there means outlier; non-negative here means anomaly). A row
+// exactly at the threshold is an anomaly here and an inlier there; with
+// continuous scores that tie is the only possible difference.
 
 #include <redflag/core/schema.hpp>
 #include <redflag/core/types.hpp>
@@ -70,7 +74,7 @@ namespace detail {
 // predict() from scores and a threshold, shared by every detector.
 template <Scalar T>
 LabelVector flag_anomalies(const Vector<T>& anomaly_scores, T threshold) {
-  return (anomaly_scores.array() > threshold).template cast<Label>();
+  return (anomaly_scores.array() >= threshold).template cast<Label>();
 }
 
 }  // namespace detail

@@ -137,13 +137,15 @@ Value read_little_endian(std::span<const char> bytes, std::size_t offset) {
   return static_cast<Value>(value);
 }
 
+// `version` is the format to encode; older than Model::format_version only
+// when re-encoding a model loaded from an older file to verify its checksum.
 template <SerializableModel Model>
-std::string portable_binary_payload(const Model& model) {
+std::string portable_binary_payload(const Model& model, std::uint32_t version = Model::format_version) {
   std::ostringstream stream(std::ios::binary);
   {
     cereal::PortableBinaryOutputArchive archive(
         stream, cereal::PortableBinaryOutputArchive::Options::LittleEndian());
-    VersionedModel<Model> versioned{const_cast<Model&>(model), Model::format_version};
+    VersionedModel<Model> versioned{const_cast<Model&>(model), version};
     archive(versioned);
   }
   return std::move(stream).str();
@@ -310,18 +312,18 @@ Model load_bytes(const std::string& file, std::string_view source) {
   Model model;
   if (info.format == Format::portable_binary) {
     const BinaryEnvelope envelope = parse_binary_envelope(bytes, source);
+    std::size_t unconsumed = 0;
     try {
       BoundedBinaryInputArchive archive(envelope.payload);
       VersionedModel<Model> versioned{model, info.model_format_version};
       archive(versioned);
-      if (archive.remaining() != 0) {
-        fail_load(source, std::to_string(archive.remaining()) + " payload bytes were not consumed");
-      }
+      unconsumed = archive.remaining();
     } catch (const serialization_error& failure) {
       fail_load(source, located("payload", failure));
     } catch (const std::exception& failure) {
       fail_load(source, std::string("payload: ") + failure.what());
     }
+    if (unconsumed != 0) fail_load(source, std::to_string(unconsumed) + " payload bytes were not consumed");
   } else {
     try {
       std::istringstream stream(file);
@@ -334,8 +336,10 @@ Model load_bytes(const std::string& file, std::string_view source) {
       fail_load(source, std::string("model: ") + failure.what());
     }
     // JSON numbers are exact for our floats, so the binary encoding of the
-    // loaded model must hash to the checksum recorded at save time.
-    if (Xxh64::hash(portable_binary_payload(model)) != info.payload_checksum) {
+    // loaded model, in the file's format version, must have the length and
+    // hash recorded at save time.
+    const std::string payload = portable_binary_payload(model, info.model_format_version);
+    if (payload.size() != info.payload_bytes || Xxh64::hash(payload) != info.payload_checksum) {
       fail_load(source, "checksum mismatch: the model differs from the one that was saved");
     }
   }
@@ -391,12 +395,16 @@ void save(const Model& model, const std::filesystem::path& path, Format format =
   {
     std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
     if (!out) throw serialization_error("redflag::save: cannot open '" + temporary.string() + "' for writing");
-    save(model, out, format);
-    out.flush();
-    if (!out) {
+    try {
+      save(model, out, format);
+      out.flush();
+      if (!out) throw serialization_error("redflag::save: writing '" + temporary.string() + "' failed");
+    } catch (...) {
+      // Whatever failed (the stream, or the model's own serialize), leave no temporary behind.
       out.close();
-      std::filesystem::remove(temporary);
-      throw serialization_error("redflag::save: writing '" + temporary.string() + "' failed");
+      std::error_code ignored;
+      std::filesystem::remove(temporary, ignored);
+      throw;
     }
   }
   std::error_code failure;

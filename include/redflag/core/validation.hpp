@@ -7,7 +7,9 @@
 #include <redflag/core/error.hpp>
 #include <redflag/core/types.hpp>
 
+#include <array>
 #include <cmath>
+#include <cstdio>
 #include <string>
 #include <string_view>
 
@@ -16,6 +18,12 @@ namespace redflag::detail {
 inline std::string format_number(double value) {
   if (std::isnan(value)) return "NaN";
   if (std::isinf(value)) return value > 0 ? "Inf" : "-Inf";
+  // Fixed notation would print 1e-7 as "0" and 1e300 with 300 digits.
+  if (value != 0 && (std::abs(value) < 1e-4 || std::abs(value) >= 1e15)) {
+    std::array<char, 32> buffer{};
+    std::snprintf(buffer.data(), buffer.size(), "%g", value);
+    return buffer.data();
+  }
   std::string text = std::to_string(value);
   // std::to_string prints six decimals; drop the trailing zeros for readability.
   if (text.find('.') != std::string::npos) {
