@@ -13,7 +13,8 @@ Command make_info_command() {
       .name = "info",
       .summary = "print a model file's envelope (type, versions, scalar, schema, size)",
       .usage = "usage: redflag info MODEL\n\n"
-               "Reads the envelope of MODEL and checks its checksums; prints the model type,\n"
+               "Reads the envelope of MODEL (checking the header and, for binary files, the\n"
+               "payload checksum) and prints the model type,\n"
                "the library and format versions it was written with, the scalar type, the\n"
                "input schema and the sizes. Exit status 1 if the file is not a valid model.\n",
       .run =
