@@ -44,6 +44,7 @@ class BoundedBinaryInputArchive
       fail("needs " + std::to_string(size) + " bytes but only " + std::to_string(remaining()) +
            " are left (truncated or corrupted)");
     }
+    if (size == 0) return;  // an empty matrix or vector has no buffer, and memcpy(nullptr, ...) is undefined
     std::memcpy(destination, bytes_.data() + position_, size);
     position_ += size;
     if (swap_bytes_ && ElementSize > 1) {

@@ -46,9 +46,10 @@ struct FeatureColumn {
 
 template <class F, class Record>
 concept Feature =
-    requires {
-      { F::width } -> std::convertible_to<std::size_t>;
-    } && (F::width > 0) &&
+    // width must be a static constant expression; checked in steps so that a
+    // non-static or non-constexpr width fails the concept, not the compilation.
+    requires { &F::width; } && !std::is_member_pointer_v<decltype(&F::width)> &&
+    requires { typename std::integral_constant<std::size_t, F::width>; } && (F::width > 0) &&
     requires(const F& feature) {
       { feature.columns() } -> std::convertible_to<std::array<FeatureColumn, F::width>>;
     } &&

@@ -307,11 +307,17 @@ void require_matching_schema(const Model& model, const ModelInfo& info, std::str
 template <SerializableModel Model>
 Model load_bytes(const std::string& file, std::string_view source) {
   const std::span<const char> bytes(file.data(), file.size());
-  const ModelInfo info = read_info(bytes, file, source);
+  // Binary files are split and checksummed once; the payload span is reused.
+  BinaryEnvelope envelope;
+  if (has_binary_magic(bytes)) {
+    envelope = parse_binary_envelope(bytes, source);
+  } else {
+    envelope.info = read_info(bytes, file, source);
+  }
+  const ModelInfo& info = envelope.info;
   require_compatible<Model>(info, source);
   Model model;
   if (info.format == Format::portable_binary) {
-    const BinaryEnvelope envelope = parse_binary_envelope(bytes, source);
     std::size_t unconsumed = 0;
     try {
       BoundedBinaryInputArchive archive(envelope.payload);
