@@ -14,22 +14,9 @@
 #include <unordered_map>
 #include <vector>
 
-// Counts every allocation through the global operator new, so the test can
-// show that transforming records allocates nothing per record.
-namespace {
-std::atomic<std::size_t> allocation_count{0};
-}  // namespace
+#include "../support/allocation_tracker.hpp"
 
-void* operator new(std::size_t size) {
-  allocation_count.fetch_add(1, std::memory_order_relaxed);
-  if (void* memory = std::malloc(size == 0 ? 1 : size)) return memory;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t size) { return ::operator new(size); }
-void operator delete(void* memory) noexcept { std::free(memory); }
-void operator delete[](void* memory) noexcept { std::free(memory); }
-void operator delete(void* memory, std::size_t) noexcept { std::free(memory); }
-void operator delete[](void* memory, std::size_t) noexcept { std::free(memory); }
+using redflag::test::allocation_count;
 
 using redflag::ColumnKind;
 using redflag::FeatureColumn;

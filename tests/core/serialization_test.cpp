@@ -17,27 +17,9 @@
 #include <string>
 #include <vector>
 
-// Records the largest single allocation while `track_allocations` is set, to
-// show that a hostile length prefix is rejected before anything is allocated.
-namespace {
-std::atomic<bool> track_allocations{false};
-std::atomic<std::size_t> largest_allocation{0};
-}  // namespace
+#include "../support/allocation_tracker.hpp"
 
-void* operator new(std::size_t size) {
-  if (track_allocations.load(std::memory_order_relaxed)) {
-    std::size_t seen = largest_allocation.load(std::memory_order_relaxed);
-    while (size > seen && !largest_allocation.compare_exchange_weak(seen, size)) {
-    }
-  }
-  if (void* memory = std::malloc(size == 0 ? 1 : size)) return memory;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t size) { return ::operator new(size); }
-void operator delete(void* memory) noexcept { std::free(memory); }
-void operator delete[](void* memory) noexcept { std::free(memory); }
-void operator delete(void* memory, std::size_t) noexcept { std::free(memory); }
-void operator delete[](void* memory, std::size_t) noexcept { std::free(memory); }
+using redflag::test::largest_allocation;
 
 namespace fs = std::filesystem;
 using redflag::ColumnKind;
@@ -452,13 +434,11 @@ TEST_CASE_TEMPLATE("an absurd length prefix with valid checksums is rejected bef
 
   std::string message = "loaded";
   largest_allocation = 0;
-  track_allocations = true;
   try {
     static_cast<void>(redflag::load<Ledger<T>>(path));
   } catch (const serialization_error& failure) {
     message = failure.what();
   }
-  track_allocations = false;
   CHECK(message.find("payload byte " + std::to_string(prefix_at + 8) +
                      ": length prefix 1152921504606846976 exceeds the") != std::string::npos);
   CHECK(message.find("(corrupted or hostile file)") != std::string::npos);

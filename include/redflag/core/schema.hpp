@@ -64,7 +64,11 @@ class Schema {
   static Schema numeric(Index count) {
     std::vector<Column> columns;
     columns.reserve(static_cast<std::size_t>(count));
-    for (Index i = 0; i < count; ++i) columns.push_back({"x" + std::to_string(i), ColumnKind::numeric});
+    for (Index i = 0; i < count; ++i) {
+      std::string name = "x";
+      name += std::to_string(i);
+      columns.push_back({std::move(name), ColumnKind::numeric});
+    }
     return Schema(std::move(columns));
   }
 
