@@ -60,3 +60,11 @@ if(REDFLAG_PKG_CONFIG)
                    -P "${redflag_package_sources}/pkg_config_check.cmake")
   set_tests_properties(package.pkg_config PROPERTIES FIXTURES_REQUIRED redflag_installed LABELS package)
 endif()
+
+# The redflag tool is part of the installed package.
+if(TARGET redflag_cli)
+  add_test(NAME package.cli_installed COMMAND "${redflag_test_prefix}/${CMAKE_INSTALL_BINDIR}/redflag" --version)
+  set_tests_properties(package.cli_installed PROPERTIES
+    FIXTURES_REQUIRED redflag_installed LABELS package
+    PASS_REGULAR_EXPRESSION "^redflag ${PROJECT_VERSION}")
+endif()
