@@ -10,7 +10,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 task="${1:-demo}"
 jobs="${REDFLAG_JOBS:-$(nproc 2>/dev/null || echo 2)}"
 
-packages=(g++ cmake make pkg-config git ca-certificates
+packages=(g++ cmake make pkg-config git
           libeigen3-dev libxsimd-dev xtl-dev doctest-dev libcereal-dev libbenchmark-dev)
 # scikit-learn provides the reference values the parity tests compare against.
 [ "$task" = test ] && packages+=(python3 python3-numpy python3-sklearn)
