@@ -126,7 +126,9 @@ TEST_CASE("MinMaxScaler rejects a file with inconsistent parameters or statistic
 
   CHECK_THROWS_WITH_AS((void)json_load<MinMaxScaler<double>>(replaced(text, R"("feature_max": 1.0)",
                                                                       R"("feature_max": -2.0)")),
-                       doctest::Contains("feature_min must be less than feature_max"), redflag::serialization_error);
+                       doctest::Contains("redflag::load: feature_min must be less than feature_max (with a finite "
+                                         "difference), got feature_min = -1, feature_max = -2 (in a MinMaxScaler)"),
+                       redflag::serialization_error);
   // data_min above data_max in column 0.
   const auto min_at = text.find(R"("data_min")");
   const auto first = text.find("0.99", min_at);

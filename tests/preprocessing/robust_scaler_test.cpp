@@ -205,7 +205,9 @@ TEST_CASE("RobustScaler rejects a file with inconsistent parameters") {
   (void)json_round_trip(scaler, &text);
   CHECK_THROWS_WITH_AS(
       (void)json_load<RobustScaler<double>>(replaced(text, R"("quantile_min": 25.0)", R"("quantile_min": 80.0)")),
-      doctest::Contains("quantile_min must be less than quantile_max"), redflag::serialization_error);
+      doctest::Contains("redflag::load: quantile_min must be less than quantile_max, got quantile_min = 80, "
+                        "quantile_max = 75 (in a RobustScaler)"),
+      redflag::serialization_error);
   const auto scale_at = text.find(R"("scale")");
   const auto zero_scale = replaced(text.substr(scale_at), "40.3375", "0.0");
   CHECK_THROWS_WITH_AS((void)json_load<RobustScaler<double>>(text.substr(0, scale_at) + zero_scale),

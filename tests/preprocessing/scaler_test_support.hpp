@@ -174,7 +174,8 @@ void check_common_behaviour() {
                          redflag::not_fitted);
     CHECK_THROWS_WITH_AS((void)scaler.inverse_transform(X), contains(name + "::inverse_transform"),
                          redflag::not_fitted);
-    CHECK_THROWS_AS((void)scaler.transform(X, redflag::Schema::numeric(reference_columns)), redflag::not_fitted);
+    CHECK_THROWS_WITH_AS((void)scaler.transform(X, redflag::Schema::numeric(reference_columns)),
+                         contains(name + "::transform: call fit()"), redflag::not_fitted);
   }
 
   SUBCASE("empty input") {
@@ -260,7 +261,8 @@ void check_common_behaviour() {
   SUBCASE("transform_into writes into a caller's matrix") {
     Scaler scaler;
     Matrix<T> target(X.rows(), X.cols());
-    CHECK_THROWS_AS(scaler.transform_into(X, target), redflag::not_fitted);
+    CHECK_THROWS_WITH_AS(scaler.transform_into(X, target), contains(name + "::transform_into: call fit()"),
+                         redflag::not_fitted);
     scaler.fit(X);
     const Matrix<T> expected = scaler.transform(X_new);
     Matrix<T> out(X_new.rows(), X_new.cols());
@@ -356,6 +358,17 @@ void check_common_behaviour() {
     CHECK_THROWS_AS(archive(cereal::make_nvp("model", target)), redflag::serialization_error);
     CHECK(target.transform(X_new) == before);
     CHECK(target.schema() == redflag::Schema::numeric(6));
+
+    // A sample count beyond Index, or a schema on an unfitted scaler.
+    const std::string fitted_on = R"("n_samples_seen": 12)";
+    CHECK_THROWS_WITH_AS(
+        target = json_load<Scaler>(replaced(text, fitted_on, R"("n_samples_seen": 18446744073709551615)")),
+        contains("redflag::load: " + name + " n_samples_seen 18446744073709551615 is out of range"),
+        redflag::serialization_error);
+    CHECK_THROWS_WITH_AS(target = json_load<Scaler>(replaced(text, fitted_on, R"("n_samples_seen": 0)")),
+                         contains("redflag::load: " + name + " is not fitted but its schema has 6 columns"),
+                         redflag::serialization_error);
+    CHECK(target.transform(X_new) == before);
   }
 }
 

@@ -29,7 +29,7 @@
 namespace redflag {
 
 template <Scalar T>
-class MinMaxScaler {
+class MinMaxScaler : public detail::preprocessing::ColumnScaler<MinMaxScaler<T>, T> {
  public:
   struct Params {
     double feature_min = 0.0;  // lower end of the output range (scikit-learn's feature_range[0])
@@ -39,7 +39,6 @@ class MinMaxScaler {
 
   static constexpr std::string_view model_type = "MinMaxScaler";
   static constexpr std::uint32_t format_version = 1;
-  using scalar_type = T;
 
   MinMaxScaler() = default;
   explicit MinMaxScaler(const Params& params) : params_(params) {
@@ -50,9 +49,7 @@ class MinMaxScaler {
 
   MinMaxScaler& fit(const MatrixRef<T>& X, const Schema& schema) {
     constexpr std::string_view where = "MinMaxScaler::fit";
-    detail::require_non_empty(X, where, "X");
-    schema.require_columns(X.cols(), where);
-    detail::require_finite(X, where, "X");
+    detail::preprocessing::require_scaler_input(X, schema, where);
 
     const Index d = X.cols();
     Vector<T> data_min = X.row(0).transpose();
@@ -78,48 +75,13 @@ class MinMaxScaler {
     data_max_ = std::move(high);
     scale_ = std::move(scale);
     min_ = std::move(offset);
-    n_samples_seen_ = X.rows();
-    schema_ = schema;
+    this->record_fit(X.rows(), schema);
     return *this;
   }
 
-  [[nodiscard]] Matrix<T> transform(const MatrixRef<T>& X) const {
-    Matrix<T> out(X.rows(), X.cols());
-    transform_into(X, out, "MinMaxScaler::transform");
-    return out;
-  }
+  // transform, transform_into, fit_transform, inverse_transform, params,
+  // is_fitted, schema, n_samples_seen and serialize: see ColumnScaler.
 
-  // transform() into a caller-owned matrix of X's shape (no allocation; `out`
-  // may be X itself).
-  void transform_into(const MatrixRef<T>& X, Eigen::Ref<Matrix<T>> out) const {
-    transform_into(X, out, "MinMaxScaler::transform_into");
-  }
-
-  // Also checks that `schema` names the columns the scaler was fitted on.
-  [[nodiscard]] Matrix<T> transform(const MatrixRef<T>& X, const Schema& schema) const {
-    constexpr std::string_view where = "MinMaxScaler::transform";
-    require_fitted(where);
-    schema_.require_same(schema, where);
-    return transform(X);
-  }
-
-  Matrix<T> fit_transform(const MatrixRef<T>& X) { return fit(X).transform(X); }
-  Matrix<T> fit_transform(const MatrixRef<T>& X, const Schema& schema) { return fit(X, schema).transform(X); }
-
-  // (x - offset) / scale, as scikit-learn; clipped values do not come back.
-  [[nodiscard]] Matrix<T> inverse_transform(const MatrixRef<T>& X) const {
-    constexpr std::string_view where = "MinMaxScaler::inverse_transform";
-    require_fitted(where);
-    detail::preprocessing::require_scaler_input(X, schema_, where);
-    Matrix<T> out(X.rows(), X.cols());
-    detail::preprocessing::center_and_divide<T>(X, min_, scale_, out);
-    return out;
-  }
-
-  [[nodiscard]] const Params& params() const { return params_; }
-  [[nodiscard]] bool is_fitted() const { return n_samples_seen_ > 0; }
-  [[nodiscard]] const Schema& schema() const { return schema_; }
-  [[nodiscard]] Index n_samples_seen() const { return n_samples_seen_; }
   // Column minima and maxima seen at fit (exact: values of X, held in double
   // like every fitted statistic of redflag's scalers).
   [[nodiscard]] const Vector<double>& data_min() const { return data_min_; }
@@ -131,28 +93,18 @@ class MinMaxScaler {
   // Per-column offset added after scaling (scikit-learn's min_).
   [[nodiscard]] const Vector<double>& min() const { return min_; }
 
-  template <class Archive>
-  void serialize(Archive& archive, std::uint32_t version) {
-    detail::preprocessing::require_loaded_version(version, format_version, model_type);
-    if constexpr (Archive::is_loading::value) {
-      MinMaxScaler loaded;
-      loaded.fields(archive);
-      loaded.validate_loaded();
-      *this = std::move(loaded);
-    } else {
-      fields(archive);
-    }
-  }
-
  private:
-  void transform_into(const MatrixRef<T>& X, Eigen::Ref<Matrix<T>> out, std::string_view where) const {
-    require_fitted(where);
-    detail::preprocessing::require_scaler_input(X, schema_, where);
-    detail::preprocessing::require_output_shape<T>(X, out, where);
+  friend detail::preprocessing::ColumnScaler<MinMaxScaler, T>;
+
+  void apply(const MatrixRef<T>& X, Eigen::Ref<Matrix<T>> out) const {
     detail::preprocessing::multiply_and_add<T>(X, scale_, min_, out);
     if (params_.clip) {
       out = out.cwiseMax(static_cast<T>(params_.feature_min)).cwiseMin(static_cast<T>(params_.feature_max));
     }
+  }
+  // (x - offset) / scale, as scikit-learn; clipped values do not come back.
+  void invert(const MatrixRef<T>& X, Eigen::Ref<Matrix<T>> out) const {
+    detail::preprocessing::center_and_divide<T>(X, min_, scale_, out);
   }
 
   static void validate_params(const Params& params, std::string_view where) {
@@ -188,27 +140,17 @@ class MinMaxScaler {
   }
 
   template <class Archive>
-  void fields(Archive& archive) {
-    auto n_samples = static_cast<std::uint64_t>(n_samples_seen_);
+  void fields(Archive& archive, std::uint64_t& n_samples, Schema& schema) {
     archive(cereal::make_nvp("feature_min", params_.feature_min),
             cereal::make_nvp("feature_max", params_.feature_max), cereal::make_nvp("clip", params_.clip),
             cereal::make_nvp("n_samples_seen", n_samples), cereal::make_nvp("data_min", data_min_),
-            cereal::make_nvp("data_max", data_max_), cereal::make_nvp("schema", schema_));
-    if (n_samples > static_cast<std::uint64_t>(std::numeric_limits<Index>::max())) {
-      throw serialization_error("redflag::load: MinMaxScaler n_samples_seen " + std::to_string(n_samples) +
-                                " is out of range");
-    }
-    n_samples_seen_ = static_cast<Index>(n_samples);
+            cereal::make_nvp("data_max", data_max_), cereal::make_nvp("schema", schema));
   }
 
+  // The scale and offset are not stored: they are derived again from the
+  // loaded range and params.
   void validate_loaded() {
-    try {
-      validate_params(params_, "load");
-    } catch (const invalid_argument& failure) {
-      throw serialization_error(std::string(failure.what()) + " (in a MinMaxScaler)");
-    }
-    detail::preprocessing::require_loaded_schema(is_fitted(), schema_, model_type);
-    const Index expected = schema_.size();
+    const Index expected = this->schema().size();
     detail::preprocessing::require_loaded_vector(data_min_, expected, model_type, "data_min");
     detail::preprocessing::require_loaded_vector(data_max_, expected, model_type, "data_max");
     for (Index j = 0; j < expected; ++j) {
@@ -224,17 +166,11 @@ class MinMaxScaler {
     detail::preprocessing::require_loaded_vector(min_, expected, model_type, "offset");
   }
 
-  void require_fitted(std::string_view where) const {
-    if (!is_fitted()) detail::raise<not_fitted>(where, "call fit() before using the scaler");
-  }
-
   Params params_;
   Vector<double> data_min_;
   Vector<double> data_max_;
   Vector<double> scale_;
   Vector<double> min_;
-  Index n_samples_seen_ = 0;
-  Schema schema_;
 };
 
 }  // namespace redflag

@@ -25,11 +25,9 @@
 #include <cereal/cereal.hpp>
 
 #include <algorithm>
-#include <array>
 #include <cmath>
 #include <cstdint>
 #include <limits>
-#include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -108,7 +106,7 @@ inline void percentile_indices(Index n, double percent, std::vector<Index>& out)
 }  // namespace detail::preprocessing
 
 template <Scalar T>
-class RobustScaler {
+class RobustScaler : public detail::preprocessing::ColumnScaler<RobustScaler<T>, T> {
  public:
   struct Params {
     bool with_centering = true;  // subtract the median
@@ -120,7 +118,6 @@ class RobustScaler {
 
   static constexpr std::string_view model_type = "RobustScaler";
   static constexpr std::uint32_t format_version = 1;
-  using scalar_type = T;
 
   RobustScaler() = default;
   explicit RobustScaler(const Params& params) : params_(params) {
@@ -131,9 +128,7 @@ class RobustScaler {
 
   RobustScaler& fit(const MatrixRef<T>& X, const Schema& schema) {
     constexpr std::string_view where = "RobustScaler::fit";
-    detail::require_non_empty(X, where, "X");
-    schema.require_columns(X.cols(), where);
-    detail::require_finite(X, where, "X");
+    detail::preprocessing::require_scaler_input(X, schema, where);
 
     const Index n = X.rows();
     const Index d = X.cols();
@@ -181,47 +176,13 @@ class RobustScaler {
 
     center_ = std::move(center);
     scale_ = std::move(scale);
-    n_samples_seen_ = n;
-    schema_ = schema;
+    this->record_fit(n, schema);
     return *this;
   }
 
-  [[nodiscard]] Matrix<T> transform(const MatrixRef<T>& X) const {
-    Matrix<T> out(X.rows(), X.cols());
-    transform_into(X, out, "RobustScaler::transform");
-    return out;
-  }
+  // transform, transform_into, fit_transform, inverse_transform, params,
+  // is_fitted, schema, n_samples_seen and serialize: see ColumnScaler.
 
-  // transform() into a caller-owned matrix of X's shape (no allocation; `out`
-  // may be X itself).
-  void transform_into(const MatrixRef<T>& X, Eigen::Ref<Matrix<T>> out) const {
-    transform_into(X, out, "RobustScaler::transform_into");
-  }
-
-  // Also checks that `schema` names the columns the scaler was fitted on.
-  [[nodiscard]] Matrix<T> transform(const MatrixRef<T>& X, const Schema& schema) const {
-    constexpr std::string_view where = "RobustScaler::transform";
-    require_fitted(where);
-    schema_.require_same(schema, where);
-    return transform(X);
-  }
-
-  Matrix<T> fit_transform(const MatrixRef<T>& X) { return fit(X).transform(X); }
-  Matrix<T> fit_transform(const MatrixRef<T>& X, const Schema& schema) { return fit(X, schema).transform(X); }
-
-  [[nodiscard]] Matrix<T> inverse_transform(const MatrixRef<T>& X) const {
-    constexpr std::string_view where = "RobustScaler::inverse_transform";
-    require_fitted(where);
-    detail::preprocessing::require_scaler_input(X, schema_, where);
-    Matrix<T> out(X.rows(), X.cols());
-    detail::preprocessing::multiply_and_add<T>(X, divisor(), offset(), out);
-    return out;
-  }
-
-  [[nodiscard]] const Params& params() const { return params_; }
-  [[nodiscard]] bool is_fitted() const { return n_samples_seen_ > 0; }
-  [[nodiscard]] const Schema& schema() const { return schema_; }
-  [[nodiscard]] Index n_samples_seen() const { return n_samples_seen_; }
   // Column medians (subtracted only when with_centering); double for float
   // scalers too.
   [[nodiscard]] const Vector<double>& center() const { return center_; }
@@ -229,25 +190,14 @@ class RobustScaler {
   // unit_variance (used only when with_scaling).
   [[nodiscard]] const Vector<double>& scale() const { return scale_; }
 
-  template <class Archive>
-  void serialize(Archive& archive, std::uint32_t version) {
-    detail::preprocessing::require_loaded_version(version, format_version, model_type);
-    if constexpr (Archive::is_loading::value) {
-      RobustScaler loaded;
-      loaded.fields(archive);
-      loaded.validate_loaded();
-      *this = std::move(loaded);
-    } else {
-      fields(archive);
-    }
-  }
-
  private:
-  void transform_into(const MatrixRef<T>& X, Eigen::Ref<Matrix<T>> out, std::string_view where) const {
-    require_fitted(where);
-    detail::preprocessing::require_scaler_input(X, schema_, where);
-    detail::preprocessing::require_output_shape<T>(X, out, where);
+  friend detail::preprocessing::ColumnScaler<RobustScaler, T>;
+
+  void apply(const MatrixRef<T>& X, Eigen::Ref<Matrix<T>> out) const {
     detail::preprocessing::center_and_divide<T>(X, offset(), divisor(), out);
+  }
+  void invert(const MatrixRef<T>& X, Eigen::Ref<Matrix<T>> out) const {
+    detail::preprocessing::multiply_and_add<T>(X, divisor(), offset(), out);
   }
 
   static void validate_params(const Params& params, std::string_view where) {
@@ -271,36 +221,20 @@ class RobustScaler {
   }
 
   template <class Archive>
-  void fields(Archive& archive) {
-    auto n_samples = static_cast<std::uint64_t>(n_samples_seen_);
+  void fields(Archive& archive, std::uint64_t& n_samples, Schema& schema) {
     archive(cereal::make_nvp("with_centering", params_.with_centering),
             cereal::make_nvp("with_scaling", params_.with_scaling),
             cereal::make_nvp("quantile_min", params_.quantile_min),
             cereal::make_nvp("quantile_max", params_.quantile_max),
             cereal::make_nvp("unit_variance", params_.unit_variance), cereal::make_nvp("n_samples_seen", n_samples),
             cereal::make_nvp("center", center_), cereal::make_nvp("scale", scale_),
-            cereal::make_nvp("schema", schema_));
-    if (n_samples > static_cast<std::uint64_t>(std::numeric_limits<Index>::max())) {
-      throw serialization_error("redflag::load: RobustScaler n_samples_seen " + std::to_string(n_samples) +
-                                " is out of range");
-    }
-    n_samples_seen_ = static_cast<Index>(n_samples);
+            cereal::make_nvp("schema", schema));
   }
 
   void validate_loaded() const {
-    try {
-      validate_params(params_, "load");
-    } catch (const invalid_argument& failure) {
-      throw serialization_error(std::string(failure.what()) + " (in a RobustScaler)");
-    }
-    detail::preprocessing::require_loaded_schema(is_fitted(), schema_, model_type);
-    const Index expected = schema_.size();
+    const Index expected = this->schema().size();
     detail::preprocessing::require_loaded_vector(center_, expected, model_type, "center");
     detail::preprocessing::require_loaded_vector(scale_, expected, model_type, "scale", true);
-  }
-
-  void require_fitted(std::string_view where) const {
-    if (!is_fitted()) detail::raise<not_fitted>(where, "call fit() before using the scaler");
   }
 
   [[nodiscard]] Vector<double> offset() const {
@@ -313,8 +247,6 @@ class RobustScaler {
   Params params_;
   Vector<double> center_;
   Vector<double> scale_;
-  Index n_samples_seen_ = 0;
-  Schema schema_;
 };
 
 }  // namespace redflag

@@ -14,10 +14,8 @@
 // decide whether transform() subtracts the mean and divides by the scale.
 
 #include <redflag/core/eigen_cereal.hpp>
-#include <redflag/core/error.hpp>
 #include <redflag/core/schema.hpp>
 #include <redflag/core/types.hpp>
-#include <redflag/core/validation.hpp>
 #include <redflag/preprocessing/scaler_support.hpp>
 
 #include <cereal/cereal.hpp>
@@ -26,14 +24,13 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
-#include <string>
 #include <string_view>
 #include <utility>
 
 namespace redflag {
 
 template <Scalar T>
-class StandardScaler {
+class StandardScaler : public detail::preprocessing::ColumnScaler<StandardScaler<T>, T> {
  public:
   struct Params {
     bool with_mean = true;  // subtract the column mean
@@ -42,7 +39,6 @@ class StandardScaler {
 
   static constexpr std::string_view model_type = "StandardScaler";
   static constexpr std::uint32_t format_version = 1;
-  using scalar_type = T;
 
   StandardScaler() = default;
   explicit StandardScaler(const Params& params) : params_(params) {}
@@ -52,9 +48,7 @@ class StandardScaler {
 
   StandardScaler& fit(const MatrixRef<T>& X, const Schema& schema) {
     constexpr std::string_view where = "StandardScaler::fit";
-    detail::require_non_empty(X, where, "X");
-    schema.require_columns(X.cols(), where);
-    detail::require_finite(X, where, "X");
+    detail::preprocessing::require_scaler_input(X, schema, where);
 
     const Index n = X.rows();
     const Index d = X.cols();
@@ -114,47 +108,13 @@ class StandardScaler {
     mean_ = std::move(mean);
     var_ = std::move(var);
     scale_ = std::move(scale);
-    n_samples_seen_ = n;
-    schema_ = schema;
+    this->record_fit(n, schema);
     return *this;
   }
 
-  [[nodiscard]] Matrix<T> transform(const MatrixRef<T>& X) const {
-    Matrix<T> out(X.rows(), X.cols());
-    transform_into(X, out, "StandardScaler::transform");
-    return out;
-  }
+  // transform, transform_into, fit_transform, inverse_transform, params,
+  // is_fitted, schema, n_samples_seen and serialize: see ColumnScaler.
 
-  // transform() into a caller-owned matrix of X's shape (no allocation; `out`
-  // may be X itself).
-  void transform_into(const MatrixRef<T>& X, Eigen::Ref<Matrix<T>> out) const {
-    transform_into(X, out, "StandardScaler::transform_into");
-  }
-
-  // Also checks that `schema` names the columns the scaler was fitted on.
-  [[nodiscard]] Matrix<T> transform(const MatrixRef<T>& X, const Schema& schema) const {
-    constexpr std::string_view where = "StandardScaler::transform";
-    require_fitted(where);
-    schema_.require_same(schema, where);
-    return transform(X);
-  }
-
-  Matrix<T> fit_transform(const MatrixRef<T>& X) { return fit(X).transform(X); }
-  Matrix<T> fit_transform(const MatrixRef<T>& X, const Schema& schema) { return fit(X, schema).transform(X); }
-
-  [[nodiscard]] Matrix<T> inverse_transform(const MatrixRef<T>& X) const {
-    constexpr std::string_view where = "StandardScaler::inverse_transform";
-    require_fitted(where);
-    detail::preprocessing::require_scaler_input(X, schema_, where);
-    Matrix<T> out(X.rows(), X.cols());
-    detail::preprocessing::multiply_and_add<T>(X, divisor(), offset(), out);
-    return out;
-  }
-
-  [[nodiscard]] const Params& params() const { return params_; }
-  [[nodiscard]] bool is_fitted() const { return n_samples_seen_ > 0; }
-  [[nodiscard]] const Schema& schema() const { return schema_; }
-  [[nodiscard]] Index n_samples_seen() const { return n_samples_seen_; }
   // Column means (always computed, subtracted only when with_mean). The
   // statistics are double for float scalers too, as in scikit-learn.
   [[nodiscard]] const Vector<double>& mean() const { return mean_; }
@@ -163,52 +123,28 @@ class StandardScaler {
   // Standard deviations, 1 for constant columns (used only when with_std).
   [[nodiscard]] const Vector<double>& scale() const { return scale_; }
 
-  template <class Archive>
-  void serialize(Archive& archive, std::uint32_t version) {
-    detail::preprocessing::require_loaded_version(version, format_version, model_type);
-    if constexpr (Archive::is_loading::value) {
-      // Load into a fresh scaler so a rejected file leaves *this untouched.
-      StandardScaler loaded;
-      loaded.fields(archive);
-      loaded.validate_loaded();
-      *this = std::move(loaded);
-    } else {
-      fields(archive);
-    }
-  }
-
  private:
-  void transform_into(const MatrixRef<T>& X, Eigen::Ref<Matrix<T>> out, std::string_view where) const {
-    require_fitted(where);
-    detail::preprocessing::require_scaler_input(X, schema_, where);
-    detail::preprocessing::require_output_shape<T>(X, out, where);
+  friend detail::preprocessing::ColumnScaler<StandardScaler, T>;
+
+  void apply(const MatrixRef<T>& X, Eigen::Ref<Matrix<T>> out) const {
     detail::preprocessing::center_and_divide<T>(X, offset(), divisor(), out);
   }
+  void invert(const MatrixRef<T>& X, Eigen::Ref<Matrix<T>> out) const {
+    detail::preprocessing::multiply_and_add<T>(X, divisor(), offset(), out);
+  }
 
   template <class Archive>
-  void fields(Archive& archive) {
-    auto n_samples = static_cast<std::uint64_t>(n_samples_seen_);
+  void fields(Archive& archive, std::uint64_t& n_samples, Schema& schema) {
     archive(cereal::make_nvp("with_mean", params_.with_mean), cereal::make_nvp("with_std", params_.with_std),
             cereal::make_nvp("n_samples_seen", n_samples), cereal::make_nvp("mean", mean_),
-            cereal::make_nvp("var", var_), cereal::make_nvp("scale", scale_),
-            cereal::make_nvp("schema", schema_));
-    if (n_samples > static_cast<std::uint64_t>(std::numeric_limits<Index>::max())) {
-      throw serialization_error("redflag::load: StandardScaler n_samples_seen " + std::to_string(n_samples) +
-                                " is out of range");
-    }
-    n_samples_seen_ = static_cast<Index>(n_samples);
+            cereal::make_nvp("var", var_), cereal::make_nvp("scale", scale_), cereal::make_nvp("schema", schema));
   }
 
   void validate_loaded() const {
-    detail::preprocessing::require_loaded_schema(is_fitted(), schema_, model_type);
-    const Index expected = schema_.size();
+    const Index expected = this->schema().size();
     detail::preprocessing::require_loaded_vector(mean_, expected, model_type, "mean");
     detail::preprocessing::require_loaded_vector(var_, expected, model_type, "var", false, true);
     detail::preprocessing::require_loaded_vector(scale_, expected, model_type, "scale", true);
-  }
-
-  void require_fitted(std::string_view where) const {
-    if (!is_fitted()) detail::raise<not_fitted>(where, "call fit() before using the scaler");
   }
 
   [[nodiscard]] Vector<double> offset() const {
@@ -222,8 +158,6 @@ class StandardScaler {
   Vector<double> mean_;
   Vector<double> var_;
   Vector<double> scale_;
-  Index n_samples_seen_ = 0;
-  Schema schema_;
 };
 
 }  // namespace redflag
