@@ -15,6 +15,8 @@
 #include <redflag/core/types.hpp>
 #include <redflag/core/validation.hpp>
 
+#include <redflag/forest/isolation_forest.hpp>
+
 #include <redflag/io/csv.hpp>
 
 #include <redflag/metrics/classification_report.hpp>

@@ -1,0 +1,298 @@
+#include <redflag/core/concepts.hpp>
+#include <redflag/core/random.hpp>
+#include <redflag/core/serialization.hpp>
+#include <redflag/forest/isolation_forest.hpp>
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <sstream>
+#include <string>
+
+using redflag::Auto;
+using redflag::Index;
+using redflag::IsolationForest;
+using redflag::LabelVector;
+using redflag::Matrix;
+using redflag::Vector;
+
+static_assert(redflag::Detector<IsolationForest<float>>);
+static_assert(redflag::Detector<IsolationForest<double>>);
+static_assert(redflag::SerializableModel<IsolationForest<float>>);
+static_assert(redflag::SerializableModel<IsolationForest<double>>);
+
+namespace {
+
+// n normal rows in d columns plus, when `outlier`, a last row far away.
+template <class T>
+Matrix<T> gaussian(Index n, Index d, std::uint64_t seed, bool outlier = false) {
+  redflag::Random rng(seed);
+  Matrix<T> X(n + (outlier ? 1 : 0), d);
+  for (Index i = 0; i < n; ++i) {
+    for (Index j = 0; j < d; ++j) X(i, j) = rng.normal<T>();
+  }
+  if (outlier) X.row(n).setConstant(T(8));
+  return X;
+}
+
+template <class Model>
+std::string saved(const Model& model, redflag::Format format = redflag::Format::portable_binary) {
+  std::ostringstream out(std::ios::binary);
+  redflag::save(model, out, format);
+  return out.str();
+}
+
+template <class Model>
+Model loaded(const std::string& bytes) {
+  std::istringstream in(bytes, std::ios::binary);
+  return redflag::load<Model>(in);
+}
+
+std::string replaced(std::string text, const std::string& from, const std::string& to) {
+  const auto at = text.find(from);
+  REQUIRE(at != std::string::npos);
+  return text.replace(at, from.size(), to);
+}
+
+// Replaces the first number after "key": in a JSON model file.
+std::string first_number_replaced(std::string text, const std::string& key, const std::string& value) {
+  const auto at = text.find("\"" + key + "\":");
+  REQUIRE(at != std::string::npos);
+  const auto first = text.find_first_of("-0123456789", at + key.size() + 3);
+  const auto end = text.find_first_not_of("-0123456789.e+", first);
+  return text.replace(first, end - first, value);
+}
+
+}  // namespace
+
+TEST_CASE("IsolationForest average path length matches scikit-learn's") {
+  using redflag::detail::forest::average_path_length;
+  CHECK(average_path_length(1) == 0.0);
+  CHECK(average_path_length(2) == 1.0);
+  // sklearn.ensemble._iforest._average_path_length([3, 256])
+  CHECK(average_path_length(3) == doctest::Approx(1.207392357589623).epsilon(1e-15));
+  CHECK(average_path_length(256) == doctest::Approx(10.244770920119917).epsilon(1e-15));
+  CHECK(redflag::detail::forest::height_limit(2) == 1);
+  CHECK(redflag::detail::forest::height_limit(256) == 8);
+  CHECK(redflag::detail::forest::height_limit(257) == 9);
+}
+
+TEST_CASE_TEMPLATE("IsolationForest known small cases", T, float, double) {
+  SUBCASE("two distinct rows: every tree is one split, both scores are exactly 0.5") {
+    Matrix<T> X(2, 1);
+    X << T(0), T(1);
+    IsolationForest<T> model;
+    model.fit(X);
+    CHECK(model.max_samples() == 2);
+    CHECK(model.node_count() == 300);  // 100 trees of root + two leaves
+    const Vector<T> scores = model.anomaly_score(X);
+    CHECK(scores(0) == T(0.5));
+    CHECK(scores(1) == T(0.5));
+    CHECK(model.threshold() == T(0.5));
+    CHECK(model.predict(X) == LabelVector::Ones(2));  // at the threshold: flagged
+  }
+  SUBCASE("identical rows cannot be split: single-leaf trees, score 2^(-c(psi)/c(psi))") {
+    const Matrix<T> X = Matrix<T>::Constant(40, 3, T(2.5));
+    IsolationForest<T> model({.n_estimators = 7});
+    model.fit(X);
+    CHECK(model.node_count() == 7);
+    const Vector<T> scores = model.anomaly_score(X.topRows(3));
+    for (Index i = 0; i < 3; ++i) CHECK(scores(i) == doctest::Approx(0.5).epsilon(1e-6));
+  }
+  SUBCASE("constant columns are skipped when splitting") {
+    Matrix<T> X = Matrix<T>::Zero(64, 3);
+    for (Index i = 0; i < 64; ++i) X(i, 1) = static_cast<T>(i);
+    IsolationForest<T> model({.n_estimators = 5});
+    model.fit(X);
+    // 64 distinct values and height 6: each tree splits down to single rows
+    // or depth 6, never giving up early on a constant column.
+    CHECK(model.node_count() > 5 * 20);
+  }
+}
+
+TEST_CASE_TEMPLATE("IsolationForest scores the obvious outlier highest", T, float, double) {
+  const Matrix<T> X = gaussian<T>(300, 4, 11, true);
+  IsolationForest<T> model({.random_state = 3});
+  const Vector<T> scores = model.fit(X).anomaly_score(X);
+  Index top = 0;
+  scores.maxCoeff(&top);
+  CHECK(top == 300);
+  CHECK(scores(300) > T(0.7));
+  CHECK(scores.minCoeff() > T(0));
+  CHECK(scores.maxCoeff() <= T(1));
+  CHECK(model.predict(X)(300) == 1);
+  CHECK(model.n_features() == 4);
+  CHECK(model.max_samples() == 256);
+  // Fewer rows than 256: auto uses all of them; counts above n are clipped.
+  IsolationForest<T> small({.max_samples = Index{1000}});
+  CHECK(small.fit(X.topRows(50)).max_samples() == 50);
+  IsolationForest<T> half({.max_samples = 0.5, .max_features = Index{2}});
+  CHECK(half.fit(X).max_samples() == 150);
+  CHECK(half.anomaly_score(X).maxCoeff() <= T(1));
+}
+
+TEST_CASE_TEMPLATE("IsolationForest contamination flags that share of the training rows", T, float, double) {
+  const Matrix<T> X = gaussian<T>(500, 3, 5);
+  for (const double contamination : {0.01, 0.1, 0.25, 0.5}) {
+    IsolationForest<T> model({.contamination = contamination, .random_state = 9});
+    const Index flagged = model.fit(X).predict(X).sum();
+    const double expected = contamination * 500.0;
+    CHECK(std::abs(static_cast<double>(flagged) - expected) <= 2.0);
+    CHECK(static_cast<double>(model.threshold()) ==
+          doctest::Approx(redflag::contamination_threshold(model.anomaly_score(X), contamination)));
+  }
+}
+
+TEST_CASE_TEMPLATE("IsolationForest threshold, decision_function, predict and score_samples agree", T, float,
+                   double) {
+  const Matrix<T> X = gaussian<T>(200, 2, 8, true);
+  IsolationForest<T> model;
+  model.fit(X);
+  const Vector<T> scores = model.anomaly_score(X);
+  CHECK(model.decision_function(X) == (scores.array() - model.threshold()).matrix());
+  CHECK(model.predict(X) == (scores.array() >= model.threshold()).template cast<redflag::Label>().matrix());
+  CHECK(model.score_samples(X) == -scores);
+  model.set_threshold(scores(17));
+  CHECK(model.threshold() == scores(17));
+  CHECK(model.predict(X)(17) == 1);
+  CHECK(model.decision_function(X)(17) == T(0));
+  CHECK(model.predict(X).sum() == (scores.array() >= scores(17)).count());
+}
+
+TEST_CASE_TEMPLATE("IsolationForest is bit-identical for any n_jobs", T, float, double) {
+  const Matrix<T> X = gaussian<T>(3000, 5, 21, true);  // > one 512-row scoring block
+  const auto fitted = [&](int n_jobs) {
+    IsolationForest<T> model({.contamination = 0.05, .random_state = 77, .n_jobs = n_jobs});
+    return model.fit(X);
+  };
+  const IsolationForest<T> serial = fitted(1);
+  const std::string bytes = saved(serial);
+  const Vector<T> scores = serial.anomaly_score(X);
+  for (const int n_jobs : {2, 3, -1}) {
+    CAPTURE(n_jobs);
+    const IsolationForest<T> parallel = fitted(n_jobs);
+    CHECK(saved(parallel) == bytes);
+    CHECK(parallel.anomaly_score(X) == scores);
+    CHECK(parallel.threshold() == serial.threshold());
+  }
+  IsolationForest<T> other_seed({.random_state = 78});
+  CHECK(other_seed.fit(X).anomaly_score(X) != scores);
+  IsolationForest<T> bootstrap({.bootstrap = true, .random_state = 77});
+  CHECK(bootstrap.fit(X).anomaly_score(X) != scores);
+}
+
+TEST_CASE_TEMPLATE("IsolationForest rejects bad input", T, float, double) {
+  using redflag::data_error;
+  using redflag::invalid_argument;
+  using redflag::not_fitted;
+  using redflag::schema_mismatch;
+  const Matrix<T> X = gaussian<T>(20, 3, 1);
+  IsolationForest<T> model;
+
+  CHECK_THROWS_WITH_AS((void)model.anomaly_score(X),
+                       doctest::Contains("IsolationForest::anomaly_score: call fit() before"), not_fitted);
+  CHECK_THROWS_AS((void)model.predict(X), not_fitted);
+  CHECK_THROWS_AS((void)model.decision_function(X), not_fitted);
+  CHECK_THROWS_AS((void)model.threshold(), not_fitted);
+  CHECK_THROWS_AS(model.set_threshold(T(0.5)), not_fitted);
+
+  CHECK_THROWS_WITH_AS(model.fit(X.topRows(1)), doctest::Contains("X has 1 row, at least 2"), data_error);
+  CHECK_THROWS_WITH_AS(model.fit(Matrix<T>(0, 3)), doctest::Contains("X is empty"), data_error);
+  Matrix<T> bad = X;
+  bad(4, 2) = std::numeric_limits<T>::quiet_NaN();
+  CHECK_THROWS_WITH_AS(model.fit(bad), doctest::Contains("IsolationForest::fit: X has NaN at row 4, column 2"),
+                       data_error);
+  CHECK_THROWS_WITH_AS(model.fit(X, redflag::Schema::numeric(2)),
+                       doctest::Contains("input has 3 columns, expected 2"), schema_mismatch);
+  CHECK_FALSE(model.is_fitted());
+
+  model.fit(X);
+  bad(4, 2) = std::numeric_limits<T>::infinity();
+  CHECK_THROWS_WITH_AS((void)model.anomaly_score(bad),
+                       doctest::Contains("anomaly_score: X has Inf at row 4, column 2"), data_error);
+  CHECK_THROWS_WITH_AS((void)model.decision_function(Matrix<T>(0, 3)),
+                       doctest::Contains("IsolationForest::decision_function: X is empty"), data_error);
+  CHECK_THROWS_WITH_AS((void)model.predict(X.leftCols(2)), doctest::Contains("input has 2 columns, expected 3"),
+                       schema_mismatch);
+  CHECK_THROWS_WITH_AS((void)model.anomaly_score(X, redflag::Schema::from_names({"a", "b", "c"})),
+                       doctest::Contains("column 0: expected 'x0'"), schema_mismatch);
+  CHECK_THROWS_WITH_AS(model.set_threshold(std::numeric_limits<T>::quiet_NaN()),
+                       doctest::Contains("threshold must be finite"), invalid_argument);
+
+  using Params = typename IsolationForest<T>::Params;
+  const auto rejects = [&](const Params& params, const char* message) {
+    IsolationForest<T> candidate(params);
+    CHECK_THROWS_WITH_AS(candidate.fit(X), doctest::Contains(message), invalid_argument);
+  };
+  rejects({.n_estimators = 0}, "n_estimators must be >= 1, got 0");
+  rejects({.max_samples = Index{1}}, "max_samples must be auto, a count >= 2 or a fraction in (0, 1], got 1");
+  rejects({.max_samples = 1.5}, "max_samples must be auto, a count >= 2 or a fraction in (0, 1], got 1.5");
+  rejects({.max_samples = 0.05}, "max_samples = 0.05 of 20 rows is 1 rows, at least 2");
+  rejects({.contamination = 0.0}, "contamination must be auto or a fraction in (0, 0.5], got 0");
+  rejects({.contamination = 0.6}, "contamination must be auto or a fraction in (0, 0.5], got 0.6");
+  rejects({.max_features = Index{0}}, "max_features must be a count >= 1 or a fraction in (0, 1], got 0");
+  rejects({.max_features = Index{4}}, "max_features must be in [1, 3] (the number of columns), got 4");
+  rejects({.max_features = 0.0}, "max_features must be a count >= 1 or a fraction in (0, 1], got 0");
+  rejects({.n_jobs = 0}, "IsolationForest::fit: n_jobs must be a non-zero integer, got 0");
+  rejects({.n_estimators = 100000000, .max_samples = Index{20}}, "must be <= 2147483647");
+  CHECK_THROWS_AS(model.set_n_jobs(0), invalid_argument);
+  CHECK(model.is_fitted());  // failed fits leave the previous fit intact
+}
+
+TEST_CASE_TEMPLATE("IsolationForest round-trips through binary and JSON files", T, float, double) {
+  const Matrix<T> X = gaussian<T>(400, 3, 2, true);
+  IsolationForest<T> model({.n_estimators = 20, .max_samples = 0.5, .contamination = 0.1,
+                            .max_features = Index{2}, .bootstrap = true, .random_state = 5});
+  model.fit(X);
+  const Vector<T> scores = model.anomaly_score(X);
+  for (const auto format : {redflag::Format::portable_binary, redflag::Format::json}) {
+    const auto copy = loaded<IsolationForest<T>>(saved(model, format));
+    CHECK(copy.anomaly_score(X) == scores);
+    CHECK(copy.threshold() == model.threshold());
+    CHECK(copy.schema() == model.schema());
+    CHECK(copy.max_samples() == 200);
+    CHECK(std::get<double>(copy.params().max_samples) == 0.5);
+    CHECK(std::get<double>(copy.params().contamination) == 0.1);
+    CHECK(std::get<Index>(copy.params().max_features) == 2);
+    CHECK(copy.params().bootstrap);
+    CHECK(copy.params().random_state == 5);
+    CHECK(saved(copy) == saved(model));
+  }
+  // An unfitted model round-trips too and stays unfitted.
+  CHECK_FALSE(loaded<IsolationForest<T>>(saved(IsolationForest<T>())).is_fitted());
+  // Model size does not depend on the number of training rows beyond psi.
+  IsolationForest<T> big({.n_estimators = 20, .random_state = 5});
+  IsolationForest<T> bigger({.n_estimators = 20, .random_state = 5});
+  big.fit(gaussian<T>(1000, 3, 4));
+  bigger.fit(gaussian<T>(20000, 3, 4));
+  CHECK(bigger.node_count() <= 20 * 511);
+  CHECK(static_cast<double>(saved(bigger).size()) < 1.2 * static_cast<double>(saved(big).size()));
+}
+
+TEST_CASE("IsolationForest rejects corrupted files") {
+  const Matrix<double> X = gaussian<double>(100, 2, 3);
+  IsolationForest<double> model({.n_estimators = 3});
+  model.fit(X);
+  const std::string text = saved(model, redflag::Format::json);
+  const auto rejects = [&](const std::string& tampered, const char* message) {
+    CHECK_THROWS_WITH_AS((void)loaded<IsolationForest<double>>(tampered), doctest::Contains(message),
+                         redflag::serialization_error);
+  };
+  rejects(replaced(text, R"("node_feature": [)", R"("node_feature": [7, )"), "node arrays differ in length");
+  // The root of tree 0 always splits (100 distinct rows): point it elsewhere.
+  rejects(first_number_replaced(text, "node_feature", "9"),
+          "node 0 (tree 0) splits on feature 9, expected -1 or [0, 2)");
+  rejects(first_number_replaced(text, "node_left", "0"), "node 0 (tree 0) has children 0, 1 outside (0,");
+  rejects(replaced(text, R"("n_estimators": 3)", R"("n_estimators": 4)"), "has 3 trees, n_estimators says 4");
+  rejects(replaced(text, R"("n_estimators": 3)", R"("n_estimators": 0)"), "n_estimators must be >= 1");
+  rejects(replaced(text, R"("contamination_kind": 0)", R"("contamination_kind": 5)"),
+          "contamination kind 5 is unknown");
+  rejects(first_number_replaced(text, "tree_offsets", "1"), "tree offsets do not span");
+
+  std::string binary = saved(model);
+  binary[binary.size() - 3] ^= 0x10;
+  rejects(binary, "checksum mismatch");
+  rejects(binary.substr(0, binary.size() / 2), "truncated");
+}
