@@ -296,3 +296,73 @@ TEST_CASE("IsolationForest rejects corrupted files") {
   rejects(binary, "checksum mismatch");
   rejects(binary.substr(0, binary.size() / 2), "truncated");
 }
+
+TEST_CASE_TEMPLATE("IsolationForest block scorer equals the plain tree walk", T, float, double) {
+  namespace forest = redflag::detail::forest;
+  // Rounded values give ties and constant columns on small nodes; 21 trees
+  // leave trees outside full groups of the tree-interleaved walk too.
+  redflag::Random rng(11);
+  Matrix<T> X(700, 4);
+  for (Index i = 0; i < X.rows(); ++i) {
+    for (Index j = 0; j < X.cols(); ++j) X(i, j) = std::round(rng.normal<T>() * T(j + 1)) / T(2);
+  }
+  X.col(3).setConstant(T(1));  // a constant column: some trees are one leaf
+  std::vector<forest::IsolationNode<T>> nodes;
+  std::vector<std::int32_t> offsets{0};
+  for (std::uint64_t t = 0; t < 21; ++t) {
+    forest::TreeSettings settings;
+    settings.max_samples = t % 3 == 0 ? 2 : (t % 3 == 1 ? 37 : 256);
+    settings.max_features = t == 5 ? 1 : 4;
+    settings.bootstrap = t % 2 == 1;
+    settings.height_limit = forest::height_limit(settings.max_samples);
+    redflag::Random tree_rng = redflag::Random::stream(3, t);
+    const Matrix<T> source = t == 5 ? Matrix<T>(X.rightCols(1)) : X;
+    auto tree = forest::build_isolation_tree<T>(source, settings, tree_rng);
+    const auto base = static_cast<std::int32_t>(nodes.size());
+    for (auto node : tree) {
+      if (node.feature >= 0) node.left += base;
+      nodes.push_back(node);
+    }
+    offsets.push_back(static_cast<std::int32_t>(nodes.size()));
+  }
+  CHECK(nodes[static_cast<std::size_t>(offsets[5])].feature == -1);  // tree 5 is a single leaf
+  const forest::BlockScorer<T> scorer(nodes, offsets);
+  // Queries: the training rows, every other one with a value set to a split
+  // threshold, so rows also land exactly on thresholds (they go left).
+  Matrix<T> Q = X;
+  for (Index r = 0; r < Q.rows(); r += 2) {
+    const auto& node = nodes[static_cast<std::size_t>(r * 7) % nodes.size()];
+    if (node.feature >= 0) Q(r, node.feature) = node.value;
+  }
+  for (const std::size_t rows : {std::size_t{1}, std::size_t{15}, std::size_t{16}, std::size_t{17},
+                                 std::size_t{100}, std::size_t{700}}) {
+    CAPTURE(rows);
+    std::vector<double> reference(rows, 0.0);
+    for (std::size_t t = 0; t + 1 < offsets.size(); ++t) {
+      for (std::size_t r = 0; r < rows; ++r) {
+        reference[r] += forest::path_length(nodes.data(), offsets[t], Q.row(static_cast<Index>(r)).data());
+      }
+    }
+    std::vector<double> blocked(rows, 0.0);
+    scorer.add_path_lengths(Q.data(), static_cast<std::size_t>(Q.cols()), rows, blocked.data());
+    CHECK(blocked == reference);
+  }
+}
+
+TEST_CASE_TEMPLATE("IsolationForest scores a row alone as within a block", T, float, double) {
+  // A lone row takes the tree-interleaved walk, rows in a block the
+  // row-interleaved one; both must give the same bits.
+  const Matrix<T> X = gaussian<T>(200, 5, 12, true);
+  IsolationForest<T> model({.n_estimators = 37, .max_samples = Index{64}, .random_state = 4});
+  const Vector<T> scores = model.fit(X).anomaly_score(X);
+  for (const Index i : {Index{0}, Index{17}, Index{200}}) {
+    const Matrix<T> row = X.row(i);
+    CHECK(model.anomaly_score(row)(0) == scores(i));
+  }
+  // A strided view (every other row) scores as a copy of those rows.
+  const Matrix<T> every_other = Eigen::Map<const Matrix<T>, 0, Eigen::OuterStride<>>(
+      X.data(), 100, 5, Eigen::OuterStride<>(10));
+  const Eigen::Map<const Matrix<T>, 0, Eigen::OuterStride<>> view(X.data(), 100, 5, Eigen::OuterStride<>(10));
+  CHECK(model.anomaly_score(view) == model.anomaly_score(every_other));
+  CHECK(model.anomaly_score(every_other)(3) == scores(6));
+}

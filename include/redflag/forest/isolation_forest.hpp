@@ -123,6 +123,7 @@ class IsolationForest {
       }
       fitted.tree_offsets_.push_back(static_cast<std::int32_t>(fitted.nodes_.size()));
     }
+    fitted.scorer_ = detail::forest::BlockScorer<T>(fitted.nodes_, fitted.tree_offsets_);
     if (const auto* fraction = std::get_if<double>(&params_.contamination)) {
       const Vector<T> scores = fitted.score(X);
       fitted.threshold_ = static_cast<T>(contamination_threshold(scores, *fraction));
@@ -232,6 +233,7 @@ class IsolationForest {
       IsolationForest loaded;
       loaded.fields(archive);
       loaded.check_loaded();
+      loaded.scorer_ = detail::forest::BlockScorer<T>(loaded.nodes_, loaded.tree_offsets_);
       *this = std::move(loaded);
     } else {
       fields(archive);
@@ -281,7 +283,8 @@ class IsolationForest {
   // Scores validated input. Blocks of rows are independent and each row adds
   // its trees' path lengths in tree order, so the result does not depend on
   // n_jobs. Within a block the tree loop is outermost: one tree's nodes stay
-  // in cache while the block's rows walk it.
+  // in cache while the block's rows walk it, several rows at a time (see
+  // BlockScorer in isolation_tree.hpp).
   [[nodiscard]] Vector<T> score(const MatrixRef<T>& X) const {
     constexpr std::size_t block_rows = 512;
     const auto n = static_cast<std::size_t>(X.rows());
@@ -289,17 +292,13 @@ class IsolationForest {
     const std::size_t n_trees = tree_offsets_.size() - 1;
     const double scale = -1.0 / (static_cast<double>(n_trees) *
                                  detail::forest::average_path_length(static_cast<double>(max_samples_)));
-    const Node* nodes = nodes_.data();
+    // Rows are contiguous (row-major, inner stride 1), `stride` values apart.
+    const auto stride = static_cast<std::size_t>(X.outerStride());
     parallel_for(
         n, params_.n_jobs,
         [&](std::size_t begin, std::size_t end) {
           std::vector<double> depth(end - begin, 0.0);
-          for (std::size_t t = 0; t < n_trees; ++t) {
-            const std::int32_t root = tree_offsets_[t];
-            for (std::size_t i = begin; i < end; ++i) {
-              depth[i - begin] += detail::forest::path_length(nodes, root, X.row(static_cast<Index>(i)).data());
-            }
-          }
+          scorer_.add_path_lengths(X.row(static_cast<Index>(begin)).data(), stride, end - begin, depth.data());
           for (std::size_t i = begin; i < end; ++i) {
             out(static_cast<Index>(i)) = static_cast<T>(std::exp2(depth[i - begin] * scale));
           }
@@ -436,6 +435,7 @@ class IsolationForest {
   T threshold_ = T(0);
   std::vector<std::int32_t> tree_offsets_;  // n_estimators + 1 entries when fitted, else empty
   std::vector<Node> nodes_;
+  detail::forest::BlockScorer<T> scorer_;  // derived from nodes_ at fit and load; not saved
 };
 
 }  // namespace redflag

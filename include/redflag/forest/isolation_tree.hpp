@@ -18,6 +18,7 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <numeric>
 #include <vector>
 
@@ -173,7 +174,8 @@ std::vector<IsolationNode<T>> build_isolation_tree(const MatrixRef<T>& X, const 
   return nodes;
 }
 
-// Path length of row x in the tree rooted at `root`.
+// Path length of row x in the tree rooted at `root`: the plain walk, kept as
+// the reference the block scorer below is tested against.
 template <Scalar T>
 inline double path_length(const IsolationNode<T>* nodes, std::int32_t root, const T* x) {
   const IsolationNode<T>* node = nodes + root;
@@ -182,5 +184,124 @@ inline double path_length(const IsolationNode<T>* nodes, std::int32_t root, cons
   }
   return static_cast<double>(node->value);
 }
+
+// A scoring copy of a forest's nodes, derived at fit and load (never saved).
+// A leaf becomes a node that loops to itself (threshold +inf, feature 0, left
+// = its own index), so every row can take exactly `depth` steps in a tree
+// with the same branch-free step, next = left + (x[feature] > threshold),
+// and the loop needs no leaf test. Several rows then walk a tree level by
+// level side by side (or a lone row walks several trees): their dependent
+// loads are independent of each other and overlap in the CPU, where one
+// row's walk waits on every load in turn.
+template <Scalar T>
+class BlockScorer {
+ public:
+  BlockScorer() = default;
+
+  // `nodes` and `offsets` as IsolationForest holds them, already validated.
+  BlockScorer(const std::vector<IsolationNode<T>>& nodes, const std::vector<std::int32_t>& offsets)
+      : nodes_(nodes.size()),
+        leaf_(nodes.size(), T(0)),
+        depth_(offsets.empty() ? 0 : offsets.size() - 1),
+        offsets_(offsets) {
+    std::vector<std::int32_t> level(nodes.size(), 0);
+    for (std::size_t t = 0; t < depth_.size(); ++t) {
+      std::int32_t deepest = 0;
+      // Children always follow their parent inside a tree, so one forward
+      // pass sees every node's depth before its children's.
+      for (auto i = static_cast<std::size_t>(offsets[t]); i < static_cast<std::size_t>(offsets[t + 1]); ++i) {
+        const IsolationNode<T>& node = nodes[i];
+        if (node.feature < 0) {
+          nodes_[i] = {std::numeric_limits<T>::infinity(), 0, static_cast<std::int32_t>(i)};
+          leaf_[i] = node.value;
+          deepest = std::max(deepest, level[i]);
+        } else {
+          nodes_[i] = {node.value, node.feature, node.left};
+          const auto left = static_cast<std::size_t>(node.left);
+          level[left] = level[left + 1] = level[i] + 1;
+        }
+      }
+      depth_[t] = deepest;
+    }
+  }
+
+  // depth[r] += the path lengths of row r of the `rows` x d row-major block
+  // at `X` (rows `stride` values apart), tree by tree in tree order, so each
+  // sum is the same double as adding path_length() over the trees.
+  void add_path_lengths(const T* X, std::size_t stride, std::size_t rows, double* depth) const {
+    const std::size_t grouped = rows - rows % wide;
+    for (std::size_t t = 0; t < depth_.size(); ++t) {
+      for (std::size_t r = 0; r < grouped; r += wide) walk_rows(t, X + r * stride, stride, depth + r);
+    }
+    // Too few rows left to interleave (a single row, say): interleave trees
+    // instead, then add their path lengths in tree order all the same.
+    for (std::size_t r = grouped; r < rows; ++r) walk_trees(X + r * stride, depth[r]);
+  }
+
+ private:
+  // Rows in flight per tree walk: enough independent load chains to hide L1
+  // latency; more only adds register pressure.
+  static constexpr std::size_t wide = 16;
+
+  struct Node {
+    T threshold;
+    std::int32_t feature;
+    std::int32_t left;
+  };
+
+  // One step for each of W walks that start at roots[w] and read row x[w];
+  // all take `steps` steps (leaves loop to themselves).
+  template <std::size_t W>
+  void walk(std::int32_t steps, std::int32_t (&at)[W], const T* const (&x)[W]) const {
+    const Node* nodes = nodes_.data();
+    for (std::int32_t step = 0; step < steps; ++step) {
+      for (std::size_t w = 0; w < W; ++w) {
+        const Node& node = nodes[at[w]];
+        at[w] = node.left + static_cast<std::int32_t>(x[w][node.feature] > node.threshold);
+      }
+    }
+  }
+
+  // Rows X[0 .. wide) through tree t.
+  void walk_rows(std::size_t t, const T* X, std::size_t stride, double* depth) const {
+    std::int32_t at[wide];
+    const T* x[wide];
+    for (std::size_t w = 0; w < wide; ++w) {
+      at[w] = offsets_[t];
+      x[w] = X + w * stride;
+    }
+    walk(depth_[t], at, x);
+    for (std::size_t w = 0; w < wide; ++w) depth[w] += static_cast<double>(leaf_[static_cast<std::size_t>(at[w])]);
+  }
+
+  // Row x through every tree, `wide` trees at a time; adds in tree order.
+  void walk_trees(const T* row, double& depth) const {
+    const std::size_t n_trees = depth_.size();
+    std::size_t t = 0;
+    for (; t + wide <= n_trees; t += wide) {
+      std::int32_t at[wide];
+      const T* x[wide];
+      std::int32_t steps = 0;
+      for (std::size_t w = 0; w < wide; ++w) {
+        at[w] = offsets_[t + w];
+        x[w] = row;
+        steps = std::max(steps, depth_[t + w]);
+      }
+      walk(steps, at, x);
+      for (std::size_t w = 0; w < wide; ++w) depth += static_cast<double>(leaf_[static_cast<std::size_t>(at[w])]);
+    }
+    for (; t < n_trees; ++t) {
+      std::int32_t at[1] = {offsets_[t]};
+      const T* x[1] = {row};
+      walk(depth_[t], at, x);
+      depth += static_cast<double>(leaf_[static_cast<std::size_t>(at[0])]);
+    }
+  }
+
+  std::vector<Node> nodes_;
+  std::vector<T> leaf_;                // per node: a leaf's path length (apart, so walked nodes stay small)
+  std::vector<std::int32_t> depth_;    // per tree: the deepest leaf's depth (steps every row takes)
+  std::vector<std::int32_t> offsets_;  // per tree: root index, plus the end
+};
 
 }  // namespace redflag::detail::forest
