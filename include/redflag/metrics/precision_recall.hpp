@@ -49,12 +49,10 @@ template <class DerivedY, class DerivedS>
 PrecisionRecallCurve precision_recall_curve(const Eigen::MatrixBase<DerivedY>& y_true_input,
                                             const Eigen::MatrixBase<DerivedS>& scores_input) {
   constexpr std::string_view where = "precision_recall_curve";
-  const detail::VectorInput y_view(y_true_input, where, "y_true");
-  const detail::VectorInput s_view(scores_input, where, "scores");
-  const auto& y_true = *y_view;
-  const auto& scores = *s_view;
-  detail::require_labels_and_scores(y_true, scores, where);
-  const std::int64_t positives = detail::count_positives(y_true);
+  const detail::LabelledScores input(y_true_input, scores_input, where);
+  const auto& y_true = input.labels();
+  const auto& scores = input.scores();
+  const std::int64_t positives = input.positives();
   detail::require_positives(positives, where, "a precision-recall curve");
 
   std::vector<double> precision;
@@ -91,12 +89,10 @@ template <class DerivedY, class DerivedS>
 double average_precision_score(const Eigen::MatrixBase<DerivedY>& y_true_input,
                                const Eigen::MatrixBase<DerivedS>& scores_input) {
   constexpr std::string_view where = "average_precision_score";
-  const detail::VectorInput y_view(y_true_input, where, "y_true");
-  const detail::VectorInput s_view(scores_input, where, "scores");
-  const auto& y_true = *y_view;
-  const auto& scores = *s_view;
-  detail::require_labels_and_scores(y_true, scores, where);
-  const std::int64_t positives = detail::count_positives(y_true);
+  const detail::LabelledScores input(y_true_input, scores_input, where);
+  const auto& y_true = input.labels();
+  const auto& scores = input.scores();
+  const std::int64_t positives = input.positives();
   detail::require_positives(positives, where, "average precision");
 
   const auto p = static_cast<double>(positives);

@@ -236,5 +236,29 @@ std::int64_t count_positives(const Eigen::MatrixBase<Derived>& y_true) {
   return positives;
 }
 
+// The validated (y_true, scores) pair every ranking metric starts from:
+// both read as vectors (without a copy when possible), checked for equal
+// length, 0/1 labels and finite scores, with the positives counted once.
+template <class DerivedY, class DerivedS>
+class LabelledScores {
+ public:
+  LabelledScores(const Eigen::MatrixBase<DerivedY>& y_true, const Eigen::MatrixBase<DerivedS>& scores,
+                 std::string_view where)
+      : labels_(y_true, where, "y_true"), scores_(scores, where, "scores") {
+    require_labels_and_scores(labels(), this->scores(), where);
+    positives_ = count_positives(labels());
+  }
+
+  [[nodiscard]] const auto& labels() const { return *labels_; }
+  [[nodiscard]] const auto& scores() const { return *scores_; }
+  [[nodiscard]] std::int64_t positives() const { return positives_; }
+  [[nodiscard]] std::int64_t negatives() const { return static_cast<std::int64_t>(labels().size()) - positives_; }
+
+ private:
+  VectorInput<DerivedY> labels_;
+  VectorInput<DerivedS> scores_;
+  std::int64_t positives_ = 0;
+};
+
 }  // namespace detail
 }  // namespace redflag

@@ -50,13 +50,11 @@ RocCurve roc_curve(const Eigen::MatrixBase<DerivedY>& y_true_input,
                    const Eigen::MatrixBase<DerivedS>& scores_input,
                    const RocCurveParams& params = {}) {
   constexpr std::string_view where = "roc_curve";
-  const detail::VectorInput y_view(y_true_input, where, "y_true");
-  const detail::VectorInput s_view(scores_input, where, "scores");
-  const auto& y_true = *y_view;
-  const auto& scores = *s_view;
-  detail::require_labels_and_scores(y_true, scores, where);
-  const std::int64_t positives = detail::count_positives(y_true);
-  const std::int64_t negatives = static_cast<std::int64_t>(y_true.size()) - positives;
+  const detail::LabelledScores input(y_true_input, scores_input, where);
+  const auto& y_true = input.labels();
+  const auto& scores = input.scores();
+  const std::int64_t positives = input.positives();
+  const std::int64_t negatives = input.negatives();
   detail::require_both_classes(positives, y_true.size(), where, "a ROC curve");
 
   struct Point {
@@ -113,13 +111,11 @@ template <class DerivedY, class DerivedS>
 double roc_auc_score(const Eigen::MatrixBase<DerivedY>& y_true_input,
                      const Eigen::MatrixBase<DerivedS>& scores_input) {
   constexpr std::string_view where = "roc_auc_score";
-  const detail::VectorInput y_view(y_true_input, where, "y_true");
-  const detail::VectorInput s_view(scores_input, where, "scores");
-  const auto& y_true = *y_view;
-  const auto& scores = *s_view;
-  detail::require_labels_and_scores(y_true, scores, where);
-  const std::int64_t positives = detail::count_positives(y_true);
-  const std::int64_t negatives = static_cast<std::int64_t>(y_true.size()) - positives;
+  const detail::LabelledScores input(y_true_input, scores_input, where);
+  const auto& y_true = input.labels();
+  const auto& scores = input.scores();
+  const std::int64_t positives = input.positives();
+  const std::int64_t negatives = input.negatives();
   detail::require_both_classes(positives, y_true.size(), where, "ROC AUC");
 
   // Twice the area in units of (1 / positives) x (1 / negatives): each step

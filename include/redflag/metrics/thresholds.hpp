@@ -33,13 +33,11 @@ template <class DerivedY, class DerivedS>
 YoudenThreshold youden_j_threshold(const Eigen::MatrixBase<DerivedY>& y_true_input,
                                    const Eigen::MatrixBase<DerivedS>& scores_input) {
   constexpr std::string_view where = "youden_j_threshold";
-  const detail::VectorInput y_view(y_true_input, where, "y_true");
-  const detail::VectorInput s_view(scores_input, where, "scores");
-  const auto& y_true = *y_view;
-  const auto& scores = *s_view;
-  detail::require_labels_and_scores(y_true, scores, where);
-  const std::int64_t positives = detail::count_positives(y_true);
-  const std::int64_t negatives = static_cast<std::int64_t>(y_true.size()) - positives;
+  const detail::LabelledScores input(y_true_input, scores_input, where);
+  const auto& y_true = input.labels();
+  const auto& scores = input.scores();
+  const std::int64_t positives = input.positives();
+  const std::int64_t negatives = input.negatives();
   detail::require_both_classes(positives, y_true.size(), where, "Youden's J");
 
   // J * positives * negatives = tp * negatives - fp * positives, an integer.
@@ -84,14 +82,12 @@ FbetaThreshold fbeta_optimal_threshold(const Eigen::MatrixBase<DerivedY>& y_true
                                        const Eigen::MatrixBase<DerivedS>& scores_input,
                                        double beta = 1.0) {
   constexpr std::string_view where = "fbeta_optimal_threshold";
-  const detail::VectorInput y_view(y_true_input, where, "y_true");
-  const detail::VectorInput s_view(scores_input, where, "scores");
-  const auto& y_true = *y_view;
-  const auto& scores = *s_view;
-  detail::require_labels_and_scores(y_true, scores, where);
+  const detail::LabelledScores input(y_true_input, scores_input, where);
+  const auto& y_true = input.labels();
+  const auto& scores = input.scores();
   detail::require_beta(beta, where);
-  const std::int64_t positives = detail::count_positives(y_true);
-  const std::int64_t negatives = static_cast<std::int64_t>(y_true.size()) - positives;
+  const std::int64_t positives = input.positives();
+  const std::int64_t negatives = input.negatives();
   detail::require_positives(positives, where, "an F-beta threshold");
 
   // F = (1 + b^2) tp / (tp + fp + b^2 P), so F_a > F_b exactly when
