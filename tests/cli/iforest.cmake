@@ -60,7 +60,7 @@ endif()
 # fit -> info: the label column is not a feature.
 expect(0 "fitted IsolationForest \\(100 trees, max_samples 256, [0-9]+ nodes, threshold 0.5\\) on 1831 rows x 21 columns in [0-9.]+ ms"
        fit iforest "${DATA}" --label label --out "${WORK}/model.bin")
-expect(0 "model type: +IsolationForest \\(format version 1\\).*scalar: +float64.*schema: +21 columns.*f20 +numeric"
+expect(0 "model type: +IsolationForest \\(format version 2\\).*scalar: +float64.*schema: +21 columns.*f20 +numeric"
        info "${WORK}/model.bin")
 execute_process(COMMAND "${REDFLAG}" info "${WORK}/model.bin" OUTPUT_VARIABLE info)
 if(info MATCHES "label")

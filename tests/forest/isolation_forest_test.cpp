@@ -283,8 +283,11 @@ TEST_CASE("IsolationForest rejects corrupted files") {
   rejects(replaced(text, R"("node_feature": [)", R"("node_feature": [7, )"), "node arrays differ in length");
   // The root of tree 0 always splits (100 distinct rows): point it elsewhere.
   rejects(first_number_replaced(text, "node_feature", "9"),
-          "node 0 (tree 0) splits on feature 9, expected -1 or [0, 2)");
-  rejects(first_number_replaced(text, "node_left", "0"), "node 0 (tree 0) has children 0, 1 outside (0,");
+          "node 0 (tree 0) splits on column 9 of 2");
+  rejects(first_number_replaced(text, "node_left", "0"), "node 0 (tree 0) has children outside (0,");
+  rejects(first_number_replaced(text, "node_kind", "7"), "node 0 has unknown kind 7");
+  rejects(first_number_replaced(text, "node_count", "99"), "node 0 (tree 0) has counts that do not add up");
+  rejects(first_number_replaced(text, "node_left", "2"), "has counts that do not add up");
   rejects(replaced(text, R"("n_estimators": 3)", R"("n_estimators": 4)"), "has 3 trees, n_estimators says 4");
   rejects(replaced(text, R"("n_estimators": 3)", R"("n_estimators": 0)"), "n_estimators must be >= 1");
   rejects(replaced(text, R"("contamination_kind": 0)", R"("contamination_kind": 5)"),
@@ -297,7 +300,7 @@ TEST_CASE("IsolationForest rejects corrupted files") {
   rejects(binary.substr(0, binary.size() / 2), "truncated");
 }
 
-TEST_CASE_TEMPLATE("IsolationForest block scorer equals the plain tree walk", T, float, double) {
+TEST_CASE_TEMPLATE("IsolationForest fast walk equals the general tree walk", T, float, double) {
   namespace forest = redflag::detail::forest;
   // Rounded values give ties and constant columns on small nodes; 21 trees
   // leave trees outside full groups of the tree-interleaved walk too.
@@ -307,44 +310,41 @@ TEST_CASE_TEMPLATE("IsolationForest block scorer equals the plain tree walk", T,
     for (Index j = 0; j < X.cols(); ++j) X(i, j) = std::round(rng.normal<T>() * T(j + 1)) / T(2);
   }
   X.col(3).setConstant(T(1));  // a constant column: some trees are one leaf
-  std::vector<forest::IsolationNode<T>> nodes;
-  std::vector<std::int32_t> offsets{0};
+  forest::IsolationTrees<T> trees;
   for (std::uint64_t t = 0; t < 21; ++t) {
     forest::TreeSettings settings;
     settings.max_samples = t % 3 == 0 ? 2 : (t % 3 == 1 ? 37 : 256);
     settings.max_features = t == 5 ? 1 : 4;
     settings.bootstrap = t % 2 == 1;
     settings.height_limit = forest::height_limit(settings.max_samples);
+    settings.categorical.assign(t == 5 ? 1 : 4, false);
     redflag::Random tree_rng = redflag::Random::stream(3, t);
     const Matrix<T> source = t == 5 ? Matrix<T>(X.rightCols(1)) : X;
-    auto tree = forest::build_isolation_tree<T>(source, settings, tree_rng);
-    const auto base = static_cast<std::int32_t>(nodes.size());
-    for (auto node : tree) {
-      if (node.feature >= 0) node.left += base;
-      nodes.push_back(node);
-    }
-    offsets.push_back(static_cast<std::int32_t>(nodes.size()));
+    trees.append(forest::build_isolation_tree<T>(source, settings, tree_rng));
   }
-  CHECK(nodes[static_cast<std::size_t>(offsets[5])].feature == -1);  // tree 5 is a single leaf
-  const forest::BlockScorer<T> scorer(nodes, offsets);
+  trees.derive();
+  REQUIRE(trees.numeric_only);
+  CHECK(trees.nodes[static_cast<std::size_t>(trees.offsets[5])].kind == forest::NodeKind::leaf);  // one leaf
   // Queries: the training rows, every other one with a value set to a split
   // threshold, so rows also land exactly on thresholds (they go left).
   Matrix<T> Q = X;
   for (Index r = 0; r < Q.rows(); r += 2) {
-    const auto& node = nodes[static_cast<std::size_t>(r * 7) % nodes.size()];
-    if (node.feature >= 0) Q(r, node.feature) = node.value;
+    const auto& node = trees.nodes[static_cast<std::size_t>(r * 7) % trees.nodes.size()];
+    if (node.kind == forest::NodeKind::numeric) Q(r, node.feature) = node.value;
   }
+  const forest::FastWalk<T> fast(trees);
   for (const std::size_t rows : {std::size_t{1}, std::size_t{15}, std::size_t{16}, std::size_t{17},
                                  std::size_t{100}, std::size_t{700}}) {
     CAPTURE(rows);
     std::vector<double> reference(rows, 0.0);
-    for (std::size_t t = 0; t + 1 < offsets.size(); ++t) {
+    for (std::size_t t = 0; t < trees.tree_count(); ++t) {
       for (std::size_t r = 0; r < rows; ++r) {
-        reference[r] += forest::path_length(nodes.data(), offsets[t], Q.row(static_cast<Index>(r)).data());
+        reference[r] += forest::path_length(trees, static_cast<std::size_t>(trees.offsets[t]),
+                                            Q.row(static_cast<Index>(r)).data());
       }
     }
     std::vector<double> blocked(rows, 0.0);
-    scorer.add_path_lengths(Q.data(), static_cast<std::size_t>(Q.cols()), rows, blocked.data());
+    fast.add_path_lengths(Q.data(), static_cast<std::size_t>(Q.cols()), rows, blocked.data());
     CHECK(blocked == reference);
   }
 }

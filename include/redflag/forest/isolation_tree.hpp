@@ -1,17 +1,22 @@
 #pragma once
 
-// Node storage and the tree builder behind IsolationForest (Liu, Ting & Zhou,
-// "Isolation Forest", ICDM 2008), following scikit-learn's IsolationForest /
-// ExtraTreeRegressor where the paper leaves a choice open.
+// The storage of an isolation forest (Liu, Ting & Zhou, "Isolation Forest",
+// ICDM 2008; Hariri, Kind & Brunner, "Extended Isolation Forest", IEEE TKDE
+// 2021): every tree's nodes in one array, a tree being a contiguous range.
 //
-// A forest is one array of 12- (float) or 16-byte (double) nodes; a tree is a
-// contiguous range of it. An internal node holds its split feature, the
-// threshold and the index of its left child (the right child is the next
-// node); a row goes left when x[feature] <= threshold. A leaf has feature -1
-// and holds depth + c(leaf size), the path length the paper assigns to a row
-// ending there, so scoring is a walk and one addition per tree.
+// A node is 12 (float) or 16 (double) bytes. An internal node holds the index
+// of its left child (the right child is the next node) and its split; a leaf
+// holds depth + c(leaf size), the path length the paper assigns to a row
+// ending there, so scoring is a walk and one addition per tree. A leaf's
+// `left` is its own index and its `step` is 0, so the branch-free walk
+// next = left + ((x[feature] > value) & step) stays put once it reaches a
+// leaf and every row can take the same number of steps (isolation_scorer.hpp).
+//
+// Beside the nodes: the training rows that reached each node (for missing
+// values, unseen categories and explanations), and side tables for the two
+// split kinds that need more than one number (categorical, hyperplane).
 
-#include <redflag/core/random.hpp>
+#include <redflag/core/error.hpp>
 #include <redflag/core/types.hpp>
 
 #include <algorithm>
@@ -19,21 +24,39 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
-#include <numeric>
+#include <string>
 #include <vector>
 
 namespace redflag::detail::forest {
 
+enum class NodeKind : std::uint8_t {
+  leaf,
+  numeric,      // x[feature] <= value goes left
+  categorical,  // x[feature]'s code goes where the node's category list says
+  hyperplane,   // sum of weight * x[column] over the node's terms <= value goes left
+};
+
 template <Scalar T>
 struct IsolationNode {
-  T value;              // threshold (internal node) or path length (leaf)
-  std::int32_t feature;  // split column, or -1 for a leaf
-  std::int32_t left;     // index of the left child in the forest's node array; right = left + 1
+  T value;               // numeric threshold | hyperplane offset | leaf path length
+  std::int32_t left;     // index of the left child (right = left + 1); a leaf: its own index
+  std::uint16_t feature;  // split column (numeric, categorical), else 0
+  NodeKind kind;
+  std::uint8_t step;  // 1 for numeric splits, else 0 (see the walk above)
+};
+
+// Columns are addressed by 16-bit indices in the nodes.
+inline constexpr Index max_columns = std::numeric_limits<std::uint16_t>::max();
+
+template <Scalar T>
+struct HyperplaneTerm {
+  std::int32_t column;
+  T weight;
 };
 
 // Average path length of an unsuccessful search in a binary search tree of n
 // nodes, c(n) = 2 H(n - 1) - 2 (n - 1) / n with H(i) ~ ln(i) + Euler's
-// constant; c(1) = 0 and c(2) = 1. The same formula as scikit-learn's
+// constant; c(0) = c(1) = 0 and c(2) = 1. The same formula as scikit-learn's
 // _average_path_length.
 inline double average_path_length(double n) {
   if (n <= 1.0) return 0.0;
@@ -47,261 +70,222 @@ inline int height_limit(Index psi) {
   return static_cast<int>(std::bit_width(static_cast<std::uint64_t>(psi - 1)));
 }
 
-// A threshold drawn uniformly from [low, high), low < high, as a T that is
-// >= low and < high, so that both children of the split are non-empty.
+// One tree as the builder returns it; child indices relative to `nodes`.
 template <Scalar T>
-T draw_threshold(Random& rng, T low, T high) {
-  const double u = rng.uniform<double>();
-  const auto lo = static_cast<double>(low);
-  const auto hi = static_cast<double>(high);
-  const double width = hi - lo;
-  // The convex form cannot overflow when high - low does (double near its limits).
-  const double drawn = std::isfinite(width) ? lo + width * u : lo * (1.0 - u) + hi * u;
-  auto threshold = static_cast<T>(drawn);
-  if (!(threshold < high)) threshold = std::nextafter(high, low);
-  if (threshold < low) threshold = low;
-  return threshold;
-}
-
-struct TreeSettings {
-  Index max_samples = 256;  // psi: rows drawn per tree (already clipped to n)
-  Index max_features = 1;   // columns drawn per tree
-  bool bootstrap = false;
-  int height_limit = 8;
+struct BuiltTree {
+  std::vector<IsolationNode<T>> nodes;
+  std::vector<std::uint32_t> count;             // training rows reaching each node
+  std::vector<std::uint32_t> categories;        // per categorical node: n, then n entries code * 2 + goes_right
+  std::vector<std::uint32_t> category_start;    // per node: start in `categories` (categorical nodes only)
+  std::vector<HyperplaneTerm<T>> terms;         // per hyperplane node: terms_per_node terms
+  std::vector<std::uint32_t> term_start;        // per node: start in `terms` (hyperplane nodes only)
 };
 
-// Builds one isolation tree on a subsample of X drawn with `rng`. Child
-// indices are relative to the returned vector (the caller rebases them).
-// Draw order: rows, then the tree's columns, then splits depth first
-// (left subtree before right).
+// All trees of a forest. `aux` is empty unless some node is categorical or a
+// hyperplane; then aux[i] is node i's start in `categories` or `terms`.
 template <Scalar T>
-std::vector<IsolationNode<T>> build_isolation_tree(const MatrixRef<T>& X, const TreeSettings& settings,
-                                                   Random& rng) {
-  const Index n = X.rows();
-  const Index d = X.cols();
-  const Index psi = settings.max_samples;
-  const Index k = settings.max_features;
-
-  std::vector<Index> rows;
-  if (settings.bootstrap) {
-    rows.resize(static_cast<std::size_t>(psi));
-    for (auto& row : rows) row = rng.uniform_int(n);
-  } else {
-    rows = rng.sample_without_replacement(n, psi);
-  }
-  std::vector<Index> columns;
-  if (k < d) {
-    columns = rng.sample_without_replacement(d, k);
-    std::sort(columns.begin(), columns.end());
-  } else {
-    columns.resize(static_cast<std::size_t>(d));
-    std::iota(columns.begin(), columns.end(), Index{0});
-  }
-
-  // The subsample, column by column, so min/max scans are contiguous. A
-  // temporary of psi x k values: the fitted model keeps no training rows.
-  const auto psi_size = static_cast<std::size_t>(psi);
-  std::vector<T> sample(psi_size * static_cast<std::size_t>(k));
-  for (std::size_t c = 0; c < columns.size(); ++c) {
-    for (std::size_t i = 0; i < psi_size; ++i) sample[c * psi_size + i] = X(rows[i], columns[c]);
-  }
-
-  std::vector<std::uint32_t> order(psi_size);
-  std::iota(order.begin(), order.end(), 0u);
-  std::vector<std::size_t> candidates(columns.size());
-
-  struct Pending {
-    std::size_t node, begin, end;
-    int depth;
-  };
+struct IsolationTrees {
   std::vector<IsolationNode<T>> nodes;
-  nodes.reserve(2 * psi_size - 1);
-  nodes.push_back({T(0), -1, -1});
-  std::vector<Pending> stack{{0, 0, psi_size, 0}};
-  while (!stack.empty()) {
-    const Pending at = stack.back();
-    stack.pop_back();
-    const std::size_t size = at.end - at.begin;
-    const auto make_leaf = [&] {
-      nodes[at.node] = {static_cast<T>(at.depth + average_path_length(static_cast<double>(size))), -1, -1};
-    };
-    if (size <= 1 || at.depth >= settings.height_limit) {
-      make_leaf();
-      continue;
-    }
-    // Draw columns without replacement until one is not constant on this
-    // node (scikit-learn's splitter skips constant features the same way);
-    // a node on which every column is constant is a leaf.
-    std::iota(candidates.begin(), candidates.end(), std::size_t{0});
-    std::size_t remaining = candidates.size();
-    bool found = false;
-    std::size_t column = 0;
-    T low{}, high{};
-    while (remaining > 0) {
-      const std::size_t pick = rng.uniform_int(remaining);
-      column = candidates[pick];
-      const T* values = sample.data() + column * psi_size;
-      low = high = values[order[at.begin]];
-      for (std::size_t i = at.begin + 1; i < at.end; ++i) {
-        const T value = values[order[i]];
-        low = std::min(low, value);
-        high = std::max(high, value);
+  std::vector<std::uint32_t> count;
+  std::vector<std::int32_t> offsets;  // per tree: root index, plus the end (empty when unfitted)
+  std::vector<std::uint32_t> aux;
+  std::vector<std::uint32_t> categories;
+  std::vector<HyperplaneTerm<T>> terms;
+  std::uint32_t terms_per_node = 0;
+  // Derived (never saved): per tree, the deepest leaf's depth = the steps
+  // every row takes; whether every split is numeric (the fast walk applies).
+  std::vector<std::int32_t> depth;
+  bool numeric_only = true;
+
+  [[nodiscard]] std::size_t tree_count() const { return offsets.empty() ? 0 : offsets.size() - 1; }
+
+  void append(BuiltTree<T>&& tree) {
+    if (offsets.empty()) offsets.push_back(0);
+    const auto base = static_cast<std::int32_t>(nodes.size());
+    const bool side_data = !tree.categories.empty() || !tree.terms.empty();
+    if (side_data && aux.empty()) aux.assign(nodes.size(), 0);
+    for (std::size_t i = 0; i < tree.nodes.size(); ++i) {
+      IsolationNode<T> node = tree.nodes[i];
+      node.left += base;
+      nodes.push_back(node);
+      count.push_back(tree.count[i]);
+      if (!aux.empty()) {
+        std::uint32_t start = 0;
+        if (node.kind == NodeKind::categorical) start = tree.category_start[i] + static_cast<std::uint32_t>(categories.size());
+        if (node.kind == NodeKind::hyperplane) start = tree.term_start[i] + static_cast<std::uint32_t>(terms.size());
+        aux.push_back(start);
       }
-      if (low < high) {
-        found = true;
-        break;
+    }
+    categories.insert(categories.end(), tree.categories.begin(), tree.categories.end());
+    terms.insert(terms.end(), tree.terms.begin(), tree.terms.end());
+    offsets.push_back(static_cast<std::int32_t>(nodes.size()));
+  }
+
+  // Drops the first `drop` trees (the oldest), keeping side tables compact.
+  void drop_oldest(std::size_t drop) {
+    IsolationTrees kept;
+    kept.terms_per_node = terms_per_node;
+    for (std::size_t t = drop; t < tree_count(); ++t) kept.append(extract(t));
+    kept.derive();
+    *this = std::move(kept);
+  }
+
+  // Tree t as a BuiltTree, child indices relative to its root.
+  [[nodiscard]] BuiltTree<T> extract(std::size_t t) const {
+    BuiltTree<T> tree;
+    const auto begin = static_cast<std::size_t>(offsets[t]);
+    const auto end = static_cast<std::size_t>(offsets[t + 1]);
+    const auto base = static_cast<std::int32_t>(begin);
+    for (std::size_t i = begin; i < end; ++i) {
+      IsolationNode<T> node = nodes[i];
+      node.left -= base;
+      tree.nodes.push_back(node);
+      tree.count.push_back(count[i]);
+      tree.category_start.push_back(0);
+      tree.term_start.push_back(0);
+      if (node.kind == NodeKind::categorical) {
+        tree.category_start.back() = static_cast<std::uint32_t>(tree.categories.size());
+        const auto* list = categories.data() + aux[i];
+        tree.categories.insert(tree.categories.end(), list, list + 1 + list[0]);
       }
-      std::swap(candidates[pick], candidates[remaining - 1]);
-      --remaining;
+      if (node.kind == NodeKind::hyperplane) {
+        tree.term_start.back() = static_cast<std::uint32_t>(tree.terms.size());
+        const auto* first = terms.data() + aux[i];
+        tree.terms.insert(tree.terms.end(), first, first + terms_per_node);
+      }
     }
-    if (!found) {
-      make_leaf();
-      continue;
-    }
-    const T threshold = draw_threshold(rng, low, high);
-    const T* values = sample.data() + column * psi_size;
-    const auto middle = std::partition(
-        order.begin() + static_cast<std::ptrdiff_t>(at.begin), order.begin() + static_cast<std::ptrdiff_t>(at.end),
-        [&](std::uint32_t i) { return values[i] <= threshold; });
-    const auto split = static_cast<std::size_t>(middle - order.begin());
-    const std::size_t left = nodes.size();
-    nodes[at.node] = {threshold, static_cast<std::int32_t>(columns[column]), static_cast<std::int32_t>(left)};
-    nodes.push_back({T(0), -1, -1});
-    nodes.push_back({T(0), -1, -1});
-    stack.push_back({left + 1, split, at.end, at.depth + 1});
-    stack.push_back({left, at.begin, split, at.depth + 1});
+    return tree;
   }
-  return nodes;
-}
 
-// Path length of row x in the tree rooted at `root`: the plain walk, kept as
-// the reference the block scorer below is tested against.
-template <Scalar T>
-inline double path_length(const IsolationNode<T>* nodes, std::int32_t root, const T* x) {
-  const IsolationNode<T>* node = nodes + root;
-  while (node->feature >= 0) {
-    node = nodes + node->left + (x[node->feature] <= node->value ? 0 : 1);
-  }
-  return static_cast<double>(node->value);
-}
-
-// A scoring copy of a forest's nodes, derived at fit and load (never saved).
-// A leaf becomes a node that loops to itself (threshold +inf, feature 0, left
-// = its own index), so every row can take exactly `depth` steps in a tree
-// with the same branch-free step, next = left + (x[feature] > threshold),
-// and the loop needs no leaf test. Several rows then walk a tree level by
-// level side by side (or a lone row walks several trees): their dependent
-// loads are independent of each other and overlap in the CPU, where one
-// row's walk waits on every load in turn.
-template <Scalar T>
-class BlockScorer {
- public:
-  BlockScorer() = default;
-
-  // `nodes` and `offsets` as IsolationForest holds them, already validated.
-  BlockScorer(const std::vector<IsolationNode<T>>& nodes, const std::vector<std::int32_t>& offsets)
-      : nodes_(nodes.size()),
-        leaf_(nodes.size(), T(0)),
-        depth_(offsets.empty() ? 0 : offsets.size() - 1),
-        offsets_(offsets) {
+  void derive() {
+    depth.assign(tree_count(), 0);
+    numeric_only = true;
     std::vector<std::int32_t> level(nodes.size(), 0);
-    for (std::size_t t = 0; t < depth_.size(); ++t) {
-      std::int32_t deepest = 0;
-      // Children always follow their parent inside a tree, so one forward
-      // pass sees every node's depth before its children's.
+    for (std::size_t t = 0; t < tree_count(); ++t) {
+      // Children follow their parent inside a tree, so one forward pass sees
+      // every node's depth before its children's.
       for (auto i = static_cast<std::size_t>(offsets[t]); i < static_cast<std::size_t>(offsets[t + 1]); ++i) {
         const IsolationNode<T>& node = nodes[i];
-        if (node.feature < 0) {
-          nodes_[i] = {std::numeric_limits<T>::infinity(), 0, static_cast<std::int32_t>(i)};
-          leaf_[i] = node.value;
-          deepest = std::max(deepest, level[i]);
-        } else {
-          nodes_[i] = {node.value, node.feature, node.left};
-          const auto left = static_cast<std::size_t>(node.left);
-          level[left] = level[left + 1] = level[i] + 1;
+        if (node.kind == NodeKind::leaf) {
+          depth[t] = std::max(depth[t], level[i]);
+          continue;
         }
+        if (node.kind != NodeKind::numeric) numeric_only = false;
+        const auto left = static_cast<std::size_t>(node.left);
+        level[left] = level[left + 1] = level[i] + 1;
       }
-      depth_[t] = deepest;
     }
   }
 
-  // depth[r] += the path lengths of row r of the `rows` x d row-major block
-  // at `X` (rows `stride` values apart), tree by tree in tree order, so each
-  // sum is the same double as adding path_length() over the trees.
-  void add_path_lengths(const T* X, std::size_t stride, std::size_t rows, double* depth) const {
-    const std::size_t grouped = rows - rows % wide;
-    for (std::size_t t = 0; t < depth_.size(); ++t) {
-      for (std::size_t r = 0; r < grouped; r += wide) walk_rows(t, X + r * stride, stride, depth + r);
+  // Everything scoring relies on, so a hostile file cannot make it read out
+  // of bounds or loop: offsets increase from 0 to the node count, every
+  // internal node's children lie after it within its tree, columns are below
+  // `columns`, side-table entries are in range, values are finite, counts add
+  // up. Throws serialization_error naming the first fault.
+  void validate(Index columns) const {
+    const auto fail = [](const std::string& what) {
+      throw serialization_error("redflag::load: IsolationForest " + what);
+    };
+    if (count.size() != nodes.size()) fail("node counts do not match the nodes");
+    if (!aux.empty() && aux.size() != nodes.size()) fail("node side-table starts do not match the nodes");
+    if (offsets.empty()) return;
+    if (offsets.front() != 0 || static_cast<std::size_t>(offsets.back()) != nodes.size()) {
+      fail("tree offsets do not span the " + std::to_string(nodes.size()) + " nodes");
     }
-    // Too few rows left to interleave (a single row, say): interleave trees
-    // instead, then add their path lengths in tree order all the same.
-    for (std::size_t r = grouped; r < rows; ++r) walk_trees(X + r * stride, depth[r]);
+    for (std::size_t t = 0; t + 1 < offsets.size(); ++t) {
+      const std::int32_t begin = offsets[t];
+      const std::int32_t end = offsets[t + 1];
+      if (end <= begin) fail("tree " + std::to_string(t) + " is empty or its offsets decrease");
+      for (std::int32_t i = begin; i < end; ++i) {
+        const auto at = static_cast<std::size_t>(i);
+        const IsolationNode<T>& node = nodes[at];
+        const std::string where = "node " + std::to_string(i) + " (tree " + std::to_string(t) + ")";
+        if (!std::isfinite(node.value)) fail(where + " has a non-finite value");
+        if (node.kind == NodeKind::leaf) {
+          if (node.left != i || node.step != 0 || node.feature != 0) fail(where + " is a malformed leaf");
+          if (node.value < 0) fail(where + " is a leaf with negative path length");
+          continue;
+        }
+        if (node.kind > NodeKind::hyperplane) fail(where + " has unknown kind " + std::to_string(int(node.kind)));
+        if (node.left <= i || node.left >= end - 1) {
+          fail(where + " has children outside (" + std::to_string(i) + ", " + std::to_string(end) + ")");
+        }
+        const auto left = static_cast<std::size_t>(node.left);
+        if (std::uint64_t{count[left]} + count[left + 1] != count[at]) fail(where + " has counts that do not add up");
+        if (node.step != (node.kind == NodeKind::numeric ? 1 : 0)) fail(where + " has a wrong step");
+        if (node.feature >= columns) {
+          fail(where + " splits on column " + std::to_string(node.feature) + " of " + std::to_string(columns));
+        }
+        if (node.kind == NodeKind::categorical) validate_categories(where, aux.empty() ? 0 : aux[at], fail, !aux.empty());
+        if (node.kind == NodeKind::hyperplane) validate_terms(where, aux.empty() ? 0 : aux[at], columns, fail, !aux.empty());
+      }
+    }
   }
 
  private:
-  // Rows in flight per tree walk: enough independent load chains to hide L1
-  // latency; more only adds register pressure.
-  static constexpr std::size_t wide = 16;
+  template <class Fail>
+  void validate_categories(const std::string& where, std::uint32_t start, const Fail& fail, bool has_aux) const {
+    if (!has_aux || start >= categories.size()) fail(where + " points outside the category table");
+    const std::uint32_t n = categories[start];
+    if (n < 2 || n > categories.size() - start - 1) fail(where + " has a malformed category list");
+    for (std::uint32_t k = 1; k < n; ++k) {
+      if ((categories[start + k] >> 1) >= (categories[start + k + 1] >> 1)) fail(where + " has unsorted categories");
+    }
+  }
 
-  struct Node {
-    T threshold;
-    std::int32_t feature;
-    std::int32_t left;
-  };
-
-  // One step for each of W walks that start at roots[w] and read row x[w];
-  // all take `steps` steps (leaves loop to themselves).
-  template <std::size_t W>
-  void walk(std::int32_t steps, std::int32_t (&at)[W], const T* const (&x)[W]) const {
-    const Node* nodes = nodes_.data();
-    for (std::int32_t step = 0; step < steps; ++step) {
-      for (std::size_t w = 0; w < W; ++w) {
-        const Node& node = nodes[at[w]];
-        at[w] = node.left + static_cast<std::int32_t>(x[w][node.feature] > node.threshold);
+  template <class Fail>
+  void validate_terms(const std::string& where, std::uint32_t start, Index columns, const Fail& fail,
+                      bool has_aux) const {
+    if (!has_aux || terms_per_node == 0 || std::uint64_t{start} + terms_per_node > terms.size()) {
+      fail(where + " points outside the hyperplane table");
+    }
+    for (std::uint32_t k = 0; k < terms_per_node; ++k) {
+      const HyperplaneTerm<T>& term = terms[start + k];
+      if (term.column < 0 || term.column >= columns || !std::isfinite(term.weight)) {
+        fail(where + " has a malformed hyperplane term");
       }
     }
   }
-
-  // Rows X[0 .. wide) through tree t.
-  void walk_rows(std::size_t t, const T* X, std::size_t stride, double* depth) const {
-    std::int32_t at[wide];
-    const T* x[wide];
-    for (std::size_t w = 0; w < wide; ++w) {
-      at[w] = offsets_[t];
-      x[w] = X + w * stride;
-    }
-    walk(depth_[t], at, x);
-    for (std::size_t w = 0; w < wide; ++w) depth[w] += static_cast<double>(leaf_[static_cast<std::size_t>(at[w])]);
-  }
-
-  // Row x through every tree, `wide` trees at a time; adds in tree order.
-  void walk_trees(const T* row, double& depth) const {
-    const std::size_t n_trees = depth_.size();
-    std::size_t t = 0;
-    for (; t + wide <= n_trees; t += wide) {
-      std::int32_t at[wide];
-      const T* x[wide];
-      std::int32_t steps = 0;
-      for (std::size_t w = 0; w < wide; ++w) {
-        at[w] = offsets_[t + w];
-        x[w] = row;
-        steps = std::max(steps, depth_[t + w]);
-      }
-      walk(steps, at, x);
-      for (std::size_t w = 0; w < wide; ++w) depth += static_cast<double>(leaf_[static_cast<std::size_t>(at[w])]);
-    }
-    for (; t < n_trees; ++t) {
-      std::int32_t at[1] = {offsets_[t]};
-      const T* x[1] = {row};
-      walk(depth_[t], at, x);
-      depth += static_cast<double>(leaf_[static_cast<std::size_t>(at[0])]);
-    }
-  }
-
-  std::vector<Node> nodes_;
-  std::vector<T> leaf_;                // per node: a leaf's path length (apart, so walked nodes stay small)
-  std::vector<std::int32_t> depth_;    // per tree: the deepest leaf's depth (steps every row takes)
-  std::vector<std::int32_t> offsets_;  // per tree: root index, plus the end
 };
+
+// Format v1 stored no counts. A leaf's value is depth + c(size) and c is
+// strictly increasing on whole sizes, so each leaf's size is recovered exactly
+// (the gaps between c(n) and c(n + 1) are far above float rounding for
+// n <= 2^24), and an internal node's count is the sum of its children's.
+template <Scalar T>
+bool recover_counts(IsolationTrees<T>& trees, std::uint32_t max_samples) {
+  trees.count.assign(trees.nodes.size(), 0);
+  std::vector<std::int32_t> level(trees.nodes.size(), 0);
+  for (std::size_t t = 0; t < trees.tree_count(); ++t) {
+    const auto begin = static_cast<std::size_t>(trees.offsets[t]);
+    const auto end = static_cast<std::size_t>(trees.offsets[t + 1]);
+    for (std::size_t i = begin; i < end; ++i) {
+      const auto& node = trees.nodes[i];
+      if (node.kind != NodeKind::leaf) {
+        const auto left = static_cast<std::size_t>(node.left);
+        level[left] = level[left + 1] = level[i] + 1;
+        continue;
+      }
+      // The nearest whole size: the smallest n with c(n) >= target, or n - 1.
+      const double target = static_cast<double>(node.value) - level[i];
+      std::uint32_t low = 1, high = max_samples;
+      while (low < high) {
+        const std::uint32_t mid = low + (high - low) / 2;
+        if (average_path_length(mid) < target) low = mid + 1;
+        else high = mid;
+      }
+      if (low > 1 && target - average_path_length(low - 1) < average_path_length(low) - target) --low;
+      if (std::abs(average_path_length(low) - target) > 1e-3) return false;
+      trees.count[i] = low;
+    }
+    for (std::size_t i = end; i-- > begin;) {
+      const auto& node = trees.nodes[i];
+      if (node.kind != NodeKind::leaf) {
+        trees.count[i] = trees.count[static_cast<std::size_t>(node.left)] + trees.count[static_cast<std::size_t>(node.left) + 1];
+      }
+    }
+  }
+  return true;
+}
 
 }  // namespace redflag::detail::forest

@@ -1,0 +1,191 @@
+#pragma once
+
+// Path lengths of rows through the trees of an IsolationTrees.
+//
+// The fast walk (numeric splits, rows without missing values): every row
+// takes exactly the tree's depth in steps, next = left + ((x[f] > v) & step),
+// since leaves loop to themselves. Several rows then walk a tree level by
+// level side by side (or a lone row walks several trees): their dependent
+// loads are independent of each other and overlap in the CPU, where one row's
+// walk waits on every load in turn.
+//
+// The general walk handles every split kind and a row whose split value is
+// undefined at a node (a missing value, a category the node never saw): it
+// descends both branches and averages their path lengths weighted by the
+// training rows that took each (isotree's "divide", Cortes 2019).
+//
+// Both add path lengths tree by tree in tree order, so a row's sum is the same
+// double whichever walk, block or thread computed it.
+
+#include <redflag/core/types.hpp>
+#include <redflag/forest/isolation_tree.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+
+namespace redflag::detail::forest {
+
+// Where a row goes at a node; `both` when its split value is undefined.
+enum class Branch : std::uint8_t { left, right, both };
+
+template <Scalar T>
+Branch branch(const IsolationTrees<T>& trees, std::size_t at, const T* x) {
+  const IsolationNode<T>& node = trees.nodes[at];
+  switch (node.kind) {
+    case NodeKind::numeric: {
+      const T value = x[node.feature];
+      if (std::isnan(value)) return Branch::both;
+      return value <= node.value ? Branch::left : Branch::right;
+    }
+    case NodeKind::categorical: {
+      const T value = x[node.feature];
+      if (std::isnan(value)) return Branch::both;
+      const std::uint32_t* list = trees.categories.data() + trees.aux[at];
+      const std::uint32_t key = static_cast<std::uint32_t>(value) * 2;
+      const std::uint32_t* found = std::lower_bound(list + 1, list + 1 + list[0], key);
+      if (found == list + 1 + list[0] || (*found >> 1) != (key >> 1)) return Branch::both;  // unseen
+      return (*found & 1u) ? Branch::right : Branch::left;
+    }
+    case NodeKind::hyperplane: {
+      const HyperplaneTerm<T>* terms = trees.terms.data() + trees.aux[at];
+      double projection = 0.0;
+      for (std::uint32_t k = 0; k < trees.terms_per_node; ++k) {
+        projection += static_cast<double>(terms[k].weight) * static_cast<double>(x[terms[k].column]);
+      }
+      if (std::isnan(projection)) return Branch::both;
+      return projection <= static_cast<double>(node.value) ? Branch::left : Branch::right;
+    }
+    case NodeKind::leaf: break;
+  }
+  return Branch::left;
+}
+
+// Path length of x in the subtree at `at`, by the general walk.
+template <Scalar T>
+double path_length(const IsolationTrees<T>& trees, std::size_t at, const T* x) {
+  while (trees.nodes[at].kind != NodeKind::leaf) {
+    const auto left = static_cast<std::size_t>(trees.nodes[at].left);
+    const Branch go = branch(trees, at, x);
+    if (go == Branch::both) {
+      const double left_rows = trees.count[left];
+      const double right_rows = trees.count[left + 1];
+      return (left_rows * path_length(trees, left, x) + right_rows * path_length(trees, left + 1, x)) /
+             (left_rows + right_rows);
+    }
+    at = left + (go == Branch::right ? 1 : 0);
+  }
+  return static_cast<double>(trees.nodes[at].value);
+}
+
+template <Scalar T>
+class FastWalk {
+ public:
+  explicit FastWalk(const IsolationTrees<T>& trees) : trees_(trees) {}
+
+  // depth[r] += the path lengths of row r of the `rows` x d block at `X`
+  // (rows `stride` values apart).
+  void add_path_lengths(const T* X, std::size_t stride, std::size_t rows, double* depth) const {
+    const std::size_t grouped = rows - rows % wide;
+    for (std::size_t t = 0; t < trees_.tree_count(); ++t) {
+      for (std::size_t r = 0; r < grouped; r += wide) walk_rows(t, X + r * stride, stride, depth + r);
+    }
+    // Too few rows left to interleave (a single row, say): interleave trees
+    // instead, then add their path lengths in tree order all the same.
+    for (std::size_t r = grouped; r < rows; ++r) depth[r] += walk_trees(X + r * stride);
+  }
+
+  // The sum of x's path lengths over all trees.
+  [[nodiscard]] double walk_trees(const T* x) const {
+    const std::size_t n_trees = trees_.tree_count();
+    double depth = 0.0;
+    std::size_t t = 0;
+    for (; t + wide <= n_trees; t += wide) {
+      std::int32_t at[wide];
+      const T* xs[wide];
+      std::int32_t steps = 0;
+      for (std::size_t w = 0; w < wide; ++w) {
+        at[w] = trees_.offsets[t + w];
+        xs[w] = x;
+        steps = std::max(steps, trees_.depth[t + w]);
+      }
+      walk(steps, at, xs);
+      for (std::size_t w = 0; w < wide; ++w) depth += leaf(at[w]);
+    }
+    for (; t < n_trees; ++t) {
+      std::int32_t at[1] = {trees_.offsets[t]};
+      const T* xs[1] = {x};
+      walk(trees_.depth[t], at, xs);
+      depth += leaf(at[0]);
+    }
+    return depth;
+  }
+
+ private:
+  // Rows in flight per tree walk: enough independent load chains to hide L1
+  // latency; more only adds register pressure.
+  static constexpr std::size_t wide = 16;
+
+  double leaf(std::int32_t at) const { return static_cast<double>(trees_.nodes[static_cast<std::size_t>(at)].value); }
+
+  template <std::size_t W>
+  void walk(std::int32_t steps, std::int32_t (&at)[W], const T* const (&x)[W]) const {
+    const IsolationNode<T>* nodes = trees_.nodes.data();
+    for (std::int32_t step = 0; step < steps; ++step) {
+      for (std::size_t w = 0; w < W; ++w) {
+        const IsolationNode<T>& node = nodes[at[w]];
+        at[w] = node.left + static_cast<std::int32_t>((x[w][node.feature] > node.value) & node.step);
+      }
+    }
+  }
+
+  void walk_rows(std::size_t t, const T* X, std::size_t stride, double* depth) const {
+    std::int32_t at[wide];
+    const T* x[wide];
+    for (std::size_t w = 0; w < wide; ++w) {
+      at[w] = trees_.offsets[t];
+      x[w] = X + w * stride;
+    }
+    walk(trees_.depth[t], at, x);
+    for (std::size_t w = 0; w < wide; ++w) depth[w] += leaf(at[w]);
+  }
+
+  const IsolationTrees<T>& trees_;
+};
+
+// depth[r] += the path lengths of row r over all trees, choosing per row
+// between the fast walk and the general one.
+template <Scalar T>
+void add_path_lengths(const IsolationTrees<T>& trees, const T* X, std::size_t stride, std::size_t rows,
+                      std::size_t columns, double* depth) {
+  const auto complete = [&](std::size_t r) {
+    const T* x = X + r * stride;
+    return std::all_of(x, x + columns, [](T value) { return !std::isnan(value); });
+  };
+  if (!trees.numeric_only) {
+    for (std::size_t r = 0; r < rows; ++r) {
+      for (std::size_t t = 0; t < trees.tree_count(); ++t) {
+        depth[r] += path_length(trees, static_cast<std::size_t>(trees.offsets[t]), X + r * stride);
+      }
+    }
+    return;
+  }
+  // Runs of complete rows take the fast walk; a row with a missing value the
+  // general one.
+  const FastWalk<T> fast(trees);
+  std::size_t r = 0;
+  while (r < rows) {
+    std::size_t end = r;
+    while (end < rows && complete(end)) ++end;
+    if (end > r) fast.add_path_lengths(X + r * stride, stride, end - r, depth + r);
+    if (end < rows) {
+      for (std::size_t t = 0; t < trees.tree_count(); ++t) {
+        depth[end] += path_length(trees, static_cast<std::size_t>(trees.offsets[t]), X + end * stride);
+      }
+      ++end;
+    }
+    r = end;
+  }
+}
+
+}  // namespace redflag::detail::forest
