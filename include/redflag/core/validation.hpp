@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 namespace redflag::detail {
 
@@ -43,11 +44,40 @@ void require_non_empty(const Eigen::DenseBase<Derived>& values, std::string_view
   }
 }
 
+// True when no value is NaN or Inf. x * 0 is 0 for every finite x and NaN
+// otherwise, so eight running sums of x * 0 stay 0 exactly when all values
+// are finite: a branch-free loop the compiler vectorises, several times
+// faster than Eigen's allFinite() on large matrices (validation dominates
+// subsampled fits such as IsolationForest's).
+template <class Derived>
+bool all_finite(const Eigen::DenseBase<Derived>& values) {
+  using Value = typename Derived::Scalar;
+  if constexpr (std::is_floating_point_v<Value> && bool(Derived::Flags & Eigen::DirectAccessBit) &&
+                bool(Derived::IsRowMajor)) {
+    const Derived& matrix = values.derived();
+    const auto columns = static_cast<std::size_t>(matrix.cols());
+    std::array<Value, 8> sums{};
+    Value tail = 0;
+    for (Index row = 0; row < matrix.rows(); ++row) {
+      const Value* x = matrix.data() + row * matrix.outerStride();
+      std::size_t i = 0;
+      for (; i + 8 <= columns; i += 8) {
+        for (std::size_t k = 0; k < 8; ++k) sums[k] += x[i + k] * Value(0);
+      }
+      for (; i < columns; ++i) tail += x[i] * Value(0);
+    }
+    for (const Value sum : sums) tail += sum;
+    return tail == 0;
+  } else {
+    return values.allFinite();
+  }
+}
+
 // Throws data_error naming the first NaN or Inf cell (row, column).
 template <class Derived>
 void require_finite(const Eigen::DenseBase<Derived>& values, std::string_view where,
                     std::string_view name) {
-  if (values.allFinite()) return;  // vectorised fast path; locate the cell only on failure
+  if (all_finite(values)) return;  // fast path; locate the cell only on failure
   for (Index row = 0; row < values.rows(); ++row) {
     for (Index col = 0; col < values.cols(); ++col) {
       const double value = static_cast<double>(values(row, col));

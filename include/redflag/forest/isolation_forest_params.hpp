@@ -84,14 +84,14 @@ void check_values(const MatrixRef<T>& X, const Schema& schema, MissingPolicy mis
     require_finite(X, where, "X");
     return;
   }
-  if (!categorical && X.allFinite()) return;
+  if (!categorical && all_finite(X)) return;
   for (Index row = 0; row < X.rows(); ++row) {
     for (Index col = 0; col < X.cols(); ++col) {
       const double value = static_cast<double>(X(row, col));
       const auto cell = [&] { return " at row " + std::to_string(row) + ", column " + std::to_string(col); };
       if (std::isnan(value)) {
         if (missing == MissingPolicy::reject) {
-          raise<data_error>(where, "X has nan" + cell() + " (set missing = MissingPolicy::route to accept NaN)");
+          raise<data_error>(where, "X has NaN" + cell() + " (set missing = MissingPolicy::route to accept NaN)");
         }
         continue;
       }
