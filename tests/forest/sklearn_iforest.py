@@ -7,15 +7,16 @@ when the two means differ by more than 0.01.
 
     sklearn_iforest.py IFOREST_AUC_BINARY DATA.csv
 
-With --timing it instead times scikit-learn on the sizes of
-benchmarks/forest_benchmark.cpp (median of 5 runs, n_jobs=1), for the
-comparison in docs/isolation-forest.md:
+With --timing it instead times scikit-learn alone (n_jobs=1) on the cases
+of benchmarks/forest_benchmark.cpp, through benchmarks/compare_iforest.py
+--sklearn-only (further options are passed on, e.g. --full); run
+compare_iforest.py itself to time redflag in the same run and get ratios:
 
-    sklearn_iforest.py --timing
+    sklearn_iforest.py --timing [--full] [--clock real]
 """
 import subprocess
 import sys
-import time
+from pathlib import Path
 
 import numpy as np
 from sklearn.ensemble import IsolationForest
@@ -26,34 +27,14 @@ N_ESTIMATORS = 100
 TOLERANCE = 0.01
 
 
-def median_seconds(call, repeats=5):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
-
-
-def timing():
-    rng = np.random.default_rng(2024)
-    data = rng.standard_normal((100_000, 10))
-    data[::100] += 4.0
-    for rows in (10_000, 100_000):
-        X = data[:rows]
-        model = IsolationForest(n_estimators=100, max_samples=256, random_state=1, n_jobs=1)
-        fit = median_seconds(lambda: model.fit(X))
-        score = median_seconds(lambda: model.score_samples(X))
-        print(f"n={rows}: fit {fit * 1e3:.1f} ms, score_samples {score * 1e3:.1f} ms")
-    model = IsolationForest(n_estimators=100, max_samples=256, random_state=1, n_jobs=1).fit(data[:10_000])
-    one = data[7:8]
-    print(f"score one row: {median_seconds(lambda: model.score_samples(one), 50) * 1e6:.0f} us")
-    return 0
+def timing(options):
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "compare_iforest.py"
+    return subprocess.run([sys.executable, str(script), "--sklearn-only", *options]).returncode
 
 
 def main():
-    if sys.argv[1:] == ["--timing"]:
-        return timing()
+    if sys.argv[1:2] == ["--timing"]:
+        return timing(sys.argv[2:])
     helper, path = sys.argv[1], sys.argv[2]
     data = np.loadtxt(path, delimiter=",", skiprows=1)
     X, y = data[:, :-1], data[:, -1].astype(int)
