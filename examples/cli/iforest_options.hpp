@@ -1,29 +1,37 @@
 #pragma once
 
 // The IsolationForest options shared by `redflag fit iforest` and
-// `redflag eval iforest`: their names, their help text, and their parsing
-// into IsolationForest<double>::Params. Ranges are the library's own
-// (IsolationForest::validate_params); this file only maps them to options.
+// `redflag eval iforest`: their names, their help text, their parsing into
+// Params, and fitting the forest they describe (IsolationForest, or
+// ExtendedIsolationForest with --extension). Ranges are the library's own
+// (validate_params); this file only maps them to options.
 
 #include "command.hpp"
+#include "forest_input.hpp"
 
 #include <redflag/core/error.hpp>
 #include <redflag/core/parallel.hpp>
 #include <redflag/core/schema.hpp>
 #include <redflag/core/types.hpp>
 #include <redflag/forest/isolation_forest.hpp>
+#include <redflag/io/csv.hpp>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cstdint>
+#include <filesystem>
 #include <set>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <variant>
+#include <vector>
 
 namespace redflag::cli {
 
 using Forest = IsolationForest<double>;
+using ExtendedForest = ExtendedIsolationForest<double>;
 
 inline constexpr std::string_view iforest_model_name = "iforest";
 
@@ -37,20 +45,56 @@ inline constexpr const char* iforest_options_help =
     "                        in (0, 0.5]; default auto\n"
     "  --max-features F      columns per tree: a count in [1, d] or a fraction in (0, 1]\n"
     "                        written with a '.' (1 is one column, 1.0 all); default 1.0\n"
+    "  --extension L         fit an Extended Isolation Forest (hyperplane splits) with\n"
+    "                        extension level L: an integer in [0, columns per tree - 1],\n"
+    "                        or auto for fully extended; default: axis-parallel splits\n"
     "  --seed S              random_state, an integer >= 0; default 0\n"
     "  --threads T           threads (n_jobs), -1 for all cores; default 1. Results do not\n"
-    "                        depend on it\n";
+    "                        depend on it\n"
+    "  --missing M           rows with missing values (empty cells, nan): reject\n"
+    "                        (default: an error) or route (fitted and scored)\n"
+    "  --categorical COLS    comma-separated columns holding category codes (whole\n"
+    "                        numbers >= 0), split by category subsets; not with --extension\n";
+
+// What the options ask for. `params` holds everything but the split policy.
+struct IforestSettings {
+  Forest::Params params;
+  bool extended = false;  // --extension given
+  std::variant<Auto, Index> extension_level = Auto{};
+  std::vector<std::string> categorical;  // --categorical, in the order given
+
+  // The extension level as typed ("1", "auto"), for reports.
+  [[nodiscard]] std::string extension_text() const {
+    const auto* level = std::get_if<Index>(&extension_level);
+    return level == nullptr ? std::string("auto") : std::to_string(*level);
+  }
+
+  [[nodiscard]] ExtendedForest::Params extended_params() const {
+    ExtendedForest::Params result;
+    result.n_estimators = params.n_estimators;
+    result.max_samples = params.max_samples;
+    result.contamination = params.contamination;
+    result.max_features = params.max_features;
+    result.bootstrap = params.bootstrap;
+    result.random_state = params.random_state;
+    result.n_jobs = params.n_jobs;
+    result.missing = params.missing;
+    result.split.extension_level = extension_level;
+    return result;
+  }
+};
 
 namespace detail_iforest {
 
 // Library parameter -> the option that sets it, so a range error from
 // validate_params or fit names what the user typed.
-inline constexpr std::array<std::pair<std::string_view, std::string_view>, 5> option_of_parameter = {{
+inline constexpr std::array<std::pair<std::string_view, std::string_view>, 6> option_of_parameter = {{
     {"n_estimators", "trees"},
     {"max_samples", "max-samples"},
     {"contamination", "contamination"},
     {"max_features", "max-features"},
     {"n_jobs", "threads"},
+    {"extension_level", "extension"},
 }};
 
 [[noreturn]] inline void fail(const std::string& command, const std::string& option, const std::string& text,
@@ -83,8 +127,10 @@ inline double parse_fraction(const std::string& text, const std::string& command
 [[noreturn]] inline void rethrow_naming_option(const invalid_argument& failure, const Arguments& parsed,
                                                const std::string& command) {
   std::string what = failure.what();
-  const std::string prefix = redflag::detail::message("IsolationForest::fit", "");
-  if (what.starts_with(prefix)) what.erase(0, prefix.size());
+  for (const std::string_view model : {Forest::model_type, ExtendedForest::model_type}) {
+    const std::string prefix = redflag::detail::message(std::string(model) + "::fit", "");
+    if (what.starts_with(prefix)) what.erase(0, prefix.size());
+  }
   for (const auto& [parameter, option] : option_of_parameter) {
     if (what.starts_with(parameter) && what.size() > parameter.size() && what[parameter.size()] == ' ') {
       const std::string name(option);
@@ -95,20 +141,44 @@ inline double parse_fraction(const std::string& text, const std::string& command
   throw failure;
 }
 
+// "a,b" -> {"a", "b"}; empty or repeated names are usage errors.
+inline std::vector<std::string> parse_column_list(const std::string& text, const std::string& command,
+                                                  const std::string& option) {
+  std::vector<std::string> names;
+  std::size_t begin = 0;
+  while (true) {
+    const std::size_t comma = text.find(',', begin);
+    std::string name = text.substr(begin, comma == std::string::npos ? std::string::npos : comma - begin);
+    if (name.empty()) fail(command, option, text, "comma-separated column names");
+    for (const auto& seen : names) {
+      if (seen == name) {
+        throw invalid_argument("redflag " + command + ": --" + option + " lists '" + name + "' twice");
+      }
+    }
+    names.push_back(std::move(name));
+    if (comma == std::string::npos) return names;
+    begin = comma + 1;
+  }
+}
+
 }  // namespace detail_iforest
 
 // Value options of the IsolationForest, for Arguments.
 inline std::set<std::string> iforest_option_names() {
-  return {"trees", "max-samples", "contamination", "max-features", "seed", "threads"};
+  return {"trees", "max-samples", "contamination", "max-features", "extension",
+          "seed",  "threads",     "missing",       "categorical"};
 }
 
-// Reads the options into Params and checks them against the library's
-// ranges; throws invalid_argument naming the option. Checks that need the
-// data (max_features <= d, enough rows for a fraction) happen in fit_iforest.
-inline Forest::Params parse_iforest_params(const Arguments& parsed, const std::string& command) {
+// Reads the options and checks them against the library's ranges; throws
+// invalid_argument naming the option. Checks that need the data
+// (max_features <= d, the extension level, enough rows for a fraction)
+// happen in fit_iforest.
+inline IforestSettings parse_iforest_settings(const Arguments& parsed, const std::string& command) {
+  using detail_iforest::fail;
   using detail_iforest::parse_fraction;
   using detail_iforest::parse_integer;
-  Forest::Params params;
+  IforestSettings settings;
+  Forest::Params& params = settings.params;
   if (parsed.has("trees")) {
     params.n_estimators = parse_integer<Index>(parsed.value("trees"), command, "trees", "an integer >= 1");
   }
@@ -140,6 +210,13 @@ inline Forest::Params parse_iforest_params(const Arguments& parsed, const std::s
       params.max_features = parse_integer<Index>(text, command, "max-features", expected);
     }
   }
+  if (parsed.has("extension")) {
+    settings.extended = true;
+    const std::string text = parsed.value("extension");
+    if (text != "auto") {
+      settings.extension_level = parse_integer<Index>(text, command, "extension", "auto or an integer level >= 0");
+    }
+  }
   if (parsed.has("seed")) {
     params.random_state =
         parse_integer<std::uint64_t>(parsed.value("seed"), command, "seed", "an integer in [0, 2^64)");
@@ -147,25 +224,90 @@ inline Forest::Params parse_iforest_params(const Arguments& parsed, const std::s
   if (parsed.has("threads")) {
     params.n_jobs = parse_integer<int>(parsed.value("threads"), command, "threads", "a non-zero integer");
   }
+  if (parsed.has("missing")) {
+    const std::string text = parsed.value("missing");
+    if (text == "reject") {
+      params.missing = MissingPolicy::reject;
+    } else if (text == "route") {
+      params.missing = MissingPolicy::route;
+    } else {
+      fail(command, "missing", text, "reject or route");
+    }
+  }
+  if (parsed.has("categorical")) {
+    settings.categorical = detail_iforest::parse_column_list(parsed.value("categorical"), command, "categorical");
+    if (settings.extended) {
+      throw invalid_argument("redflag " + command +
+                             ": --categorical cannot be combined with --extension (hyperplane splits need "
+                             "numeric columns)");
+    }
+  }
   try {
-    Forest::validate_params(params, "IsolationForest::fit");
+    if (settings.extended) {
+      ExtendedForest::validate_params(settings.extended_params(), "ExtendedIsolationForest::fit");
+    } else {
+      Forest::validate_params(params, "IsolationForest::fit");
+    }
     resolve_n_jobs(params.n_jobs, "IsolationForest::fit");
   } catch (const invalid_argument& failure) {
     detail_iforest::rethrow_naming_option(failure, parsed, command);
   }
-  return params;
+  return settings;
 }
 
-// Fits a forest; range errors that depend on the data name the option too.
-inline Forest fit_iforest(const Forest::Params& params, const MatrixRef<double>& X, const Schema& schema,
-                          const Arguments& parsed, const std::string& command) {
-  Forest forest(params);
+// Reads DATA.csv for fit / eval: missing cells are read as NaN and checked
+// against --missing, the --categorical columns get their kind and are
+// checked for whole codes. `csv` selects the columns (label, drop).
+inline CsvTable<double> read_iforest_data(const std::filesystem::path& path, CsvOptions csv,
+                                          const IforestSettings& settings, const std::string& command) {
+  csv.allow_non_finite = true;
+  CsvTable<double> table = read_csv<double>(path, csv);
+  std::vector<Column> columns = table.schema.columns();
+  for (const std::string& name : settings.categorical) {
+    const Index at = table.schema.find(name);
+    if (at < 0) {
+      if (name == csv.label_column || std::find(csv.drop.begin(), csv.drop.end(), name) != csv.drop.end()) {
+        throw invalid_argument("redflag " + command + ": --categorical names '" + name +
+                               "', the label column, which is not a feature");
+      }
+      throw data_error("redflag " + command + ": --categorical names '" + name + "', which is not a column of " +
+                       path.string() + " (columns: " + table.schema.describe() + ")");
+    }
+    columns[static_cast<std::size_t>(at)].kind = ColumnKind::categorical;
+  }
+  table.schema = Schema(std::move(columns));
+  check_forest_input(table.values, table.schema, settings.params.missing, path, command,
+                     "use --missing route to accept missing values");
+  return table;
+}
+
+namespace detail_iforest {
+
+template <class Model>
+Model fit_model(const typename Model::Params& params, const MatrixRef<double>& X, const Schema& schema,
+                const Arguments& parsed, const std::string& command) {
+  Model forest(params);
   try {
     forest.fit(X, schema);
   } catch (const invalid_argument& failure) {
-    detail_iforest::rethrow_naming_option(failure, parsed, command);
+    rethrow_naming_option(failure, parsed, command);
   }
   return forest;
+}
+
+}  // namespace detail_iforest
+
+// Fits the forest the settings describe and passes it to `use` (a generic
+// callable taking the fitted IsolationForest or ExtendedIsolationForest);
+// range errors that depend on the data name the option too. Returns what
+// `use` returns.
+template <class Use>
+auto fit_iforest(const IforestSettings& settings, const MatrixRef<double>& X, const Schema& schema,
+                 const Arguments& parsed, const std::string& command, Use&& use) {
+  if (settings.extended) {
+    return use(detail_iforest::fit_model<ExtendedForest>(settings.extended_params(), X, schema, parsed, command));
+  }
+  return use(detail_iforest::fit_model<Forest>(settings.params, X, schema, parsed, command));
 }
 
 // The model argument of fit/eval: only "iforest" so far.

@@ -1,5 +1,7 @@
-// redflag score MODEL DATA.csv: anomaly scores and predictions of a saved model.
+// redflag score MODEL DATA.csv: anomaly scores, predictions and, on request,
+// explanations of a saved IsolationForest or ExtendedIsolationForest.
 #include "command.hpp"
+#include "forest_input.hpp"
 
 #include <redflag/core/concepts.hpp>
 #include <redflag/core/serialization.hpp>
@@ -7,6 +9,8 @@
 #include <redflag/io/csv.hpp>
 
 #include <algorithm>
+#include <charconv>
+#include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <string>
@@ -15,21 +19,29 @@ namespace redflag::cli {
 namespace {
 
 constexpr const char* score_usage =
-    "usage: redflag score MODEL DATA.csv [--out SCORES.csv] [--label COLUMN]\n\n"
-    "Scores every row of DATA.csv with the model in MODEL (an IsolationForest fitted\n"
-    "with `redflag fit`) and writes a CSV with the header anomaly_score,prediction and\n"
-    "one line per row: the score (higher = more anomalous) and 1 if it is at least the\n"
-    "model's threshold, else 0. Written to SCORES.csv, or to standard output (the\n"
-    "summary line then goes to standard error).\n\n"
+    "usage: redflag score MODEL DATA.csv [--out SCORES.csv] [--label COLUMN] [--explain K]\n\n"
+    "Scores every row of DATA.csv with the model in MODEL (an IsolationForest or\n"
+    "ExtendedIsolationForest, float32 or float64, e.g. fitted with `redflag fit`) and\n"
+    "writes a CSV with the header anomaly_score,prediction and one line per row: the\n"
+    "score (higher = more anomalous) and 1 if it is at least the model's threshold,\n"
+    "else 0. Written to SCORES.csv, or to standard output (the summary line then goes\n"
+    "to standard error).\n\n"
+    "--explain K (IsolationForest only) adds, per row, the K features that raised its\n"
+    "score most, with their contributions (K in [1, number of features]):\n"
+    "  anomaly_score,prediction,base_value,feature_1,contribution_1,...,feature_K,contribution_K\n"
+    "base_value is the model's score of a row that tells the trees nothing; it plus\n"
+    "all the features' contributions (K = number of features) is the row's score.\n\n"
     "DATA.csv must have the columns the model was fitted on, with the same names in the\n"
     "same order. One more column is allowed: the label column (--label, default\n"
     "'label'), which is ignored when the model was not fitted on a column of that name.\n"
-    "Other differences are errors (exit status 1).\n";
+    "Missing cells (empty, nan) are accepted when the model was fitted with\n"
+    "--missing route. Other differences are errors (exit status 1).\n";
 
 // The CSV's columns, without the label column when the model does not use it.
-CsvTable<double> read_model_columns(const std::filesystem::path& path, const Schema& model_schema,
-                                    const std::string& label) {
-  CsvTable<double> table = read_csv<double>(path);
+template <Scalar T>
+CsvTable<T> read_model_columns(const std::filesystem::path& path, const Schema& model_schema,
+                               const std::string& label) {
+  CsvTable<T> table = read_csv<T>(path, {.allow_non_finite = true});
   const std::vector<std::string> names = table.schema.names();
   const auto found = std::find(names.begin(), names.end(), label);
   const std::vector<std::string> wanted = model_schema.names();
@@ -39,7 +51,7 @@ CsvTable<double> read_model_columns(const std::filesystem::path& path, const Sch
   const auto skip = static_cast<Index>(found - names.begin());
   const Index rows = table.values.rows();
   const Index cols = table.values.cols();
-  Matrix<double> kept(rows, cols - 1);
+  Matrix<T> kept(rows, cols - 1);
   kept.leftCols(skip) = table.values.leftCols(skip);
   kept.rightCols(cols - 1 - skip) = table.values.rightCols(cols - 1 - skip);
   std::vector<std::string> kept_names = names;
@@ -49,59 +61,172 @@ CsvTable<double> read_model_columns(const std::filesystem::path& path, const Sch
   return table;
 }
 
-int run_score(const std::vector<std::string>& arguments, std::ostream& out) {
-  const Arguments parsed(arguments, {"out", "label"}, {}, "score");
-  parsed.require_positionals(2, "a model file and one CSV file");
-  const std::filesystem::path model_path = parsed.positionals()[0];
-  const std::filesystem::path data_path = parsed.positionals()[1];
+// A CSV has no column kinds: DATA.csv's columns take the model's kinds, so
+// only their names and count are compared.
+Schema with_kinds_of(const Schema& model_schema, const Schema& csv_schema) {
+  if (model_schema.size() != csv_schema.size()) return csv_schema;
+  std::vector<Column> columns = csv_schema.columns();
+  for (Index i = 0; i < model_schema.size(); ++i) columns[static_cast<std::size_t>(i)].kind = model_schema[i].kind;
+  return Schema(std::move(columns));
+}
 
-  using Forest = IsolationForest<double>;
-  const ModelInfo info = read_info(model_path);
-  if (info.model_type != Forest::model_type || info.scalar != scalar_name<double>) {
-    throw invalid_argument("redflag score: " + model_path.string() + " holds a '" + info.model_type + "' (" +
-                           info.scalar + "); score supports " + std::string(Forest::model_type) + " (" +
-                           std::string(scalar_name<double>) + ")");
+template <class Number>
+void append_number(std::string& out, Number value) {
+  char buffer[64];
+  const auto [end, ec] = std::to_chars(std::begin(buffer), std::end(buffer), value);
+  (void)ec;  // 64 bytes hold any float, double or integer
+  out.append(std::begin(buffer), end);
+}
+
+// A feature name as a CSV field, quoted when it holds a delimiter, a quote or
+// a line break.
+void append_name(std::string& out, const std::string& name) {
+  if (name.find_first_of(",\"\n\r") == std::string::npos) {
+    out += name;
+    return;
   }
-  const Forest forest = load<Forest>(model_path);
-  const auto table = read_model_columns(data_path, forest.schema(), parsed.value("label", "label"));
+  out += '"';
+  for (const char c : name) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  out += '"';
+}
+
+template <Scalar T>
+void write_explanation(std::ostream& out, const Explanation<T>& explanation, const LabelVector& predictions,
+                       Index k) {
+  std::string buffer = "anomaly_score,prediction,base_value";
+  for (Index j = 1; j <= k; ++j) buffer += ",feature_" + std::to_string(j) + ",contribution_" + std::to_string(j);
+  buffer += '\n';
+  for (Index row = 0; row < explanation.scores.size(); ++row) {
+    append_number(buffer, explanation.scores(row));
+    buffer += predictions(row) != 0 ? ",1," : ",0,";
+    append_number(buffer, explanation.base_value);
+    for (const auto& [feature, contribution] : explanation.top(row, k)) {
+      buffer += ',';
+      append_name(buffer, explanation.feature_names[static_cast<std::size_t>(feature)]);
+      buffer += ',';
+      append_number(buffer, contribution + T(0));  // -0 (a feature with no say) prints as 0
+    }
+    buffer += '\n';
+    if (buffer.size() >= (1U << 16)) {
+      out.write(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+      buffer.clear();
+    }
+  }
+  out.write(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+}
+
+// --explain K as a count in [1, d], checked before any data is read.
+Index parse_explain(const Arguments& parsed, const ModelInfo& info, const std::filesystem::path& model_path) {
+  if (!parsed.has("explain")) return 0;
+  if (info.model_type != IsolationForest<double>::model_type) {
+    throw invalid_argument("redflag score: --explain needs an IsolationForest; " + model_path.string() +
+                           " holds an " + info.model_type +
+                           " (explanations are for axis-parallel forests; hyperplane splits mix features)");
+  }
+  const std::string text = parsed.value("explain");
+  const Index d = info.schema.size();
+  Index k = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), k);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || k < 1 || k > d) {
+    throw invalid_argument("redflag score: --explain expects a feature count in [1, " + std::to_string(d) +
+                           "] (the model's features), got '" + text + "'");
+  }
+  return k;
+}
+
+template <class Model>
+int score_with(const Arguments& parsed, const std::filesystem::path& model_path,
+               const std::filesystem::path& data_path, Index explain, std::ostream& out) {
+  using T = typename Model::scalar_type;
+  const Model forest = load<Model>(model_path);
+  auto table = read_model_columns<T>(data_path, forest.schema(), parsed.value("label", "label"));
+  table.schema = with_kinds_of(forest.schema(), table.schema);
   try {
-    forest.schema().require_same(table.schema, "IsolationForest::anomaly_score");
+    forest.schema().require_same(table.schema, std::string(Model::model_type) + "::anomaly_score");
   } catch (const schema_mismatch& failure) {
     throw schema_mismatch("redflag score: " + data_path.string() + " does not have the model's columns: " +
                           failure.what());
   }
+  check_forest_input(table.values, forest.schema(), forest.params().missing, data_path, "score",
+                     "the model was fitted with --missing reject (refit with --missing route to score rows "
+                     "with missing values)");
 
   Stopwatch clock;
-  const Vector<double> scores = forest.anomaly_score(table.values, table.schema);
+  Explanation<T> explanation;
+  if constexpr (std::same_as<typename Model::split_policy, AxisParallel>) {
+    if (explain > 0) explanation = forest.explain(table.values);
+  }
+  // Explanations carry the same scores; otherwise score once.
+  const Vector<T> scores = explain > 0 ? explanation.scores : forest.anomaly_score(table.values, table.schema);
   // The model's own rule (score >= threshold), without scoring a second time.
-  const LabelVector predictions = detail::flag_anomalies<double>(scores, forest.threshold());
+  const LabelVector predictions = detail::flag_anomalies<T>(scores, forest.threshold());
   const double score_ms = clock.milliseconds();
 
-  const CsvWriteOptions columns{.label_column = "prediction"};
-  const std::vector<std::string> header = {"anomaly_score"};
+  const auto write = [&](std::ostream& to) {
+    if (explain > 0) {
+      write_explanation(to, explanation, predictions, explain);
+    } else {
+      write_csv(to, scores, {"anomaly_score"}, predictions, {.label_column = "prediction"});
+    }
+  };
   std::ostream* summary = &out;
   if (parsed.has("out")) {
     const std::string out_path = parsed.value("out");
     std::ofstream file(out_path);
     if (!file) throw data_error("redflag score: cannot write '" + out_path + "'");
-    write_csv(file, scores, header, predictions, columns);
+    write(file);
     file.close();
     if (!file) throw data_error("redflag score: writing '" + out_path + "' failed");
   } else {
-    write_csv(out, scores, header, predictions, columns);
+    write(out);
+    if (!out) throw data_error("redflag score: writing to standard output failed");
     summary = &std::cerr;
   }
-  *summary << "scored " << table.values.rows() << " rows with " << Forest::model_type << " in "
-           << format_milliseconds(score_ms) << ", " << predictions.sum() << " flagged"
-           << (parsed.has("out") ? ", wrote " + parsed.value("out") : std::string()) << "\n";
+  *summary << "scored " << table.values.rows() << " rows with " << Model::model_type << " in "
+           << format_milliseconds(score_ms) << ", " << predictions.sum() << " flagged";
+  if (explain > 0) {
+    char base[32];
+    std::snprintf(base, sizeof base, "%.6g", static_cast<double>(explanation.base_value));
+    *summary << ", explained (top " << explain << " of " << forest.n_features() << " features, base value "
+             << base << ")";
+  }
+  *summary << (parsed.has("out") ? ", wrote " + parsed.value("out") : std::string()) << "\n";
   return 0;
+}
+
+int run_score(const std::vector<std::string>& arguments, std::ostream& out) {
+  const Arguments parsed(arguments, {"out", "label", "explain"}, {}, "score");
+  parsed.require_positionals(2, "a model file and one CSV file");
+  const std::filesystem::path model_path = parsed.positionals()[0];
+  const std::filesystem::path data_path = parsed.positionals()[1];
+
+  const ModelInfo info = read_info(model_path);
+  const bool float32 = info.scalar == scalar_name<float>;
+  const bool known_scalar = float32 || info.scalar == scalar_name<double>;
+  if (known_scalar && info.model_type == IsolationForest<double>::model_type) {
+    const Index explain = parse_explain(parsed, info, model_path);
+    return float32 ? score_with<IsolationForest<float>>(parsed, model_path, data_path, explain, out)
+                   : score_with<IsolationForest<double>>(parsed, model_path, data_path, explain, out);
+  }
+  if (known_scalar && info.model_type == ExtendedIsolationForest<double>::model_type) {
+    const Index explain = parse_explain(parsed, info, model_path);  // refuses --explain
+    return float32 ? score_with<ExtendedIsolationForest<float>>(parsed, model_path, data_path, explain, out)
+                   : score_with<ExtendedIsolationForest<double>>(parsed, model_path, data_path, explain, out);
+  }
+  throw invalid_argument("redflag score: " + model_path.string() + " holds a '" + info.model_type + "' (" +
+                         info.scalar + "); score supports " + std::string(IsolationForest<double>::model_type) +
+                         " and " + std::string(ExtendedIsolationForest<double>::model_type) + " (" +
+                         std::string(scalar_name<float>) + " or " + std::string(scalar_name<double>) + ")");
 }
 
 }  // namespace
 
 Command make_score_command() {
   return {.name = "score",
-          .summary = "score a CSV with a saved IsolationForest (anomaly_score,prediction per row)",
+          .summary = "score a CSV with a saved (Extended)IsolationForest, optionally explained per row",
           .usage = score_usage,
           .run = run_score};
 }
