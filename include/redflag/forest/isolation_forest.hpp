@@ -183,7 +183,8 @@ class IsolationForest {
   // The anomaly score of one row, serially and without allocating: the
   // latency path for scoring events one at a time.
   [[nodiscard]] T score_one(std::span<const T> row) const {
-    const std::string_view where = "IsolationForest::score_one";
+    const std::string_view where =
+        std::same_as<Split, Hyperplane> ? "ExtendedIsolationForest::score_one" : "IsolationForest::score_one";
     require_fitted(where);
     const Eigen::Map<const Matrix<T>> X(row.data(), 1, static_cast<Index>(row.size()));
     state_.schema.require_columns(X.cols(), where);
@@ -223,7 +224,8 @@ class IsolationForest {
   }
 
   // Mean absolute contribution of each feature over X's rows, normalised to
-  // sum to 1: which features drive the model's scores on this data.
+  // sum to 1. Over all rows it is dominated by normal ones; pass the flagged
+  // rows to see which features drive the alerts.
   [[nodiscard]] Vector<T> feature_importances(const MatrixRef<T>& X) const
     requires std::same_as<Split, AxisParallel>
   {

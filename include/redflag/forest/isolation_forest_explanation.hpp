@@ -21,6 +21,7 @@
 #include <redflag/core/parallel.hpp>
 #include <redflag/core/schema.hpp>
 #include <redflag/core/types.hpp>
+#include <redflag/core/validation.hpp>
 #include <redflag/forest/isolation_scorer.hpp>
 #include <redflag/forest/isolation_tree.hpp>
 #include <redflag/forest/tree_shap.hpp>
@@ -42,9 +43,12 @@ struct Explanation {
   Matrix<T> contributions;  // rows x features
   Vector<T> scores;         // anomaly_score of each row = base_value + its row of contributions
 
-  // Row `row`'s k largest contributions (most anomaly-raising first), as
-  // (feature index, contribution).
+  // Row `row`'s k largest contributions (most anomaly-raising first, ties by
+  // column), as (feature index, contribution); all of them when k exceeds
+  // the column count.
   [[nodiscard]] std::vector<std::pair<Index, T>> top(Index row, Index k) const {
+    detail::require_parameter(row >= 0 && row < contributions.rows(), "Explanation::top", "row",
+                              "in [0, " + std::to_string(contributions.rows()) + ")", row);
     std::vector<std::pair<Index, T>> ranked;
     for (Index j = 0; j < contributions.cols(); ++j) ranked.emplace_back(j, contributions(row, j));
     const auto count = static_cast<std::size_t>(std::clamp<Index>(k, 0, contributions.cols()));

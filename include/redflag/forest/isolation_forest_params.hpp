@@ -80,10 +80,7 @@ template <Scalar T>
 void check_values(const MatrixRef<T>& X, const Schema& schema, MissingPolicy missing, std::string_view where) {
   bool categorical = false;
   for (const Column& column : schema.columns()) categorical |= column.kind == ColumnKind::categorical;
-  if (!categorical && missing == MissingPolicy::reject) {
-    require_finite(X, where, "X");
-    return;
-  }
+  // Cell by cell only when some value is non-finite or codes need checking.
   if (!categorical && all_finite(X)) return;
   for (Index row = 0; row < X.rows(); ++row) {
     for (Index col = 0; col < X.cols(); ++col) {

@@ -102,14 +102,16 @@ struct IsolationTrees {
   void append(BuiltTree<T>&& tree) {
     if (offsets.empty()) offsets.push_back(0);
     const auto base = static_cast<std::int32_t>(nodes.size());
-    const bool side_data = !tree.categories.empty() || !tree.terms.empty();
-    if (side_data && aux.empty()) aux.assign(nodes.size(), 0);
+    // Once any tree has side data every node gets an aux entry (earlier
+    // trees' 0s included), even when this is the forest's first tree.
+    const bool side_data = !aux.empty() || !tree.categories.empty() || !tree.terms.empty();
+    if (side_data) aux.resize(nodes.size(), 0);
     for (std::size_t i = 0; i < tree.nodes.size(); ++i) {
       IsolationNode<T> node = tree.nodes[i];
       node.left += base;
       nodes.push_back(node);
       count.push_back(tree.count[i]);
-      if (!aux.empty()) {
+      if (side_data) {
         std::uint32_t start = 0;
         if (node.kind == NodeKind::categorical) start = tree.category_start[i] + static_cast<std::uint32_t>(categories.size());
         if (node.kind == NodeKind::hyperplane) start = tree.term_start[i] + static_cast<std::uint32_t>(terms.size());
@@ -121,40 +123,34 @@ struct IsolationTrees {
     offsets.push_back(static_cast<std::int32_t>(nodes.size()));
   }
 
-  // Drops the first `drop` trees (the oldest), keeping side tables compact.
+  // Drops the first `drop` trees (the oldest). Trees and their side-table
+  // entries are stored in tree order, so this erases a prefix of every array
+  // and shifts the indices that point past it.
   void drop_oldest(std::size_t drop) {
-    IsolationTrees kept;
-    kept.terms_per_node = terms_per_node;
-    for (std::size_t t = drop; t < tree_count(); ++t) kept.append(extract(t));
-    kept.derive();
-    *this = std::move(kept);
-  }
-
-  // Tree t as a BuiltTree, child indices relative to its root.
-  [[nodiscard]] BuiltTree<T> extract(std::size_t t) const {
-    BuiltTree<T> tree;
-    const auto begin = static_cast<std::size_t>(offsets[t]);
-    const auto end = static_cast<std::size_t>(offsets[t + 1]);
-    const auto base = static_cast<std::int32_t>(begin);
-    for (std::size_t i = begin; i < end; ++i) {
-      IsolationNode<T> node = nodes[i];
-      node.left -= base;
-      tree.nodes.push_back(node);
-      tree.count.push_back(count[i]);
-      tree.category_start.push_back(0);
-      tree.term_start.push_back(0);
-      if (node.kind == NodeKind::categorical) {
-        tree.category_start.back() = static_cast<std::uint32_t>(tree.categories.size());
-        const auto* list = categories.data() + aux[i];
-        tree.categories.insert(tree.categories.end(), list, list + 1 + list[0]);
-      }
-      if (node.kind == NodeKind::hyperplane) {
-        tree.term_start.back() = static_cast<std::uint32_t>(tree.terms.size());
-        const auto* first = terms.data() + aux[i];
-        tree.terms.insert(tree.terms.end(), first, first + terms_per_node);
-      }
+    if (drop == 0) return;
+    const auto first = static_cast<std::size_t>(offsets[drop]);
+    std::uint32_t category_prefix = 0, term_prefix = 0;
+    for (std::size_t i = 0; i < first; ++i) {
+      if (nodes[i].kind == NodeKind::categorical) category_prefix += 1 + categories[aux[i]];
+      if (nodes[i].kind == NodeKind::hyperplane) term_prefix += terms_per_node;
     }
-    return tree;
+    const auto erase_front = [](auto& values, std::size_t length) {
+      values.erase(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(std::min(length, values.size())));
+    };
+    erase_front(nodes, first);
+    erase_front(count, first);
+    erase_front(aux, first);
+    erase_front(categories, category_prefix);
+    erase_front(terms, term_prefix);
+    erase_front(offsets, drop);
+    const auto shift = static_cast<std::int32_t>(first);
+    for (auto& offset : offsets) offset -= shift;
+    for (std::size_t i = 0; i < nodes.size(); ++i) {
+      nodes[i].left -= shift;
+      if (nodes[i].kind == NodeKind::categorical) aux[i] -= category_prefix;
+      if (nodes[i].kind == NodeKind::hyperplane) aux[i] -= term_prefix;
+    }
+    derive();
   }
 
   void derive() {

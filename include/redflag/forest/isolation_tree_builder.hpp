@@ -16,9 +16,11 @@
 // becomes a leaf of size 0.
 //
 // Missing values (NaN, when the model routes them): min/max, the categories
-// present and the intercept box ignore them; a row whose split value is
-// missing follows the branch that received more of the other rows (left on a
-// tie), so each node's count says how many training rows went each way.
+// present and the intercept box ignore them, and a hyperplane only takes
+// columns known on some row of its node; a row whose split value (or
+// projection) is missing follows the branch that received more of the other
+// rows (left on a tie), so each node's count says how many training rows
+// went each way.
 
 #include <redflag/core/random.hpp>
 #include <redflag/core/types.hpp>
@@ -204,13 +206,26 @@ class TreeBuilder {
   }
 
   bool split_hyperplane(const Pending& at) {
+    // Only columns known on some row of the node can carry a term: one
+    // missing on all of them would make every projection NaN and send every
+    // row one way, node after node, down to the height limit.
+    usable_.clear();
+    for (std::size_t c = 0; c < columns_.size(); ++c) {
+      const T* values = column_values(c);
+      if (!has_missing_[c] || std::any_of(order_.begin() + static_cast<std::ptrdiff_t>(at.begin),
+                                          order_.begin() + static_cast<std::ptrdiff_t>(at.end),
+                                          [&](std::uint32_t row) { return !std::isnan(values[row]); })) {
+        usable_.push_back(c);
+      }
+    }
+    if (usable_.empty()) return false;
     const auto n_terms = static_cast<std::size_t>(settings_.hyperplane_terms);
-    const std::vector<Index> picked = rng_.sample_without_replacement(static_cast<Index>(columns_.size()),
-                                                                      static_cast<Index>(n_terms));
+    const std::vector<Index> picked = rng_.sample_without_replacement(
+        static_cast<Index>(usable_.size()), static_cast<Index>(std::min(n_terms, usable_.size())));
     const auto start = static_cast<std::uint32_t>(tree_.terms.size());
     double offset = 0.0;
     for (const Index pick : picked) {
-      const auto c = static_cast<std::size_t>(pick);
+      const std::size_t c = usable_[static_cast<std::size_t>(pick)];
       const T* values = column_values(c);
       T low = std::numeric_limits<T>::infinity();
       T high = -low;
@@ -219,12 +234,13 @@ class TreeBuilder {
         high = std::max(high, values[order_[i]]);
       }
       const auto weight = rng_.normal<T>();
-      // A column missing on every row of the node has no box: its
-      // coordinate of the intercept point is 0.
-      const T point = !(low <= high) ? T(0) : low < high ? draw_threshold(rng_, low, high) : low;
+      const T point = low < high ? draw_threshold(rng_, low, high) : low;
       offset += static_cast<double>(weight) * static_cast<double>(point);
       tree_.terms.push_back({static_cast<std::int32_t>(c), weight});
     }
+    // Fewer usable columns than terms per node: weight-0 copies of the first
+    // term add 0, or NaN exactly when that term does.
+    while (tree_.terms.size() - start < n_terms) tree_.terms.push_back({tree_.terms[start].column, T(0)});
     const auto threshold = static_cast<T>(offset);
     const HyperplaneTerm<T>* terms = tree_.terms.data() + start;
     const std::size_t middle = partition_by(at, [&](std::uint32_t row) {
@@ -294,6 +310,7 @@ class TreeBuilder {
   std::vector<bool> has_missing_;
   std::vector<std::uint32_t> order_;
   std::vector<std::size_t> candidates_;
+  std::vector<std::size_t> usable_;
   std::vector<std::uint32_t> codes_;
   std::vector<std::uint8_t> sides_;
   std::vector<Pending> stack_;
