@@ -1,15 +1,20 @@
-// Golden model files: IsolationForest models saved by format version 1 and
-// checked in under tests/forest/golden/, with the scores they gave on the
-// data below. Later versions must still load them and score bit-identically.
+// Golden model files: models saved by each file format version and checked in
+// under tests/forest/golden/, with the scores they gave on the data below.
+// Later versions must still load them and score bit-identically.
 //
-// To regenerate (only when deliberately starting a new golden set — the
-// point is that old files keep working), run with REDFLAG_WRITE_GOLDEN set:
+// Format 1 (the first release, axis-parallel numeric IsolationForest):
+// isolation_forest_<float32|float64>.bin / .json and scores_<...>.csv. These
+// are frozen: this build cannot write format 1, so nothing regenerates them.
+//
+// Format 2: v2_<classic|extended|categorical>_<float32|float64>.bin / .json
+// and v2_<...>_<float32|float64>_scores.csv — a classic forest, an Extended
+// Isolation Forest, and a forest with a categorical column and NaN routing.
+// They are written (only while format 2 is the current format, and only when
+// deliberately starting the set) by running with REDFLAG_WRITE_GOLDEN set:
 //
 //   REDFLAG_WRITE_GOLDEN=1 build/tests/test_forest_isolation_forest_golden
 //
-// It writes isolation_forest_<float32|float64>.bin / .json and
-// scores_<float32|float64>.csv (hexadecimal floats, exact)
-// in tests/forest/golden/ of the source tree.
+// Scores are hexadecimal floats, exact.
 
 #include <redflag/core/serialization.hpp>
 #include <redflag/forest/isolation_forest.hpp>
@@ -20,18 +25,26 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
+#include <limits>
 #include <string>
 #include <vector>
 
+using redflag::ColumnKind;
+using redflag::ExtendedIsolationForest;
 using redflag::Index;
 using redflag::IsolationForest;
 using redflag::Matrix;
+using redflag::MissingPolicy;
+using redflag::Schema;
 using redflag::Vector;
 
 namespace {
 
 const std::filesystem::path golden_dir = std::filesystem::path(REDFLAG_SOURCE_DIR) / "tests" / "forest" / "golden";
+
+bool writing_golden() {
+  return std::getenv("REDFLAG_WRITE_GOLDEN") != nullptr;
+}
 
 // 48 rows x 3 columns from integer arithmetic only (no random generator, so
 // the data cannot drift with the library), plus one far-away row. Every
@@ -46,17 +59,37 @@ Matrix<T> golden_data() {
   return X;
 }
 
+const Schema golden_schema = Schema::from_names({"amount", "hour", "velocity"});
+const Schema categorical_schema{
+    {"amount", ColumnKind::numeric}, {"mcc", ColumnKind::categorical}, {"velocity", ColumnKind::numeric}};
+
+// golden_data with column 1 as codes 0..5 and NaN in a few cells.
 template <class T>
-std::filesystem::path model_file(const char* extension) {
-  return golden_dir / ("isolation_forest_" + std::string(redflag::scalar_name<T>) + extension);
+Matrix<T> categorical_training() {
+  Matrix<T> X = golden_data<T>().topRows(48);
+  for (Index i = 0; i < 48; ++i) {
+    X(i, 1) = static_cast<T>((i * 5) % 6);
+    if (i % 7 == 3) X(i, 2) = std::numeric_limits<T>::quiet_NaN();
+    if (i % 11 == 5) X(i, 0) = std::numeric_limits<T>::quiet_NaN();
+  }
+  return X;
 }
 
+// The training rows plus rows that take every scoring path: far away, an
+// unseen code, every value missing, a missing code.
 template <class T>
-std::filesystem::path scores_file() {
-  return golden_dir / ("scores_" + std::string(redflag::scalar_name<T>) + ".csv");
+Matrix<T> categorical_queries() {
+  const T nan = std::numeric_limits<T>::quiet_NaN();
+  Matrix<T> X(52, 3);
+  X.topRows(48) = categorical_training<T>();
+  X.row(48) << T(12), T(2), T(9.5);
+  X.row(49) << T(1), T(9), T(2);
+  X.row(50) << nan, nan, nan;
+  X.row(51) << T(1), nan, T(2);
+  return X;
 }
 
-// Hexadecimal floating point: exact, and parsed back by strtod / strtof.
+// Hexadecimal floating point: exact, and parsed back by strtod.
 template <class T>
 std::string hex(T value) {
   char text[64];
@@ -77,38 +110,128 @@ std::vector<T> read_scores(const std::filesystem::path& path) {
   return scores;
 }
 
+template <class T>
+void write_scores(const std::filesystem::path& path, const Vector<T>& scores) {
+  std::ofstream out(path);
+  out << "anomaly_score\n";
+  for (Index i = 0; i < scores.size(); ++i) out << hex(scores(i)) << '\n';
+  REQUIRE(out.good());
+}
+
+template <class Model>
+void check_scores(const Model& model, const Matrix<typename Model::scalar_type>& X,
+                  const std::vector<typename Model::scalar_type>& expected) {
+  const auto scores = model.anomaly_score(X);
+  REQUIRE(static_cast<std::size_t>(scores.size()) == expected.size());
+  Index differing = 0;
+  for (Index i = 0; i < X.rows(); ++i) {
+    if (hex(scores(i)) != hex(expected[static_cast<std::size_t>(i)])) {
+      CAPTURE(i);
+      CHECK(hex(scores(i)) == hex(expected[static_cast<std::size_t>(i)]));
+      ++differing;
+    }
+  }
+  CHECK(differing == 0);
+  CHECK(model.predict(X) == (scores.array() >= model.threshold()).template cast<redflag::Label>().matrix());
+}
+
+template <class T>
+std::filesystem::path v2_file(const std::string& kind, const std::string& suffix) {
+  return golden_dir / ("v2_" + kind + "_" + std::string(redflag::scalar_name<T>) + suffix);
+}
+
+// Fits `model` on X, and while format 2 is current and REDFLAG_WRITE_GOLDEN
+// is set, writes its files and its scores on Q.
+template <class Model>
+void write_v2(Model& model, const std::string& kind, const Matrix<typename Model::scalar_type>& X, const Schema& schema,
+              const Matrix<typename Model::scalar_type>& Q) {
+  using T = typename Model::scalar_type;
+  if constexpr (Model::format_version == 2) {
+    model.fit(X, schema);
+    redflag::save(model, v2_file<T>(kind, ".bin"), redflag::Format::portable_binary);
+    redflag::save(model, v2_file<T>(kind, ".json"), redflag::Format::json);
+    write_scores<T>(v2_file<T>(kind, "_scores.csv"), model.anomaly_score(Q));
+    MESSAGE("wrote golden format-2 files for ", kind, " ", redflag::scalar_name<T>, " into ", golden_dir.string());
+  } else {
+    MESSAGE("format 2 golden files are frozen; this build writes format ", Model::format_version);
+  }
+}
+
 }  // namespace
 
 TEST_CASE_TEMPLATE("IsolationForest golden files (format v1) load and score bit-identically", T, float, double) {
   const Matrix<T> X = golden_data<T>();
-  if (std::getenv("REDFLAG_WRITE_GOLDEN") != nullptr) {
-    IsolationForest<T> model({.n_estimators = 10, .max_samples = Index{32}, .contamination = 0.1,
-                              .max_features = 1.0, .random_state = 20240601});
-    model.fit(X, redflag::Schema::from_names({"amount", "hour", "velocity"}));
-    redflag::save(model, model_file<T>(".bin"), redflag::Format::portable_binary);
-    redflag::save(model, model_file<T>(".json"), redflag::Format::json);
-    std::ofstream out(scores_file<T>());
-    out << "anomaly_score\n";
-    const Vector<T> scores = model.anomaly_score(X);
-    for (Index i = 0; i < scores.size(); ++i) out << hex(scores(i)) << '\n';
-    MESSAGE("wrote golden files for ", redflag::scalar_name<T>, " into ", golden_dir.string());
-  }
-
-  const std::vector<T> expected = read_scores<T>(scores_file<T>());
-  REQUIRE(expected.size() == static_cast<std::size_t>(X.rows()));
+  const auto base = golden_dir / ("isolation_forest_" + std::string(redflag::scalar_name<T>));
+  const std::vector<T> expected =
+      read_scores<T>(golden_dir / ("scores_" + std::string(redflag::scalar_name<T>) + ".csv"));
   for (const char* extension : {".bin", ".json"}) {
     CAPTURE(extension);
-    const auto model = redflag::load<IsolationForest<T>>(model_file<T>(extension));
+    auto path = base;
+    path += extension;
+    CHECK(redflag::read_info(path).model_format_version == 1);
+    const auto model = redflag::load<IsolationForest<T>>(path);
     CHECK(model.n_estimators() == 10);
     CHECK(model.max_samples() == 32);
-    CHECK(model.schema() == redflag::Schema::from_names({"amount", "hour", "velocity"}));
-    const Vector<T> scores = model.anomaly_score(X);
-    for (Index i = 0; i < X.rows(); ++i) {
-      CAPTURE(i);
-      CHECK(hex(scores(i)) == hex(expected[static_cast<std::size_t>(i)]));
-    }
-    // The far-away row is flagged, and predict agrees with the saved threshold.
+    CHECK(model.schema() == golden_schema);
+    check_scores(model, X, expected);
+    // The far-away row is flagged.
     CHECK(model.predict(X)(48) == 1);
-    CHECK(model.predict(X) == (scores.array() >= model.threshold()).template cast<redflag::Label>().matrix());
+  }
+}
+
+TEST_CASE_TEMPLATE("IsolationForest golden files (format v2) load and score bit-identically", T, float, double) {
+  const Matrix<T> X = golden_data<T>();
+  if (writing_golden()) {
+    IsolationForest<T> classic(
+        {.n_estimators = 6, .max_samples = Index{16}, .contamination = 0.1, .random_state = 20250107});
+    write_v2(classic, "classic", X, golden_schema, X);
+    ExtendedIsolationForest<T> extended(
+        {.n_estimators = 6, .max_samples = Index{16}, .contamination = 0.1, .random_state = 20250107});
+    write_v2(extended, "extended", X, golden_schema, X);
+    IsolationForest<T> categorical({.n_estimators = 6,
+                                    .max_samples = Index{16},
+                                    .contamination = 0.1,
+                                    .random_state = 20250107,
+                                    .missing = MissingPolicy::route});
+    write_v2(categorical, "categorical", categorical_training<T>(), categorical_schema, categorical_queries<T>());
+  }
+
+  for (const char* extension : {".bin", ".json"}) {
+    CAPTURE(extension);
+    {
+      INFO("classic");
+      CHECK(redflag::read_info(v2_file<T>("classic", extension)).model_format_version == 2);
+      const auto model = redflag::load<IsolationForest<T>>(v2_file<T>("classic", extension));
+      CHECK(model.n_estimators() == 6);
+      CHECK(model.max_samples() == 16);
+      CHECK(model.schema() == golden_schema);
+      CHECK(model.params().missing == MissingPolicy::reject);
+      check_scores(model, X, read_scores<T>(v2_file<T>("classic", "_scores.csv")));
+      CHECK(model.predict(X)(48) == 1);
+    }
+    {
+      INFO("extended");
+      const auto info = redflag::read_info(v2_file<T>("extended", extension));
+      CHECK(info.model_type == "ExtendedIsolationForest");
+      CHECK(info.model_format_version == 2);
+      const auto model = redflag::load<ExtendedIsolationForest<T>>(v2_file<T>("extended", extension));
+      CHECK(model.n_estimators() == 6);
+      CHECK(model.schema() == golden_schema);
+      CHECK(std::holds_alternative<redflag::Auto>(model.params().split.extension_level));
+      check_scores(model, X, read_scores<T>(v2_file<T>("extended", "_scores.csv")));
+      CHECK(model.predict(X)(48) == 1);
+    }
+    {
+      INFO("categorical with NaN routing");
+      CHECK(redflag::read_info(v2_file<T>("categorical", extension)).model_format_version == 2);
+      const auto model = redflag::load<IsolationForest<T>>(v2_file<T>("categorical", extension));
+      CHECK(model.schema() == categorical_schema);
+      CHECK(model.params().missing == MissingPolicy::route);
+      const Matrix<T> Q = categorical_queries<T>();
+      const std::vector<T> expected = read_scores<T>(v2_file<T>("categorical", "_scores.csv"));
+      check_scores(model, Q, expected);
+      // An unseen code scores as a missing one.
+      CHECK(hex(expected[49]) == hex(expected[51]));
+    }
   }
 }

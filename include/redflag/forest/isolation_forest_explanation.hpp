@@ -95,7 +95,7 @@ class IsolationTreeView {
   }
 
  private:
-  const IsolationNode<T>& at(std::int32_t node) const { return trees_.nodes[static_cast<std::size_t>(node)]; }
+  const TreeNode<T>& at(std::int32_t node) const { return trees_.nodes[static_cast<std::size_t>(node)]; }
 
   const IsolationTrees<T>& trees_;
   std::size_t tree_;

@@ -37,7 +37,7 @@ struct ForestState {
 
   [[nodiscard]] std::size_t memory_usage() const {
     std::size_t bytes = sizeof(*this);
-    bytes += trees.nodes.capacity() * sizeof(IsolationNode<T>) + trees.count.capacity() * sizeof(std::uint32_t) +
+    bytes += trees.nodes.capacity() * sizeof(TreeNode<T>) + trees.count.capacity() * sizeof(std::uint32_t) +
              trees.offsets.capacity() * sizeof(std::int32_t) + trees.aux.capacity() * sizeof(std::uint32_t) +
              trees.categories.capacity() * sizeof(std::uint32_t) +
              trees.terms.capacity() * sizeof(HyperplaneTerm<T>) + trees.depth.capacity() * sizeof(std::int32_t);

@@ -31,7 +31,7 @@ enum class Branch : std::uint8_t { left, right, both };
 
 template <Scalar T>
 Branch branch(const IsolationTrees<T>& trees, std::size_t at, const T* x) {
-  const IsolationNode<T>& node = trees.nodes[at];
+  const TreeNode<T>& node = trees.nodes[at];
   switch (node.kind) {
     case NodeKind::numeric: {
       const T value = x[node.feature];
@@ -130,10 +130,10 @@ class FastWalk {
 
   template <std::size_t W>
   void walk(std::int32_t steps, std::int32_t (&at)[W], const T* const (&x)[W]) const {
-    const IsolationNode<T>* nodes = trees_.nodes.data();
+    const TreeNode<T>* nodes = trees_.nodes.data();
     for (std::int32_t step = 0; step < steps; ++step) {
       for (std::size_t w = 0; w < W; ++w) {
-        const IsolationNode<T>& node = nodes[at[w]];
+        const TreeNode<T>& node = nodes[at[w]];
         at[w] = node.left + static_cast<std::int32_t>((x[w][node.feature] > node.value) & node.step);
       }
     }

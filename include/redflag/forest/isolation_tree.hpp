@@ -37,7 +37,7 @@ enum class NodeKind : std::uint8_t {
 };
 
 template <Scalar T>
-struct IsolationNode {
+struct TreeNode {
   T value;               // numeric threshold | hyperplane offset | leaf path length
   std::int32_t left;     // index of the left child (right = left + 1); a leaf: its own index
   std::uint16_t feature;  // split column (numeric, categorical), else 0
@@ -73,7 +73,7 @@ inline int height_limit(Index psi) {
 // One tree as the builder returns it; child indices relative to `nodes`.
 template <Scalar T>
 struct BuiltTree {
-  std::vector<IsolationNode<T>> nodes;
+  std::vector<TreeNode<T>> nodes;
   std::vector<std::uint32_t> count;             // training rows reaching each node
   std::vector<std::uint32_t> categories;        // per categorical node: n, then n entries code * 2 + goes_right
   std::vector<std::uint32_t> category_start;    // per node: start in `categories` (categorical nodes only)
@@ -85,7 +85,7 @@ struct BuiltTree {
 // hyperplane; then aux[i] is node i's start in `categories` or `terms`.
 template <Scalar T>
 struct IsolationTrees {
-  std::vector<IsolationNode<T>> nodes;
+  std::vector<TreeNode<T>> nodes;
   std::vector<std::uint32_t> count;
   std::vector<std::int32_t> offsets;  // per tree: root index, plus the end (empty when unfitted)
   std::vector<std::uint32_t> aux;
@@ -107,7 +107,7 @@ struct IsolationTrees {
     const bool side_data = !aux.empty() || !tree.categories.empty() || !tree.terms.empty();
     if (side_data) aux.resize(nodes.size(), 0);
     for (std::size_t i = 0; i < tree.nodes.size(); ++i) {
-      IsolationNode<T> node = tree.nodes[i];
+      TreeNode<T> node = tree.nodes[i];
       node.left += base;
       nodes.push_back(node);
       count.push_back(tree.count[i]);
@@ -161,7 +161,7 @@ struct IsolationTrees {
       // Children follow their parent inside a tree, so one forward pass sees
       // every node's depth before its children's.
       for (auto i = static_cast<std::size_t>(offsets[t]); i < static_cast<std::size_t>(offsets[t + 1]); ++i) {
-        const IsolationNode<T>& node = nodes[i];
+        const TreeNode<T>& node = nodes[i];
         if (node.kind == NodeKind::leaf) {
           depth[t] = std::max(depth[t], level[i]);
           continue;
@@ -194,7 +194,7 @@ struct IsolationTrees {
       if (end <= begin) fail("tree " + std::to_string(t) + " is empty or its offsets decrease");
       for (std::int32_t i = begin; i < end; ++i) {
         const auto at = static_cast<std::size_t>(i);
-        const IsolationNode<T>& node = nodes[at];
+        const TreeNode<T>& node = nodes[at];
         const std::string where = "node " + std::to_string(i) + " (tree " + std::to_string(t) + ")";
         if (!std::isfinite(node.value)) fail(where + " has a non-finite value");
         if (node.kind == NodeKind::leaf) {

@@ -292,7 +292,7 @@ class TreeBuilder {
     return static_cast<std::size_t>(right_begin - order_.begin());
   }
 
-  void finish_split(const Pending& at, std::size_t middle, IsolationNode<T> node) {
+  void finish_split(const Pending& at, std::size_t middle, TreeNode<T> node) {
     const std::size_t left = tree_.nodes.size();
     node.left = static_cast<std::int32_t>(left);
     tree_.nodes[at.node] = node;
