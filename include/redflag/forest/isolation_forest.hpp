@@ -312,6 +312,22 @@ class IsolationForest {
         throw serialization_error(std::string(failure.what()) + " (in an " + std::string(model_type) + ")");
       }
       loaded.state_.check_loaded(loaded.params_.n_estimators, std::same_as<Split, Hyperplane>);
+      if constexpr (std::same_as<Split, Hyperplane>) {
+        // fit_more grows trees with the parameters' term count; older trees must agree.
+        if (loaded.is_fitted()) {
+          Index terms = 0;
+          try {
+            terms = loaded.tree_settings(loaded.state_, loaded.n_features(), "load").hyperplane_terms;
+          } catch (const invalid_argument& failure) {
+            throw serialization_error(std::string(failure.what()) + " (in an ExtendedIsolationForest)");
+          }
+          if (static_cast<Index>(loaded.state_.trees.terms_per_node) != terms) {
+            throw serialization_error("redflag::load: ExtendedIsolationForest has " +
+                                      std::to_string(loaded.state_.trees.terms_per_node) +
+                                      " terms per hyperplane, its parameters give " + std::to_string(terms));
+          }
+        }
+      }
       *this = std::move(loaded);
     } else {
       detail::forest::serialize_params(archive, params_, version);

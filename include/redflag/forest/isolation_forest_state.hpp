@@ -68,7 +68,7 @@ struct ForestState {
     std::vector<std::int32_t> left, term_column;
     std::vector<std::uint16_t> feature;
     std::vector<std::uint8_t> kind;
-    std::vector<T> term_weight;
+    std::vector<T> term_weight, term_point;
     if constexpr (!loading) {
       for (const auto& node : trees.nodes) {
         value.push_back(node.value);
@@ -79,6 +79,7 @@ struct ForestState {
       for (const auto& term : trees.terms) {
         term_column.push_back(term.column);
         term_weight.push_back(term.weight);
+        term_point.push_back(term.point);
       }
     }
     archive(cereal::make_nvp("trees_built", trees_built), cereal::make_nvp("tree_offsets", trees.offsets),
@@ -87,12 +88,14 @@ struct ForestState {
             cereal::make_nvp("node_count", trees.count), cereal::make_nvp("node_side_start", trees.aux),
             cereal::make_nvp("categories", trees.categories),
             cereal::make_nvp("terms_per_node", trees.terms_per_node), cereal::make_nvp("term_column", term_column),
-            cereal::make_nvp("term_weight", term_weight));
+            cereal::make_nvp("term_weight", term_weight), cereal::make_nvp("term_point", term_point));
     if constexpr (loading) {
       if (left.size() != value.size() || feature.size() != value.size() || kind.size() != value.size()) {
         fail("node arrays differ in length");
       }
-      if (term_column.size() != term_weight.size()) fail("hyperplane term arrays differ in length");
+      if (term_column.size() != term_weight.size() || term_column.size() != term_point.size()) {
+        fail("hyperplane term arrays differ in length");
+      }
       trees.nodes.resize(value.size());
       for (std::size_t i = 0; i < value.size(); ++i) {
         if (kind[i] > static_cast<std::uint8_t>(NodeKind::hyperplane)) {
@@ -103,7 +106,7 @@ struct ForestState {
                           static_cast<std::uint8_t>(node_kind == NodeKind::numeric ? 1 : 0)};
       }
       trees.terms.resize(term_column.size());
-      for (std::size_t i = 0; i < term_column.size(); ++i) trees.terms[i] = {term_column[i], term_weight[i]};
+      for (std::size_t i = 0; i < term_column.size(); ++i) trees.terms[i] = {term_column[i], term_weight[i], term_point[i]};
     }
   }
 

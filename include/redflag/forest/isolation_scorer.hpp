@@ -48,13 +48,9 @@ Branch branch(const IsolationTrees<T>& trees, std::size_t at, const T* x) {
       return (*found & 1u) ? Branch::right : Branch::left;
     }
     case NodeKind::hyperplane: {
-      const HyperplaneTerm<T>* terms = trees.terms.data() + trees.aux[at];
-      double projection = 0.0;
-      for (std::uint32_t k = 0; k < trees.terms_per_node; ++k) {
-        projection += static_cast<double>(terms[k].weight) * static_cast<double>(x[terms[k].column]);
-      }
-      if (std::isnan(projection)) return Branch::both;
-      return projection <= static_cast<double>(node.value) ? Branch::left : Branch::right;
+      const Side side = hyperplane_side(trees.terms.data() + trees.aux[at], trees.terms_per_node,
+                                        [x](std::int32_t column) { return x[column]; });
+      return side == Side::undefined ? Branch::both : side == Side::left ? Branch::left : Branch::right;
     }
     case NodeKind::leaf: break;
   }

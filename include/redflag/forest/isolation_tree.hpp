@@ -33,12 +33,12 @@ enum class NodeKind : std::uint8_t {
   leaf,
   numeric,      // x[feature] <= value goes left
   categorical,  // x[feature]'s code goes where the node's category list says
-  hyperplane,   // sum of weight * x[column] over the node's terms <= value goes left
+  hyperplane,   // (x - p) . n <= 0 over the node's terms goes left (hyperplane_side)
 };
 
 template <Scalar T>
 struct TreeNode {
-  T value;               // numeric threshold | hyperplane offset | leaf path length
+  T value;               // numeric threshold | leaf path length | 0 (categorical, hyperplane)
   std::int32_t left;     // index of the left child (right = left + 1); a leaf: its own index
   std::uint16_t feature;  // split column (numeric, categorical), else 0
   NodeKind kind;
@@ -48,11 +48,36 @@ struct TreeNode {
 // Columns are addressed by 16-bit indices in the nodes.
 inline constexpr Index max_columns = std::numeric_limits<std::uint16_t>::max();
 
+// One coordinate of a hyperplane split: its normal-vector weight and the
+// intercept point's coordinate.
 template <Scalar T>
 struct HyperplaneTerm {
   std::int32_t column;
   T weight;
+  T point;
 };
+
+enum class Side : std::uint8_t { left, right, undefined };
+
+// Which side of the hyperplane (x - p) . n = 0 a row lies on: left when
+// (x - p) . n <= 0. A missing coordinate is taken to be the intercept point's
+// own, so its term drops out and the known ones decide (Hariri et al. leave
+// missing values open; this keeps a row's other values informative). With
+// no known term of non-zero weight the side is undefined. `value(column)`
+// reads the row.
+template <Scalar T, class Value>
+Side hyperplane_side(const HyperplaneTerm<T>* terms, std::uint32_t n_terms, const Value& value) {
+  double projection = 0.0;
+  bool known = false;
+  for (std::uint32_t k = 0; k < n_terms; ++k) {
+    const T x = value(terms[k].column);
+    if (std::isnan(x) || terms[k].weight == T(0)) continue;
+    known = true;
+    projection += static_cast<double>(terms[k].weight) * (static_cast<double>(x) - static_cast<double>(terms[k].point));
+  }
+  if (!known) return Side::undefined;
+  return projection <= 0.0 ? Side::left : Side::right;
+}
 
 // Average path length of an unsuccessful search in a binary search tree of n
 // nodes, c(n) = 2 H(n - 1) - 2 (n - 1) / n with H(i) ~ ln(i) + Euler's
@@ -237,7 +262,7 @@ struct IsolationTrees {
     }
     for (std::uint32_t k = 0; k < terms_per_node; ++k) {
       const HyperplaneTerm<T>& term = terms[start + k];
-      if (term.column < 0 || term.column >= columns || !std::isfinite(term.weight)) {
+      if (term.column < 0 || term.column >= columns || !std::isfinite(term.weight) || !std::isfinite(term.point)) {
         fail(where + " has a malformed hyperplane term");
       }
     }

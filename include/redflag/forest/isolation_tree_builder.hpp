@@ -17,10 +17,10 @@
 //
 // Missing values (NaN, when the model routes them): min/max, the categories
 // present and the intercept box ignore them, and a hyperplane only takes
-// columns known on some row of its node; a row whose split value (or
-// projection) is missing follows the branch that received more of the other
-// rows (left on a tie), so each node's count says how many training rows
-// went each way.
+// columns known on some row of its node. A hyperplane skips a row's missing
+// coordinates (hyperplane_side). A row whose split value is still undefined
+// follows the branch that received more of the other rows (left on a tie),
+// so each node's count says how many training rows went each way.
 
 #include <redflag/core/random.hpp>
 #include <redflag/core/types.hpp>
@@ -223,7 +223,6 @@ class TreeBuilder {
     const std::vector<Index> picked = rng_.sample_without_replacement(
         static_cast<Index>(usable_.size()), static_cast<Index>(std::min(n_terms, usable_.size())));
     const auto start = static_cast<std::uint32_t>(tree_.terms.size());
-    double offset = 0.0;
     for (const Index pick : picked) {
       const std::size_t c = usable_[static_cast<std::size_t>(pick)];
       const T* values = column_values(c);
@@ -235,32 +234,28 @@ class TreeBuilder {
       }
       const auto weight = rng_.normal<T>();
       const T point = low < high ? draw_threshold(rng_, low, high) : low;
-      offset += static_cast<double>(weight) * static_cast<double>(point);
-      tree_.terms.push_back({static_cast<std::int32_t>(c), weight});
+      tree_.terms.push_back({static_cast<std::int32_t>(c), weight, point});
     }
-    // Fewer usable columns than terms per node: weight-0 copies of the first
-    // term add 0, or NaN exactly when that term does.
-    while (tree_.terms.size() - start < n_terms) tree_.terms.push_back({tree_.terms[start].column, T(0)});
-    const auto threshold = static_cast<T>(offset);
+    // Fewer usable columns than terms per node: weight-0 terms, which
+    // hyperplane_side ignores.
+    while (tree_.terms.size() - start < n_terms) tree_.terms.push_back({tree_.terms[start].column, T(0), T(0)});
     const HyperplaneTerm<T>* terms = tree_.terms.data() + start;
     const std::size_t middle = partition_by(at, [&](std::uint32_t row) {
-      double projection = 0.0;
-      for (std::size_t k = 0; k < n_terms; ++k) {
-        projection += static_cast<double>(terms[k].weight) *
-                      static_cast<double>(column_values(static_cast<std::size_t>(terms[k].column))[row]);
-      }
-      return std::isnan(projection) ? missing : projection <= static_cast<double>(threshold) ? go_left : go_right;
+      const Side side = hyperplane_side(terms, static_cast<std::uint32_t>(n_terms), [&](std::int32_t column) {
+        return column_values(static_cast<std::size_t>(column))[row];
+      });
+      return side == Side::undefined ? missing : side == Side::left ? go_left : go_right;
     });
     // Stored terms address the model's columns, not the tree's.
     for (std::size_t k = 0; k < n_terms; ++k) {
       tree_.terms[start + k].column = static_cast<std::int32_t>(columns_[static_cast<std::size_t>(tree_.terms[start + k].column)]);
     }
     tree_.term_start[at.node] = start;
-    finish_split(at, middle, {threshold, 0, 0, NodeKind::hyperplane, 0});
+    finish_split(at, middle, {T(0), 0, 0, NodeKind::hyperplane, 0});
     return true;
   }
 
-  enum Side : std::uint8_t { go_left, go_right, missing };
+  enum Route : std::uint8_t { go_left, go_right, missing };
 
   // Partitions order_[begin, end) by a left/right test on column c; rows
   // missing column c follow the larger side. Returns the first right row.
