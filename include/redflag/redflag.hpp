@@ -16,6 +16,7 @@
 #include <redflag/core/validation.hpp>
 
 #include <redflag/forest/isolation_forest.hpp>
+#include <redflag/forest/random_forest.hpp>
 #include <redflag/forest/streaming_isolation_forest.hpp>
 
 #include <redflag/io/csv.hpp>
