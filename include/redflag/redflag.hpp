@@ -19,6 +19,8 @@
 #include <redflag/forest/random_forest.hpp>
 #include <redflag/forest/streaming_isolation_forest.hpp>
 
+#include <redflag/inspection/permutation_importance.hpp>
+
 #include <redflag/io/csv.hpp>
 
 #include <redflag/metrics/classification_report.hpp>

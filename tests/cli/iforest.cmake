@@ -103,7 +103,7 @@ expect(2 "--trees expects an integer >= 1, got '1.5'" ${fit_args} --trees 1.5)
 expect(2 "eval: --contamination 0.9: contamination must be" eval iforest "${DATA}" --contamination 0.9)
 expect(2 "unknown option --bogus" ${fit_args} --bogus 1)
 expect(2 "unknown option --out" eval iforest "${DATA}" --out "${WORK}/x.bin")
-expect(2 "unknown model 'lof' \\(supported: iforest\\)" fit lof "${DATA}" --out "${WORK}/bad.bin")
+expect(2 "unknown model 'lof' \\(supported: iforest, rf\\)" fit lof "${DATA}" --out "${WORK}/bad.bin")
 expect(2 "missing required option --out" fit iforest "${DATA}")
 if(EXISTS "${WORK}/bad.bin")
   message(FATAL_ERROR "a rejected fit wrote a model file")
@@ -119,6 +119,6 @@ file(WRITE "${WORK}/swapped.csv" "${renamed}")
 expect(1 "column 0: expected 'f0' \\(numeric\\), got 'f1' \\(numeric\\)"
        score "${WORK}/model.bin" "${WORK}/swapped.csv")
 run(out err scale fit "${DATA}" --out "${WORK}/scaler.bin")
-expect(2 "holds a 'StandardScaler' \\(float64\\); score supports IsolationForest and ExtendedIsolationForest"
+expect(2 "holds a 'StandardScaler' \\(float64\\); score supports IsolationForest, ExtendedIsolationForest and RandomForestClassifier"
        score "${WORK}/scaler.bin" "${DATA}")
 expect(1 "'nope', which is not a column" eval iforest "${DATA}" --label nope)

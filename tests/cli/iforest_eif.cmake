@@ -30,7 +30,7 @@ expect(0 "fitted ExtendedIsolationForest .*extension level 0" fit iforest "${DAT
 expect(0 "scored 1831 rows with ExtendedIsolationForest" score "${WORK}/auto.bin" "${DATA}" --out "${WORK}/auto.csv")
 
 # Explanations are for axis-parallel forests.
-expect(2 "--explain needs an IsolationForest; .*eif.bin holds an ExtendedIsolationForest \\(explanations are for axis-parallel forests"
+expect(2 "--explain needs an IsolationForest or a RandomForestClassifier; .*eif.bin holds an ExtendedIsolationForest \\(explanations are for axis-parallel forests"
        score "${WORK}/eif.bin" "${DATA}" --explain 3)
 
 # Determinism: the bytes depend on the seed, not on the threads.

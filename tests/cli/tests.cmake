@@ -4,11 +4,12 @@
 # cli.iforest_eif the same with an ExtendedIsolationForest (and score on a
 # float32 model); cli.iforest_explain checks `score --explain` (with
 # explain_check, which does the arithmetic CMake cannot); cli.iforest_columns
-# covers --missing and --categorical.
+# covers --missing and --categorical; cli.rf runs fit / info / score (with
+# --explain, checked by explain_check --proba) / eval with a RandomForest.
 if(TARGET redflag_cli)
   add_executable(redflag_cli_explain_check "${CMAKE_CURRENT_LIST_DIR}/explain_check.cpp")
   target_link_libraries(redflag_cli_explain_check PRIVATE redflag_project_options)
-  foreach(script IN ITEMS workflow iforest iforest_eif iforest_explain iforest_columns)
+  foreach(script IN ITEMS workflow iforest iforest_eif iforest_explain iforest_columns rf)
     add_test(NAME cli.${script}
              COMMAND "${CMAKE_COMMAND}"
                      "-DREDFLAG=$<TARGET_FILE:redflag_cli>"

@@ -1,11 +1,14 @@
 // redflag score MODEL DATA.csv: anomaly scores, predictions and, on request,
-// explanations of a saved IsolationForest or ExtendedIsolationForest.
+// explanations of a saved IsolationForest or ExtendedIsolationForest; class
+// probabilities, predicted labels and explanations of a saved
+// RandomForestClassifier.
 #include "command.hpp"
 #include "forest_input.hpp"
 
 #include <redflag/core/concepts.hpp>
 #include <redflag/core/serialization.hpp>
 #include <redflag/forest/isolation_forest.hpp>
+#include <redflag/forest/random_forest.hpp>
 #include <redflag/io/csv.hpp>
 
 #include <algorithm>
@@ -13,7 +16,9 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <numeric>
 #include <string>
+#include <vector>
 
 namespace redflag::cli {
 namespace {
@@ -35,7 +40,15 @@ constexpr const char* score_usage =
     "same order. One more column is allowed: the label column (--label, default\n"
     "'label'), which is ignored when the model was not fitted on a column of that name.\n"
     "Missing cells (empty, nan) are accepted when the model was fitted with\n"
-    "--missing route. Other differences are errors (exit status 1).\n";
+    "--missing route. Other differences are errors (exit status 1).\n\n"
+    "A RandomForestClassifier model (`redflag fit rf`) writes instead one probability\n"
+    "column per class, in label order, and the predicted label (the most probable):\n"
+    "  proba_<label>,...,prediction\n"
+    "and with --explain K, per row, the class explained (the larger label with two\n"
+    "classes, else the predicted one), its expected value and the K features that\n"
+    "raised its probability most (TreeSHAP):\n"
+    "  proba_<label>,...,prediction,explained_class,expected_value,feature_1,contribution_1,...\n"
+    "expected_value plus all the features' contributions is that class's probability.\n";
 
 // The CSV's columns, without the label column when the model does not use it.
 template <Scalar T>
@@ -121,8 +134,10 @@ void write_explanation(std::ostream& out, const Explanation<T>& explanation, con
 // --explain K as a count in [1, d], checked before any data is read.
 Index parse_explain(const Arguments& parsed, const ModelInfo& info, const std::filesystem::path& model_path) {
   if (!parsed.has("explain")) return 0;
-  if (info.model_type != IsolationForest<double>::model_type) {
-    throw invalid_argument("redflag score: --explain needs an IsolationForest; " + model_path.string() +
+  if (info.model_type != IsolationForest<double>::model_type &&
+      info.model_type != RandomForest<double>::model_type) {
+    throw invalid_argument("redflag score: --explain needs an IsolationForest or a RandomForestClassifier; " +
+                           model_path.string() +
                            " holds an " + info.model_type +
                            " (explanations are for axis-parallel forests; hyperplane splits mix features)");
   }
@@ -135,6 +150,24 @@ Index parse_explain(const Arguments& parsed, const ModelInfo& info, const std::f
                            "] (the model's features), got '" + text + "'");
   }
   return k;
+}
+
+// Runs `write` on --out's file, or on `out` with the summary then going to
+// standard error; returns where the summary goes.
+template <class Write>
+std::ostream& write_scores(const Arguments& parsed, std::ostream& out, const Write& write) {
+  if (!parsed.has("out")) {
+    write(out);
+    if (!out) throw data_error("redflag score: writing to standard output failed");
+    return std::cerr;
+  }
+  const std::string out_path = parsed.value("out");
+  std::ofstream file(out_path);
+  if (!file) throw data_error("redflag score: cannot write '" + out_path + "'");
+  write(file);
+  file.close();
+  if (!file) throw data_error("redflag score: writing '" + out_path + "' failed");
+  return out;
 }
 
 template <class Model>
@@ -172,19 +205,7 @@ int score_with(const Arguments& parsed, const std::filesystem::path& model_path,
       write_csv(to, scores, {"anomaly_score"}, predictions, {.label_column = "prediction"});
     }
   };
-  std::ostream* summary = &out;
-  if (parsed.has("out")) {
-    const std::string out_path = parsed.value("out");
-    std::ofstream file(out_path);
-    if (!file) throw data_error("redflag score: cannot write '" + out_path + "'");
-    write(file);
-    file.close();
-    if (!file) throw data_error("redflag score: writing '" + out_path + "' failed");
-  } else {
-    write(out);
-    if (!out) throw data_error("redflag score: writing to standard output failed");
-    summary = &std::cerr;
-  }
+  std::ostream* summary = &write_scores(parsed, out, write);
   *summary << "scored " << table.values.rows() << " rows with " << Model::model_type << " in "
            << format_milliseconds(score_ms) << ", " << predictions.sum() << " flagged";
   if (explain > 0) {
@@ -194,6 +215,116 @@ int score_with(const Arguments& parsed, const std::filesystem::path& model_path,
              << base << ")";
   }
   *summary << (parsed.has("out") ? ", wrote " + parsed.value("out") : std::string()) << "\n";
+  return 0;
+}
+
+// The probabilities, the predictions and, with explain = K > 0, per row the
+// explained class, its expected value and its top K contributions.
+template <Scalar T>
+void write_class_scores(std::ostream& out, const RandomForest<T>& forest, const Matrix<T>& proba,
+                        const LabelVector& predictions, const ClassExplanation<T>* explanation, Index explain) {
+  const LabelVector& classes = forest.classes();
+  std::string buffer;
+  for (Index k = 0; k < classes.size(); ++k) buffer += "proba_" + std::to_string(classes(k)) + ",";
+  buffer += "prediction";
+  if (explanation != nullptr) {
+    buffer += ",explained_class,expected_value";
+    for (Index j = 1; j <= explain; ++j) buffer += ",feature_" + std::to_string(j) + ",contribution_" + std::to_string(j);
+  }
+  buffer += '\n';
+  const auto d = static_cast<std::size_t>(forest.n_features());
+  std::vector<std::size_t> order(d);
+  for (Index row = 0; row < proba.rows(); ++row) {
+    for (Index k = 0; k < classes.size(); ++k) {
+      append_number(buffer, proba(row, k));
+      buffer += ',';
+    }
+    append_number(buffer, predictions(row));
+    if (explanation != nullptr) {
+      // Two classes: always the larger label, so rows compare; more: the predicted class.
+      Index k = 1;
+      if (classes.size() != 2) {
+        while (classes(k) != predictions(row)) k = (k + 1) % classes.size();
+      }
+      const Matrix<T>& contributions = explanation->contributions[static_cast<std::size_t>(k)];
+      buffer += ',';
+      append_number(buffer, classes(k));
+      buffer += ',';
+      append_number(buffer, explanation->expected_value(k));
+      std::iota(order.begin(), order.end(), std::size_t{0});
+      // Largest contribution first; ties keep the column order.
+      std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+        return contributions(row, static_cast<Index>(a)) > contributions(row, static_cast<Index>(b));
+      });
+      for (Index j = 0; j < explain; ++j) {
+        const std::size_t feature = order[static_cast<std::size_t>(j)];
+        buffer += ',';
+        append_name(buffer, explanation->feature_names[feature]);
+        buffer += ',';
+        append_number(buffer, contributions(row, static_cast<Index>(feature)) + T(0));  // no -0
+      }
+    }
+    buffer += '\n';
+    if (buffer.size() >= (1U << 16)) {
+      out.write(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+      buffer.clear();
+    }
+  }
+  out.write(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+}
+
+template <Scalar T>
+int score_classifier(const Arguments& parsed, const std::filesystem::path& model_path,
+                     const std::filesystem::path& data_path, Index explain, std::ostream& out) {
+  using Model = RandomForest<T>;
+  const Model forest = load<Model>(model_path);
+  auto table = read_model_columns<T>(data_path, forest.schema(), parsed.value("label", "label"));
+  table.schema = with_kinds_of(forest.schema(), table.schema);
+  try {
+    forest.schema().require_same(table.schema, std::string(Model::model_type) + "::predict_proba");
+  } catch (const schema_mismatch& failure) {
+    throw schema_mismatch("redflag score: " + data_path.string() + " does not have the model's columns: " +
+                          failure.what());
+  }
+  check_forest_input(table.values, forest.schema(), MissingPolicy::reject, data_path, "score",
+                     "a RandomForestClassifier needs every value present");
+
+  Stopwatch clock;
+  ClassExplanation<T> explanation;
+  if (explain > 0) explanation = forest.explain(table.values);
+  // Explanations carry the probabilities; otherwise compute them once.
+  const Matrix<T> proba = explain > 0 ? explanation.probabilities : forest.predict_proba(table.values);
+  const LabelVector& classes = forest.classes();
+  LabelVector predictions(proba.rows());
+  std::vector<Index> counts(static_cast<std::size_t>(classes.size()), 0);
+  for (Index r = 0; r < proba.rows(); ++r) {
+    Index best = 0;  // predict()'s rule: the first class on ties
+    proba.row(r).maxCoeff(&best);
+    predictions(r) = classes(best);
+    ++counts[static_cast<std::size_t>(best)];
+  }
+  const double score_ms = clock.milliseconds();
+
+  std::ostream& summary = write_scores(parsed, out, [&](std::ostream& to) {
+    write_class_scores(to, forest, proba, predictions, explain > 0 ? &explanation : nullptr, explain);
+  });
+  summary << "scored " << table.values.rows() << " rows with " << Model::model_type << " in "
+          << format_milliseconds(score_ms) << ", predicted";
+  for (Index k = 0; k < classes.size(); ++k) {
+    summary << (k == 0 ? " " : ", ") << classes(k) << ": " << counts[static_cast<std::size_t>(k)];
+  }
+  if (explain > 0) {
+    summary << ", explained (";
+    if (classes.size() == 2) {
+      char expected[32];
+      std::snprintf(expected, sizeof expected, "%.6g", static_cast<double>(explanation.expected_value(1)));
+      summary << "class " << classes(1) << ", expected value " << expected << ", ";
+    } else {
+      summary << "predicted class, ";
+    }
+    summary << "top " << explain << " of " << forest.n_features() << " features)";
+  }
+  summary << (parsed.has("out") ? ", wrote " + parsed.value("out") : std::string()) << "\n";
   return 0;
 }
 
@@ -216,9 +347,15 @@ int run_score(const std::vector<std::string>& arguments, std::ostream& out) {
     return float32 ? score_with<ExtendedIsolationForest<float>>(parsed, model_path, data_path, explain, out)
                    : score_with<ExtendedIsolationForest<double>>(parsed, model_path, data_path, explain, out);
   }
+  if (known_scalar && info.model_type == RandomForest<double>::model_type) {
+    const Index explain = parse_explain(parsed, info, model_path);
+    return float32 ? score_classifier<float>(parsed, model_path, data_path, explain, out)
+                   : score_classifier<double>(parsed, model_path, data_path, explain, out);
+  }
   throw invalid_argument("redflag score: " + model_path.string() + " holds a '" + info.model_type + "' (" +
                          info.scalar + "); score supports " + std::string(IsolationForest<double>::model_type) +
-                         " and " + std::string(ExtendedIsolationForest<double>::model_type) + " (" +
+                         ", " + std::string(ExtendedIsolationForest<double>::model_type) + " and " +
+                         std::string(RandomForest<double>::model_type) + " (" +
                          std::string(scalar_name<float>) + " or " + std::string(scalar_name<double>) + ")");
 }
 
@@ -226,7 +363,7 @@ int run_score(const std::vector<std::string>& arguments, std::ostream& out) {
 
 Command make_score_command() {
   return {.name = "score",
-          .summary = "score a CSV with a saved (Extended)IsolationForest, optionally explained per row",
+          .summary = "score a CSV with a saved forest (anomaly scores or class probabilities), optionally explained",
           .usage = score_usage,
           .run = run_score};
 }

@@ -1,0 +1,162 @@
+#pragma once
+
+// The RandomForest options shared by `redflag fit rf` and `redflag eval rf`:
+// names, help text, parsing into Params, reading the labelled CSV and
+// fitting. Ranges are the library's own (validate_params); this file maps
+// them to options.
+
+#include "command.hpp"
+#include "forest_input.hpp"
+
+#include <redflag/core/error.hpp>
+#include <redflag/core/parallel.hpp>
+#include <redflag/forest/random_forest.hpp>
+#include <redflag/io/csv.hpp>
+
+#include <array>
+#include <charconv>
+#include <cstdint>
+#include <filesystem>
+#include <set>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace redflag::cli {
+
+using RandomForestModel = RandomForest<double>;
+
+inline constexpr std::string_view rf_model_name = "rf";
+
+inline constexpr const char* rf_options_help =
+    "  --trees N             trees (n_estimators), >= 1; default 100\n"
+    "  --max-depth D         deepest level of a tree, >= 1, or none (grow until pure);\n"
+    "                        default none\n"
+    "  --seed S              random_state, an integer >= 0; default 0\n"
+    "  --threads T           threads (n_jobs), -1 for all cores; default 1. Results do not\n"
+    "                        depend on it\n";
+
+namespace detail_rf {
+
+inline constexpr std::array<std::pair<std::string_view, std::string_view>, 4> option_of_parameter = {{
+    {"n_estimators", "trees"},
+    {"max_depth", "max-depth"},
+    {"class_weight", "class-weight"},
+    {"n_jobs", "threads"},
+}};
+
+[[noreturn]] inline void fail(const std::string& command, const std::string& option, const std::string& text,
+                              const std::string& expected) {
+  throw invalid_argument("redflag " + command + ": --" + option + " expects " + expected + ", got '" + text + "'");
+}
+
+template <class Integer>
+Integer parse_integer(const Arguments& parsed, const std::string& command, const std::string& option,
+                      const std::string& expected) {
+  const std::string text = parsed.value(option);
+  Integer value{};
+  const char* end = text.data() + text.size();
+  const auto [stop, ec] = std::from_chars(text.data(), end, value);
+  if (text.empty() || ec != std::errc() || stop != end) fail(command, option, text, expected);
+  return value;
+}
+
+// "redflag::RandomForestClassifier::fit: n_estimators must be >= 1, got 0"
+// becomes "redflag fit: --trees 0: n_estimators must be >= 1, got 0".
+[[noreturn]] inline void rethrow_naming_option(const invalid_argument& failure, const Arguments& parsed,
+                                               const std::string& command) {
+  std::string what = failure.what();
+  const std::string prefix = redflag::detail::message(std::string(RandomForestModel::model_type) + "::fit", "");
+  if (what.starts_with(prefix)) what.erase(0, prefix.size());
+  for (const auto& [parameter, option] : option_of_parameter) {
+    if (what.starts_with(parameter) && what.size() > parameter.size() && what[parameter.size()] == ' ') {
+      const std::string name(option);
+      throw invalid_argument("redflag " + command + ": --" + name + " " + parsed.value(name, "(default)") + ": " +
+                             what);
+    }
+  }
+  throw failure;
+}
+
+}  // namespace detail_rf
+
+// Value options of the RandomForest, for Arguments.
+inline std::set<std::string> rf_option_names() { return {"trees", "max-depth", "class-weight", "seed", "threads"}; }
+
+inline std::string class_weight_text(const RandomForestModel::Params& params) {
+  const auto* kind = std::get_if<ClassWeight>(&params.class_weight);
+  if (kind == nullptr) return "map";
+  switch (*kind) {
+    case ClassWeight::balanced: return "balanced";
+    case ClassWeight::balanced_subsample: return "balanced_subsample";
+    case ClassWeight::none: break;
+  }
+  return "none";
+}
+
+// Reads the options (--class-weight defaults to `default_weight`) and checks
+// them against the library's ranges; throws invalid_argument naming the option.
+inline RandomForestModel::Params parse_rf_params(const Arguments& parsed, const std::string& command,
+                                                 ClassWeight default_weight) {
+  using detail_rf::parse_integer;
+  RandomForestModel::Params params;
+  params.class_weight = default_weight;
+  if (parsed.has("trees")) params.n_estimators = parse_integer<Index>(parsed, command, "trees", "an integer >= 1");
+  if (parsed.has("max-depth") && parsed.value("max-depth") != "none") {
+    params.max_depth = parse_integer<Index>(parsed, command, "max-depth", "none or an integer >= 1");
+  }
+  if (parsed.has("class-weight")) {
+    const std::string text = parsed.value("class-weight");
+    if (text == "none") {
+      params.class_weight = ClassWeight::none;
+    } else if (text == "balanced") {
+      params.class_weight = ClassWeight::balanced;
+    } else if (text == "balanced_subsample") {
+      params.class_weight = ClassWeight::balanced_subsample;
+    } else {
+      detail_rf::fail(command, "class-weight", text, "none, balanced or balanced_subsample");
+    }
+  }
+  if (parsed.has("seed")) {
+    params.random_state = parse_integer<std::uint64_t>(parsed, command, "seed", "an integer in [0, 2^64)");
+  }
+  if (parsed.has("threads")) params.n_jobs = parse_integer<int>(parsed, command, "threads", "a non-zero integer");
+  try {
+    RandomForestModel::validate_params(params, "RandomForestClassifier::fit");
+    resolve_n_jobs(params.n_jobs, "RandomForestClassifier::fit");
+  } catch (const invalid_argument& failure) {
+    detail_rf::rethrow_naming_option(failure, parsed, command);
+  }
+  return params;
+}
+
+// Reads DATA.csv with its integer label column; any cell that is not a
+// finite number is an error naming the row and column.
+inline CsvTable<double> read_rf_data(const std::filesystem::path& path, const std::string& label,
+                                     const std::string& command) {
+  CsvTable<double> table = read_csv<double>(path, {.label_column = label, .allow_non_finite = true});
+  check_forest_input(table.values, table.schema, MissingPolicy::reject, path, command,
+                     "a RandomForestClassifier needs every value present");
+  return table;
+}
+
+inline RandomForestModel fit_rf(const RandomForestModel::Params& params, const MatrixRef<double>& X,
+                                const LabelsRef& y, const Schema& schema, const Arguments& parsed,
+                                const std::string& command) {
+  RandomForestModel forest(params);
+  try {
+    forest.fit(X, y, schema);
+  } catch (const invalid_argument& failure) {
+    detail_rf::rethrow_naming_option(failure, parsed, command);
+  }
+  return forest;
+}
+
+// The model argument of fit/eval.
+inline void require_known_model(const std::string& model, const std::string& command) {
+  if (model != "iforest" && model != rf_model_name) {
+    throw invalid_argument("redflag " + command + ": unknown model '" + model + "' (supported: iforest, rf)");
+  }
+}
+
+}  // namespace redflag::cli
