@@ -310,11 +310,4 @@ auto fit_iforest(const IforestSettings& settings, const MatrixRef<double>& X, co
   return use(detail_iforest::fit_model<Forest>(settings.params, X, schema, parsed, command));
 }
 
-// The model argument of fit/eval: only "iforest" so far.
-inline void require_iforest(const std::string& model, const std::string& command) {
-  if (model != iforest_model_name) {
-    throw invalid_argument("redflag " + command + ": unknown model '" + model + "' (supported: iforest)");
-  }
-}
-
 }  // namespace redflag::cli
