@@ -398,3 +398,71 @@ TEST_CASE("RandomForest on a real dataset beats chance by far") {
   MESSAGE("mammography ROC AUC (20 trees, depth 8): ", auc);
   CHECK(auc > 0.85);
 }
+
+TEST_CASE_TEMPLATE("RandomForest histogram bins: exact on few values, coarse with few bins", T, float, double) {
+  // Ten distinct values (<= max_bins): every cut exact CART could make is
+  // available, at the midpoint, so 4.4 and 4.6 fall on either side of 4.5.
+  Matrix<T> X(100, 1);
+  LabelVector y(100);
+  for (Index i = 0; i < 100; ++i) {
+    X(i, 0) = static_cast<T>(i % 10);
+    y(i) = i % 10 >= 5 ? 1 : 0;
+  }
+  RandomForest<T> exact({.n_estimators = 3, .bootstrap = false, .random_state = 1});
+  exact.fit(X, y);
+  CHECK(exact.node_count() == 9);  // one split per tree
+  Matrix<T> probe(2, 1);
+  probe << T(4.4), T(4.6);
+  CHECK(exact.predict(probe) == (LabelVector(2) << 0, 1).finished());
+  // 100 distinct values in 2 quantile bins: the one cut is at the median.
+  for (Index i = 0; i < 100; ++i) X(i, 0) = static_cast<T>(i);
+  for (Index i = 0; i < 100; ++i) y(i) = (i % 4 == 0 || i >= 90) ? 1 : 0;  // no clean split anywhere
+  RandomForest<T> coarse({.n_estimators = 3, .bootstrap = false, .max_bins = 2, .random_state = 1});
+  coarse.fit(X, y);
+  CHECK(coarse.node_count() == 9);
+  probe << T(49.4), T(49.6);
+  const Matrix<T> proba = coarse.predict_proba(probe);
+  CHECK(proba(0, 1) == doctest::Approx(13.0 / 50.0));  // rows 0..49
+  CHECK(proba(1, 1) == doctest::Approx(20.0 / 50.0));  // rows 50..99
+}
+
+TEST_CASE_TEMPLATE("RandomForest max_bins is validated and saved", T, float, double) {
+  const auto data = blobs<T>(150, 3, 12);
+  for (const Index bad : {Index{1}, Index{257}}) {
+    const std::string message =
+        error_of([&] { RandomForest<T>({.max_bins = bad}).fit(data.X, data.y); });
+    CHECK(message.find("max_bins must be in [2, 256]") != std::string::npos);
+  }
+  RandomForest<T> model({.n_estimators = 5, .max_bins = 16, .random_state = 2});
+  model.fit(data.X, data.y);
+  std::stringstream stream;
+  redflag::save(model, stream, redflag::Format::json);
+  const std::string json = stream.str();
+  std::istringstream in(json);
+  const auto loaded = redflag::load<RandomForest<T>>(in);
+  CHECK(loaded.params().max_bins == 16);
+  CHECK(loaded.predict_proba(data.X) == model.predict_proba(data.X));
+  std::string hostile = json;
+  const auto at = hostile.find("\"max_bins\"");
+  REQUIRE(at != std::string::npos);
+  hostile.replace(hostile.find("16", at), 2, "999");
+  std::istringstream bad(hostile);
+  CHECK(error_of([&] { (void)redflag::load<RandomForest<T>>(bad); }).find("max_bins") != std::string::npos);
+  // 256 bins (codes 0..255) and 2 bins both fit and differ.
+  RandomForest<T> wide({.n_estimators = 5, .max_bins = 256, .random_state = 2});
+  RandomForest<T> narrow({.n_estimators = 5, .max_bins = 2, .random_state = 2});
+  wide.fit(data.X, data.y);
+  narrow.fit(data.X, data.y);
+  CHECK(wide.predict_proba(data.X) != narrow.predict_proba(data.X));
+}
+
+TEST_CASE("RandomForest histogram search honours min_samples_leaf") {
+  const auto data = blobs<double>(300, 4, 13);
+  RandomForest<double> model({.n_estimators = 5, .min_samples_leaf = 20, .bootstrap = false, .random_state = 4});
+  model.fit(data.X, data.y);
+  RandomForest<double> unlimited({.n_estimators = 5, .bootstrap = false, .random_state = 4});
+  unlimited.fit(data.X, data.y);
+  CHECK(model.node_count() < unlimited.node_count());
+  // At most 300 / 20 leaves per tree.
+  CHECK(model.node_count() <= 5 * (2 * (300 / 20) - 1));
+}

@@ -1,28 +1,34 @@
 #pragma once
 
 // Grows one CART classification tree (Breiman, Friedman, Olshen & Stone,
-// 1984) the way scikit-learn's DecisionTreeClassifier with the best splitter
-// does, for RandomForest.
+// 1984) for RandomForest, the way scikit-learn's DecisionTreeClassifier with
+// the best splitter does, but searching splits on histogram-binned columns
+// (feature_bins.hpp) instead of sorted values.
 //
 // A node holds the training rows with positive weight that reached it (a
 // bootstrap multiplicity is a weight). It becomes a leaf when it is at
 // max_depth, has fewer than min_samples_split rows or fewer than
 // 2 * min_samples_leaf, is pure, or its best split decreases the weighted
-// impurity by less than min_impurity_decrease. Otherwise it draws columns in
-// random order and, for each, sorts the node's rows by value and scores every
-// cut between two distinct values that leaves min_samples_leaf rows on both
-// sides; the best cut over the drawn columns wins (the first on ties). As in
-// scikit-learn, max_features columns are drawn, but constant ones count only
-// until a non-constant column has been seen, so a node is never a leaf merely
-// because the draw found constants. Thresholds are midpoints: x <= t goes
-// left.
+// impurity by less than min_impurity_decrease. Otherwise it draws
+// max_features columns in random order and, in one pass over its rows, adds
+// each row's weight to a (bin x class) histogram per drawn column (plus a row
+// count per bin); a scan over each histogram scores every cut between two
+// occupied bins that leaves min_samples_leaf rows on both sides. The best cut
+// over the drawn columns wins (the first on ties) and its threshold is the
+// bin's upper edge, so x <= threshold goes left. As in scikit-learn, columns
+// found constant (one occupied bin) count only until a non-constant one has
+// been seen; extra columns are then drawn one at a time.
 //
-// Exact splits cost a sort per drawn column per node, O(n log^2 n) per
-// column over a balanced tree. A histogram splitter (binned columns, counts
-// per bin) would replace the sort by one pass per node.
+// Cost per node: rows x drawn columns histogram updates plus a scan of the
+// occupied bin range, against a sort per drawn column for exact CART. There
+// is no histogram subtraction (deriving a child's histograms as parent minus
+// sibling): each node draws its own random columns, so a child's columns
+// rarely have a parent histogram; building all d columns per node to allow it
+// would cost d / max_features times more than it saves.
 
 #include <redflag/core/random.hpp>
 #include <redflag/core/types.hpp>
+#include <redflag/forest/feature_bins.hpp>
 #include <redflag/forest/isolation_tree.hpp>
 
 #include <algorithm>
@@ -85,29 +91,38 @@ inline double impurity(Criterion criterion, const double* counts, std::size_t n_
   return value;
 }
 
+
 template <Scalar T>
 class ClassTreeBuilder {
  public:
-  ClassTreeBuilder(const MatrixRef<T>& X, const std::vector<std::int32_t>& y, const std::vector<double>& weight,
+  ClassTreeBuilder(const FeatureBins<T>& bins, const std::vector<std::int32_t>& y, const std::vector<double>& weight,
                    const ClassTreeSettings& settings)
-      : X_(X), y_(y), weight_(weight), settings_(settings), k_(settings.n_classes),
-        stride_(static_cast<std::size_t>(X.outerStride())) {}
+      : bins_(bins), y_(y), weight_(weight), settings_(settings), k_(settings.n_classes), cell_(k_ + 1) {}
 
   BuiltClassTree<T> build(Random& rng) {
-    const auto d = static_cast<std::size_t>(X_.cols());
+    const std::size_t d = bins_.cols;
     samples_.clear();
     for (std::size_t i = 0; i < weight_.size(); ++i) {
-      if (weight_[i] > 0.0) samples_.push_back(static_cast<Index>(i));
+      if (weight_[i] > 0.0) samples_.push_back(static_cast<std::uint32_t>(i));
     }
     columns_.resize(d);
+    drawn_.reserve(d);
     tree_ = {};
     tree_.importance.assign(d, 0.0);
     tree_.nodes.push_back({});
     tree_.cover.push_back(0.0);
     tree_.leaf_row.push_back(0);
-    std::vector<double> counts(k_);
+    track_rows_ = settings_.min_samples_leaf > 1;
+    // Class weights of each pending node, k_ per entry; a node's come from
+    // its parent's partition, in row order.
+    std::vector<double> counts(k_, 0.0);
+    pending_counts_.clear();
     total_weight_ = 0.0;
-    for (const Index row : samples_) total_weight_ += weight_[static_cast<std::size_t>(row)];
+    for (const std::uint32_t row : samples_) {
+      counts[static_cast<std::size_t>(y_[row])] += weight_[row];
+      total_weight_ += weight_[row];
+    }
+    pending_counts_.insert(pending_counts_.end(), counts.begin(), counts.end());
 
     struct Pending {
       std::size_t node, begin, end;
@@ -117,13 +132,10 @@ class ClassTreeBuilder {
     while (!stack.empty()) {
       const Pending at = stack.back();
       stack.pop_back();
-      std::fill(counts.begin(), counts.end(), 0.0);
+      std::copy(pending_counts_.end() - static_cast<std::ptrdiff_t>(k_), pending_counts_.end(), counts.begin());
+      pending_counts_.resize(pending_counts_.size() - k_);
       double total = 0.0;
-      for (std::size_t s = at.begin; s < at.end; ++s) {
-        const auto row = static_cast<std::size_t>(samples_[s]);
-        counts[static_cast<std::size_t>(y_[row])] += weight_[row];
-        total += weight_[row];
-      }
+      for (const double count : counts) total += count;
       tree_.cover[at.node] = total;
       const double node_impurity = impurity(settings_.criterion, counts.data(), k_, total);
       const auto rows = static_cast<Index>(at.end - at.begin);
@@ -144,11 +156,14 @@ class ClassTreeBuilder {
       }
       tree_.importance[split.feature] += total * node_impurity - split.left_weight * split.left_impurity -
                                          split.right_weight * split.right_impurity;
-      // Stable partition: the children see their rows in the parent's order,
-      // so the tree does not depend on how the sort broke ties.
-      const std::size_t middle = partition(at.begin, at.end, split.feature, split.threshold);
+      // Stable partition: the children see their rows in the parent's order.
+      const std::size_t middle = partition(at.begin, at.end, split.feature, split.bin);
+      // Stack order: the left child is popped first, so its counts go on top.
+      pending_counts_.insert(pending_counts_.end(), right_counts_.begin(), right_counts_.end());
+      pending_counts_.insert(pending_counts_.end(), left_counts_.begin(), left_counts_.end());
       const auto left = static_cast<std::int32_t>(tree_.nodes.size());
-      tree_.nodes[at.node] = {split.threshold, left, static_cast<std::uint16_t>(split.feature), NodeKind::numeric, 1};
+      const T threshold = bins_.edges[split.feature][split.bin];
+      tree_.nodes[at.node] = {threshold, left, static_cast<std::uint16_t>(split.feature), NodeKind::numeric, 1};
       for (int child = 0; child < 2; ++child) {
         tree_.nodes.push_back({});
         tree_.cover.push_back(0.0);
@@ -168,7 +183,7 @@ class ClassTreeBuilder {
   struct Split {
     bool found = false;
     std::size_t feature = 0;
-    T threshold = T(0);
+    std::size_t bin = 0;  // rows in bins <= bin go left
     double proxy = -std::numeric_limits<double>::infinity();
     double left_weight = 0.0, right_weight = 0.0;
     double left_impurity = 0.0, right_impurity = 0.0;
@@ -197,117 +212,204 @@ class ClassTreeBuilder {
              right_weight * impurity(Criterion::entropy, right, k_, right_weight));
   }
 
-  Split best_split(std::size_t begin, std::size_t end, const std::vector<double>& counts, double total,
-                   Random& rng) {
-    const auto d = columns_.size();
-    std::iota(columns_.begin(), columns_.end(), std::size_t{0});
-    Split best;
-    std::vector<double>& left = left_counts_;
-    std::vector<double>& right = right_counts_;
-    left.resize(k_);
-    right.resize(k_);
-    const auto max_features = static_cast<std::size_t>(settings_.max_features);
-    const auto min_leaf = static_cast<std::size_t>(settings_.min_samples_leaf);
-    std::size_t visited = 0, constant = 0;
-    for (std::size_t i = 0; i < d && (visited < max_features || visited <= constant); ++i) {
-      // Partial Fisher-Yates: column i of a random order.
-      std::swap(columns_[i], columns_[i + rng.uniform_int(d - i)]);
-      const std::size_t feature = columns_[i];
-      ++visited;
-      sorted_.clear();
+  // Histograms of the node's rows for the columns drawn_[first..], in one
+  // pass over the rows; records each column's occupied bin range.
+  void fill_histograms(std::size_t begin, std::size_t end, std::size_t first) {
+    const std::size_t m = drawn_.size();
+    const std::size_t span = bins_.max_bin_count * cell_;
+    if (histogram_.size() < m * span) histogram_.resize(m * span, 0.0);
+    low_.resize(m);
+    high_.resize(m);
+    base_.resize(m);
+    for (std::size_t i = first; i < m; ++i) base_[i] = histogram_.data() + i * span;
+    const std::size_t cell = cell_;
+    const std::size_t rows_slot = k_;
+    if (end - begin >= bins_.max_bin_count) {
+      // Large node: no per-row range tracking; the occupied range is read off the histogram.
       for (std::size_t s = begin; s < end; ++s) {
-        sorted_.emplace_back(value(samples_[s], feature), samples_[s]);
-      }
-      const auto [low, high] = std::minmax_element(sorted_.begin(), sorted_.end(),
-                                                   [](const auto& a, const auto& b) { return a.first < b.first; });
-      if (!(low->first < high->first)) {
-        ++constant;
-        continue;
-      }
-      std::sort(sorted_.begin(), sorted_.end());
-      std::fill(left.begin(), left.end(), 0.0);
-      std::copy(counts.begin(), counts.end(), right.begin());
-      double left_weight = 0.0;
-      const std::size_t m = sorted_.size();
-      for (std::size_t p = 0; p + 1 < m; ++p) {
-        const auto row = static_cast<std::size_t>(sorted_[p].second);
+        const std::uint32_t row = samples_[s];
+        const std::uint8_t* code = bins_.row(row);
         const double w = weight_[row];
         const auto label = static_cast<std::size_t>(y_[row]);
-        left[label] += w;
-        right[label] -= w;
-        left_weight += w;
-        if (!(sorted_[p].first < sorted_[p + 1].first)) continue;
-        if (p + 1 < min_leaf || m - p - 1 < min_leaf) continue;
-        const double right_weight = total - left_weight;
-        if (!(right_weight > 0.0) || !(left_weight > 0.0)) continue;
-        const double score = proxy(left.data(), left_weight, right.data(), right_weight);
-        if (score > best.proxy) {
-          best.found = true;
-          best.proxy = score;
-          best.feature = feature;
-          best.threshold = midpoint(sorted_[p].first, sorted_[p + 1].first);
+        for (std::size_t i = first; i < m; ++i) {
+          double* at = base_[i] + std::size_t{code[drawn_[i]]} * cell;
+          at[label] += w;
+          at[rows_slot] += 1.0;
         }
       }
+      for (std::size_t i = first; i < m; ++i) {
+        const double* histogram = base_[i];
+        std::size_t low = 0, high = bins_.bin_count(drawn_[i]) - 1;
+        while (low < high && histogram[low * cell + rows_slot] == 0.0) ++low;
+        while (high > low && histogram[high * cell + rows_slot] == 0.0) --high;
+        low_[i] = static_cast<std::uint8_t>(low);
+        high_[i] = static_cast<std::uint8_t>(high);
+      }
+      return;
+    }
+    for (std::size_t i = first; i < m; ++i) {
+      low_[i] = 255;
+      high_[i] = 0;
+    }
+    for (std::size_t s = begin; s < end; ++s) {
+      const std::uint32_t row = samples_[s];
+      const std::uint8_t* code = bins_.row(row);
+      const double w = weight_[row];
+      const auto label = static_cast<std::size_t>(y_[row]);
+      for (std::size_t i = first; i < m; ++i) {
+        const std::uint8_t bin = code[drawn_[i]];
+        double* at = base_[i] + std::size_t{bin} * cell;
+        at[label] += w;
+        at[rows_slot] += 1.0;
+        low_[i] = std::min(low_[i], bin);
+        high_[i] = std::max(high_[i], bin);
+      }
+    }
+  }
+
+  // Scores the cuts of drawn column i against `best`, then clears its histogram.
+  void scan(std::size_t i, const std::vector<double>& counts, double total, std::size_t rows, Split& best) {
+    const std::size_t span = bins_.max_bin_count * cell_;
+    double* histogram = histogram_.data() + i * span;
+    std::vector<double>& left = left_counts_;
+    std::vector<double>& right = right_counts_;
+    std::fill(left.begin(), left.end(), 0.0);
+    std::copy(counts.begin(), counts.end(), right.begin());
+    const auto min_leaf = static_cast<double>(settings_.min_samples_leaf);
+    double left_weight = 0.0, left_rows = 0.0;
+    for (std::size_t b = low_[i]; b < high_[i]; ++b) {
+      const double* cell = histogram + b * cell_;
+      double bin_weight = 0.0;
+      for (std::size_t k = 0; k < k_; ++k) {
+        left[k] += cell[k];
+        right[k] -= cell[k];
+        bin_weight += cell[k];
+      }
+      // Rows weigh > 0, so an empty bin repeats the last occupied bin's split.
+      if (bin_weight == 0.0) continue;
+      left_weight += bin_weight;
+      if (track_rows_) {
+        left_rows += cell[k_];
+        if (left_rows < min_leaf || static_cast<double>(rows) - left_rows < min_leaf) continue;
+      }
+      const double right_weight = total - left_weight;
+      if (!(right_weight > 0.0) || !(left_weight > 0.0)) continue;
+      const double score = proxy(left.data(), left_weight, right.data(), right_weight);
+      if (score > best.proxy) {
+        best.found = true;
+        best.proxy = score;
+        best.feature = drawn_[i];
+        best.bin = b;
+        std::copy(left.begin(), left.end(), best_left_.begin());
+      }
+    }
+    std::fill(histogram + std::size_t{low_[i]} * cell_, histogram + (std::size_t{high_[i]} + 1) * cell_, 0.0);
+  }
+
+  void clear_constant(std::size_t i) {
+    std::fill_n(histogram_.data() + i * bins_.max_bin_count * cell_ + std::size_t{low_[i]} * cell_, cell_, 0.0);
+  }
+
+  Split best_split(std::size_t begin, std::size_t end, const std::vector<double>& counts, double total,
+                   Random& rng) {
+    const std::size_t d = columns_.size();
+    std::iota(columns_.begin(), columns_.end(), std::size_t{0});
+    left_counts_.resize(k_);
+    right_counts_.resize(k_);
+    best_left_.resize(k_);
+    Split best;
+    const auto max_features = static_cast<std::size_t>(settings_.max_features);
+    const std::size_t rows = end - begin;
+    // The first max_features draws share one pass over the rows; a column
+    // drawn because earlier ones were constant gets a pass of its own. The
+    // RNG sees the same draws as a column-at-a-time search.
+    drawn_.clear();
+    std::size_t next = 0;
+    for (; next < std::min(max_features, d); ++next) {
+      std::swap(columns_[next], columns_[next + rng.uniform_int(d - next)]);
+      drawn_.push_back(columns_[next]);
+    }
+    fill_histograms(begin, end, 0);
+    std::size_t constant = 0;
+    for (std::size_t i = 0; i < drawn_.size(); ++i) {
+      if (low_[i] == high_[i]) {
+        ++constant;
+        clear_constant(i);
+        continue;
+      }
+      scan(i, counts, total, rows, best);
+    }
+    for (; next < d && next <= constant; ++next) {
+      std::swap(columns_[next], columns_[next + rng.uniform_int(d - next)]);
+      drawn_.push_back(columns_[next]);
+      const std::size_t i = drawn_.size() - 1;
+      fill_histograms(begin, end, i);
+      if (low_[i] == high_[i]) {
+        ++constant;
+        clear_constant(i);
+        continue;
+      }
+      scan(i, counts, total, rows, best);
     }
     if (!best.found) return best;
-    // Child weights and impurities recomputed from the rows, in row order.
-    std::fill(left.begin(), left.end(), 0.0);
-    std::fill(right.begin(), right.end(), 0.0);
-    best.left_weight = best.right_weight = 0.0;
-    for (std::size_t s = begin; s < end; ++s) {
-      const auto row = static_cast<std::size_t>(samples_[s]);
-      const bool goes_left = value(samples_[s], best.feature) <= best.threshold;
-      (goes_left ? left : right)[static_cast<std::size_t>(y_[row])] += weight_[row];
-      (goes_left ? best.left_weight : best.right_weight) += weight_[row];
+    // Child impurities from the winning histogram's prefix sums; the
+    // children's own counts are summed in row order by partition().
+    std::vector<double>& right = right_counts_;
+    best.left_weight = 0.0;
+    for (std::size_t k = 0; k < k_; ++k) {
+      right[k] = std::max(0.0, counts[k] - best_left_[k]);
+      best.left_weight += best_left_[k];
     }
-    best.left_impurity = impurity(settings_.criterion, left.data(), k_, best.left_weight);
+    best.right_weight = std::max(0.0, total - best.left_weight);
+    best.left_impurity = impurity(settings_.criterion, best_left_.data(), k_, best.left_weight);
     best.right_impurity = impurity(settings_.criterion, right.data(), k_, best.right_weight);
     return best;
   }
 
-  // Raw access: Eigen's checked operator() dominates debug-build fits.
-  T value(Index row, std::size_t feature) const {
-    return X_.data()[static_cast<std::size_t>(row) * stride_ + feature];
-  }
-
-  // A threshold t with low <= t < high: the midpoint, or low when the
-  // midpoint rounds up to high (adjacent floats).
-  static T midpoint(T low, T high) {
-    const auto middle = static_cast<T>((static_cast<double>(low) + static_cast<double>(high)) / 2.0);
-    return (middle >= low && middle < high) ? middle : low;
-  }
-
-  std::size_t partition(std::size_t begin, std::size_t end, std::size_t feature, T threshold) {
+  // Also leaves the children's class weights in left_counts_ / right_counts_.
+  std::size_t partition(std::size_t begin, std::size_t end, std::size_t feature, std::size_t bin) {
     scratch_.clear();
+    std::fill(left_counts_.begin(), left_counts_.end(), 0.0);
+    std::fill(right_counts_.begin(), right_counts_.end(), 0.0);
     std::size_t out = begin;
     for (std::size_t s = begin; s < end; ++s) {
-      if (value(samples_[s], feature) <= threshold) samples_[out++] = samples_[s];
-      else scratch_.push_back(samples_[s]);
+      const std::uint32_t row = samples_[s];
+      const auto label = static_cast<std::size_t>(y_[row]);
+      if (bins_.row(row)[feature] <= bin) {
+        samples_[out++] = row;
+        left_counts_[label] += weight_[row];
+      } else {
+        scratch_.push_back(row);
+        right_counts_[label] += weight_[row];
+      }
     }
     std::copy(scratch_.begin(), scratch_.end(), samples_.begin() + static_cast<std::ptrdiff_t>(out));
     return out;
   }
 
-  const MatrixRef<T>& X_;
+  const FeatureBins<T>& bins_;
   const std::vector<std::int32_t>& y_;
   const std::vector<double>& weight_;
   const ClassTreeSettings& settings_;
   std::size_t k_;
-  std::size_t stride_;
+  std::size_t cell_;  // doubles per histogram bin: a weight per class, then the row count
   double total_weight_ = 0.0;
+  bool track_rows_ = false;  // min_samples_leaf > 1: check row counts, not just weights
   BuiltClassTree<T> tree_;
-  std::vector<Index> samples_, scratch_;
-  std::vector<std::size_t> columns_;
-  std::vector<std::pair<T, Index>> sorted_;
-  std::vector<double> left_counts_, right_counts_;
+  std::vector<std::uint32_t> samples_, scratch_;
+  std::vector<std::size_t> columns_, drawn_;
+  std::vector<double> histogram_;  // per drawn column: max_bin_count cells, zero between uses
+  std::vector<std::uint8_t> low_, high_;
+  std::vector<double*> base_;  // per drawn column: its histogram
+  std::vector<double> left_counts_, right_counts_, best_left_, pending_counts_;
 };
 
 // Grows a tree on the rows with positive `weight` (class codes `y` in
-// [0, n_classes)), drawing from `rng`.
+// [0, n_classes)) of the binned matrix, drawing from `rng`.
 template <Scalar T>
-BuiltClassTree<T> build_class_tree(const MatrixRef<T>& X, const std::vector<std::int32_t>& y,
+BuiltClassTree<T> build_class_tree(const FeatureBins<T>& bins, const std::vector<std::int32_t>& y,
                                    const std::vector<double>& weight, const ClassTreeSettings& settings, Random& rng) {
-  ClassTreeBuilder<T> builder(X, y, weight, settings);
+  ClassTreeBuilder<T> builder(bins, y, weight, settings);
   return builder.build(rng);
 }
 

@@ -77,6 +77,9 @@ class RandomForest {
     bool oob_score = false;  // out-of-bag accuracy (needs bootstrap)
     std::optional<std::variant<Index, double>> max_samples = std::nullopt;  // bootstrap draws: none = n | count | fraction
     std::variant<ClassWeight, std::map<Label, double>> class_weight = ClassWeight::none;
+    // Histogram bins per column for split search, in [2, 256]; a column with
+    // at most max_bins distinct values is searched exactly.
+    Index max_bins = 255;
     std::uint64_t random_state = 0;
     int n_jobs = 1;  // 1 serial, -1 all cores; not saved with the model
   };
@@ -245,6 +248,8 @@ class RandomForest {
                           "none, a count >= 1 or a fraction in (0, 1]", fraction);
       }
     }
+    require_parameter(params.max_bins >= 2 && params.max_bins <= 256, where, "max_bins", "in [2, 256]",
+                      params.max_bins);
     if (params.oob_score && !params.bootstrap) {
       detail::raise<invalid_argument>(where, "oob_score = true needs bootstrap = true");
     }
@@ -432,6 +437,7 @@ class RandomForest {
     settings.criterion = params_.criterion;
     settings.n_classes = target.classes.size();
 
+    const auto bins = detail::forest::bin_features(X, static_cast<std::size_t>(params_.max_bins), params_.n_jobs);
     const auto n_trees = static_cast<std::size_t>(params_.n_estimators);
     std::vector<detail::forest::BuiltClassTree<T>> built(n_trees);
     // Rows each tree drew (bit per row), kept for the out-of-bag estimate only.
@@ -454,7 +460,7 @@ class RandomForest {
             }
           }
         }
-        built[t] = detail::forest::build_class_tree<T>(X, target.codes, weight, settings, rng);
+        built[t] = detail::forest::build_class_tree<T>(bins, target.codes, weight, settings, rng);
       }
     });
 
@@ -601,7 +607,8 @@ class RandomForest {
             cereal::make_nvp("max_samples_count", max_samples_count),
             cereal::make_nvp("max_samples_fraction", max_samples_fraction),
             cereal::make_nvp("class_weight_kind", class_weight_kind),
-            cereal::make_nvp("class_weights", class_weights), cereal::make_nvp("random_state", params.random_state));
+            cereal::make_nvp("class_weights", class_weights), cereal::make_nvp("max_bins", params.max_bins),
+            cereal::make_nvp("random_state", params.random_state));
     if constexpr (loading) {
       const auto fail = [](const std::string& what) { throw serialization_error("redflag::load: " + what); };
       if (criterion > 1) fail("criterion " + std::to_string(criterion) + " is unknown");
