@@ -8,18 +8,18 @@
 #include <redflag/core/serialization.hpp>
 #include <redflag/forest/isolation_forest.hpp>
 
-#include <cereal/archives/json.hpp>
 #include <doctest/doctest.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <limits>
 #include <set>
 #include <span>
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "../support/forest_test_support.hpp"
 
 using redflag::Auto;
 using redflag::ExtendedIsolationForest;
@@ -28,6 +28,7 @@ using redflag::IsolationForest;
 using redflag::Matrix;
 using redflag::MissingPolicy;
 using redflag::Vector;
+using namespace redflag::test;
 namespace forest = redflag::detail::forest;
 
 static_assert(redflag::Detector<ExtendedIsolationForest<float>>);
@@ -36,63 +37,12 @@ static_assert(ExtendedIsolationForest<double>::model_type == "ExtendedIsolationF
 
 namespace {
 
-template <class T>
-constexpr T nan_value = std::numeric_limits<T>::quiet_NaN();
-
-// n x d standard normal cells, each NaN with probability `missing`.
-template <class T>
-Matrix<T> gaussian(Index n, Index d, std::uint64_t seed, double missing = 0.0) {
-  redflag::Random rng(seed);
-  Matrix<T> X(n, d);
-  for (Index i = 0; i < n; ++i) {
-    for (Index j = 0; j < d; ++j) {
-      const T value = rng.normal<T>();
-      X(i, j) = rng.uniform<double>() < missing ? nan_value<T> : value;
-    }
-  }
-  return X;
-}
-
-template <class Model>
-std::string saved(const Model& model, redflag::Format format = redflag::Format::portable_binary) {
-  std::ostringstream out(std::ios::binary);
-  redflag::save(model, out, format);
-  return out.str();
-}
-
-template <class Model>
-Model loaded(const std::string& bytes) {
-  std::istringstream in(bytes, std::ios::binary);
-  return redflag::load<Model>(in);
-}
-
-// The fitted trees, read back from the model's JSON file.
-template <class Model>
-forest::IsolationTrees<typename Model::scalar_type> trees_of(const Model& model) {
-  std::istringstream text(saved(model, redflag::Format::json));
-  cereal::JSONInputArchive archive(text);
-  archive.setNextName("model");
-  archive.startNode();
-  typename Model::Params params;
-  forest::serialize_params(archive, params, Model::format_version);
-  forest::ForestState<typename Model::scalar_type> state;
-  state.serialize(archive, Model::format_version);
-  archive.finishNode();
-  state.trees.derive();
-  return state.trees;
-}
-
-template <class T>
-T score_of(double depth, Index n_trees, Index psi) {
-  return static_cast<T>(
-      std::exp2(-depth / (static_cast<double>(n_trees) * forest::average_path_length(static_cast<double>(psi)))));
-}
-
 // Sends a training row down a hyperplane tree from node `at` as fit did: left
 // when sum(weight * x) <= offset; a missing projection follows the child
 // with more rows (left on a tie). Counts visits.
 template <class T>
-void fit_route(const forest::IsolationTrees<T>& trees, std::size_t at, const T* x, std::vector<std::uint32_t>& visits) {
+void hyperplane_fit_route(const forest::IsolationTrees<T>& trees, std::size_t at, const T* x,
+                          std::vector<std::uint32_t>& visits) {
   while (true) {
     ++visits[at];
     const auto& node = trees.nodes[at];
@@ -118,12 +68,7 @@ void fit_route(const forest::IsolationTrees<T>& trees, std::size_t at, const T* 
 template <class T>
 void check_counts_retraced(const forest::IsolationTrees<T>& trees, const Matrix<T>& X) {
   REQUIRE(trees.aux.size() == trees.nodes.size());
-  std::vector<std::uint32_t> visits(trees.nodes.size(), 0);
-  for (std::size_t t = 0; t < trees.tree_count(); ++t) {
-    for (Index i = 0; i < X.rows(); ++i) {
-      fit_route(trees, static_cast<std::size_t>(trees.offsets[t]), X.row(i).data(), visits);
-    }
-  }
+  const std::vector<std::uint32_t> visits = retraced_visits(trees, X, hyperplane_fit_route<T>);
   CHECK(visits == trees.count);
 }
 
@@ -229,7 +174,7 @@ TEST_CASE_TEMPLATE("ExtendedIsolationForest removes the classic forest's axis-pa
 }
 
 TEST_CASE_TEMPLATE("ExtendedIsolationForest extension levels set the terms per hyperplane", T, float, double) {
-  Matrix<T> X = gaussian<T>(400, 4, 5);
+  Matrix<T> X = gaussian_with_nan<T>(400, 4, 5, 0.0);
   X.row(399).setConstant(T(6));
   const auto check_model = [&](const ExtendedIsolationForest<T>& model, std::uint32_t terms, std::size_t tree_columns) {
     const auto trees = trees_of(model);
@@ -284,7 +229,7 @@ TEST_CASE_TEMPLATE("ExtendedIsolationForest extension levels set the terms per h
 
 TEST_CASE_TEMPLATE("ExtendedIsolationForest rejects bad extension levels and categorical columns", T, float, double) {
   using redflag::invalid_argument;
-  const Matrix<T> X = gaussian<T>(50, 3, 6);
+  const Matrix<T> X = gaussian_with_nan<T>(50, 3, 6, 0.0);
   const auto rejects = [&](const typename ExtendedIsolationForest<T>::Params& params, const char* message) {
     ExtendedIsolationForest<T> model(params);
     CHECK_THROWS_WITH_AS(model.fit(X), doctest::Contains(message), invalid_argument);
@@ -333,7 +278,7 @@ TEST_CASE_TEMPLATE("ExtendedIsolationForest degenerate data", T, float, double) 
     CHECK(model.anomaly_score(other)(0) > scores(0));
   }
   SUBCASE("a constant column shifts every offset and projection alike") {
-    Matrix<T> X = gaussian<T>(300, 3, 7);
+    Matrix<T> X = gaussian_with_nan<T>(300, 3, 7, 0.0);
     X.row(299) << T(5), T(0), T(-5);
     X.col(1).setConstant(T(0));
     ExtendedIsolationForest<T> model({.n_estimators = 50, .random_state = 3});
@@ -365,7 +310,7 @@ TEST_CASE_TEMPLATE("ExtendedIsolationForest degenerate data", T, float, double) 
 
 TEST_CASE_TEMPLATE("ExtendedIsolationForest is bit-identical for any n_jobs, fit_more and drop_oldest_trees", T, float,
                    double) {
-  const Matrix<T> X = gaussian<T>(1500, 3, 8);
+  const Matrix<T> X = gaussian_with_nan<T>(1500, 3, 8, 0.0);
   const auto fitted = [&](int n_jobs, Index n_estimators) {
     ExtendedIsolationForest<T> model({.n_estimators = n_estimators,
                                       .contamination = 0.02,
@@ -400,7 +345,7 @@ TEST_CASE_TEMPLATE("ExtendedIsolationForest is bit-identical for any n_jobs, fit
 }
 
 TEST_CASE_TEMPLATE("ExtendedIsolationForest round-trips through binary and JSON files", T, float, double) {
-  Matrix<T> X = gaussian<T>(300, 3, 9, 0.05);
+  Matrix<T> X = gaussian_with_nan<T>(300, 3, 9, 0.05);
   X.row(0) << T(6), T(-6), T(6);
   for (const auto level : {std::variant<Auto, Index>(Auto{}), std::variant<Auto, Index>(Index{1})}) {
     for (const Index n_trees : {Index{1}, Index{25}}) {
@@ -433,15 +378,16 @@ TEST_CASE_TEMPLATE("ExtendedIsolationForest round-trips through binary and JSON 
     }
   }
   IsolationForest<T> classic({.n_estimators = 3});
-  CHECK_THROWS_WITH_AS((void)loaded<ExtendedIsolationForest<T>>(saved(classic.fit(gaussian<T>(50, 3, 1)))),
-                       doctest::Contains("file holds a 'IsolationForest', expected 'ExtendedIsolationForest'"),
-                       redflag::serialization_error);
+  CHECK_THROWS_WITH_AS(
+      (void)loaded<ExtendedIsolationForest<T>>(saved(classic.fit(gaussian_with_nan<T>(50, 3, 1, 0.0)))),
+      doctest::Contains("file holds a 'IsolationForest', expected 'ExtendedIsolationForest'"),
+      redflag::serialization_error);
   CHECK_FALSE(loaded<ExtendedIsolationForest<T>>(saved(ExtendedIsolationForest<T>())).is_fitted());
 }
 
 TEST_CASE_TEMPLATE("ExtendedIsolationForest routes NaN", T, float, double) {
   SUBCASE("scattered NaN: sensible scores, training rows retrace their fit paths") {
-    Matrix<T> X = gaussian<T>(250, 4, 10, 0.1);
+    Matrix<T> X = gaussian_with_nan<T>(250, 4, 10, 0.1);
     X.row(249) << T(6), nan_value<T>, T(-6), T(6);
     const Matrix<T> all_missing = Matrix<T>::Constant(1, 4, nan_value<T>);
     // Two terms per cut: the outlier is found through the columns it has.
@@ -483,7 +429,7 @@ TEST_CASE_TEMPLATE("ExtendedIsolationForest routes NaN", T, float, double) {
           doctest::Approx(static_cast<double>(score_of<T>(base, 40, 250))).epsilon(1e-6));
   }
   SUBCASE("without NaN in training, an all-NaN row scores the training rows' mean path") {
-    const Matrix<T> X = gaussian<T>(120, 3, 11);
+    const Matrix<T> X = gaussian_with_nan<T>(120, 3, 11, 0.0);
     ExtendedIsolationForest<T> model({.n_estimators = 20, .random_state = 6, .missing = MissingPolicy::route});
     const Vector<T> scores = model.fit(X).anomaly_score(X);
     const double c = forest::average_path_length(120);
@@ -493,7 +439,7 @@ TEST_CASE_TEMPLATE("ExtendedIsolationForest routes NaN", T, float, double) {
     CHECK(static_cast<double>(all_missing) == doctest::Approx(std::exp2(-mean_depth / (20 * c))).epsilon(1e-5));
   }
   SUBCASE("a column NaN on every row takes no part in the hyperplanes") {
-    Matrix<T> X = gaussian<T>(250, 3, 12);  // max_samples = n: every row in every tree
+    Matrix<T> X = gaussian_with_nan<T>(250, 3, 12, 0.0);  // max_samples = n: every row in every tree
     X.col(2).setConstant(nan_value<T>);
     X.row(0) << T(6), T(6), nan_value<T>;
     ExtendedIsolationForest<T> model({.n_estimators = 40, .random_state = 7, .missing = MissingPolicy::route});
@@ -514,7 +460,7 @@ TEST_CASE_TEMPLATE("ExtendedIsolationForest routes NaN", T, float, double) {
     check_counts_retraced(trees, X);
   }
   SUBCASE("reject is the default") {
-    Matrix<T> X = gaussian<T>(30, 2, 13);
+    Matrix<T> X = gaussian_with_nan<T>(30, 2, 13, 0.0);
     X(3, 1) = nan_value<T>;
     ExtendedIsolationForest<T> model;
     CHECK_THROWS_WITH_AS(model.fit(X),

@@ -10,7 +10,6 @@
 #include <redflag/forest/isolation_forest.hpp>
 #include <redflag/metrics/roc.hpp>
 
-#include <cereal/archives/json.hpp>
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -22,6 +21,8 @@
 #include <string>
 #include <vector>
 
+#include "../support/forest_test_support.hpp"
+
 using redflag::ColumnKind;
 using redflag::Index;
 using redflag::IsolationForest;
@@ -30,12 +31,10 @@ using redflag::Matrix;
 using redflag::MissingPolicy;
 using redflag::Schema;
 using redflag::Vector;
+using namespace redflag::test;
 namespace forest = redflag::detail::forest;
 
 namespace {
-
-template <class T>
-constexpr T nan_value = std::numeric_limits<T>::quiet_NaN();
 
 const Schema schema{{"amount", ColumnKind::numeric}, {"mcc", ColumnKind::categorical}, {"hour", ColumnKind::numeric}};
 
@@ -54,67 +53,6 @@ Matrix<T> transactions(Index n, Index codes, std::uint64_t seed, double missing 
     }
   }
   return X;
-}
-
-template <class Model>
-std::string saved(const Model& model, redflag::Format format = redflag::Format::portable_binary) {
-  std::ostringstream out(std::ios::binary);
-  redflag::save(model, out, format);
-  return out.str();
-}
-
-template <class Model>
-Model loaded(const std::string& bytes) {
-  std::istringstream in(bytes, std::ios::binary);
-  return redflag::load<Model>(in);
-}
-
-// The fitted trees, read back from the model's JSON file.
-template <class Model>
-forest::IsolationTrees<typename Model::scalar_type> trees_of(const Model& model) {
-  std::istringstream text(saved(model, redflag::Format::json));
-  cereal::JSONInputArchive archive(text);
-  archive.setNextName("model");
-  archive.startNode();
-  typename Model::Params params;
-  forest::serialize_params(archive, params, Model::format_version);
-  forest::ForestState<typename Model::scalar_type> state;
-  state.serialize(archive, Model::format_version);
-  archive.finishNode();
-  state.trees.derive();
-  return state.trees;
-}
-
-// Node `at`'s category list: (code, goes right) pairs.
-template <class T>
-std::vector<std::pair<std::uint32_t, bool>> categories_of(const forest::IsolationTrees<T>& trees, std::size_t at) {
-  const std::uint32_t* list = trees.categories.data() + trees.aux[at];
-  std::vector<std::pair<std::uint32_t, bool>> entries;
-  for (std::uint32_t k = 1; k <= list[0]; ++k) entries.emplace_back(list[k] >> 1, (list[k] & 1u) != 0);
-  return entries;
-}
-
-// Sends a training row down a tree from node `at` as fit did (a missing
-// value follows the child with more rows, left on a tie), counting visits.
-template <class T>
-void fit_route(const forest::IsolationTrees<T>& trees, std::size_t at, const T* x, std::vector<std::uint32_t>& visits) {
-  while (true) {
-    ++visits[at];
-    const auto& node = trees.nodes[at];
-    if (node.kind == forest::NodeKind::leaf) return;
-    const auto left = static_cast<std::size_t>(node.left);
-    const T value = x[node.feature];
-    bool go_left = trees.count[left] >= trees.count[left + 1];
-    if (!std::isnan(value) && node.kind == forest::NodeKind::numeric) go_left = value <= node.value;
-    if (!std::isnan(value) && node.kind == forest::NodeKind::categorical) {
-      const auto entries = categories_of(trees, at);
-      const auto code = static_cast<std::uint32_t>(value);
-      const auto found = std::find_if(entries.begin(), entries.end(), [&](const auto& e) { return e.first == code; });
-      if (found == entries.end()) return;  // impossible for a training row: visits then fall short
-      go_left = !found->second;
-    }
-    at = go_left ? left : left + 1;
-  }
 }
 
 }  // namespace
@@ -156,12 +94,7 @@ TEST_CASE_TEMPLATE("IsolationForest splits categorical columns by category subse
   CHECK(malformed == 0);
   MESSAGE(categorical, " categorical and ", numeric, " numeric splits in 30 trees");
 
-  std::vector<std::uint32_t> visits(trees.nodes.size(), 0);
-  for (std::size_t t = 0; t < trees.tree_count(); ++t) {
-    for (Index i = 0; i < X.rows(); ++i) {
-      fit_route(trees, static_cast<std::size_t>(trees.offsets[t]), X.row(i).data(), visits);
-    }
-  }
+  const std::vector<std::uint32_t> visits = retraced_visits(trees, X, fit_route<T>);
   CHECK(visits == trees.count);
 }
 

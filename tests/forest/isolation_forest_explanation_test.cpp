@@ -18,11 +18,12 @@
 #include <concepts>
 #include <cstdint>
 #include <filesystem>
-#include <limits>
 #include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "../support/forest_test_support.hpp"
 
 using redflag::Auto;
 using redflag::ColumnKind;
@@ -34,6 +35,7 @@ using redflag::Matrix;
 using redflag::MissingPolicy;
 using redflag::Schema;
 using redflag::Vector;
+using namespace redflag::test;
 
 namespace {
 
@@ -44,22 +46,9 @@ concept Explainable = requires(const Model& model, const redflag::MatrixRef<type
 static_assert(Explainable<IsolationForest<double>>);
 static_assert(!Explainable<ExtendedIsolationForest<double>>);  // hyperplanes mix columns
 
-template <class T>
-constexpr T nan_value = std::numeric_limits<T>::quiet_NaN();
-
 // base_value + row sum of contributions vs the score, in T.
 template <class T>
 constexpr double additivity_tolerance = std::same_as<T, double> ? 1e-9 : 2e-6;
-
-template <class T>
-Matrix<T> gaussian(Index n, Index d, std::uint64_t seed) {
-  redflag::Random rng(seed);
-  Matrix<T> X(n, d);
-  for (Index i = 0; i < n; ++i) {
-    for (Index j = 0; j < d; ++j) X(i, j) = rng.normal<T>();
-  }
-  return X;
-}
 
 // Every explained row: scores are anomaly_score's bits, and the base value
 // plus the row's contributions gives the score.
@@ -160,20 +149,6 @@ void check_blames_the_changed_feature(const IsolationForest<T>& model, const Mat
 
 std::filesystem::path data_file(const char* name) { return std::filesystem::path(REDFLAG_DATA_DIR) / name; }
 
-const std::filesystem::path golden_dir = std::filesystem::path(REDFLAG_SOURCE_DIR) / "tests" / "forest" / "golden";
-
-// The data the golden (format 1) models were fitted on; see
-// isolation_forest_golden_test.cpp.
-template <class T>
-Matrix<T> golden_data() {
-  Matrix<T> X(49, 3);
-  for (Index i = 0; i < 48; ++i) {
-    for (Index j = 0; j < 3; ++j) X(i, j) = static_cast<T>((i * (7 + 2 * j) + 5 * j) % 19) / T(4);
-  }
-  X.row(48) << T(12), T(-6), T(9.5);
-  return X;
-}
-
 template <class Model>
 Model round_tripped(const Model& model) {
   std::stringstream file(std::ios::in | std::ios::out | std::ios::binary);
@@ -269,7 +244,7 @@ TEST_CASE_TEMPLATE("A forest of single leaves attributes nothing", T, float, dou
 
 TEST_CASE_TEMPLATE("IsolationForest explains format 1 models (counts recovered from the leaves)", T, float,
                    double) {
-  const auto path = golden_dir / ("isolation_forest_" + std::string(redflag::scalar_name<T>) + ".bin");
+  const auto path = golden_dir() / ("isolation_forest_" + std::string(redflag::scalar_name<T>) + ".bin");
   const auto model = redflag::load<IsolationForest<T>>(path);
   const Matrix<T> X = golden_data<T>();
   const auto explanation = check_additive<T>(model, X);

@@ -29,6 +29,8 @@
 #include <string>
 #include <vector>
 
+#include "../support/forest_test_support.hpp"
+
 using redflag::ColumnKind;
 using redflag::ExtendedIsolationForest;
 using redflag::Index;
@@ -37,26 +39,12 @@ using redflag::Matrix;
 using redflag::MissingPolicy;
 using redflag::Schema;
 using redflag::Vector;
+using namespace redflag::test;
 
 namespace {
 
-const std::filesystem::path golden_dir = std::filesystem::path(REDFLAG_SOURCE_DIR) / "tests" / "forest" / "golden";
-
 bool writing_golden() {
   return std::getenv("REDFLAG_WRITE_GOLDEN") != nullptr;
-}
-
-// 48 rows x 3 columns from integer arithmetic only (no random generator, so
-// the data cannot drift with the library), plus one far-away row. Every
-// value is exact in float and double.
-template <class T>
-Matrix<T> golden_data() {
-  Matrix<T> X(49, 3);
-  for (Index i = 0; i < 48; ++i) {
-    for (Index j = 0; j < 3; ++j) X(i, j) = static_cast<T>((i * (7 + 2 * j) + 5 * j) % 19) / T(4);
-  }
-  X.row(48) << T(12), T(-6), T(9.5);
-  return X;
 }
 
 const Schema golden_schema = Schema::from_names({"amount", "hour", "velocity"});
@@ -137,7 +125,7 @@ void check_scores(const Model& model, const Matrix<typename Model::scalar_type>&
 
 template <class T>
 std::filesystem::path v2_file(const std::string& kind, const std::string& suffix) {
-  return golden_dir / ("v2_" + kind + "_" + std::string(redflag::scalar_name<T>) + suffix);
+  return golden_dir() / ("v2_" + kind + "_" + std::string(redflag::scalar_name<T>) + suffix);
 }
 
 // Fits `model` on X, and while format 2 is current and REDFLAG_WRITE_GOLDEN
@@ -151,7 +139,7 @@ void write_v2(Model& model, const std::string& kind, const Matrix<typename Model
     redflag::save(model, v2_file<T>(kind, ".bin"), redflag::Format::portable_binary);
     redflag::save(model, v2_file<T>(kind, ".json"), redflag::Format::json);
     write_scores<T>(v2_file<T>(kind, "_scores.csv"), model.anomaly_score(Q));
-    MESSAGE("wrote golden format-2 files for ", kind, " ", redflag::scalar_name<T>, " into ", golden_dir.string());
+    MESSAGE("wrote golden format-2 files for ", kind, " ", redflag::scalar_name<T>, " into ", golden_dir().string());
   } else {
     MESSAGE("format 2 golden files are frozen; this build writes format ", Model::format_version);
   }
@@ -161,9 +149,9 @@ void write_v2(Model& model, const std::string& kind, const Matrix<typename Model
 
 TEST_CASE_TEMPLATE("IsolationForest golden files (format v1) load and score bit-identically", T, float, double) {
   const Matrix<T> X = golden_data<T>();
-  const auto base = golden_dir / ("isolation_forest_" + std::string(redflag::scalar_name<T>));
+  const auto base = golden_dir() / ("isolation_forest_" + std::string(redflag::scalar_name<T>));
   const std::vector<T> expected =
-      read_scores<T>(golden_dir / ("scores_" + std::string(redflag::scalar_name<T>) + ".csv"));
+      read_scores<T>(golden_dir() / ("scores_" + std::string(redflag::scalar_name<T>) + ".csv"));
   for (const char* extension : {".bin", ".json"}) {
     CAPTURE(extension);
     auto path = base;

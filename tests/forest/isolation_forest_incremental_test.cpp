@@ -17,9 +17,10 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
-#include <sstream>
 #include <string>
 #include <variant>
+
+#include "../support/forest_test_support.hpp"
 
 using redflag::Auto;
 using redflag::ColumnKind;
@@ -30,6 +31,8 @@ using redflag::Matrix;
 using redflag::MissingPolicy;
 using redflag::Schema;
 using redflag::Vector;
+using redflag::test::loaded;
+using redflag::test::saved;
 
 namespace {
 
@@ -41,19 +44,6 @@ Matrix<T> gaussian(Index n, Index d, std::uint64_t seed, T shift = T(0)) {
     for (Index j = 0; j < d; ++j) X(i, j) = rng.normal<T>() + (i % 25 == 0 ? T(4) : T(0)) + shift;
   }
   return X;
-}
-
-template <class Model>
-std::string saved(const Model& model) {
-  std::ostringstream out(std::ios::binary);
-  redflag::save(model, out);
-  return out.str();
-}
-
-template <class Model>
-Model loaded(const std::string& bytes) {
-  std::istringstream in(bytes, std::ios::binary);
-  return redflag::load<Model>(in);
 }
 
 // Total path length over the model's trees, per row of X.

@@ -10,16 +10,16 @@
 #include <redflag/core/serialization.hpp>
 #include <redflag/forest/isolation_forest.hpp>
 
-#include <cereal/archives/json.hpp>
 #include <doctest/doctest.h>
 
 #include <cmath>
 #include <cstdint>
 #include <limits>
 #include <span>
-#include <sstream>
 #include <string>
 #include <vector>
+
+#include "../support/forest_test_support.hpp"
 
 using redflag::ExtendedIsolationForest;
 using redflag::Index;
@@ -28,59 +28,13 @@ using redflag::Matrix;
 using redflag::MissingPolicy;
 using redflag::Schema;
 using redflag::Vector;
+using namespace redflag::test;
 namespace forest = redflag::detail::forest;
 
 namespace {
 
 template <class T>
-constexpr T nan_value = std::numeric_limits<T>::quiet_NaN();
-
-template <class T>
 constexpr double tolerance = sizeof(T) == 8 ? 1e-12 : 1e-6;
-
-// n x d standard normal cells, each NaN with probability `missing`.
-template <class T>
-Matrix<T> gaussian(Index n, Index d, std::uint64_t seed, double missing = 0.0) {
-  redflag::Random rng(seed);
-  Matrix<T> X(n, d);
-  for (Index i = 0; i < n; ++i) {
-    for (Index j = 0; j < d; ++j) {
-      const T value = rng.normal<T>();
-      X(i, j) = rng.uniform<double>() < missing ? nan_value<T> : value;
-    }
-  }
-  return X;
-}
-
-template <class Model>
-std::string saved(const Model& model, redflag::Format format = redflag::Format::portable_binary) {
-  std::ostringstream out(std::ios::binary);
-  redflag::save(model, out, format);
-  return out.str();
-}
-
-// The fitted trees, read back from the model's JSON file.
-template <class Model>
-forest::IsolationTrees<typename Model::scalar_type> trees_of(const Model& model) {
-  std::istringstream text(saved(model, redflag::Format::json));
-  cereal::JSONInputArchive archive(text);
-  archive.setNextName("model");
-  archive.startNode();
-  typename Model::Params params;
-  forest::serialize_params(archive, params, Model::format_version);
-  forest::ForestState<typename Model::scalar_type> state;
-  state.serialize(archive, Model::format_version);
-  archive.finishNode();
-  state.trees.derive();
-  return state.trees;
-}
-
-// The score of a row whose path lengths over the model's trees sum to `depth`.
-template <class T>
-T score_of(double depth, Index n_trees, Index psi) {
-  return static_cast<T>(
-      std::exp2(-depth / (static_cast<double>(n_trees) * forest::average_path_length(static_cast<double>(psi)))));
-}
 
 // Sum over trees of the cover-weighted mean leaf value: the path length of a
 // row that tells no tree anything.
@@ -100,27 +54,11 @@ double base_depth(const forest::IsolationTrees<T>& trees) {
   return depth;
 }
 
-// Sends a training row down a numeric tree from node `at` as fit did (a
-// missing split value follows the child with more rows, left on a tie),
-// counting visits.
-template <class T>
-void fit_route(const forest::IsolationTrees<T>& trees, std::size_t at, const T* x, std::vector<std::uint32_t>& visits) {
-  while (true) {
-    ++visits[at];
-    const auto& node = trees.nodes[at];
-    if (node.kind == forest::NodeKind::leaf) return;
-    const auto left = static_cast<std::size_t>(node.left);
-    const T value = x[node.feature];
-    const bool go_left = std::isnan(value) ? trees.count[left] >= trees.count[left + 1] : value <= node.value;
-    at = go_left ? left : left + 1;
-  }
-}
-
 }  // namespace
 
 TEST_CASE_TEMPLATE("IsolationForest rejects NaN by default, naming the cell and the policy", T, float, double) {
   using redflag::data_error;
-  Matrix<T> X = gaussian<T>(50, 3, 1);
+  Matrix<T> X = gaussian_with_nan<T>(50, 3, 1, 0.0);
   Matrix<T> bad = X;
   bad(7, 2) = nan_value<T>;
   const std::string message = "X has NaN at row 7, column 2 (set missing = MissingPolicy::route to accept NaN)";
@@ -151,7 +89,7 @@ TEST_CASE_TEMPLATE("IsolationForest rejects NaN by default, naming the cell and 
 
 TEST_CASE_TEMPLATE("IsolationForest rejects infinities under either policy", T, float, double) {
   using redflag::data_error;
-  const Matrix<T> X = gaussian<T>(40, 2, 2);
+  const Matrix<T> X = gaussian_with_nan<T>(40, 2, 2, 0.0);
   for (const auto policy : {MissingPolicy::reject, MissingPolicy::route}) {
     for (const T infinity : {std::numeric_limits<T>::infinity(), -std::numeric_limits<T>::infinity()}) {
       CAPTURE(infinity);
@@ -178,7 +116,7 @@ TEST_CASE_TEMPLATE("IsolationForest rejects infinities under either policy", T, 
 }
 
 TEST_CASE_TEMPLATE("IsolationForest routes scattered NaN", T, float, double) {
-  Matrix<T> X = gaussian<T>(600, 4, 3, 0.1);
+  Matrix<T> X = gaussian_with_nan<T>(600, 4, 3, 0.1);
   X.row(599) << T(7), nan_value<T>, T(-7), T(7);  // far away in the columns it has
   IsolationForest<T> model({.random_state = 5, .missing = MissingPolicy::route});
   const Vector<T> scores = model.fit(X).anomaly_score(X);
@@ -197,7 +135,7 @@ TEST_CASE_TEMPLATE("IsolationForest routes scattered NaN", T, float, double) {
   }
   // Without any NaN in the data the policy changes nothing: same random
   // draws, same trees, same scores.
-  const Matrix<T> complete = gaussian<T>(300, 3, 4);
+  const Matrix<T> complete = gaussian_with_nan<T>(300, 3, 4, 0.0);
   IsolationForest<T> rejecting({.random_state = 6});
   IsolationForest<T> routing({.random_state = 6, .missing = MissingPolicy::route});
   CHECK(rejecting.fit(complete).anomaly_score(complete) == routing.fit(complete).anomaly_score(complete));
@@ -244,16 +182,11 @@ TEST_CASE_TEMPLATE("IsolationForest training rows with NaN follow the larger bra
   SUBCASE("random data: every training row retraces its fit path under the larger-branch rule") {
     // All rows in every tree (max_samples = n, no bootstrap), so the visits
     // of the 200 rows must reproduce every node's count exactly.
-    const Matrix<T> X = gaussian<T>(200, 3, 8, 0.25);
+    const Matrix<T> X = gaussian_with_nan<T>(200, 3, 8, 0.25);
     IsolationForest<T> model({.n_estimators = 10, .random_state = 2, .missing = MissingPolicy::route});
     const auto trees = trees_of(model.fit(X));
     REQUIRE(trees.numeric_only);
-    std::vector<std::uint32_t> visits(trees.nodes.size(), 0);
-    for (std::size_t t = 0; t < trees.tree_count(); ++t) {
-      for (Index i = 0; i < X.rows(); ++i) {
-        fit_route(trees, static_cast<std::size_t>(trees.offsets[t]), X.row(i).data(), visits);
-      }
-    }
+    const std::vector<std::uint32_t> visits = retraced_visits(trees, X, fit_route<T>);
     CHECK(visits == trees.count);
   }
 }
@@ -305,7 +238,7 @@ TEST_CASE_TEMPLATE("IsolationForest scores a NaN as the count-weighted mean of b
 }
 
 TEST_CASE_TEMPLATE("IsolationForest scores an all-NaN row at the forest's base", T, float, double) {
-  const Matrix<T> X = gaussian<T>(400, 5, 9, 0.1);
+  const Matrix<T> X = gaussian_with_nan<T>(400, 5, 9, 0.1);
   IsolationForest<T> model(
       {.n_estimators = 30, .max_samples = Index{128}, .random_state = 4, .missing = MissingPolicy::route});
   model.fit(X);
@@ -319,7 +252,7 @@ TEST_CASE_TEMPLATE("IsolationForest scores an all-NaN row at the forest's base",
 
   // Trained without NaN on every row (max_samples = n), the base is the mean
   // path length of the training rows themselves.
-  const Matrix<T> complete = gaussian<T>(100, 3, 10);
+  const Matrix<T> complete = gaussian_with_nan<T>(100, 3, 10, 0.0);
   IsolationForest<T> full({.n_estimators = 20, .random_state = 4, .missing = MissingPolicy::route});
   const Vector<T> training = full.fit(complete).anomaly_score(complete);
   const double c = forest::average_path_length(100);
@@ -332,7 +265,7 @@ TEST_CASE_TEMPLATE("IsolationForest scores an all-NaN row at the forest's base",
 }
 
 TEST_CASE_TEMPLATE("IsolationForest never splits on a column that is NaN on every row", T, float, double) {
-  Matrix<T> X = gaussian<T>(300, 3, 12, 0.05);
+  Matrix<T> X = gaussian_with_nan<T>(300, 3, 12, 0.05);
   X.col(1).setConstant(nan_value<T>);
   IsolationForest<T> model({.n_estimators = 40, .random_state = 7, .missing = MissingPolicy::route});
   model.fit(X);
@@ -356,7 +289,7 @@ TEST_CASE_TEMPLATE("IsolationForest never splits on a column that is NaN on ever
 }
 
 TEST_CASE_TEMPLATE("IsolationForest with NaN is bit-identical for any n_jobs and across fit_more", T, float, double) {
-  Matrix<T> X = gaussian<T>(2000, 4, 13, 0.1);  // several 512-row scoring blocks
+  Matrix<T> X = gaussian_with_nan<T>(2000, 4, 13, 0.1);  // several 512-row scoring blocks
   const auto fitted = [&](int n_jobs, Index n_estimators) {
     IsolationForest<T> model({.n_estimators = n_estimators,
                               .contamination = 0.05,

@@ -8,8 +8,9 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <sstream>
 #include <string>
+
+#include "../support/forest_test_support.hpp"
 
 using redflag::Auto;
 using redflag::Index;
@@ -17,55 +18,12 @@ using redflag::IsolationForest;
 using redflag::LabelVector;
 using redflag::Matrix;
 using redflag::Vector;
+using namespace redflag::test;
 
 static_assert(redflag::Detector<IsolationForest<float>>);
 static_assert(redflag::Detector<IsolationForest<double>>);
 static_assert(redflag::SerializableModel<IsolationForest<float>>);
 static_assert(redflag::SerializableModel<IsolationForest<double>>);
-
-namespace {
-
-// n normal rows in d columns plus, when `outlier`, a last row far away.
-template <class T>
-Matrix<T> gaussian(Index n, Index d, std::uint64_t seed, bool outlier = false) {
-  redflag::Random rng(seed);
-  Matrix<T> X(n + (outlier ? 1 : 0), d);
-  for (Index i = 0; i < n; ++i) {
-    for (Index j = 0; j < d; ++j) X(i, j) = rng.normal<T>();
-  }
-  if (outlier) X.row(n).setConstant(T(8));
-  return X;
-}
-
-template <class Model>
-std::string saved(const Model& model, redflag::Format format = redflag::Format::portable_binary) {
-  std::ostringstream out(std::ios::binary);
-  redflag::save(model, out, format);
-  return out.str();
-}
-
-template <class Model>
-Model loaded(const std::string& bytes) {
-  std::istringstream in(bytes, std::ios::binary);
-  return redflag::load<Model>(in);
-}
-
-std::string replaced(std::string text, const std::string& from, const std::string& to) {
-  const auto at = text.find(from);
-  REQUIRE(at != std::string::npos);
-  return text.replace(at, from.size(), to);
-}
-
-// Replaces the first number after "key": in a JSON model file.
-std::string first_number_replaced(std::string text, const std::string& key, const std::string& value) {
-  const auto at = text.find("\"" + key + "\":");
-  REQUIRE(at != std::string::npos);
-  const auto first = text.find_first_of("-0123456789", at + key.size() + 3);
-  const auto end = text.find_first_not_of("-0123456789.e+", first);
-  return text.replace(first, end - first, value);
-}
-
-}  // namespace
 
 TEST_CASE("IsolationForest average path length matches scikit-learn's") {
   using redflag::detail::forest::average_path_length;
@@ -113,7 +71,7 @@ TEST_CASE_TEMPLATE("IsolationForest known small cases", T, float, double) {
 }
 
 TEST_CASE_TEMPLATE("IsolationForest scores the obvious outlier highest", T, float, double) {
-  const Matrix<T> X = gaussian<T>(300, 4, 11, true);
+  const Matrix<T> X = gaussian_with_outlier<T>(300, 4, 11);
   IsolationForest<T> model({.random_state = 3});
   const Vector<T> scores = model.fit(X).anomaly_score(X);
   Index top = 0;
@@ -147,7 +105,7 @@ TEST_CASE_TEMPLATE("IsolationForest contamination flags that share of the traini
 
 TEST_CASE_TEMPLATE("IsolationForest threshold, decision_function, predict and score_samples agree", T, float,
                    double) {
-  const Matrix<T> X = gaussian<T>(200, 2, 8, true);
+  const Matrix<T> X = gaussian_with_outlier<T>(200, 2, 8);
   IsolationForest<T> model;
   model.fit(X);
   const Vector<T> scores = model.anomaly_score(X);
@@ -162,7 +120,7 @@ TEST_CASE_TEMPLATE("IsolationForest threshold, decision_function, predict and sc
 }
 
 TEST_CASE_TEMPLATE("IsolationForest is bit-identical for any n_jobs", T, float, double) {
-  const Matrix<T> X = gaussian<T>(3000, 5, 21, true);  // > one 512-row scoring block
+  const Matrix<T> X = gaussian_with_outlier<T>(3000, 5, 21);  // > one 512-row scoring block
   const auto fitted = [&](int n_jobs) {
     IsolationForest<T> model({.contamination = 0.05, .random_state = 77, .n_jobs = n_jobs});
     return model.fit(X);
@@ -242,7 +200,7 @@ TEST_CASE_TEMPLATE("IsolationForest rejects bad input", T, float, double) {
 }
 
 TEST_CASE_TEMPLATE("IsolationForest round-trips through binary and JSON files", T, float, double) {
-  const Matrix<T> X = gaussian<T>(400, 3, 2, true);
+  const Matrix<T> X = gaussian_with_outlier<T>(400, 3, 2);
   IsolationForest<T> model({.n_estimators = 20, .max_samples = 0.5, .contamination = 0.1,
                             .max_features = Index{2}, .bootstrap = true, .random_state = 5});
   model.fit(X);
@@ -352,7 +310,7 @@ TEST_CASE_TEMPLATE("IsolationForest fast walk equals the general tree walk", T, 
 TEST_CASE_TEMPLATE("IsolationForest scores a row alone as within a block", T, float, double) {
   // A lone row takes the tree-interleaved walk, rows in a block the
   // row-interleaved one; both must give the same bits.
-  const Matrix<T> X = gaussian<T>(200, 5, 12, true);
+  const Matrix<T> X = gaussian_with_outlier<T>(200, 5, 12);
   IsolationForest<T> model({.n_estimators = 37, .max_samples = Index{64}, .random_state = 4});
   const Vector<T> scores = model.fit(X).anomaly_score(X);
   for (const Index i : {Index{0}, Index{17}, Index{200}}) {

@@ -9,11 +9,11 @@
 #include <cstdint>
 #include <limits>
 #include <span>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "../support/allocation_tracker.hpp"
+#include "../support/forest_test_support.hpp"
 
 using redflag::Auto;
 using redflag::ColumnKind;
@@ -24,6 +24,7 @@ using redflag::MissingPolicy;
 using redflag::Schema;
 using redflag::StreamingIsolationForest;
 using redflag::Vector;
+using namespace redflag::test;
 
 static_assert(redflag::SerializableModel<StreamingIsolationForest<float>>);
 static_assert(redflag::SerializableModel<StreamingIsolationForest<double>>);
@@ -44,19 +45,6 @@ Matrix<T> stream(Index n, Index d, std::uint64_t seed, Index shift_at = -1, T me
 template <class T>
 std::span<const T> row_of(const Matrix<T>& X, Index i) {
   return {X.row(i).data(), static_cast<std::size_t>(X.cols())};
-}
-
-template <class Model>
-std::string saved(const Model& model, redflag::Format format = redflag::Format::portable_binary) {
-  std::ostringstream out(std::ios::binary);
-  redflag::save(model, out, format);
-  return out.str();
-}
-
-template <class Model>
-Model loaded(const std::string& bytes) {
-  std::istringstream in(bytes, std::ios::binary);
-  return redflag::load<Model>(in);
 }
 
 // The window after the first `seen` rows of X, built independently of the
@@ -235,19 +223,15 @@ TEST_CASE("A StreamingIsolationForest file that contradicts itself is refused") 
   StreamingIsolationForest<double> detector({.forest = {.n_estimators = 5}, .window_size = 50, .block_size = 10});
   detector.learn(X);
   const std::string json = saved(detector, redflag::Format::json);
-  const auto replaced = [&](const std::string& from, const std::string& to) {
-    std::string text = json;
-    const auto at = text.find(from);
-    REQUIRE(at != std::string::npos);
-    return text.replace(at, from.size(), to);
-  };
   // A fitted forest with a window that has not filled yet.
-  CHECK_THROWS_WITH_AS(loaded<StreamingIsolationForest<double>>(replaced("\"rows_seen\": 70", "\"rows_seen\": 10")),
-                       doctest::Contains("has a forest before its window filled"), redflag::serialization_error);
-  CHECK_THROWS_WITH_AS(loaded<StreamingIsolationForest<double>>(replaced("\"block_size\": 10", "\"block_size\": 51")),
-                       doctest::Contains("block_size must be in [1, window_size]"), redflag::serialization_error);
   CHECK_THROWS_WITH_AS(
-      loaded<StreamingIsolationForest<double>>(replaced("\"window_size\": 50", "\"window_size\": 60")),
+      loaded<StreamingIsolationForest<double>>(replaced(json, "\"rows_seen\": 70", "\"rows_seen\": 10")),
+      doctest::Contains("has a forest before its window filled"), redflag::serialization_error);
+  CHECK_THROWS_WITH_AS(
+      loaded<StreamingIsolationForest<double>>(replaced(json, "\"block_size\": 10", "\"block_size\": 51")),
+      doctest::Contains("block_size must be in [1, window_size]"), redflag::serialization_error);
+  CHECK_THROWS_WITH_AS(
+      loaded<StreamingIsolationForest<double>>(replaced(json, "\"window_size\": 50", "\"window_size\": 60")),
       doctest::Contains("window is 50 x 2, expected 60 x 2"), redflag::serialization_error);
 }
 
