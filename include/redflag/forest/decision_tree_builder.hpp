@@ -29,7 +29,7 @@
 #include <redflag/core/random.hpp>
 #include <redflag/core/types.hpp>
 #include <redflag/forest/feature_bins.hpp>
-#include <redflag/forest/isolation_tree.hpp>
+#include <redflag/forest/tree_node.hpp>
 
 #include <algorithm>
 #include <cmath>

@@ -123,22 +123,13 @@ class FastWalk {
       xs[w] = x;
       steps = std::max(steps, trees_.depth[t + w]);
     }
-    walk(steps, at, xs);
+    walk(trees_.nodes.data(), steps, at, xs);
     for (std::size_t w = 0; w < W; ++w) depth += leaf(at[w]);
   }
 
   double leaf(std::int32_t at) const { return static_cast<double>(trees_.nodes[static_cast<std::size_t>(at)].value); }
 
-  template <std::size_t W>
-  void walk(std::int32_t steps, std::int32_t (&at)[W], const T* const (&x)[W]) const {
-    const TreeNode<T>* nodes = trees_.nodes.data();
-    for (std::int32_t step = 0; step < steps; ++step) {
-      for (std::size_t w = 0; w < W; ++w) {
-        const TreeNode<T>& node = nodes[at[w]];
-        at[w] = node.left + static_cast<std::int32_t>((x[w][node.feature] > node.value) & node.step);
-      }
-    }
-  }
+
 
   void walk_rows(std::size_t t, const T* X, std::size_t stride, double* depth) const {
     std::int32_t at[wide];
@@ -147,7 +138,7 @@ class FastWalk {
       at[w] = trees_.offsets[t];
       x[w] = X + w * stride;
     }
-    walk(trees_.depth[t], at, x);
+    walk(trees_.nodes.data(), trees_.depth[t], at, x);
     for (std::size_t w = 0; w < wide; ++w) depth[w] += leaf(at[w]);
   }
 

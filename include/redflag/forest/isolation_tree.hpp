@@ -2,15 +2,10 @@
 
 // The storage of an isolation forest (Liu, Ting & Zhou, "Isolation Forest",
 // ICDM 2008; Hariri, Kind & Brunner, "Extended Isolation Forest", IEEE TKDE
-// 2021): every tree's nodes in one array, a tree being a contiguous range.
-//
-// A node is 12 (float) or 16 (double) bytes. An internal node holds the index
-// of its left child (the right child is the next node) and its split; a leaf
-// holds depth + c(leaf size), the path length the paper assigns to a row
-// ending there, so scoring is a walk and one addition per tree. A leaf's
-// `left` is its own index and its `step` is 0, so the branch-free walk
-// next = left + ((x[feature] > value) & step) stays put once it reaches a
-// leaf and every row can take the same number of steps (isolation_scorer.hpp).
+// 2021): every tree's nodes (tree_node.hpp) in one array, a tree being a
+// contiguous range. A leaf holds depth + c(leaf size), the path length the
+// paper assigns to a row ending there, so scoring is a walk and one addition
+// per tree.
 //
 // Beside the nodes: the training rows that reached each node (for missing
 // values, unseen categories and explanations), and side tables for the two
@@ -18,6 +13,7 @@
 
 #include <redflag/core/error.hpp>
 #include <redflag/core/types.hpp>
+#include <redflag/forest/tree_node.hpp>
 
 #include <algorithm>
 #include <bit>
@@ -28,25 +24,6 @@
 #include <vector>
 
 namespace redflag::detail::forest {
-
-enum class NodeKind : std::uint8_t {
-  leaf,
-  numeric,      // x[feature] <= value goes left
-  categorical,  // x[feature]'s code goes where the node's category list says
-  hyperplane,   // (x - p) . n <= 0 over the node's terms goes left (hyperplane_side)
-};
-
-template <Scalar T>
-struct TreeNode {
-  T value;               // numeric threshold | leaf path length | 0 (categorical, hyperplane)
-  std::int32_t left;     // index of the left child (right = left + 1); a leaf: its own index
-  std::uint16_t feature;  // split column (numeric, categorical), else 0
-  NodeKind kind;
-  std::uint8_t step;  // 1 for numeric splits, else 0 (see the walk above)
-};
-
-// Columns are addressed by 16-bit indices in the nodes.
-inline constexpr Index max_columns = std::numeric_limits<std::uint16_t>::max();
 
 // One coordinate of a hyperplane split: its normal-vector weight and the
 // intercept point's coordinate.

@@ -15,7 +15,7 @@
 #include <redflag/core/types.hpp>
 #include <redflag/core/validation.hpp>
 #include <redflag/forest/decision_tree_builder.hpp>
-#include <redflag/forest/isolation_tree.hpp>
+#include <redflag/forest/tree_node.hpp>
 #include <redflag/forest/tree_shap.hpp>
 
 #include <cereal/cereal.hpp>
@@ -152,12 +152,7 @@ struct ClassTrees {
           at[w] = offsets[t];
           x[w] = X + (r + std::min(w, width - 1)) * stride;  // a short group repeats its last row
         }
-        for (std::int32_t step = 0; step < depth[t]; ++step) {
-          for (std::size_t w = 0; w < wide; ++w) {
-            const TreeNode<T>& here = node[at[w]];
-            at[w] = here.left + static_cast<std::int32_t>((x[w][here.feature] > here.value) & here.step);
-          }
-        }
+        walk(node, depth[t], at, x);
         for (std::size_t w = 0; w < width; ++w) {
           const T* values = leaf_values.data() + std::size_t{leaf_row[static_cast<std::size_t>(at[w])]} * k_count;
           double* out = sum + (r + w) * k_count;
