@@ -37,18 +37,17 @@ import os
 for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_variable] = "1"
 
-import json  # noqa: E402
-import platform  # noqa: E402
-import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
-import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
-import sklearn  # noqa: E402
 from sklearn.ensemble import RandomForestClassifier  # noqa: E402
 from sklearn.metrics import roc_auc_score  # noqa: E402
+
+import compare_support  # noqa: E402
+from compare_support import (add_common_arguments, clock, format_seconds, load_average, median_seconds,  # noqa: E402
+                             report, require_case, run_benchmark, start)
 
 ROWS = 1_000_000
 TEST_ROWS = 100_000
@@ -71,19 +70,6 @@ def make_data():
     score = (0.8 * X[:, 0] - 0.6 * X[:, 1] + 0.5 * X[:, 2] + 0.4 * X[:, 3] * X[:, 4] + 0.7 * np.abs(X[:, 5])
              - 0.3 * X[:, 6] ** 2 + 0.3 * X[:, 7] + 0.6 * rng.standard_normal(ROWS + TEST_ROWS))
     return X, (score > 1.9).astype(np.int64)
-
-
-def clock(kind):
-    return time.process_time if kind == "cpu" else time.perf_counter
-
-
-def median_seconds(call, repeats, timer):
-    times = []
-    for _ in range(repeats):
-        start = timer()
-        call()
-        times.append(timer() - start)
-    return float(np.median(times))
 
 
 def sklearn_model():
@@ -117,38 +103,17 @@ def time_sklearn(X, y, args, log):
     return out
 
 
-def run_redflag(bench, data_path, args, log):
+def run_redflag(data_path, args, log):
     """bench_random_forest's medians: {run_name: {"seconds": ..., counters...}}."""
     rows = "(70000|100000|1000000)" if args.full else "(70000|100000)"
     pattern = f"^(fit<(double|float)>/rows:{rows}|predict_proba<(double|float)>/rows:(100000|1000000))$"
-    command = [str(bench), f"--benchmark_filter={pattern}", "--benchmark_format=json",
-               f"--benchmark_repetitions={args.repetitions}", "--benchmark_report_aggregates_only=true"]
-    log("running " + " ".join(command[:1] + command[2:]))
-    env = dict(os.environ, REDFLAG_BENCH_RF_DATA=str(data_path))
-    result = subprocess.run(command, env=env, check=True, stdout=subprocess.PIPE, text=True)
-    report = json.loads(result.stdout)
-    scale = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
-    medians = {}
-    for entry in report["benchmarks"]:
-        if entry.get("aggregate_name") != "median":
-            continue
-        seconds = entry["cpu_time" if args.clock == "cpu" else "real_time"] * scale[entry["time_unit"]]
-        medians[entry["run_name"]] = dict(entry, seconds=seconds)
-    if f"predict_proba<double>/rows:{ROWS}" not in medians:
-        sys.exit(f"{bench} has no 1e6-row cases: it was built without NDEBUG or with sanitizers; "
-                 "build it with the bench preset (cmake --preset bench)")
+    medians, _ = run_benchmark(args, pattern, {"REDFLAG_BENCH_RF_DATA": str(data_path)}, log)
+    require_case(medians, f"predict_proba<double>/rows:{ROWS}", args.bench)
     return medians
 
 
-def format_seconds(seconds):
-    for unit, factor in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
-        if seconds >= factor:
-            return f"{seconds / factor:,.3g} {unit}"
-    return f"{seconds / 1e-9:,.3g} ns"
-
-
 def per_row_tree(seconds, rows):
-    return f"{seconds / (rows * TREES) * 1e9:.3g} ns/row·tree"
+    return compare_support.per_row_tree(seconds, rows, TREES)
 
 
 def table(ours, theirs, args):
@@ -183,43 +148,15 @@ def table(ours, theirs, args):
     return lines
 
 
-def print_markdown(rows):
-    header = ("case", "redflag (median)", f"scikit-learn {sklearn.__version__} (median)", "ratio", "target", "met")
-    print("| " + " | ".join(header) + " |")
-    print("|---|--:|--:|--:|---|---|")
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--bench", type=Path, default=DEFAULT_BENCH,
-                        help="the bench_random_forest program of a Release (bench preset) build [%(default)s]")
-    parser.add_argument("--repetitions", type=int, default=5, help="bench_random_forest repetitions [%(default)s]")
+    add_common_arguments(parser, DEFAULT_BENCH)
     parser.add_argument("--sklearn-repetitions", type=int, default=3,
                         help="scikit-learn fit calls per case below 1e6 rows [%(default)s]")
     parser.add_argument("--full", action="store_true",
                         help="add the 1e6-row fit (minutes for scikit-learn) and predict 1e6 rows with scikit-learn")
-    parser.add_argument("--clock", choices=("cpu", "real"), default="cpu",
-                        help="CPU time of the process or wall time, for both programs [%(default)s]")
-    parser.add_argument("--cpu", type=int, help="pin both programs to this CPU")
-    parser.add_argument("--sklearn-only", action="store_true", help="time scikit-learn only")
-    parser.add_argument("--check", action="store_true", help="exit 1 when a target is not met")
     args = parser.parse_args()
-
-    def log(message):
-        # Progress goes to stderr so stdout is just the table, unless scikit-learn's figures are the output.
-        print(message, file=sys.stdout if args.sklearn_only else sys.stderr, flush=True)
-
-    if args.cpu is not None:
-        os.sched_setaffinity(0, {args.cpu})
-    if not args.sklearn_only and not args.bench.is_file():
-        sys.exit(f"{args.bench} not found; build it with\n"
-                 "  cmake --preset bench && cmake --build --preset bench --target bench_random_forest\n"
-                 "or pass --bench PATH")
-    log(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, load average "
-        f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}; scikit-learn {sklearn.__version__}, "
-        f"numpy {np.__version__}; {args.clock} time")
+    log = start(args)
     X, y = make_data()
     log(f"{y.mean() * 100:.1f} % positive rows")
     if args.sklearn_only:
@@ -229,18 +166,12 @@ def main():
     with tempfile.TemporaryDirectory(prefix="redflag-rf-") as folder:
         data_path = Path(folder) / "Xy.f64"
         np.column_stack([X, y.astype(np.float64)]).astype("<f8").tofile(data_path)
-        ours = run_redflag(args.bench, data_path, args, log)
+        ours = run_redflag(data_path, args, log)
     theirs = time_sklearn(X, y, args, log)
-    log(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-
-    rows = table(ours, theirs, args)
-    print(f"\n{args.clock} time, 1 thread, {TREES} trees, max_depth {MAX_DEPTH}, class_weight balanced, d = {COLS}, "
-          f"synthetic data (numpy seed {SEED}); redflag: median of {args.repetitions} repetitions")
-    print_markdown(rows)
-    missed = [row[0] for row in rows if row[5] == "**not met**"]
-    if missed:
-        print("\nnot met: " + "; ".join(missed))
-    return 1 if args.check and missed else 0
+    log(f"load average {load_average()}")
+    return report(table(ours, theirs, args), args,
+                  f"{args.clock} time, 1 thread, {TREES} trees, max_depth {MAX_DEPTH}, class_weight balanced, "
+                  f"d = {COLS}, synthetic data (numpy seed {SEED}); redflag: median of {args.repetitions} repetitions")
 
 
 if __name__ == "__main__":
