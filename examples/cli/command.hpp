@@ -5,13 +5,18 @@
 
 #include <redflag/core/error.hpp>
 
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <ostream>
 #include <set>
+#include <span>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 namespace redflag::cli {
@@ -106,6 +111,48 @@ inline std::string format_milliseconds(double milliseconds) {
   char text[32];
   std::snprintf(text, sizeof text, "%.1f ms", milliseconds);
   return text;
+}
+
+// "redflag fit: --trees expects an integer >= 1, got 'x'".
+[[noreturn]] inline void option_error(const std::string& command, const std::string& option, const std::string& text,
+                                      const std::string& expected) {
+  throw invalid_argument("redflag " + command + ": --" + option + " expects " + expected + ", got '" + text + "'");
+}
+
+// The whole of `text` as a Number (an integer type or double), else option_error.
+template <class Number>
+Number parse_number(const std::string& text, const std::string& command, const std::string& option,
+                    const std::string& expected) {
+  Number value{};
+  const char* end = text.data() + text.size();
+  const auto [stop, ec] = std::from_chars(text.data(), end, value);
+  if (text.empty() || ec != std::errc() || stop != end) option_error(command, option, text, expected);
+  return value;
+}
+
+// A model parameter and the command-line option that sets it.
+using ParameterOption = std::pair<std::string_view, std::string_view>;
+
+// "redflag::IsolationForest::fit: max_features must be ..." becomes
+// "redflag fit: --max-features 30: max_features must be ..." for the
+// parameters in `options`; other errors are rethrown unchanged.
+[[noreturn]] inline void rethrow_naming_option(const invalid_argument& failure, const Arguments& parsed,
+                                               const std::string& command,
+                                               std::initializer_list<std::string_view> model_types,
+                                               std::span<const ParameterOption> options) {
+  std::string what = failure.what();
+  for (const std::string_view model : model_types) {
+    const std::string prefix = redflag::detail::message(std::string(model) + "::fit", "");
+    if (what.starts_with(prefix)) what.erase(0, prefix.size());
+  }
+  for (const auto& [parameter, option] : options) {
+    if (what.starts_with(parameter) && what.size() > parameter.size() && what[parameter.size()] == ' ') {
+      const std::string name(option);
+      throw invalid_argument("redflag " + command + ": --" + name + " " + parsed.value(name, "(default)") + ": " +
+                             what);
+    }
+  }
+  throw failure;
 }
 
 }  // namespace redflag::cli

@@ -88,7 +88,7 @@ namespace detail_iforest {
 
 // Library parameter -> the option that sets it, so a range error from
 // validate_params or fit names what the user typed.
-inline constexpr std::array<std::pair<std::string_view, std::string_view>, 6> option_of_parameter = {{
+inline constexpr std::array<ParameterOption, 6> option_of_parameter = {{
     {"n_estimators", "trees"},
     {"max_samples", "max-samples"},
     {"contamination", "contamination"},
@@ -96,50 +96,6 @@ inline constexpr std::array<std::pair<std::string_view, std::string_view>, 6> op
     {"n_jobs", "threads"},
     {"extension_level", "extension"},
 }};
-
-[[noreturn]] inline void fail(const std::string& command, const std::string& option, const std::string& text,
-                              const std::string& expected) {
-  throw invalid_argument("redflag " + command + ": --" + option + " expects " + expected + ", got '" + text + "'");
-}
-
-template <class Integer>
-Integer parse_integer(const std::string& text, const std::string& command, const std::string& option,
-                      const std::string& expected) {
-  Integer value{};
-  const char* end = text.data() + text.size();
-  const auto [stop, ec] = std::from_chars(text.data(), end, value);
-  if (text.empty() || ec != std::errc() || stop != end) fail(command, option, text, expected);
-  return value;
-}
-
-inline double parse_fraction(const std::string& text, const std::string& command, const std::string& option,
-                             const std::string& expected) {
-  double value = 0;
-  const char* end = text.data() + text.size();
-  const auto [stop, ec] = std::from_chars(text.data(), end, value);
-  if (text.empty() || ec != std::errc() || stop != end) fail(command, option, text, expected);
-  return value;
-}
-
-// "redflag::IsolationForest::fit: max_features must be ..." becomes
-// "redflag fit: --max-features 30: max_features must be ...". Errors that
-// name no parameter are rethrown unchanged.
-[[noreturn]] inline void rethrow_naming_option(const invalid_argument& failure, const Arguments& parsed,
-                                               const std::string& command) {
-  std::string what = failure.what();
-  for (const std::string_view model : {Forest::model_type, ExtendedForest::model_type}) {
-    const std::string prefix = redflag::detail::message(std::string(model) + "::fit", "");
-    if (what.starts_with(prefix)) what.erase(0, prefix.size());
-  }
-  for (const auto& [parameter, option] : option_of_parameter) {
-    if (what.starts_with(parameter) && what.size() > parameter.size() && what[parameter.size()] == ' ') {
-      const std::string name(option);
-      throw invalid_argument("redflag " + command + ": --" + name + " " + parsed.value(name, "(default)") +
-                             ": " + what);
-    }
-  }
-  throw failure;
-}
 
 // "a,b" -> {"a", "b"}; empty or repeated names are usage errors.
 inline std::vector<std::string> parse_column_list(const std::string& text, const std::string& command,
@@ -149,7 +105,7 @@ inline std::vector<std::string> parse_column_list(const std::string& text, const
   while (true) {
     const std::size_t comma = text.find(',', begin);
     std::string name = text.substr(begin, comma == std::string::npos ? std::string::npos : comma - begin);
-    if (name.empty()) fail(command, option, text, "comma-separated column names");
+    if (name.empty()) option_error(command, option, text, "comma-separated column names");
     for (const auto& seen : names) {
       if (seen == name) {
         throw invalid_argument("redflag " + command + ": --" + option + " lists '" + name + "' twice");
@@ -174,13 +130,10 @@ inline std::set<std::string> iforest_option_names() {
 // (max_features <= d, the extension level, enough rows for a fraction)
 // happen in fit_iforest.
 inline IforestSettings parse_iforest_settings(const Arguments& parsed, const std::string& command) {
-  using detail_iforest::fail;
-  using detail_iforest::parse_fraction;
-  using detail_iforest::parse_integer;
   IforestSettings settings;
   Forest::Params& params = settings.params;
   if (parsed.has("trees")) {
-    params.n_estimators = parse_integer<Index>(parsed.value("trees"), command, "trees", "an integer >= 1");
+    params.n_estimators = parse_number<Index>(parsed.value("trees"), command, "trees", "an integer >= 1");
   }
   if (parsed.has("max-samples")) {
     const std::string text = parsed.value("max-samples");
@@ -188,9 +141,9 @@ inline IforestSettings parse_iforest_settings(const Arguments& parsed, const std
     if (text == "auto") {
       params.max_samples = Auto{};
     } else if (text.find('.') != std::string::npos) {
-      params.max_samples = parse_fraction(text, command, "max-samples", expected);
+      params.max_samples = parse_number<double>(text, command, "max-samples", expected);
     } else {
-      params.max_samples = parse_integer<Index>(text, command, "max-samples", expected);
+      params.max_samples = parse_number<Index>(text, command, "max-samples", expected);
     }
   }
   if (parsed.has("contamination")) {
@@ -198,31 +151,31 @@ inline IforestSettings parse_iforest_settings(const Arguments& parsed, const std
     if (text == "auto") {
       params.contamination = Auto{};
     } else {
-      params.contamination = parse_fraction(text, command, "contamination", "auto or a fraction in (0, 0.5]");
+      params.contamination = parse_number<double>(text, command, "contamination", "auto or a fraction in (0, 0.5]");
     }
   }
   if (parsed.has("max-features")) {
     const std::string text = parsed.value("max-features");
     const std::string expected = "a count >= 1 or a fraction in (0, 1] like 0.5";
     if (text.find('.') != std::string::npos) {
-      params.max_features = parse_fraction(text, command, "max-features", expected);
+      params.max_features = parse_number<double>(text, command, "max-features", expected);
     } else {
-      params.max_features = parse_integer<Index>(text, command, "max-features", expected);
+      params.max_features = parse_number<Index>(text, command, "max-features", expected);
     }
   }
   if (parsed.has("extension")) {
     settings.extended = true;
     const std::string text = parsed.value("extension");
     if (text != "auto") {
-      settings.extension_level = parse_integer<Index>(text, command, "extension", "auto or an integer level >= 0");
+      settings.extension_level = parse_number<Index>(text, command, "extension", "auto or an integer level >= 0");
     }
   }
   if (parsed.has("seed")) {
     params.random_state =
-        parse_integer<std::uint64_t>(parsed.value("seed"), command, "seed", "an integer in [0, 2^64)");
+        parse_number<std::uint64_t>(parsed.value("seed"), command, "seed", "an integer in [0, 2^64)");
   }
   if (parsed.has("threads")) {
-    params.n_jobs = parse_integer<int>(parsed.value("threads"), command, "threads", "a non-zero integer");
+    params.n_jobs = parse_number<int>(parsed.value("threads"), command, "threads", "a non-zero integer");
   }
   if (parsed.has("missing")) {
     const std::string text = parsed.value("missing");
@@ -231,7 +184,7 @@ inline IforestSettings parse_iforest_settings(const Arguments& parsed, const std
     } else if (text == "route") {
       params.missing = MissingPolicy::route;
     } else {
-      fail(command, "missing", text, "reject or route");
+      option_error(command, "missing", text, "reject or route");
     }
   }
   if (parsed.has("categorical")) {
@@ -250,7 +203,8 @@ inline IforestSettings parse_iforest_settings(const Arguments& parsed, const std
     }
     resolve_n_jobs(params.n_jobs, "IsolationForest::fit");
   } catch (const invalid_argument& failure) {
-    detail_iforest::rethrow_naming_option(failure, parsed, command);
+    rethrow_naming_option(failure, parsed, command, {Forest::model_type, ExtendedForest::model_type},
+                          detail_iforest::option_of_parameter);
   }
   return settings;
 }
@@ -290,7 +244,8 @@ Model fit_model(const typename Model::Params& params, const MatrixRef<double>& X
   try {
     forest.fit(X, schema);
   } catch (const invalid_argument& failure) {
-    rethrow_naming_option(failure, parsed, command);
+    rethrow_naming_option(failure, parsed, command, {Forest::model_type, ExtendedForest::model_type},
+                          option_of_parameter);
   }
   return forest;
 }

@@ -38,45 +38,12 @@ inline constexpr const char* rf_options_help =
 
 namespace detail_rf {
 
-inline constexpr std::array<std::pair<std::string_view, std::string_view>, 4> option_of_parameter = {{
+inline constexpr std::array<ParameterOption, 4> option_of_parameter = {{
     {"n_estimators", "trees"},
     {"max_depth", "max-depth"},
     {"class_weight", "class-weight"},
     {"n_jobs", "threads"},
 }};
-
-[[noreturn]] inline void fail(const std::string& command, const std::string& option, const std::string& text,
-                              const std::string& expected) {
-  throw invalid_argument("redflag " + command + ": --" + option + " expects " + expected + ", got '" + text + "'");
-}
-
-template <class Integer>
-Integer parse_integer(const Arguments& parsed, const std::string& command, const std::string& option,
-                      const std::string& expected) {
-  const std::string text = parsed.value(option);
-  Integer value{};
-  const char* end = text.data() + text.size();
-  const auto [stop, ec] = std::from_chars(text.data(), end, value);
-  if (text.empty() || ec != std::errc() || stop != end) fail(command, option, text, expected);
-  return value;
-}
-
-// "redflag::RandomForestClassifier::fit: n_estimators must be >= 1, got 0"
-// becomes "redflag fit: --trees 0: n_estimators must be >= 1, got 0".
-[[noreturn]] inline void rethrow_naming_option(const invalid_argument& failure, const Arguments& parsed,
-                                               const std::string& command) {
-  std::string what = failure.what();
-  const std::string prefix = redflag::detail::message(std::string(RandomForestModel::model_type) + "::fit", "");
-  if (what.starts_with(prefix)) what.erase(0, prefix.size());
-  for (const auto& [parameter, option] : option_of_parameter) {
-    if (what.starts_with(parameter) && what.size() > parameter.size() && what[parameter.size()] == ' ') {
-      const std::string name(option);
-      throw invalid_argument("redflag " + command + ": --" + name + " " + parsed.value(name, "(default)") + ": " +
-                             what);
-    }
-  }
-  throw failure;
-}
 
 }  // namespace detail_rf
 
@@ -98,12 +65,11 @@ inline std::string class_weight_text(const RandomForestModel::Params& params) {
 // them against the library's ranges; throws invalid_argument naming the option.
 inline RandomForestModel::Params parse_rf_params(const Arguments& parsed, const std::string& command,
                                                  ClassWeight default_weight) {
-  using detail_rf::parse_integer;
   RandomForestModel::Params params;
   params.class_weight = default_weight;
-  if (parsed.has("trees")) params.n_estimators = parse_integer<Index>(parsed, command, "trees", "an integer >= 1");
+  if (parsed.has("trees")) params.n_estimators = parse_number<Index>(parsed.value("trees"), command, "trees", "an integer >= 1");
   if (parsed.has("max-depth") && parsed.value("max-depth") != "none") {
-    params.max_depth = parse_integer<Index>(parsed, command, "max-depth", "none or an integer >= 1");
+    params.max_depth = parse_number<Index>(parsed.value("max-depth"), command, "max-depth", "none or an integer >= 1");
   }
   if (parsed.has("class-weight")) {
     const std::string text = parsed.value("class-weight");
@@ -114,18 +80,18 @@ inline RandomForestModel::Params parse_rf_params(const Arguments& parsed, const 
     } else if (text == "balanced_subsample") {
       params.class_weight = ClassWeight::balanced_subsample;
     } else {
-      detail_rf::fail(command, "class-weight", text, "none, balanced or balanced_subsample");
+      option_error(command, "class-weight", text, "none, balanced or balanced_subsample");
     }
   }
   if (parsed.has("seed")) {
-    params.random_state = parse_integer<std::uint64_t>(parsed, command, "seed", "an integer in [0, 2^64)");
+    params.random_state = parse_number<std::uint64_t>(parsed.value("seed"), command, "seed", "an integer in [0, 2^64)");
   }
-  if (parsed.has("threads")) params.n_jobs = parse_integer<int>(parsed, command, "threads", "a non-zero integer");
+  if (parsed.has("threads")) params.n_jobs = parse_number<int>(parsed.value("threads"), command, "threads", "a non-zero integer");
   try {
     RandomForestModel::validate_params(params, "RandomForestClassifier::fit");
     resolve_n_jobs(params.n_jobs, "RandomForestClassifier::fit");
   } catch (const invalid_argument& failure) {
-    detail_rf::rethrow_naming_option(failure, parsed, command);
+    rethrow_naming_option(failure, parsed, command, {RandomForestModel::model_type}, detail_rf::option_of_parameter);
   }
   return params;
 }
@@ -147,7 +113,7 @@ inline RandomForestModel fit_rf(const RandomForestModel::Params& params, const M
   try {
     forest.fit(X, y, schema);
   } catch (const invalid_argument& failure) {
-    detail_rf::rethrow_naming_option(failure, parsed, command);
+    rethrow_naming_option(failure, parsed, command, {RandomForestModel::model_type}, detail_rf::option_of_parameter);
   }
   return forest;
 }

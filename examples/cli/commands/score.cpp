@@ -83,29 +83,6 @@ Schema with_kinds_of(const Schema& model_schema, const Schema& csv_schema) {
   return Schema(std::move(columns));
 }
 
-template <class Number>
-void append_number(std::string& out, Number value) {
-  char buffer[64];
-  const auto [end, ec] = std::to_chars(std::begin(buffer), std::end(buffer), value);
-  (void)ec;  // 64 bytes hold any float, double or integer
-  out.append(std::begin(buffer), end);
-}
-
-// A feature name as a CSV field, quoted when it holds a delimiter, a quote or
-// a line break.
-void append_name(std::string& out, const std::string& name) {
-  if (name.find_first_of(",\"\n\r") == std::string::npos) {
-    out += name;
-    return;
-  }
-  out += '"';
-  for (const char c : name) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  out += '"';
-}
-
 template <Scalar T>
 void write_explanation(std::ostream& out, const Explanation<T>& explanation, const LabelVector& predictions,
                        Index k) {
@@ -113,14 +90,14 @@ void write_explanation(std::ostream& out, const Explanation<T>& explanation, con
   for (Index j = 1; j <= k; ++j) buffer += ",feature_" + std::to_string(j) + ",contribution_" + std::to_string(j);
   buffer += '\n';
   for (Index row = 0; row < explanation.scores.size(); ++row) {
-    append_number(buffer, explanation.scores(row));
+    redflag::detail::csv::append_number(buffer, explanation.scores(row));
     buffer += predictions(row) != 0 ? ",1," : ",0,";
-    append_number(buffer, explanation.base_value);
+    redflag::detail::csv::append_number(buffer, explanation.base_value);
     for (const auto& [feature, contribution] : explanation.top(row, k)) {
       buffer += ',';
-      append_name(buffer, explanation.feature_names[static_cast<std::size_t>(feature)]);
+      redflag::detail::csv::append_name(buffer, explanation.feature_names[static_cast<std::size_t>(feature)], ',');
       buffer += ',';
-      append_number(buffer, contribution + T(0));  // -0 (a feature with no say) prints as 0
+      redflag::detail::csv::append_number(buffer, contribution + T(0));  // -0 (a feature with no say) prints as 0
     }
     buffer += '\n';
     if (buffer.size() >= (1U << 16)) {
@@ -236,10 +213,10 @@ void write_class_scores(std::ostream& out, const RandomForest<T>& forest, const 
   std::vector<std::size_t> order(d);
   for (Index row = 0; row < proba.rows(); ++row) {
     for (Index k = 0; k < classes.size(); ++k) {
-      append_number(buffer, proba(row, k));
+      redflag::detail::csv::append_number(buffer, proba(row, k));
       buffer += ',';
     }
-    append_number(buffer, predictions(row));
+    redflag::detail::csv::append_number(buffer, predictions(row));
     if (explanation != nullptr) {
       // Two classes: always the larger label, so rows compare; more: the predicted class.
       Index k = 1;
@@ -248,9 +225,9 @@ void write_class_scores(std::ostream& out, const RandomForest<T>& forest, const 
       }
       const Matrix<T>& contributions = explanation->contributions[static_cast<std::size_t>(k)];
       buffer += ',';
-      append_number(buffer, classes(k));
+      redflag::detail::csv::append_number(buffer, classes(k));
       buffer += ',';
-      append_number(buffer, explanation->expected_value(k));
+      redflag::detail::csv::append_number(buffer, explanation->expected_value(k));
       std::iota(order.begin(), order.end(), std::size_t{0});
       // Largest contribution first; ties keep the column order.
       std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
@@ -259,9 +236,9 @@ void write_class_scores(std::ostream& out, const RandomForest<T>& forest, const 
       for (Index j = 0; j < explain; ++j) {
         const std::size_t feature = order[static_cast<std::size_t>(j)];
         buffer += ',';
-        append_name(buffer, explanation->feature_names[feature]);
+        redflag::detail::csv::append_name(buffer, explanation->feature_names[feature], ',');
         buffer += ',';
-        append_number(buffer, contributions(row, static_cast<Index>(feature)) + T(0));  // no -0
+        redflag::detail::csv::append_number(buffer, contributions(row, static_cast<Index>(feature)) + T(0));  // no -0
       }
     }
     buffer += '\n';
