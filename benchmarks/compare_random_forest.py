@@ -31,22 +31,17 @@ steadier than wall time on a shared machine): bench_random_forest's cpu_time
 and Python's time.process_time(). --clock real uses wall time for both.
 """
 import argparse
-import os
 
-# One thread for numpy's BLAS as well: the comparison is one thread against one thread.
-for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_variable] = "1"
+import compare_support  # first: it limits numpy's BLAS to one thread before numpy loads
+import sys
+import tempfile
+from pathlib import Path
 
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-from pathlib import Path  # noqa: E402
+import numpy as np
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.metrics import roc_auc_score
 
-import numpy as np  # noqa: E402
-from sklearn.ensemble import RandomForestClassifier  # noqa: E402
-from sklearn.metrics import roc_auc_score  # noqa: E402
-
-import compare_support  # noqa: E402
-from compare_support import (add_common_arguments, clock, format_seconds, load_average, median_seconds,  # noqa: E402
+from compare_support import (add_common_arguments, clock, format_seconds, load_average, median_seconds,
                              report, require_case, run_benchmark, start)
 
 ROWS = 1_000_000

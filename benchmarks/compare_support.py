@@ -3,14 +3,19 @@ a Google Benchmark program for its medians, the command line and the table."""
 
 import json
 import os
-import platform
-import subprocess
-import sys
-import time
-from pathlib import Path
 
-import numpy as np
-import sklearn
+# One thread for numpy's BLAS as well: the comparison is one thread against one thread.
+for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_variable] = "1"
+
+import platform  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import sklearn  # noqa: E402
 
 # Google Benchmark's time units in seconds.
 _UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
