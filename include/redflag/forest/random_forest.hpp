@@ -546,7 +546,7 @@ class RandomForest {
   }
 
   [[nodiscard]] Matrix<T> probabilities(const MatrixRef<T>& X) const {
-    constexpr std::size_t block_rows = 256;
+    constexpr std::size_t block_rows = 4096;
     const std::size_t k_count = state_.classes.size();
     const double per_tree = 1.0 / static_cast<double>(state_.trees.tree_count());
     Matrix<T> out(X.rows(), static_cast<Index>(k_count));

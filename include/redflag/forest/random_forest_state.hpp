@@ -14,6 +14,7 @@
 #include <redflag/core/schema.hpp>
 #include <redflag/core/types.hpp>
 #include <redflag/core/validation.hpp>
+#include <redflag/forest/complete_tree.hpp>
 #include <redflag/forest/decision_tree_builder.hpp>
 #include <redflag/forest/tree_node.hpp>
 #include <redflag/forest/tree_shap.hpp>
@@ -39,6 +40,7 @@ struct ClassTrees {
   std::vector<std::int32_t> offsets;  // per tree: root index, plus the end (empty when unfitted)
   std::uint32_t n_classes = 0;
   std::vector<std::int32_t> depth;  // derived: per tree, the deepest leaf's depth
+  CompleteTrees<T> complete;        // derived: the scoring copy, leaves naming their leaf-table row
 
   [[nodiscard]] std::size_t tree_count() const { return offsets.empty() ? 0 : offsets.size() - 1; }
   [[nodiscard]] std::size_t leaf_count() const { return n_classes == 0 ? 0 : leaf_values.size() / n_classes; }
@@ -71,6 +73,9 @@ struct ClassTrees {
         level[left] = level[left + 1] = level[i] + 1;
       }
     }
+    complete = CompleteTrees<T>(nodes, offsets, depth, [this](std::int32_t leaf) {
+      return leaf_row[static_cast<std::size_t>(leaf)];
+    });
   }
 
   // Everything prediction and explanation rely on, so a hostile file cannot
@@ -137,24 +142,27 @@ struct ClassTrees {
   // sum[r * n_classes + k] += class k's probability in the leaf row r reaches,
   // over every tree in tree order, for the `rows` rows at X (`stride` apart).
   // Several rows walk a tree side by side, branch-free, each taking the
-  // tree's depth in steps (see isolation_scorer.hpp); a row's sum is the same
-  // double whatever block it is in.
+  // tree's depth in steps (complete_tree.hpp, or the node walk for trees too
+  // deep for it); a row's sum is the same double whatever block it is in.
   void add_probabilities(const T* X, std::size_t stride, std::size_t rows, double* sum) const {
     constexpr std::size_t wide = 16;
-    const TreeNode<T>* node = nodes.data();
     const std::size_t k_count = n_classes;
     for (std::size_t t = 0; t < tree_count(); ++t) {
       for (std::size_t r = 0; r < rows; r += wide) {
         const std::size_t width = std::min(wide, rows - r);
-        std::int32_t at[wide];
         const T* x[wide];
-        for (std::size_t w = 0; w < wide; ++w) {
-          at[w] = offsets[t];
-          x[w] = X + (r + std::min(w, width - 1)) * stride;  // a short group repeats its last row
+        for (std::size_t w = 0; w < wide; ++w) x[w] = X + (r + std::min(w, width - 1)) * stride;  // a short group repeats its last row
+        std::uint32_t row[wide];
+        if (!complete.empty()) {
+          complete.walk(t, x, row);
+        } else {
+          std::int32_t at[wide];
+          for (std::size_t w = 0; w < wide; ++w) at[w] = offsets[t];
+          walk(nodes.data(), depth[t], at, x);
+          for (std::size_t w = 0; w < wide; ++w) row[w] = leaf_row[static_cast<std::size_t>(at[w])];
         }
-        walk(node, depth[t], at, x);
         for (std::size_t w = 0; w < width; ++w) {
-          const T* values = leaf_values.data() + std::size_t{leaf_row[static_cast<std::size_t>(at[w])]} * k_count;
+          const T* values = leaf_values.data() + std::size_t{row[w]} * k_count;
           double* out = sum + (r + w) * k_count;
           for (std::size_t k = 0; k < k_count; ++k) out[k] += static_cast<double>(values[k]);
         }
@@ -276,7 +284,7 @@ struct ClassForestState {
                         trees.cover.capacity() * sizeof(double) + trees.leaf_row.capacity() * sizeof(std::uint32_t) +
                         trees.leaf_values.capacity() * sizeof(T) + trees.offsets.capacity() * sizeof(std::int32_t) +
                         trees.depth.capacity() * sizeof(std::int32_t) + classes.capacity() * sizeof(Label) +
-                        importances.capacity() * sizeof(double);
+                        importances.capacity() * sizeof(double) + trees.complete.memory_usage();
     for (const Column& column : schema.columns()) bytes += sizeof(Column) + column.name.capacity();
     return bytes;
   }

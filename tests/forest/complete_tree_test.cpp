@@ -1,0 +1,139 @@
+#include <redflag/core/random.hpp>
+#include <redflag/forest/complete_tree.hpp>
+#include <redflag/forest/tree_node.hpp>
+
+#include <doctest/doctest.h>
+
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+using redflag::detail::forest::CompleteTrees;
+using redflag::detail::forest::NodeKind;
+using redflag::detail::forest::TreeNode;
+
+namespace {
+
+constexpr std::size_t columns = 4;
+// Thresholds come from this small set, so rows often hit a threshold exactly.
+constexpr double grid[] = {-1.0, -0.5, 0.0, 0.5, 1.0};
+
+template <class T>
+struct Forest {
+  std::vector<TreeNode<T>> nodes;
+  std::vector<std::int32_t> offsets{0};
+  std::vector<std::int32_t> depth;
+};
+
+// Appends a random tree in the node layout (children after their parent,
+// right = left + 1, leaves looping to themselves); returns its depth.
+template <class T>
+std::int32_t grow(Forest<T>& forest, redflag::Random& random, std::int32_t max_depth) {
+  struct Pending {
+    std::size_t node;
+    std::int32_t level;
+  };
+  forest.nodes.push_back({});
+  std::vector<Pending> pending{{forest.nodes.size() - 1, 0}};
+  std::int32_t deepest = 0;
+  while (!pending.empty()) {
+    const Pending at = pending.back();
+    pending.pop_back();
+    TreeNode<T>& node = forest.nodes[at.node];
+    const bool split = at.level < max_depth && (at.level == 0 || random.uniform<double>() < 0.7);
+    if (!split) {
+      node = {T(0), static_cast<std::int32_t>(at.node), 0, NodeKind::leaf, 0};
+      deepest = std::max(deepest, at.level);
+      continue;
+    }
+    const auto left = static_cast<std::int32_t>(forest.nodes.size());
+    node = {static_cast<T>(grid[random.uniform_int<std::size_t>(std::size(grid))]), left,
+            static_cast<std::uint16_t>(random.uniform_int<std::size_t>(columns)), NodeKind::numeric, 1};
+    forest.nodes.push_back({});
+    forest.nodes.push_back({});
+    pending.push_back({static_cast<std::size_t>(left), at.level + 1});
+    pending.push_back({static_cast<std::size_t>(left) + 1, at.level + 1});
+  }
+  return deepest;
+}
+
+template <class T>
+Forest<T> random_forest(std::uint64_t seed, std::size_t trees, std::int32_t max_depth) {
+  redflag::Random random(seed);
+  Forest<T> forest;
+  // A lone leaf first: a tree of depth 0.
+  forest.nodes.push_back({T(0), 0, 0, NodeKind::leaf, 0});
+  forest.offsets.push_back(1);
+  forest.depth.push_back(0);
+  for (std::size_t t = 1; t < trees; ++t) {
+    forest.depth.push_back(grow(forest, random, max_depth));
+    forest.offsets.push_back(static_cast<std::int32_t>(forest.nodes.size()));
+  }
+  return forest;
+}
+
+template <class T>
+std::vector<T> random_rows(std::uint64_t seed, std::size_t rows) {
+  redflag::Random random(seed);
+  const T special[] = {std::numeric_limits<T>::quiet_NaN(), std::numeric_limits<T>::infinity(),
+                       -std::numeric_limits<T>::infinity(), T(0.5), T(-1)};
+  std::vector<T> values(rows * columns);
+  for (T& value : values) {
+    const double draw = random.uniform<double>();
+    value = draw < 0.1 ? special[random.uniform_int<std::size_t>(std::size(special))]
+                       : static_cast<T>(random.uniform<double>(-1.5, 1.5));
+  }
+  return values;
+}
+
+}  // namespace
+
+TEST_CASE_TEMPLATE("the complete layout sends every row to the leaf the node walk reaches", T, float, double) {
+  const Forest<T> forest = random_forest<T>(7, 40, 7);
+  // Payload: the leaf's node index, so any disagreement shows.
+  const CompleteTrees<T> complete(forest.nodes, forest.offsets, forest.depth,
+                                  [](std::int32_t leaf) { return static_cast<std::uint32_t>(leaf); });
+  REQUIRE_FALSE(complete.empty());
+  constexpr std::size_t wide = 8;
+  const std::vector<T> values = random_rows<T>(11, 64);
+  std::size_t compared = 0;
+  for (std::size_t t = 0; t + 1 < forest.offsets.size(); ++t) {
+    for (std::size_t r = 0; r + wide <= 64; r += wide) {
+      const T* x[wide];
+      std::int32_t at[wide];
+      for (std::size_t w = 0; w < wide; ++w) {
+        x[w] = values.data() + (r + w) * columns;
+        at[w] = forest.offsets[t];
+      }
+      redflag::detail::forest::walk(forest.nodes.data(), forest.depth[t], at, x);
+      std::uint32_t reached[wide];
+      complete.walk(t, x, reached);
+      for (std::size_t w = 0; w < wide; ++w) {
+        CHECK(reached[w] == static_cast<std::uint32_t>(at[w]));
+        CHECK(forest.nodes[static_cast<std::size_t>(at[w])].kind == NodeKind::leaf);
+        ++compared;
+      }
+    }
+  }
+  CHECK(compared == 40 * 64);
+}
+
+TEST_CASE("trees deeper than max_depth leave the complete layout empty") {
+  using T = double;
+  const Forest<T> shallow = random_forest<T>(3, 5, CompleteTrees<T>::max_depth);
+  const auto payload = [](std::int32_t leaf) { return static_cast<std::uint32_t>(leaf); };
+  // The forest reaches max_depth only if some tree does; force one that does.
+  Forest<T> deep = shallow;
+  redflag::Random random(5);
+  std::int32_t depth = 0;
+  while (depth <= CompleteTrees<T>::max_depth) {
+    depth = grow(deep, random, CompleteTrees<T>::max_depth + 1);
+    deep.depth.push_back(depth);
+    deep.offsets.push_back(static_cast<std::int32_t>(deep.nodes.size()));
+    if (depth <= CompleteTrees<T>::max_depth) {  // keep only a tree that is too deep
+      deep = shallow;
+    }
+  }
+  CHECK_FALSE(CompleteTrees<T>(shallow.nodes, shallow.offsets, shallow.depth, payload).empty());
+  CHECK(CompleteTrees<T>(deep.nodes, deep.offsets, deep.depth, payload).empty());
+}
