@@ -214,8 +214,15 @@ TEST_CASE_TEMPLATE("RandomForest rejects bad input naming the problem", T, float
   }
   CHECK(fit_error({.max_depth = 0}).find("max_depth must be none or >= 1, got 0") != std::string::npos);
   CHECK(fit_error({.n_estimators = 0}).find("n_estimators must be >= 1") != std::string::npos);
-  CHECK(fit_error({.min_samples_split = 1}).find("min_samples_split must be >= 2") != std::string::npos);
-  CHECK(fit_error({.min_samples_leaf = 0}).find("min_samples_leaf must be >= 1") != std::string::npos);
+  CHECK(fit_error({.min_samples_split = 1}).find("min_samples_split must be a count >= 2 or a fraction in (0, 1]") !=
+        std::string::npos);
+  CHECK(fit_error({.min_samples_split = 0.0}).find("min_samples_split") != std::string::npos);
+  CHECK(fit_error({.min_samples_split = 1.5}).find("min_samples_split") != std::string::npos);
+  CHECK(fit_error({.min_samples_leaf = 0}).find("min_samples_leaf must be a count >= 1 or a fraction in (0, 1)") !=
+        std::string::npos);
+  CHECK(fit_error({.min_samples_leaf = 1.0}).find("min_samples_leaf") != std::string::npos);
+  CHECK(fit_error({.min_samples_leaf = std::numeric_limits<double>::quiet_NaN()}).find("min_samples_leaf") !=
+        std::string::npos);
   CHECK(fit_error({.min_impurity_decrease = -1.0}).find("min_impurity_decrease") != std::string::npos);
   CHECK(fit_error({.max_features = Index{4}}).find("max_features must be in [1, 3]") != std::string::npos);
   CHECK(fit_error({.max_features = 1.5}).find("max_features") != std::string::npos);
@@ -454,6 +461,31 @@ TEST_CASE_TEMPLATE("RandomForest max_bins is validated and saved", T, float, dou
   wide.fit(data.X, data.y);
   narrow.fit(data.X, data.y);
   CHECK(wide.predict_proba(data.X) != narrow.predict_proba(data.X));
+}
+
+TEST_CASE("RandomForest resolves min_samples fractions as scikit-learn: ceil(fraction * n), split at least 2") {
+  const auto data = blobs<double>(300, 4, 13);
+  const auto proba = [&](const RandomForest<double>::Params& params) {
+    return RandomForest<double>(params).fit(data.X, data.y).predict_proba(data.X);
+  };
+  // ceil(0.05 * 300) = 15; ceil(0.101 * 300) = 31; ceil(0.001 * 300) = 1 -> 2 for a split.
+  CHECK(proba({.n_estimators = 5, .min_samples_leaf = 0.05, .random_state = 4}) ==
+        proba({.n_estimators = 5, .min_samples_leaf = Index{15}, .random_state = 4}));
+  CHECK(proba({.n_estimators = 5, .min_samples_split = 0.101, .random_state = 4}) ==
+        proba({.n_estimators = 5, .min_samples_split = Index{31}, .random_state = 4}));
+  CHECK(proba({.n_estimators = 5, .min_samples_split = 0.001, .random_state = 4}) ==
+        proba({.n_estimators = 5, .min_samples_split = Index{2}, .random_state = 4}));
+  CHECK(proba({.n_estimators = 5, .min_samples_leaf = 0.05, .random_state = 4}) !=
+        proba({.n_estimators = 5, .random_state = 4}));
+  // Fractions survive a save and load (format 2).
+  RandomForest<double> model({.n_estimators = 3, .min_samples_split = 0.25, .min_samples_leaf = 0.05, .random_state = 4});
+  model.fit(data.X, data.y);
+  std::stringstream file;
+  redflag::save(model, file);
+  const auto loaded = redflag::load<RandomForest<double>>(file);
+  CHECK(std::get<double>(loaded.params().min_samples_split) == 0.25);
+  CHECK(std::get<double>(loaded.params().min_samples_leaf) == 0.05);
+  CHECK(loaded.predict_proba(data.X) == model.predict_proba(data.X));
 }
 
 TEST_CASE("RandomForest histogram search honours min_samples_leaf") {

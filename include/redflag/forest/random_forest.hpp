@@ -69,8 +69,12 @@ class RandomForest {
     Index n_estimators = 100;  // trees, >= 1
     Criterion criterion = Criterion::gini;
     std::optional<Index> max_depth = std::nullopt;  // none: grow until pure or too small; else >= 1
-    Index min_samples_split = 2;  // >= 2 rows to split a node
-    Index min_samples_leaf = 1;   // >= 1 rows on each side of a split
+    // Rows a node needs to be split: a count >= 2 | a fraction in (0, 1] of
+    // the training rows, ceil(fraction * n) and at least 2.
+    std::variant<Index, double> min_samples_split = Index{2};
+    // Rows each side of a split keeps: a count >= 1 | a fraction in (0, 1),
+    // ceil(fraction * n).
+    std::variant<Index, double> min_samples_leaf = Index{1};
     double min_impurity_decrease = 0.0;  // >= 0, weighted as in scikit-learn
     std::variant<Sqrt, Log2, Index, double> max_features = Sqrt{};  // count in [1, d] | fraction in (0, 1]
     bool bootstrap = true;
@@ -85,7 +89,8 @@ class RandomForest {
   };
 
   static constexpr std::string_view model_type = "RandomForestClassifier";
-  static constexpr std::uint32_t format_version = 1;
+  // 2: min_samples_split / min_samples_leaf may be fractions. Format 1 files load.
+  static constexpr std::uint32_t format_version = 2;
 
   RandomForest() = default;
   explicit RandomForest(const Params& params) : params_(params) {}
@@ -226,8 +231,20 @@ class RandomForest {
     const auto criterion = static_cast<std::uint8_t>(params.criterion);
     require_parameter(criterion <= 1, where, "criterion", "gini or entropy", criterion);
     if (params.max_depth) require_parameter(*params.max_depth >= 1, where, "max_depth", "none or >= 1", *params.max_depth);
-    require_parameter(params.min_samples_split >= 2, where, "min_samples_split", ">= 2", params.min_samples_split);
-    require_parameter(params.min_samples_leaf >= 1, where, "min_samples_leaf", ">= 1", params.min_samples_leaf);
+    if (const auto* count = std::get_if<Index>(&params.min_samples_split)) {
+      require_parameter(*count >= 2, where, "min_samples_split", "a count >= 2 or a fraction in (0, 1]", *count);
+    } else {
+      const double fraction = std::get<double>(params.min_samples_split);
+      require_parameter(fraction > 0.0 && fraction <= 1.0, where, "min_samples_split",
+                        "a count >= 2 or a fraction in (0, 1]", fraction);
+    }
+    if (const auto* count = std::get_if<Index>(&params.min_samples_leaf)) {
+      require_parameter(*count >= 1, where, "min_samples_leaf", "a count >= 1 or a fraction in (0, 1)", *count);
+    } else {
+      const double fraction = std::get<double>(params.min_samples_leaf);
+      require_parameter(fraction > 0.0 && fraction < 1.0, where, "min_samples_leaf",
+                        "a count >= 1 or a fraction in (0, 1)", fraction);
+    }
     require_parameter(std::isfinite(params.min_impurity_decrease) && params.min_impurity_decrease >= 0.0, where,
                       "min_impurity_decrease", "finite and >= 0", params.min_impurity_decrease);
     if (const auto* count = std::get_if<Index>(&params.max_features)) {
@@ -266,13 +283,13 @@ class RandomForest {
 
   template <class Archive>
   void serialize(Archive& archive, std::uint32_t version) {
-    if (version != format_version) {
+    if (version < 1 || version > format_version) {
       throw serialization_error("redflag::load: RandomForestClassifier format version " + std::to_string(version) +
-                                " is not supported (this build reads 1)");
+                                " is not supported (this build reads 1 to " + std::to_string(format_version) + ")");
     }
     if constexpr (Archive::is_loading::value) {
       RandomForest loaded;
-      serialize_params(archive, loaded.params_);
+      serialize_params(archive, loaded.params_, version);
       loaded.state_.serialize(archive, version);
       try {
         validate_params(loaded.params_, "load");
@@ -283,7 +300,7 @@ class RandomForest {
       loaded.classes_ = to_labels(loaded.state_.classes);
       *this = std::move(loaded);
     } else {
-      serialize_params(archive, params_);
+      serialize_params(archive, params_, version);
       state_.serialize(archive, version);
     }
   }
@@ -430,8 +447,13 @@ class RandomForest {
     }
     detail::forest::ClassTreeSettings settings;
     if (params_.max_depth) settings.max_depth = *params_.max_depth;
-    settings.min_samples_split = params_.min_samples_split;
-    settings.min_samples_leaf = params_.min_samples_leaf;
+    // Fractions of the training rows, as scikit-learn resolves them.
+    const auto rows_of = [&](const std::variant<Index, double>& value, Index least) {
+      if (const auto* count = std::get_if<Index>(&value)) return *count;
+      return std::max(least, static_cast<Index>(std::ceil(std::get<double>(value) * static_cast<double>(X.rows()))));
+    };
+    settings.min_samples_split = rows_of(params_.min_samples_split, 2);
+    settings.min_samples_leaf = rows_of(params_.min_samples_leaf, 1);
     settings.min_impurity_decrease = params_.min_impurity_decrease;
     settings.max_features = resolve_max_features(params_.max_features, X.cols(), where);
     settings.criterion = params_.criterion;
@@ -567,8 +589,9 @@ class RandomForest {
   }
 
   // Variants as a kind code plus value, so files need no variant support.
+  // Format 1 held min_samples_split / min_samples_leaf as counts only.
   template <class Archive>
-  static void serialize_params(Archive& archive, Params& params) {
+  static void serialize_params(Archive& archive, Params& params, std::uint32_t version) {
     constexpr bool loading = Archive::is_loading::value;
     auto criterion = static_cast<std::uint8_t>(params.criterion);
     const bool depth_limited = params.max_depth.has_value();
@@ -594,11 +617,25 @@ class RandomForest {
       class_weight_kind = 3;
       class_weights = std::get<std::map<Label, double>>(params.class_weight);
     }
+    // A count, or (format 2) a negative count and the fraction.
+    Index split_count = 0;
+    double split_fraction = 0.0;
+    Index leaf_count = 0;
+    double leaf_fraction = 0.0;
+    if constexpr (!loading) {
+      if (const auto* count = std::get_if<Index>(&params.min_samples_split)) split_count = *count;
+      else split_count = -1, split_fraction = std::get<double>(params.min_samples_split);
+      if (const auto* count = std::get_if<Index>(&params.min_samples_leaf)) leaf_count = *count;
+      else leaf_count = -1, leaf_fraction = std::get<double>(params.min_samples_leaf);
+    }
     archive(cereal::make_nvp("n_estimators", params.n_estimators), cereal::make_nvp("criterion", criterion),
             cereal::make_nvp("has_max_depth", has_max_depth), cereal::make_nvp("max_depth", max_depth),
-            cereal::make_nvp("min_samples_split", params.min_samples_split),
-            cereal::make_nvp("min_samples_leaf", params.min_samples_leaf),
-            cereal::make_nvp("min_impurity_decrease", params.min_impurity_decrease),
+            cereal::make_nvp("min_samples_split", split_count), cereal::make_nvp("min_samples_leaf", leaf_count));
+    if (version >= 2) {
+      archive(cereal::make_nvp("min_samples_split_fraction", split_fraction),
+              cereal::make_nvp("min_samples_leaf_fraction", leaf_fraction));
+    }
+    archive(cereal::make_nvp("min_impurity_decrease", params.min_impurity_decrease),
             cereal::make_nvp("max_features_kind", max_features_kind),
             cereal::make_nvp("max_features_count", max_features_count),
             cereal::make_nvp("max_features_fraction", max_features_fraction),
@@ -616,6 +653,11 @@ class RandomForest {
       if (max_features_kind > 3) fail("max_features kind " + std::to_string(max_features_kind) + " is unknown");
       if (max_samples_kind > 2) fail("max_samples kind " + std::to_string(max_samples_kind) + " is unknown");
       if (class_weight_kind > 3) fail("class_weight kind " + std::to_string(class_weight_kind) + " is unknown");
+      if (version < 2 && (split_count < 0 || leaf_count < 0)) fail("min_samples_split or min_samples_leaf is negative");
+      params.min_samples_split = split_count < 0 ? std::variant<Index, double>(split_fraction)
+                                                 : std::variant<Index, double>(split_count);
+      params.min_samples_leaf = leaf_count < 0 ? std::variant<Index, double>(leaf_fraction)
+                                               : std::variant<Index, double>(leaf_count);
       params.criterion = static_cast<Criterion>(criterion);
       params.max_depth = has_max_depth == 1 ? std::optional<Index>(max_depth) : std::nullopt;
       if (max_features_kind == 0) params.max_features = Sqrt{};
