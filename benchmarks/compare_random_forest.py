@@ -23,7 +23,15 @@ AUC: test ROC AUC on the last 1e5 rows of the models fitted on 7e4 and 1e5
 rows. Prints a Markdown table of medians, ratios (scikit-learn / redflag)
 and the targets (fit and predict_proba >= 10x, AUC not lower, within 0.0005).
 
+With --ranger (needs Rscript and the ranger package: Debian's r-cran-ranger),
+ranger is timed on the reference case too (ranger(num.trees = 100,
+max.depth = 10, class.weights = the balanced weights, min.node.size = 1,
+probability = TRUE, num.threads = 1) on the first 7e4 rows, predict on 1e5
+rows; CPU time from R's proc.time(), median of --sklearn-repetitions fits),
+against the target fit >= 5x ranger.
+
     /usr/bin/python3 benchmarks/compare_random_forest.py [--bench build/bench/benchmarks/bench_random_forest]
+    /usr/bin/python3 benchmarks/compare_random_forest.py --ranger
     /usr/bin/python3 benchmarks/compare_random_forest.py --sklearn-only
 
 Times are CPU time by default (both sides run one thread; CPU time is
@@ -31,6 +39,8 @@ steadier than wall time on a shared machine): bench_random_forest's cpu_time
 and Python's time.process_time(). --clock real uses wall time for both.
 """
 import argparse
+import json
+import subprocess
 
 import compare_support  # first: it limits numpy's BLAS to one thread before numpy loads
 import sys
@@ -38,6 +48,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import sklearn
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.metrics import roc_auc_score
 
@@ -52,6 +63,7 @@ TREES = 100
 MAX_DEPTH = 10
 REFERENCE_ROWS = 70_000  # the model the predict_proba cases use
 TARGET = 10.0
+RANGER_TARGET = 5.0
 # "AUC not lower" up to this tolerance: the two forests draw different random
 # numbers, so equal methods need not give equal AUCs.
 AUC_NOISE = 0.0005
@@ -98,6 +110,56 @@ def time_sklearn(X, y, args, log):
     return out
 
 
+# ranger on the reference case: the data file holds ROWS + TEST_ROWS rows of
+# COLS features and the label, row-major little-endian float64.
+RANGER_SCRIPT = r"""
+suppressMessages(library(ranger))
+args <- commandArgs(trailingOnly = TRUE)
+rows <- as.integer(args[2]); cols <- as.integer(args[3]); train <- as.integer(args[4])
+test <- as.integer(args[5]); trees <- as.integer(args[6]); depth <- as.integer(args[7]); repeats <- as.integer(args[8])
+con <- file(args[1], "rb")
+values <- readBin(con, "double", n = rows * (cols + 1), size = 8, endian = "little")
+close(con)
+m <- matrix(values, nrow = rows, ncol = cols + 1, byrow = TRUE)
+colnames(m) <- c(paste0("x", seq_len(cols)), "label")
+x <- m[seq_len(train), seq_len(cols)]
+y <- factor(m[seq_len(train), cols + 1], levels = c(0, 1))
+weights <- as.numeric(train / (2 * table(y)))
+cpu <- function() { t <- proc.time(); t[["user.self"]] + t[["sys.self"]] }
+fits <- numeric(repeats)
+for (i in seq_len(repeats)) {
+  start <- cpu()
+  model <- ranger(x = x, y = y, num.trees = trees, max.depth = depth, class.weights = weights, min.node.size = 1,
+                  probability = TRUE, num.threads = 1, seed = 1)
+  fits[i] <- cpu() - start
+}
+test_x <- m[(rows - test + 1):rows, seq_len(cols)]
+start <- cpu()
+p <- predict(model, data = test_x, num.threads = 1)$predictions[, 2]
+predict_s <- cpu() - start
+cat(sprintf('{"fit_s": %.6f, "predict_s": %.6f, "version": "%s"}\n', median(fits), predict_s,
+            as.character(packageVersion("ranger"))))
+writeLines(sprintf("%.17g", p), args[9])
+"""
+
+
+def time_ranger(data_path, y, args, log):
+    """ranger's fit and predict seconds and test AUC on the reference case."""
+    folder = Path(data_path).parent
+    script = folder / "ranger.R"
+    script.write_text(RANGER_SCRIPT)
+    predictions = folder / "ranger-proba.txt"
+    command = ["Rscript", str(script), str(data_path), str(ROWS + TEST_ROWS), str(COLS), str(REFERENCE_ROWS),
+               str(TEST_ROWS), str(TREES), str(MAX_DEPTH), str(args.sklearn_repetitions), str(predictions)]
+    log("running ranger: Rscript " + " ".join(command[2:]))
+    result = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True)
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    out["auc"] = roc_auc_score(y[-TEST_ROWS:], np.loadtxt(predictions))
+    log(f"ranger {out['version']} fit, {REFERENCE_ROWS} rows: {out['fit_s']:.2f} s, test AUC {out['auc']:.4f}; "
+        f"predict {TEST_ROWS} rows: {out['predict_s']:.2f} s")
+    return out
+
+
 def run_redflag(data_path, args, log):
     """bench_random_forest's medians: {run_name: {"seconds": ..., counters...}}."""
     rows = "(70000|100000|1000000)" if args.full else "(70000|100000)"
@@ -111,8 +173,8 @@ def per_row_tree(seconds, rows):
     return compare_support.per_row_tree(seconds, rows, TREES)
 
 
-def table(ours, theirs, args):
-    """Rows of (case, redflag, scikit-learn, ratio, target, met)."""
+def table(ours, theirs, args, ranger=None):
+    """Rows of (case, redflag, scikit-learn or ranger, ratio, target, met)."""
     lines = []
 
     def add(case, mine, reference, ratio, target="", met=None):
@@ -140,6 +202,19 @@ def table(ours, theirs, args):
             add(f"predict_proba, {label} rows, {scalar}", f"{format_seconds(mine)} ({per_row_tree(mine, rows)})",
                 f"{format_seconds(reference)}{scaled if rows == ROWS else ''} ({per_row_tree(reference, rows)})",
                 reference / mine, f"≥ {TARGET:.0f}×", reference / mine >= TARGET)
+    if ranger is not None:
+        label = f"ranger {ranger['version']}"
+        for scalar in ("double", "float"):
+            mine = ours[f"fit<{scalar}>/rows:{REFERENCE_ROWS}"]["seconds"]
+            add(f"fit, 7·10⁴ rows, {scalar}, against {label}", format_seconds(mine), format_seconds(ranger["fit_s"]),
+                ranger["fit_s"] / mine, f"≥ {RANGER_TARGET:.0f}×", ranger["fit_s"] / mine >= RANGER_TARGET)
+        for scalar in ("double", "float"):
+            mine = ours[f"predict_proba<{scalar}>/rows:100000"]["seconds"]
+            add(f"predict_proba, 10⁵ rows, {scalar}, against {label}", format_seconds(mine),
+                format_seconds(ranger["predict_s"]), ranger["predict_s"] / mine)
+        mine = ours[f"fit<double>/rows:{REFERENCE_ROWS}"]["auc"]
+        add(f"test AUC, fitted on 7·10⁴ rows, double, against {label}", f"{mine:.4f}", f"{ranger['auc']:.4f}", None,
+            f"not lower (± {AUC_NOISE})", mine >= ranger["auc"] - AUC_NOISE)
     return lines
 
 
@@ -148,6 +223,7 @@ def main():
     add_common_arguments(parser, DEFAULT_BENCH)
     parser.add_argument("--sklearn-repetitions", type=int, default=3,
                         help="scikit-learn fit calls per case below 1e6 rows [%(default)s]")
+    parser.add_argument("--ranger", action="store_true", help="also time R's ranger on the reference case")
     parser.add_argument("--full", action="store_true",
                         help="add the 1e6-row fit (minutes for scikit-learn) and predict 1e6 rows with scikit-learn")
     args = parser.parse_args()
@@ -162,11 +238,13 @@ def main():
         data_path = Path(folder) / "Xy.f64"
         np.column_stack([X, y.astype(np.float64)]).astype("<f8").tofile(data_path)
         ours = run_redflag(data_path, args, log)
+        ranger = time_ranger(data_path, y, args, log) if args.ranger else None
     theirs = time_sklearn(X, y, args, log)
     log(f"load average {load_average()}")
-    return report(table(ours, theirs, args), args,
+    return report(table(ours, theirs, args, ranger), args,
                   f"{args.clock} time, 1 thread, {TREES} trees, max_depth {MAX_DEPTH}, class_weight balanced, "
-                  f"d = {COLS}, synthetic data (numpy seed {SEED}); redflag: median of {args.repetitions} repetitions")
+                  f"d = {COLS}, synthetic data (numpy seed {SEED}); redflag: median of {args.repetitions} repetitions",
+                  None if ranger is None else f"scikit-learn {sklearn.__version__} or the ranger named")
 
 
 if __name__ == "__main__":

@@ -103,11 +103,13 @@ def per_row_tree(seconds, rows, trees):
     return f"{seconds / (rows * trees) * 1e9:.3g} ns/row·tree"
 
 
-def report(rows, args, title):
-    """Prints the title and the Markdown table of (case, redflag, scikit-learn,
-    ratio, target, met) rows; returns the exit code."""
+def report(rows, args, title, reference=None):
+    """Prints the title and the Markdown table of (case, redflag, reference,
+    ratio, target, met) rows; returns the exit code. The reference column is
+    scikit-learn's unless `reference` names it otherwise."""
     print(f"\n{title}")
-    header = ("case", "redflag (median)", f"scikit-learn {sklearn.__version__} (median)", "ratio", "target", "met")
+    reference = reference or f"scikit-learn {sklearn.__version__}"
+    header = ("case", "redflag (median)", f"{reference} (median)", "ratio", "target", "met")
     print("| " + " | ".join(header) + " |")
     print("|---|--:|--:|--:|---|---|")
     for row in rows:

@@ -101,13 +101,15 @@ TEST_CASE_TEMPLATE("the complete layout sends every row to the leaf the node wal
     for (std::size_t r = 0; r + wide <= 64; r += wide) {
       const T* x[wide];
       std::int32_t at[wide];
+      std::uint32_t offset[wide];
       for (std::size_t w = 0; w < wide; ++w) {
         x[w] = values.data() + (r + w) * columns;
         at[w] = forest.offsets[t];
+        offset[w] = static_cast<std::uint32_t>(w * columns);
       }
       redflag::detail::forest::walk(forest.nodes.data(), forest.depth[t], at, x);
       std::uint32_t reached[wide];
-      complete.walk(t, x, reached);
+      complete.walk(t, values.data() + r * columns, offset, reached);
       for (std::size_t w = 0; w < wide; ++w) {
         CHECK(reached[w] == static_cast<std::uint32_t>(at[w]));
         CHECK(forest.nodes[static_cast<std::size_t>(at[w])].kind == NodeKind::leaf);

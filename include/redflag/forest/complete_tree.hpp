@@ -30,7 +30,7 @@ template <Scalar T>
 class CompleteTrees {
  public:
   // 2^12 slots a tree at most: 40-56 KB, about what the node layout holds for
-  // a full tree of that depth.
+  // a full tree of that depth. Slot indices are 32-bit.
   static constexpr std::int32_t max_depth = 12;
 
   CompleteTrees() = default;
@@ -84,21 +84,27 @@ class CompleteTrees {
 
   [[nodiscard]] bool empty() const { return depth_.empty(); }
 
-  // payload[w] = the payload of the leaf row x[w] reaches in tree t; the W
-  // rows walk side by side, so their loads overlap.
+  // payload[w] = the payload of the leaf that row w (starting at
+  // rows + offset[w]) reaches in tree t. The W rows walk side by side, so
+  // their loads overlap; 32-bit offsets from one base rather than W pointers
+  // leave the walk's state small enough for registers.
   template <std::size_t W>
-  void walk(std::size_t t, const T* const (&x)[W], std::uint32_t (&payload)[W]) const {
+  void walk(std::size_t t, const T* rows, const std::uint32_t (&offset)[W], std::uint32_t (&payload)[W]) const {
     const T* value = value_.data() + internal_offsets_[t];
     const std::uint16_t* feature = feature_.data() + internal_offsets_[t];
-    std::size_t at[W];
-    for (std::size_t w = 0; w < W; ++w) at[w] = 0;
-    for (std::int32_t level = 0; level < depth_[t]; ++level) {
+    std::uint32_t at[W];
+    if (depth_[t] == 0) {
+      for (std::size_t w = 0; w < W; ++w) at[w] = 0;
+    } else {  // the root: one split for every row
+      for (std::size_t w = 0; w < W; ++w) at[w] = 1 + static_cast<std::uint32_t>(rows[offset[w] + feature[0]] > value[0]);
+    }
+    for (std::int32_t level = 1; level < depth_[t]; ++level) {
       for (std::size_t w = 0; w < W; ++w) {
-        at[w] = 2 * at[w] + 1 + static_cast<std::size_t>(x[w][feature[at[w]]] > value[at[w]]);
+        at[w] = 2 * at[w] + 1 + static_cast<std::uint32_t>(rows[offset[w] + feature[at[w]]] > value[at[w]]);
       }
     }
     const std::uint32_t* bottom = bottom_.data() + bottom_offsets_[t];
-    const std::size_t internal = internal_offsets_[t + 1] - internal_offsets_[t];
+    const auto internal = static_cast<std::uint32_t>(internal_offsets_[t + 1] - internal_offsets_[t]);
     for (std::size_t w = 0; w < W; ++w) payload[w] = bottom[at[w] - internal];
   }
 
