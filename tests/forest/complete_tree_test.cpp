@@ -99,15 +99,13 @@ TEST_CASE_TEMPLATE("the complete layout sends every row to the leaf the node wal
   std::size_t compared = 0;
   for (std::size_t t = 0; t + 1 < forest.offsets.size(); ++t) {
     for (std::size_t r = 0; r + wide <= 64; r += wide) {
-      const T* x[wide];
       std::int32_t at[wide];
       std::uint32_t offset[wide];
       for (std::size_t w = 0; w < wide; ++w) {
-        x[w] = values.data() + (r + w) * columns;
         at[w] = forest.offsets[t];
         offset[w] = static_cast<std::uint32_t>(w * columns);
       }
-      redflag::detail::forest::walk(forest.nodes.data(), forest.depth[t], at, x);
+      redflag::detail::forest::walk(forest.nodes.data(), forest.depth[t], at, values.data() + r * columns, offset);
       std::uint32_t reached[wide];
       complete.walk(t, values.data() + r * columns, offset, reached);
       for (std::size_t w = 0; w < wide; ++w) {

@@ -23,6 +23,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 
 namespace redflag::detail::forest {
 
@@ -79,8 +80,11 @@ class FastWalk {
  public:
   explicit FastWalk(const IsolationTrees<T>& trees) : trees_(trees) {}
 
+  // Rows further apart than this cannot be addressed by the walk's 32-bit offsets.
+  static constexpr std::size_t max_stride = std::numeric_limits<std::uint32_t>::max() / 16;
+
   // depth[r] += the path lengths of row r of the `rows` x d block at `X`
-  // (rows `stride` values apart).
+  // (rows `stride` <= max_stride values apart).
   void add_path_lengths(const T* X, std::size_t stride, std::size_t rows, double* depth) const {
     const std::size_t grouped = rows - rows % wide;
     for (std::size_t t = 0; t < trees_.tree_count(); ++t) {
@@ -109,6 +113,7 @@ class FastWalk {
   // Rows in flight per tree walk: enough independent load chains to hide L1
   // latency; more only adds register pressure.
   static constexpr std::size_t wide = 16;
+  static_assert(max_stride * wide <= std::numeric_limits<std::uint32_t>::max());
 
   // Trees [t, t + W) for one row, walked side by side; adds their path
   // lengths onto `depth` one by one in tree order (the rounding of a plain
@@ -116,14 +121,14 @@ class FastWalk {
   template <std::size_t W>
   void walk_tree_group(std::size_t t, const T* x, double& depth) const {
     std::int32_t at[W];
-    const T* xs[W];
+    std::uint32_t offset[W];
     std::int32_t steps = 0;
     for (std::size_t w = 0; w < W; ++w) {
       at[w] = trees_.offsets[t + w];
-      xs[w] = x;
+      offset[w] = 0;
       steps = std::max(steps, trees_.depth[t + w]);
     }
-    walk(trees_.nodes.data(), steps, at, xs);
+    walk(trees_.nodes.data(), steps, at, x, offset);
     for (std::size_t w = 0; w < W; ++w) depth += leaf(at[w]);
   }
 
@@ -133,12 +138,12 @@ class FastWalk {
 
   void walk_rows(std::size_t t, const T* X, std::size_t stride, double* depth) const {
     std::int32_t at[wide];
-    const T* x[wide];
+    std::uint32_t offset[wide];
     for (std::size_t w = 0; w < wide; ++w) {
       at[w] = trees_.offsets[t];
-      x[w] = X + w * stride;
+      offset[w] = static_cast<std::uint32_t>(w * stride);
     }
-    walk(trees_.nodes.data(), trees_.depth[t], at, x);
+    walk(trees_.nodes.data(), trees_.depth[t], at, X, offset);
     for (std::size_t w = 0; w < wide; ++w) depth[w] += leaf(at[w]);
   }
 
@@ -154,7 +159,7 @@ void add_path_lengths(const IsolationTrees<T>& trees, const T* X, std::size_t st
     const T* x = X + r * stride;
     return std::all_of(x, x + columns, [](T value) { return !std::isnan(value); });
   };
-  if (!trees.numeric_only) {
+  if (!trees.numeric_only || stride > FastWalk<T>::max_stride) {
     for (std::size_t r = 0; r < rows; ++r) {
       for (std::size_t t = 0; t < trees.tree_count(); ++t) {
         depth[r] += path_length(trees, static_cast<std::size_t>(trees.offsets[t]), X + r * stride);

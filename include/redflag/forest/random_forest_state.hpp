@@ -147,26 +147,26 @@ struct ClassTrees {
   void add_probabilities(const T* X, std::size_t stride, std::size_t rows, double* sum) const {
     constexpr std::size_t wide = 16;
     const std::size_t k_count = n_classes;
-    // The complete walk addresses a group's rows by 32-bit offsets.
-    const bool use_complete = !complete.empty() && stride <= std::numeric_limits<std::uint32_t>::max() / wide;
+    // Both walks address a group's rows by 32-bit offsets.
+    if (stride > std::numeric_limits<std::uint32_t>::max() / wide) {
+      throw invalid_argument("redflag::RandomForestClassifier::predict_proba: rows more than " +
+                             std::to_string(std::numeric_limits<std::uint32_t>::max() / wide) + " values apart");
+    }
+    const bool use_complete = !complete.empty();
     for (std::size_t t = 0; t < tree_count(); ++t) {
       for (std::size_t r = 0; r < rows; r += wide) {
         const std::size_t width = std::min(wide, rows - r);
         std::uint32_t row[wide];
+        std::uint32_t offset[wide];
+        for (std::size_t w = 0; w < wide; ++w) {
+          offset[w] = static_cast<std::uint32_t>(std::min(w, width - 1) * stride);  // a short group repeats its last row
+        }
         if (use_complete) {
-          std::uint32_t offset[wide];
-          for (std::size_t w = 0; w < wide; ++w) {
-            offset[w] = static_cast<std::uint32_t>(std::min(w, width - 1) * stride);  // a short group repeats its last row
-          }
           complete.walk(t, X + r * stride, offset, row);
         } else {
           std::int32_t at[wide];
-          const T* x[wide];
-          for (std::size_t w = 0; w < wide; ++w) {
-            at[w] = offsets[t];
-            x[w] = X + (r + std::min(w, width - 1)) * stride;
-          }
-          walk(nodes.data(), depth[t], at, x);
+          for (std::size_t w = 0; w < wide; ++w) at[w] = offsets[t];
+          walk(nodes.data(), depth[t], at, X + r * stride, offset);
           for (std::size_t w = 0; w < wide; ++w) row[w] = leaf_row[static_cast<std::size_t>(at[w])];
         }
         for (std::size_t w = 0; w < width; ++w) {

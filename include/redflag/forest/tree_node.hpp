@@ -35,17 +35,19 @@ struct TreeNode {
 // Columns are addressed by 16-bit indices in the nodes.
 inline constexpr Index max_columns = std::numeric_limits<std::uint16_t>::max();
 
-// W walks side by side, walk w starting at node at[w] and reading row x[w],
-// each taking `steps` steps; at[w] ends on the leaf the row reaches when
-// every split on the way is numeric. The walks' dependent loads are
-// independent of each other, so the CPU overlaps them where one walk would
-// wait on each load in turn.
+// W walks side by side, walk w starting at node at[w] and reading the row at
+// rows + offset[w], each taking `steps` steps; at[w] ends on the leaf the row
+// reaches when every split on the way is numeric. The walks' dependent loads
+// are independent of each other, so the CPU overlaps them where one walk
+// would wait on each load in turn; 32-bit offsets from one base rather than
+// W pointers leave the state small enough for registers.
 template <Scalar T, std::size_t W>
-void walk(const TreeNode<T>* nodes, std::int32_t steps, std::int32_t (&at)[W], const T* const (&x)[W]) {
+void walk(const TreeNode<T>* nodes, std::int32_t steps, std::int32_t (&at)[W], const T* rows,
+          const std::uint32_t (&offset)[W]) {
   for (std::int32_t step = 0; step < steps; ++step) {
     for (std::size_t w = 0; w < W; ++w) {
       const TreeNode<T>& node = nodes[at[w]];
-      at[w] = node.left + static_cast<std::int32_t>((x[w][node.feature] > node.value) & node.step);
+      at[w] = node.left + static_cast<std::int32_t>((rows[offset[w] + node.feature] > node.value) & node.step);
     }
   }
 }
