@@ -23,6 +23,14 @@
 
 #include <redflag/io/csv.hpp>
 
+// The registry and the retrain policy (which writes to it) use POSIX file
+// calls; include <redflag/lifecycle/model_registry.hpp> and
+// <redflag/lifecycle/retrain_policy.hpp> yourself where they are available.
+#include <redflag/lifecycle/drift.hpp>
+#include <redflag/lifecycle/manifest.hpp>
+#include <redflag/lifecycle/model_handle.hpp>
+#include <redflag/lifecycle/performance_monitor.hpp>
+
 #include <redflag/metrics/classification_report.hpp>
 #include <redflag/metrics/precision_recall.hpp>
 #include <redflag/metrics/roc.hpp>
