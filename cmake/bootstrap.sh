@@ -37,6 +37,10 @@ case "$task" in
     cmake --preset ci
     cmake --build --preset ci -j "$jobs"
     ctest --preset ci --output-on-failure -j "$jobs"
+    # The concurrency tests again, under ThreadSanitizer.
+    cmake --preset tsan >/dev/null
+    cmake --build --preset tsan -j "$jobs"
+    ctest --preset tsan -j "$jobs"
     ;;
   bench)
     cmake --preset bench

@@ -41,3 +41,18 @@
 #include <redflag/preprocessing/robust_scaler.hpp>
 #include <redflag/preprocessing/standard_scaler.hpp>
 #include <redflag/preprocessing/train_test_split.hpp>
+
+#include <redflag/risk/risk_decision.hpp>
+
+#include <redflag/rules/rule_config.hpp>
+#include <redflag/rules/rule_predicates.hpp>
+#include <redflag/rules/rules_engine.hpp>
+
+#include <redflag/stream/behaviour_profile.hpp>
+#include <redflag/stream/entity_store.hpp>
+#include <redflag/stream/quantile_sketch.hpp>
+#include <redflag/stream/sliding_window.hpp>
+
+#include <redflag/transactions/transaction.hpp>
+#include <redflag/transactions/transaction_features.hpp>
+#include <redflag/transactions/transaction_simulator.hpp>

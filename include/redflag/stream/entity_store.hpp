@@ -1,0 +1,547 @@
+#pragma once
+
+// EntityStore: per-entity behaviour state (user, card, account) for
+// real-time scoring, in bounded memory, safe to update from many threads.
+//
+// observe(event, visit) is the one update path, and it fixes the order that
+// scoring needs: visit(before) is called with the entity's state *before*
+// the event (so features compare the event with the entity's history), and
+// only then is the event applied. Both happen under the lock of the entity's
+// shard, so the state a visitor sees is exactly the one the event updates.
+//
+//   store.observe(event, [&](const EntityState& before) {
+//     features.write_row(TransactionContext{txn, event, before}, row);
+//   });
+//
+// Sharding: entities are spread over `shards` independent shards by a hash
+// of their id; each shard has its own mutex, index and LRU list, so threads
+// updating different entities rarely wait for each other. Events of one
+// entity are serialised by its shard's lock.
+//
+// Memory is bounded two ways (see docs/entity-state.md):
+//  - capacity: each shard holds at most max_entities / shards entities; a
+//    new entity in a full shard evicts that shard's least recently updated
+//    entity;
+//  - idle TTL: an entity whose last event is more than idle_ttl_ms before its
+//    shard's watermark (the latest event time the shard has seen) is evicted,
+//    two at most per observe() from the LRU tail, and all at once by
+//    evict_idle().
+//
+// Event time and lateness: an event more than allowed_lateness_ms before the
+// entity's last event is not applied and observe() returns
+// ObserveStatus::late (the visitor still sees the current state, so the
+// caller can still score it); within the lateness it is applied in time
+// order. An event more than max_future_ms after the latest event time the
+// store has seen (tracked store-wide, to the second), or
+// with an empty id, a non-finite or non-positive amount or an hour or
+// weekday out of range, is rejected with data_error before anything changes.
+//
+// Snapshot and restore: the store is a SerializableModel, so
+// redflag::save(store, path) and redflag::load<EntityStore>(path) write and
+// read it through the checked envelope; the restored store holds the same
+// entities, states, LRU order and watermarks. Take snapshots while no thread
+// updates the store (save locks one shard at a time, so a snapshot taken
+// during updates is consistent per shard only).
+
+#include <redflag/core/checksum.hpp>
+#include <redflag/core/error.hpp>
+#include <redflag/core/schema.hpp>
+#include <redflag/stream/behaviour_profile.hpp>
+
+#include <cereal/cereal.hpp>
+#include <cereal/types/string.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace redflag {
+
+namespace detail {
+
+// The id index of one shard: open addressing with linear probing over
+// (id hash, slot) pairs. The ids live in the slots, so a lookup is a probe
+// run in one flat array plus one string comparison, with no node to chase.
+class IdTable {
+ public:
+  static constexpr std::uint32_t none = std::numeric_limits<std::uint32_t>::max();
+
+  // The slot whose id is `id`, or none. id_of(slot) returns a slot's id.
+  template <class IdOf>
+  [[nodiscard]] std::uint32_t find(std::uint64_t hash, std::string_view id, const IdOf& id_of) const {
+    if (entries_.empty()) return none;
+    for (std::size_t i = home(hash);; i = (i + 1) & mask_) {
+      const Entry& entry = entries_[i];
+      if (entry.slot == none) return none;
+      if (entry.hash == hash && id_of(entry.slot) == id) return entry.slot;
+    }
+  }
+
+  void insert(std::uint64_t hash, std::uint32_t slot) {
+    if ((size_ + 1) * 2 > entries_.size()) grow();
+    place(hash, slot);
+    ++size_;
+  }
+
+  // Removes the entry of `slot` (inserted with `hash`), shifting later
+  // entries of the probe run back so lookups never need tombstones.
+  void erase(std::uint64_t hash, std::uint32_t slot) {
+    std::size_t hole = home(hash);
+    while (entries_[hole].slot != slot) hole = (hole + 1) & mask_;
+    for (std::size_t j = (hole + 1) & mask_; entries_[j].slot != none; j = (j + 1) & mask_) {
+      const std::size_t k = home(entries_[j].hash);
+      const bool stays = hole <= j ? (hole < k && k <= j) : (hole < k || k <= j);
+      if (!stays) {
+        entries_[hole] = entries_[j];
+        hole = j;
+      }
+    }
+    entries_[hole] = Entry{};
+    --size_;
+  }
+
+  [[nodiscard]] std::size_t size() const { return size_; }
+  [[nodiscard]] std::size_t heap_bytes() const { return entries_.capacity() * sizeof(Entry); }
+
+ private:
+  struct Entry {
+    std::uint64_t hash = 0;
+    std::uint32_t slot = none;
+  };
+
+  // The low bits of the hash pick the shard; the table uses the high ones.
+  [[nodiscard]] std::size_t home(std::uint64_t hash) const { return static_cast<std::size_t>(hash >> 32) & mask_; }
+
+  void place(std::uint64_t hash, std::uint32_t slot) {
+    std::size_t i = home(hash);
+    while (entries_[i].slot != none) i = (i + 1) & mask_;
+    entries_[i] = Entry{hash, slot};
+  }
+
+  void grow() {
+    std::vector<Entry> old = std::move(entries_);
+    entries_.assign(std::max<std::size_t>(16, old.size() * 2), Entry{});
+    mask_ = entries_.size() - 1;
+    for (const Entry& entry : old) {
+      if (entry.slot != none) place(entry.hash, entry.slot);
+    }
+  }
+
+  std::vector<Entry> entries_;
+  std::size_t mask_ = 0;
+  std::size_t size_ = 0;
+};
+
+}  // namespace detail
+
+struct EntityStoreParams {
+  std::size_t max_entities = 1'000'000;
+  std::size_t shards = 16;
+  // 35 days: an entity quiet for longer than a monthly billing cycle has no
+  // behaviour left worth comparing against.
+  std::int64_t idle_ttl_ms = 35LL * 24 * 3600 * 1000;
+  // Five minutes: the usual delivery delay of card-network events.
+  std::int64_t allowed_lateness_ms = 5LL * 60 * 1000;
+  // One day: anything further ahead of the data is a broken clock.
+  std::int64_t max_future_ms = 24LL * 3600 * 1000;
+  // Recent events kept for window aggregates (also capped at
+  // EntityState::window_capacity events).
+  std::int64_t window_horizon_ms = 3600LL * 1000;
+  std::uint32_t sketch_k = KllSketch::default_k;
+
+  friend bool operator==(const EntityStoreParams&, const EntityStoreParams&) = default;
+};
+
+enum class ObserveStatus : std::uint8_t {
+  applied,  // the event updated the entity's state
+  late,     // older than the allowed lateness: reported, state unchanged
+};
+
+struct ObserveResult {
+  ObserveStatus status = ObserveStatus::applied;
+  bool new_entity = false;   // the entity had no state before this event
+  std::size_t evicted = 0;   // entities evicted to make room or by TTL
+};
+
+class EntityStore {
+  struct Slot;
+  struct Shard;
+
+ public:
+  using scalar_type = double;
+  static constexpr std::string_view model_type = "EntityStore";
+  static constexpr std::uint32_t format_version = 1;
+
+  EntityStore() : EntityStore(EntityStoreParams{}) {}
+  explicit EntityStore(const EntityStoreParams& params) : params_(params) {
+    validate(params_, "EntityStore::EntityStore");
+    make_shards();
+  }
+
+  EntityStore(EntityStore&&) noexcept = default;
+  EntityStore& operator=(EntityStore&&) noexcept = default;
+
+  [[nodiscard]] const EntityStoreParams& params() const { return params_; }
+  // The store has no input columns; the empty schema satisfies SerializableModel.
+  [[nodiscard]] const Schema& schema() const { return schema_; }
+
+  // Validates `event`, calls visit(const EntityState& before), then applies
+  // the event unless it is late. If visit throws, the state is unchanged
+  // (an entity created for this event is removed again).
+  template <class Visitor>
+    requires std::is_invocable_v<Visitor&, const EntityState&>
+  ObserveResult observe(const EntityEvent& event, Visitor&& visit) {
+    validate(event);
+    const std::uint64_t hash = hash_id(event.entity);
+    Shard& shard = *shards_[hash % shards_.size()];
+    const std::int64_t latest = latest_ms_->load(std::memory_order_relaxed);
+    if (latest != no_events && event.time_ms > latest && event.time_ms - latest > params_.max_future_ms) {
+      detail::raise<data_error>("EntityStore::observe",
+                                "entity '" + std::string(event.entity) + "': event time " +
+                                    std::to_string(event.time_ms) + " ms is more than max_future_ms = " +
+                                    std::to_string(params_.max_future_ms) + " after the latest event (" +
+                                    std::to_string(latest) + " ms)");
+    }
+    std::lock_guard lock(shard.mutex);
+    ObserveResult result;
+    const std::uint32_t found = find(shard, hash, event.entity);
+    if (found == none) {
+      if (shard.has_events && event.time_ms < shard.watermark - params_.idle_ttl_ms) {
+        // A new entity this far in the past would be evicted by TTL at once.
+        visit(static_cast<const EntityState&>(empty_state_));
+        result.status = ObserveStatus::late;
+        result.new_entity = true;
+        return result;
+      }
+      if (shard.index.size() >= capacity_per_shard_) {
+        evict(shard, shard.lru_tail);
+        ++result.evicted;
+      }
+      const std::uint32_t slot = insert(shard, hash, event.entity);
+      result.new_entity = true;
+      try {
+        visit(static_cast<const EntityState&>(shard.slots[slot].state));
+      } catch (...) {
+        evict(shard, slot);
+        throw;
+      }
+      apply(shard, slot, event);
+      result.evicted += evict_expired(shard, slot);
+      return result;
+    }
+    const std::uint32_t slot = found;
+    EntityState& state = shard.slots[slot].state;
+    visit(static_cast<const EntityState&>(state));
+    if (event.time_ms < state.profile.last_time_ms() - params_.allowed_lateness_ms) {
+      result.status = ObserveStatus::late;
+      return result;
+    }
+    apply(shard, slot, event);
+    touch(shard, slot);
+    result.evicted += evict_expired(shard, slot);
+    return result;
+  }
+
+  ObserveResult observe(const EntityEvent& event) {
+    return observe(event, [](const EntityState&) {});
+  }
+
+  // A copy of the entity's state, if the store holds it.
+  [[nodiscard]] std::optional<EntityState> find(std::string_view entity) const {
+    const std::uint64_t hash = hash_id(entity);
+    const Shard& shard = *shards_[hash % shards_.size()];
+    std::lock_guard lock(shard.mutex);
+    const std::uint32_t found = find(shard, hash, entity);
+    if (found == none) return std::nullopt;
+    return shard.slots[found].state;
+  }
+
+  [[nodiscard]] bool contains(std::string_view entity) const { return find(entity).has_value(); }
+
+  [[nodiscard]] std::size_t size() const {
+    std::size_t total = 0;
+    for (const auto& shard : shards_) {
+      std::lock_guard lock(shard->mutex);
+      total += shard->index.size();
+    }
+    return total;
+  }
+
+  // Evicts every entity whose last event is more than idle_ttl_ms before
+  // now_ms. Returns how many were evicted.
+  std::size_t evict_idle(std::int64_t now_ms) {
+    std::size_t evicted = 0;
+    for (auto& shard_pointer : shards_) {
+      Shard& shard = *shard_pointer;
+      std::lock_guard lock(shard.mutex);
+      std::uint32_t slot = shard.lru_head;
+      while (slot != none) {
+        const std::uint32_t next = shard.slots[slot].next;
+        if (shard.slots[slot].state.profile.last_time_ms() < now_ms - params_.idle_ttl_ms) {
+          evict(shard, slot);
+          ++evicted;
+        }
+        slot = next;
+      }
+    }
+    return evicted;
+  }
+
+  // Bytes held by the store: slots (free ones included), the id tables,
+  // entity ids longer than the small-string buffer, and the quantile
+  // sketches' buffers.
+  [[nodiscard]] std::size_t memory_bytes() const {
+    std::size_t total = sizeof(EntityStore) + shards_.size() * sizeof(Shard);
+    for (const auto& shard : shards_) {
+      std::lock_guard lock(shard->mutex);
+      total += shard->slots.capacity() * sizeof(Slot) + shard->free.capacity() * sizeof(std::uint32_t);
+      total += shard->index.heap_bytes();
+      for (std::uint32_t slot = shard->lru_head; slot != none; slot = shard->slots[slot].next) {
+        const Slot& s = shard->slots[slot];
+        if (s.id.capacity() > std::string().capacity()) total += s.id.capacity() + 1;
+        total += s.state.profile.amount_sketch().heap_bytes();
+      }
+    }
+    return total;
+  }
+
+  template <class Archive>
+  void serialize(Archive& archive, std::uint32_t /*version*/) {
+    if constexpr (Archive::is_loading::value) {
+      load_from(archive);
+    } else {
+      save_to(archive);
+    }
+  }
+
+ private:
+  static constexpr std::uint32_t none = std::numeric_limits<std::uint32_t>::max();
+
+  // The id first: a lookup compares it, then reads the state right behind it.
+  struct Slot {
+    std::string id;
+    std::uint64_t hash = 0;     // hash_id(id)
+    std::uint32_t prev = none;  // towards the most recently updated
+    std::uint32_t next = none;  // towards the least recently updated
+    EntityState state;
+  };
+
+  // Cache-line aligned: threads working on neighbouring shards must not
+  // share a line (each shard is its own allocation).
+  struct alignas(64) Shard {
+    mutable std::mutex mutex;
+    detail::IdTable index;
+    std::vector<Slot> slots;
+    std::vector<std::uint32_t> free;
+    std::uint32_t lru_head = none;
+    std::uint32_t lru_tail = none;
+    std::int64_t watermark = 0;
+    bool has_events = false;
+  };
+
+  static constexpr std::int64_t no_events = std::numeric_limits<std::int64_t>::min();
+  // The store-wide latest event time moves in steps of at least a second, so
+  // threads rarely write the shared cache line; the max_future_ms check only
+  // needs it to within that second.
+  static constexpr std::int64_t latest_granularity_ms = 1'000;
+
+  void advance_latest(std::int64_t latest, std::int64_t time_ms) {
+    while ((latest == no_events || time_ms - latest >= latest_granularity_ms) &&
+           !latest_ms_->compare_exchange_weak(latest, time_ms, std::memory_order_relaxed)) {
+    }
+  }
+
+  static std::uint32_t find(const Shard& shard, std::uint64_t hash, std::string_view id) {
+    return shard.index.find(hash, id, [&](std::uint32_t slot) -> std::string_view { return shard.slots[slot].id; });
+  }
+
+  static std::uint64_t hash_id(std::string_view id) {
+    return detail::Xxh64::hash(std::span<const char>(id.data(), id.size()));
+  }
+
+  static void validate(const EntityStoreParams& p, std::string_view where) {
+    auto fail = [&](const std::string& what) { detail::raise<invalid_argument>(where, what); };
+    if (p.shards == 0 || p.shards > 65536) fail("shards must be in [1, 65536], got " + std::to_string(p.shards));
+    if (p.max_entities < p.shards || p.max_entities > (std::size_t{1} << 31)) {
+      fail("max_entities must be in [shards, 2^31], got " + std::to_string(p.max_entities));
+    }
+    if (p.idle_ttl_ms <= 0) fail("idle_ttl_ms must be positive");
+    if (p.allowed_lateness_ms < 0) fail("allowed_lateness_ms must be >= 0");
+    if (p.max_future_ms < 0) fail("max_future_ms must be >= 0");
+    if (p.window_horizon_ms <= 0) fail("window_horizon_ms must be positive");
+    if (p.sketch_k < KllSketch::min_k || p.sketch_k > KllSketch::max_k) fail("sketch_k is out of range");
+  }
+
+  static void validate(const EntityEvent& event) {
+    constexpr std::string_view where = "EntityStore::observe";
+    if (event.entity.empty()) detail::raise<data_error>(where, "empty entity id");
+    auto fail = [&](const std::string& what) {
+      detail::raise<data_error>(where, "entity '" + std::string(event.entity) + "': " + what);
+    };
+    if (!std::isfinite(event.amount) || event.amount <= 0.0) {
+      fail("amount must be finite and positive, got " + std::to_string(event.amount));
+    }
+    if (event.amount > static_cast<double>(std::numeric_limits<float>::max())) fail("amount is out of range");
+    if (event.time_ms < 0) fail("event time before 1970-01-01");
+    if (event.local_hour < 0 || event.local_hour > 23) fail("local_hour must be in [0, 23]");
+    if (event.local_weekday < 0 || event.local_weekday > 6) fail("local_weekday must be in [0, 6]");
+  }
+
+  void make_shards() {
+    shards_.clear();
+    for (std::size_t i = 0; i < params_.shards; ++i) shards_.push_back(std::make_unique<Shard>());
+    capacity_per_shard_ = params_.max_entities / params_.shards;
+  }
+
+  std::uint32_t insert(Shard& shard, std::uint64_t hash, std::string_view entity) {
+    std::uint32_t slot;
+    if (!shard.free.empty()) {
+      slot = shard.free.back();
+      shard.free.pop_back();
+      shard.slots[slot] = Slot{};
+    } else {
+      slot = static_cast<std::uint32_t>(shard.slots.size());
+      shard.slots.emplace_back();
+    }
+    Slot& s = shard.slots[slot];
+    s.state.profile = BehaviourProfile(params_.sketch_k);
+    s.id.assign(entity);
+    s.hash = hash;
+    shard.index.insert(hash, slot);
+    link_front(shard, slot);
+    return slot;
+  }
+
+  void evict(Shard& shard, std::uint32_t slot) {
+    unlink(shard, slot);
+    shard.index.erase(shard.slots[slot].hash, slot);
+    // Release the sketch's buffers; the slot is reused for another entity.
+    shard.slots[slot] = Slot{};
+    shard.free.push_back(slot);
+  }
+
+  std::size_t evict_expired(Shard& shard, std::uint32_t current) {
+    std::size_t evicted = 0;
+    for (int i = 0; i < 2 && shard.lru_tail != none && shard.lru_tail != current; ++i) {
+      const std::uint32_t tail = shard.lru_tail;
+      if (shard.slots[tail].state.profile.last_time_ms() >= shard.watermark - params_.idle_ttl_ms) break;
+      evict(shard, tail);
+      ++evicted;
+    }
+    return evicted;
+  }
+
+  void apply(Shard& shard, std::uint32_t slot, const EntityEvent& event) {
+    EntityState& state = shard.slots[slot].state;
+    state.profile.update(event);
+    state.recent.insert(to_window_event(event), params_.window_horizon_ms);
+    advance_latest(latest_ms_->load(std::memory_order_relaxed), event.time_ms);
+    if (!shard.has_events || event.time_ms > shard.watermark) shard.watermark = event.time_ms;
+    shard.has_events = true;
+  }
+
+  void link_front(Shard& shard, std::uint32_t slot) {
+    Slot& s = shard.slots[slot];
+    s.prev = none;
+    s.next = shard.lru_head;
+    if (shard.lru_head != none) shard.slots[shard.lru_head].prev = slot;
+    shard.lru_head = slot;
+    if (shard.lru_tail == none) shard.lru_tail = slot;
+  }
+
+  void link_back(Shard& shard, std::uint32_t slot) {
+    Slot& s = shard.slots[slot];
+    s.next = none;
+    s.prev = shard.lru_tail;
+    if (shard.lru_tail != none) shard.slots[shard.lru_tail].next = slot;
+    shard.lru_tail = slot;
+    if (shard.lru_head == none) shard.lru_head = slot;
+  }
+
+  void unlink(Shard& shard, std::uint32_t slot) {
+    Slot& s = shard.slots[slot];
+    if (s.prev != none) shard.slots[s.prev].next = s.next; else shard.lru_head = s.next;
+    if (s.next != none) shard.slots[s.next].prev = s.prev; else shard.lru_tail = s.prev;
+    s.prev = s.next = none;
+  }
+
+  void touch(Shard& shard, std::uint32_t slot) {
+    if (shard.lru_head == slot) return;
+    unlink(shard, slot);
+    link_front(shard, slot);
+  }
+
+  template <class Archive>
+  void save_to(Archive& archive) {
+    archive(params_.max_entities, params_.shards, params_.idle_ttl_ms, params_.allowed_lateness_ms,
+            params_.max_future_ms, params_.window_horizon_ms, params_.sketch_k);
+    archive(static_cast<std::int64_t>(latest_ms_->load()));
+    for (const auto& shard : shards_) {
+      std::lock_guard lock(shard->mutex);
+      archive(shard->watermark, shard->has_events, static_cast<std::uint64_t>(shard->index.size()));
+      // Most recently updated first, so the restored LRU order is the same.
+      for (std::uint32_t slot = shard->lru_head; slot != none; slot = shard->slots[slot].next) {
+        archive(shard->slots[slot].id, shard->slots[slot].state);
+      }
+    }
+  }
+
+  template <class Archive>
+  void load_from(Archive& archive) {
+    constexpr std::string_view where = "EntityStore::serialize";
+    EntityStoreParams params;
+    archive(params.max_entities, params.shards, params.idle_ttl_ms, params.allowed_lateness_ms,
+            params.max_future_ms, params.window_horizon_ms, params.sketch_k);
+    try {
+      validate(params, where);
+    } catch (const invalid_argument& failure) {
+      throw serialization_error(failure.what());
+    }
+    params_ = params;
+    make_shards();
+    std::int64_t latest = no_events;
+    archive(latest);
+    latest_ms_->store(latest);
+    for (std::size_t s = 0; s < shards_.size(); ++s) {
+      Shard& shard = *shards_[s];
+      std::uint64_t count = 0;
+      archive(shard.watermark, shard.has_events, count);
+      if (count > capacity_per_shard_) detail::raise<serialization_error>(where, "a shard holds too many entities");
+      for (std::uint64_t i = 0; i < count; ++i) {
+        std::string id;
+        EntityState state;
+        archive(id, state);
+        const std::uint64_t hash = hash_id(id);
+        if (id.empty() || hash % shards_.size() != s || find(shard, hash, id) != none) {
+          detail::raise<serialization_error>(where, "entity '" + id + "' is duplicated, empty or in the wrong shard");
+        }
+        const std::uint32_t slot = static_cast<std::uint32_t>(shard.slots.size());
+        shard.slots.push_back(Slot{std::move(id), hash, none, none, std::move(state)});
+        shard.index.insert(hash, slot);
+        link_back(shard, slot);
+      }
+    }
+  }
+
+  EntityStoreParams params_;
+  std::size_t capacity_per_shard_ = 0;
+  std::vector<std::unique_ptr<Shard>> shards_;
+  // Behind a pointer so the store stays movable (redflag::load returns it by value).
+  std::unique_ptr<std::atomic<std::int64_t>> latest_ms_ = std::make_unique<std::atomic<std::int64_t>>(no_events);
+  Schema schema_;
+  EntityState empty_state_;  // what a visitor sees for an entity that is not applied
+};
+
+}  // namespace redflag
