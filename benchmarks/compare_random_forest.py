@@ -15,6 +15,11 @@ and class_weight "balanced":
     class_weight="balanced", n_jobs=1, random_state=1) fit and predict_proba
     on the same rows, the median of several calls.
 
+predict_proba is then timed again in --rounds rounds (default 5) in which
+redflag and scikit-learn take turns, and the medians of the rounds are
+reported: the load of a shared machine drifts over minutes, and turns a few
+seconds apart see the same load.
+
 Fit cases: 7e4 rows (the issue's reference case), 1e5 and, with --full, 1e6
 (scikit-learn takes several minutes there). predict_proba: 1e5 and 1e6 rows
 with the model fitted on the first 7e4 rows; without --full scikit-learn's
@@ -85,7 +90,8 @@ def sklearn_model():
 
 
 def time_sklearn(X, y, args, log):
-    """scikit-learn's medians in seconds and test AUCs, keyed like the redflag cases."""
+    """scikit-learn's medians in seconds and test AUCs, keyed like the redflag
+    cases, and the model fitted on the reference rows."""
     timer = clock(args.clock)
     out = {}
     test_X, test_y = X[-TEST_ROWS:], y[-TEST_ROWS:]
@@ -107,7 +113,34 @@ def time_sklearn(X, y, args, log):
             f"({seconds / (rows * TREES) * 1e9:.0f} ns per row and tree)")
     if not args.full:
         out[f"predict_proba/rows:{ROWS}"] = out["predict_proba/rows:100000"] * ROWS / 100_000
-    return out
+    return out, reference
+
+
+def interleave_predict(data_path, reference, X, ours, theirs, args, log):
+    """Times predict_proba again, redflag (10⁵ and 10⁶ rows) and scikit-learn
+    (10⁵ rows) taking turns for --rounds rounds, and keeps the medians of the
+    rounds: on a
+    shared machine whose load drifts over minutes, turns a second apart see
+    the same load, so their ratio is steadier than that of runs minutes apart."""
+    timer = clock(args.clock)
+    cases = [f"predict_proba<{scalar}>/rows:{rows}" for scalar in ("double", "float") for rows in (100_000, ROWS)]
+    mine = {case: [] for case in cases}
+    sklearn_times = []
+    for round_ in range(args.rounds):
+        medians, _ = run_benchmark(args, f"^predict_proba<(double|float)>/rows:(100000|{ROWS})$",
+                                   {"REDFLAG_BENCH_RF_DATA": str(data_path)}, log)
+        for case in cases:
+            mine[case].append(medians[case]["seconds"])
+        start = timer()
+        reference.predict_proba(X[:100_000])
+        sklearn_times.append(timer() - start)
+        log(f"round {round_ + 1}: redflag 10⁵ rows {mine[cases[0]][-1]:.3f} s (double), {mine[cases[2]][-1]:.3f} s "
+            f"(float); scikit-learn {sklearn_times[-1]:.3f} s")
+    for case, times in mine.items():
+        ours[case]["seconds"] = float(np.median(times))
+    theirs["predict_proba/rows:100000"] = float(np.median(sklearn_times))
+    if not args.full:
+        theirs[f"predict_proba/rows:{ROWS}"] = theirs["predict_proba/rows:100000"] * ROWS / 100_000
 
 
 # ranger on the reference case: the data file holds ROWS + TEST_ROWS rows of
@@ -224,6 +257,8 @@ def main():
     parser.add_argument("--sklearn-repetitions", type=int, default=3,
                         help="scikit-learn fit calls per case below 1e6 rows [%(default)s]")
     parser.add_argument("--ranger", action="store_true", help="also time R's ranger on the reference case")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="rounds of predict_proba on 10⁵ rows, redflag and scikit-learn taking turns [%(default)s]")
     parser.add_argument("--full", action="store_true",
                         help="add the 1e6-row fit (minutes for scikit-learn) and predict 1e6 rows with scikit-learn")
     args = parser.parse_args()
@@ -239,11 +274,13 @@ def main():
         np.column_stack([X, y.astype(np.float64)]).astype("<f8").tofile(data_path)
         ours = run_redflag(data_path, args, log)
         ranger = time_ranger(data_path, y, args, log) if args.ranger else None
-    theirs = time_sklearn(X, y, args, log)
+        theirs, reference = time_sklearn(X, y, args, log)
+        interleave_predict(data_path, reference, X, ours, theirs, args, log)
     log(f"load average {load_average()}")
     return report(table(ours, theirs, args, ranger), args,
                   f"{args.clock} time, 1 thread, {TREES} trees, max_depth {MAX_DEPTH}, class_weight balanced, "
-                  f"d = {COLS}, synthetic data (numpy seed {SEED}); redflag: median of {args.repetitions} repetitions",
+                  f"d = {COLS}, synthetic data (numpy seed {SEED}); redflag: median of {args.repetitions} repetitions; "
+                  f"predict_proba: medians of {args.rounds} rounds taking turns with scikit-learn",
                   None if ranger is None else f"scikit-learn {sklearn.__version__} or the ranger named")
 
 
