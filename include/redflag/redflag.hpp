@@ -36,6 +36,8 @@
 #include <redflag/metrics/roc.hpp>
 #include <redflag/metrics/thresholds.hpp>
 
+#include <redflag/nn/transformer_autoencoder.hpp>
+
 #include <redflag/preprocessing/cyclical.hpp>
 #include <redflag/preprocessing/min_max_scaler.hpp>
 #include <redflag/preprocessing/robust_scaler.hpp>
