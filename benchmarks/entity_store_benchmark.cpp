@@ -4,6 +4,8 @@
 //   observe/threads:t       EntityStore::observe (16 shards) from t threads, each
 //                           updating its own 1e4 entities round-robin; items_per_second
 //                           is the total over threads (the sharding's scaling)
+//   observe_batch/threads:t the same events through EntityStore::observe_batch, 16
+//                           per call (its prefetches take the shard lock too)
 // Debug and sanitizer builds run the same cases (they are per-event).
 //
 //   build-release/benchmarks/bench_entity_store --benchmark_repetitions=5
@@ -65,26 +67,37 @@ redflag::EntityStore& shared_store() {
   return store;
 }
 
-void BM_observe(benchmark::State& state) {
+// Thread t's entity ids, "t<t>-<e>".
+std::vector<std::string> thread_ids(int thread) {
   constexpr int entities = 10'000;
-  redflag::EntityStore& store = shared_store();
   std::vector<std::string> ids;
   ids.reserve(entities);
   // Appended piecewise: GCC 12 warns (-Wrestrict, a false positive) on "t" + std::string at -O3.
   std::string prefix(1, 't');
-  prefix += std::to_string(state.thread_index());
+  prefix += std::to_string(thread);
   for (int e = 0; e < entities; ++e) {
     std::string id = prefix;
     id += '-';
     id += std::to_string(e);
     ids.push_back(std::move(id));
   }
+  return ids;
+}
+
+redflag::EntityEvent base_event() {
   redflag::EntityEvent event;
   event.amount = 42.0;
   event.merchant = 7;
   event.city = 3;
   event.local_hour = 12;
   event.local_weekday = 2;
+  return event;
+}
+
+void BM_observe(benchmark::State& state) {
+  redflag::EntityStore& store = shared_store();
+  const std::vector<std::string> ids = thread_ids(state.thread_index());
+  redflag::EntityEvent event = base_event();
   std::int64_t time = 1'700'000'000'000;
   std::size_t e = 0;
   for (auto _ : state) {
@@ -96,8 +109,27 @@ void BM_observe(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 
+void BM_observe_batch(benchmark::State& state) {
+  constexpr std::size_t batch = 16;
+  redflag::EntityStore& store = shared_store();
+  const std::vector<std::string> ids = thread_ids(state.thread_index());
+  std::vector<redflag::EntityEvent> events(batch, base_event());
+  std::int64_t time = 1'700'000'000'000;
+  std::size_t e = 0;
+  for (auto _ : state) {
+    for (auto& event : events) {
+      event.entity = ids[e];
+      event.time_ms = ++time;
+      e = e + 1 == ids.size() ? 0 : e + 1;
+    }
+    store.observe_batch(events, [](std::size_t, const redflag::EntityState&) {});
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(batch));
+}
+
 }  // namespace
 
 BENCHMARK(BM_kll_update);
 BENCHMARK(BM_kll_rank)->Arg(32)->Arg(100'000);
 BENCHMARK(BM_observe)->Threads(1)->Threads(2)->UseRealTime();
+BENCHMARK(BM_observe_batch)->Threads(1)->Threads(2)->UseRealTime();

@@ -7,16 +7,21 @@
 //                               rules + RiskDecider::decide (rules only)
 //   state_features_rules_model  + IsolationForest::score_one (100 trees, 256
 //                               samples, fitted on the first 1e5 rows' features)
-//   latency/model:0|1           the state_features_rules(_model) path timed per
+//   *_batch/batch:B             the same work through EntityStore::observe_batch,
+//                               B transactions per call (same stream, same results)
+//   latency/model:0|1/batch:0|B the state_features_rules(_model) path timed per
 //                               transaction with std::chrono::steady_clock into
 //                               a 10 ns histogram: p50, p99, p999 counters (ns;
-//                               they include one clock read, about 20 ns)
+//                               they include one clock read, about 20 ns); with
+//                               batch:B, from the batch's start to the decision
 // Counters: items_per_second (transactions per second); bytes_per_entity
 // (EntityStore::memory_bytes() / entities after a pass).
 // Debug and sanitizer builds run 1e4 transactions over 1e3 users.
 //
 //   cmake --build build-release --target bench_transaction_pipeline
 //   build-release/benchmarks/bench_transaction_pipeline --benchmark_repetitions=5
+// The machine's noise moves these by 10-30%: compare cases run back to back,
+// pinned (taskset -c 0), over several runs.
 
 #include <redflag/forest/isolation_forest.hpp>
 #include <redflag/risk/risk_decision.hpp>
@@ -94,6 +99,28 @@ struct Pipeline {
     if (forest != nullptr) score = forest->score_one(std::span<const double>(row));
     return decider.decide(score, hits, engine).risk_score;
   }
+
+  // The same work for txns[0..n) through EntityStore::observe_batch; calls
+  // done(i) after transaction i's decision. Deciding inside the visitor gives
+  // the same decisions (decide reads only the row and the hits).
+  template <class Done>
+  double process_batch(std::span<const redflag::Transaction> txns, const redflag::IsolationForest<double>* forest,
+                       Done&& done) {
+    events.clear();
+    for (const auto& txn : txns) events.push_back(redflag::to_entity_event(txn));
+    double total = 0.0;
+    store.observe_batch(events, [&](std::size_t i, const redflag::EntityState& before) {
+      const redflag::TransactionContext context{txns[i], events[i], before};
+      features.write_row(context, std::span<double>(row));
+      engine.evaluate(context, hits);
+      std::optional<double> score;
+      if (forest != nullptr) score = forest->score_one(std::span<const double>(row));
+      total += decider.decide(score, hits, engine).risk_score;
+      done(i);
+    });
+    return total;
+  }
+  std::vector<redflag::EntityEvent> events;
 };
 
 void report_memory(benchmark::State& state, const redflag::EntityStore& store) {
@@ -130,25 +157,84 @@ void run_pipeline(benchmark::State& state, bool with_model) {
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * txns.size()));
 }
 
+void BM_state_batch(benchmark::State& state) {
+  const std::span<const redflag::Transaction> txns(stream().transactions);
+  const auto batch = static_cast<std::size_t>(state.range(0));
+  std::unique_ptr<redflag::EntityStore> store;
+  std::vector<redflag::EntityEvent> events;
+  for (auto _ : state) {
+    state.PauseTiming();
+    store = std::make_unique<redflag::EntityStore>(store_params());
+    state.ResumeTiming();
+    for (std::size_t begin = 0; begin < txns.size(); begin += batch) {
+      events.clear();
+      for (const auto& txn : txns.subspan(begin, std::min(batch, txns.size() - begin))) {
+        events.push_back(redflag::to_entity_event(txn));
+      }
+      store->observe_batch(events, [](std::size_t, const redflag::EntityState&) {});
+    }
+  }
+  report_memory(state, *store);
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * txns.size()));
+}
+
+void run_pipeline_batch(benchmark::State& state, bool with_model) {
+  const std::span<const redflag::Transaction> txns(stream().transactions);
+  const auto batch = static_cast<std::size_t>(state.range(0));
+  const redflag::IsolationForest<double>* forest = with_model ? &model() : nullptr;
+  std::unique_ptr<Pipeline> pipeline;
+  for (auto _ : state) {
+    state.PauseTiming();
+    pipeline = std::make_unique<Pipeline>();
+    state.ResumeTiming();
+    double total = 0.0;
+    for (std::size_t begin = 0; begin < txns.size(); begin += batch) {
+      total += pipeline->process_batch(txns.subspan(begin, std::min(batch, txns.size() - begin)), forest,
+                                       [](std::size_t) {});
+    }
+    benchmark::DoNotOptimize(total);
+  }
+  report_memory(state, pipeline->store);
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * txns.size()));
+}
+
 void BM_state_features_rules(benchmark::State& state) { run_pipeline(state, false); }
 void BM_state_features_rules_model(benchmark::State& state) { run_pipeline(state, true); }
+void BM_state_features_rules_batch(benchmark::State& state) { run_pipeline_batch(state, false); }
+void BM_state_features_rules_model_batch(benchmark::State& state) { run_pipeline_batch(state, true); }
 
+// batch = 0: each transaction timed around process(). batch = B: the stream
+// goes through process_batch in batches of B, and a transaction's latency is
+// from its batch's start to its decision (so it includes waiting for the
+// transactions ahead of it in the batch).
 void BM_latency(benchmark::State& state) {
   const bool with_model = state.range(0) != 0;
-  const auto& txns = stream().transactions;
+  const auto batch = static_cast<std::size_t>(state.range(1));
+  const std::span<const redflag::Transaction> txns(stream().transactions);
   const redflag::IsolationForest<double>* forest = with_model ? &model() : nullptr;
   constexpr std::size_t bucket_ns = 10;
   std::vector<std::uint64_t> histogram(100'000 / bucket_ns + 1, 0);  // last bucket: >= 100 us
+  auto record = [&](std::chrono::steady_clock::time_point start) {
+    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start);
+    ++histogram[std::min<std::size_t>(static_cast<std::size_t>(ns.count()) / bucket_ns, histogram.size() - 1)];
+  };
   for (auto _ : state) {
     state.PauseTiming();
     auto pipeline = std::make_unique<Pipeline>();
     state.ResumeTiming();
     double total = 0.0;
-    for (const auto& txn : txns) {
-      const auto start = std::chrono::steady_clock::now();
-      total += pipeline->process(txn, forest);
-      const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start);
-      ++histogram[std::min<std::size_t>(static_cast<std::size_t>(ns.count()) / bucket_ns, histogram.size() - 1)];
+    if (batch == 0) {
+      for (const auto& txn : txns) {
+        const auto start = std::chrono::steady_clock::now();
+        total += pipeline->process(txn, forest);
+        record(start);
+      }
+    } else {
+      for (std::size_t begin = 0; begin < txns.size(); begin += batch) {
+        const auto start = std::chrono::steady_clock::now();
+        total += pipeline->process_batch(txns.subspan(begin, std::min(batch, txns.size() - begin)), forest,
+                                         [&](std::size_t) { record(start); });
+      }
     }
     benchmark::DoNotOptimize(total);
     state.PauseTiming();
@@ -177,4 +263,15 @@ void BM_latency(benchmark::State& state) {
 BENCHMARK(BM_state)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_state_features_rules)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_state_features_rules_model)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_latency)->ArgName("model")->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_state_batch)->ArgName("batch")->Arg(16)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_state_features_rules_batch)->ArgName("batch")->Arg(4)->Arg(8)->Arg(16)->Arg(64)->Unit(
+    benchmark::kMillisecond);
+BENCHMARK(BM_state_features_rules_model_batch)->ArgName("batch")->Arg(8)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_latency)
+    ->ArgNames({"model", "batch"})
+    ->Args({0, 0})
+    ->Args({1, 0})
+    ->Args({0, 4})
+    ->Args({0, 8})
+    ->Args({0, 16})
+    ->Unit(benchmark::kMillisecond);

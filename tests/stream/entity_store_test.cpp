@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <span>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -284,6 +285,180 @@ TEST_CASE("EntityStore takes concurrent updates of different entities") {
   for (auto& worker : workers) worker.join();
   reader.join();
   CHECK(seen <= threads * per_thread_entities + 1);
+  CHECK(store.size() == threads * per_thread_entities);
+  for (int t = 0; t < threads; ++t) {
+    for (int e = 0; e < per_thread_entities; ++e) {
+      const auto state = store.find("t" + std::to_string(t) + "-" + std::to_string(e));
+      REQUIRE(state.has_value());
+      CHECK(state->profile.count() == events_per_entity);
+    }
+  }
+}
+
+namespace {
+
+// A stream over `entities` ids with repeats, out-of-order and late events,
+// new entities and TTL gaps; ids[i] backs events[i].entity.
+struct TestStream {
+  std::vector<std::string> ids;
+  std::vector<EntityEvent> events;
+};
+
+TestStream make_stream(std::size_t count, int entities, std::uint64_t seed) {
+  TestStream s;
+  s.ids.reserve(count);
+  redflag::Random random(seed);
+  std::int64_t now = 1'000'000'000;
+  for (std::size_t i = 0; i < count; ++i) {
+    now += static_cast<std::int64_t>(random.uniform_int(30'000));
+    if (random.uniform_int(500) == 0) now += 3 * 3'600'000;  // a quiet spell: idle entities expire
+    // One event in 20 is 2 or 20 minutes old: applied out of order or late.
+    const std::int64_t delay = random.uniform_int(20) == 0 ? (random.uniform_int(2) == 0 ? 2 : 20) * minute : 0;
+    s.ids.push_back("e" + std::to_string(random.uniform_int(static_cast<std::uint64_t>(entities))));
+    s.events.push_back(event("", now - delay, 1.0 + static_cast<double>(random.uniform_int(1'000)),
+                             1 + random.uniform_int(4), 1 + random.uniform_int(12)));
+  }
+  for (std::size_t i = 0; i < count; ++i) s.events[i].entity = s.ids[i];
+  return s;
+}
+
+EntityStoreParams small_store_params() {
+  EntityStoreParams params;
+  params.max_entities = 96;  // fewer than the stream's entities: evictions too
+  params.shards = 4;
+  params.idle_ttl_ms = 2 * 3'600'000;
+  return params;
+}
+
+void check_same(const redflag::ObserveResult& a, const redflag::ObserveResult& b) {
+  CHECK(a.status == b.status);
+  CHECK(a.new_entity == b.new_entity);
+  CHECK(a.evicted == b.evicted);
+}
+
+}  // namespace
+
+TEST_CASE("EntityStore observe_batch gives the same visits, results and states as observe one by one") {
+  const TestStream s = make_stream(6'000, 160, 11);
+  EntityStore reference(small_store_params());
+  std::vector<EntityState> seen;
+  std::vector<redflag::ObserveResult> expected;
+  for (const auto& e : s.events) {
+    expected.push_back(reference.observe(e, [&](const EntityState& before) { seen.push_back(before); }));
+  }
+  std::size_t late = 0;
+  std::size_t evicted = 0;
+  for (const auto& r : expected) {
+    late += r.status == ObserveStatus::late ? 1 : 0;
+    evicted += r.evicted;
+  }
+  CHECK(late > 0);  // the stream exercises the late path and evictions
+  CHECK(evicted > 0);
+  for (const std::size_t batch : {std::size_t{1}, std::size_t{7}, std::size_t{64}, s.events.size()}) {
+    CAPTURE(batch);
+    EntityStore store(small_store_params());
+    std::vector<redflag::ObserveResult> results(s.events.size());
+    std::size_t visits = 0;
+    bool same_visits = true;
+    const std::span<const EntityEvent> all(s.events);
+    for (std::size_t begin = 0; begin < all.size(); begin += batch) {
+      const std::size_t n = std::min(batch, all.size() - begin);
+      store.observe_batch(all.subspan(begin, n), std::span(results).subspan(begin, n),
+                          [&](std::size_t i, const EntityState& before) {
+                            same_visits = same_visits && visits == begin + i && before == seen[begin + i];
+                            ++visits;
+                          });
+    }
+    CHECK(visits == s.events.size());
+    CHECK(same_visits);
+    for (std::size_t i = 0; i < results.size(); ++i) check_same(results[i], expected[i]);
+    CHECK(store.size() == reference.size());
+    for (int u = 0; u < 160; ++u) {
+      const std::string id = "e" + std::to_string(u);
+      CHECK(store.find(id) == reference.find(id));
+    }
+  }
+}
+
+TEST_CASE("EntityStore observe_batch stops at a rejected event: earlier ones applied, later ones untouched") {
+  EntityStore store;
+  std::vector<EntityEvent> events = {event("a", 1'000'000, 5.0), event("b", 1'000'000, 6.0),
+                                     event("a", 1'000'000 + minute, 7.0), event("c", 1'000'000, -1.0),
+                                     event("d", 1'000'000, 8.0)};
+  std::vector<redflag::ObserveResult> results(events.size());
+  std::vector<std::size_t> visited;
+  auto visit = [&](std::size_t i, const EntityState&) { visited.push_back(i); };
+  CHECK_THROWS_WITH_AS(store.observe_batch(events, results, visit),
+                       doctest::Contains("observe_batch: event 3 (entity 'c'): amount must be"), redflag::data_error);
+  CHECK(visited == std::vector<std::size_t>{0, 1, 2});
+  CHECK(store.find("a")->profile.count() == 2);
+  CHECK(store.find("b")->profile.count() == 1);
+  CHECK_FALSE(store.contains("c"));
+  CHECK_FALSE(store.contains("d"));
+  CHECK(results[0].new_entity);
+  CHECK_FALSE(results[2].new_entity);
+  // An empty id and a broken clock are named by index too.
+  events = {event("e", 1'000'000, 1.0), event("", 1'000'000, 1.0)};
+  CHECK_THROWS_WITH_AS(store.observe_batch(events, visit), doctest::Contains("event 1 (empty entity id)"),
+                       redflag::data_error);
+  events = {event("e", 1'000'000 + 2 * 86'400'000LL, 1.0)};
+  CHECK_THROWS_WITH_AS(store.observe_batch(events, visit), doctest::Contains("event 0 (entity 'e'): event time"),
+                       redflag::data_error);
+  CHECK(store.find("e")->profile.count() == 1);
+  std::vector<redflag::ObserveResult> too_many(2);
+  CHECK_THROWS_AS(store.observe_batch(events, too_many, visit), redflag::invalid_argument);
+}
+
+TEST_CASE("EntityStore observe_batch reports late events and undoes an event whose visitor throws") {
+  EntityStore store;
+  const std::vector<EntityEvent> events = {event("a", 100 * minute, 1.0), event("a", 110 * minute, 2.0),
+                                           event("a", 90 * minute, 3.0), event("a", 108 * minute, 4.0)};
+  std::vector<redflag::ObserveResult> results(events.size());
+  std::vector<std::uint64_t> counts;
+  store.observe_batch(events, results, [&](std::size_t, const EntityState& before) {
+    counts.push_back(before.profile.count());
+  });
+  CHECK(counts == std::vector<std::uint64_t>{0, 1, 2, 2});
+  CHECK(results[2].status == ObserveStatus::late);  // 20 minutes behind the last event
+  CHECK(results[3].status == ObserveStatus::applied);  // 2 minutes: within the lateness
+  CHECK(store.find("a")->profile.count() == 3);
+
+  const std::vector<EntityEvent> more = {event("a", 111 * minute, 1.0), event("new", 111 * minute, 1.0),
+                                         event("a", 112 * minute, 1.0)};
+  CHECK_THROWS_AS(store.observe_batch(more,
+                                      [](std::size_t i, const EntityState&) {
+                                        if (i == 1) throw std::runtime_error("visitor");
+                                      }),
+                  std::runtime_error);
+  CHECK(store.find("a")->profile.count() == 4);
+  CHECK_FALSE(store.contains("new"));
+}
+
+TEST_CASE("EntityStore takes concurrent batches of different entities") {
+  EntityStoreParams params;
+  params.shards = 4;  // shared by all threads: table growth and inserts race with the prefetches
+  EntityStore store(params);
+  constexpr int threads = 4;
+  constexpr int per_thread_entities = 60;
+  constexpr int events_per_entity = 20;
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&store, t] {
+      std::vector<std::string> ids;
+      for (int e = 0; e < per_thread_entities; ++e) ids.push_back("t" + std::to_string(t) + "-" + std::to_string(e));
+      std::vector<EntityEvent> batch;
+      for (int k = 0; k < events_per_entity; ++k) {
+        batch.clear();
+        for (const auto& id : ids) batch.push_back(event(id, 1'000'000 + k * 1'000LL, 2.0));
+        if (t % 2 == 0) {
+          store.observe_batch(batch, [](std::size_t, const EntityState&) {});
+        } else {
+          for (const auto& e : batch) store.observe(e);
+        }
+      }
+    });
+  }
+  for (auto& worker : workers) worker.join();
   CHECK(store.size() == threads * per_thread_entities);
   for (int t = 0; t < threads; ++t) {
     for (int e = 0; e < per_thread_entities; ++e) {

@@ -13,6 +13,9 @@
 //     features.write_row(TransactionContext{txn, event, before}, row);
 //   });
 //
+// observe_batch(events, results, visit) does the same for a span of events,
+// with the same results, prefetching later events' state meanwhile.
+//
 // Sharding: entities are spread over `shards` independent shards by a hash
 // of their id; each shard has its own mutex, index and LRU list, so threads
 // updating different entities rarely wait for each other. Events of one
@@ -47,11 +50,13 @@
 #include <redflag/core/error.hpp>
 #include <redflag/core/schema.hpp>
 #include <redflag/stream/behaviour_profile.hpp>
+#include <redflag/stream/id_table.hpp>
 
 #include <cereal/cereal.hpp>
 #include <cereal/types/string.hpp>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cmath>
 #include <cstddef>
@@ -68,83 +73,6 @@
 #include <vector>
 
 namespace redflag {
-
-namespace detail {
-
-// The id index of one shard: open addressing with linear probing over
-// (id hash, slot) pairs. The ids live in the slots, so a lookup is a probe
-// run in one flat array plus one string comparison, with no node to chase.
-class IdTable {
- public:
-  static constexpr std::uint32_t none = std::numeric_limits<std::uint32_t>::max();
-
-  // The slot whose id is `id`, or none. id_of(slot) returns a slot's id.
-  template <class IdOf>
-  [[nodiscard]] std::uint32_t find(std::uint64_t hash, std::string_view id, const IdOf& id_of) const {
-    if (entries_.empty()) return none;
-    for (std::size_t i = home(hash);; i = (i + 1) & mask_) {
-      const Entry& entry = entries_[i];
-      if (entry.slot == none) return none;
-      if (entry.hash == hash && id_of(entry.slot) == id) return entry.slot;
-    }
-  }
-
-  void insert(std::uint64_t hash, std::uint32_t slot) {
-    if ((size_ + 1) * 2 > entries_.size()) grow();
-    place(hash, slot);
-    ++size_;
-  }
-
-  // Removes the entry of `slot` (inserted with `hash`), shifting later
-  // entries of the probe run back so lookups never need tombstones.
-  void erase(std::uint64_t hash, std::uint32_t slot) {
-    std::size_t hole = home(hash);
-    while (entries_[hole].slot != slot) hole = (hole + 1) & mask_;
-    for (std::size_t j = (hole + 1) & mask_; entries_[j].slot != none; j = (j + 1) & mask_) {
-      const std::size_t k = home(entries_[j].hash);
-      const bool stays = hole <= j ? (hole < k && k <= j) : (hole < k || k <= j);
-      if (!stays) {
-        entries_[hole] = entries_[j];
-        hole = j;
-      }
-    }
-    entries_[hole] = Entry{};
-    --size_;
-  }
-
-  [[nodiscard]] std::size_t size() const { return size_; }
-  [[nodiscard]] std::size_t heap_bytes() const { return entries_.capacity() * sizeof(Entry); }
-
- private:
-  struct Entry {
-    std::uint64_t hash = 0;
-    std::uint32_t slot = none;
-  };
-
-  // The low bits of the hash pick the shard; the table uses the high ones.
-  [[nodiscard]] std::size_t home(std::uint64_t hash) const { return static_cast<std::size_t>(hash >> 32) & mask_; }
-
-  void place(std::uint64_t hash, std::uint32_t slot) {
-    std::size_t i = home(hash);
-    while (entries_[i].slot != none) i = (i + 1) & mask_;
-    entries_[i] = Entry{hash, slot};
-  }
-
-  void grow() {
-    std::vector<Entry> old = std::move(entries_);
-    entries_.assign(std::max<std::size_t>(16, old.size() * 2), Entry{});
-    mask_ = entries_.size() - 1;
-    for (const Entry& entry : old) {
-      if (entry.slot != none) place(entry.hash, entry.slot);
-    }
-  }
-
-  std::vector<Entry> entries_;
-  std::size_t mask_ = 0;
-  std::size_t size_ = 0;
-};
-
-}  // namespace detail
 
 struct EntityStoreParams {
   std::size_t max_entities = 1'000'000;
@@ -203,59 +131,52 @@ class EntityStore {
   template <class Visitor>
     requires std::is_invocable_v<Visitor&, const EntityState&>
   ObserveResult observe(const EntityEvent& event, Visitor&& visit) {
-    validate(event);
-    const std::uint64_t hash = hash_id(event.entity);
-    Shard& shard = *shards_[hash % shards_.size()];
-    const std::int64_t latest = latest_ms_->load(std::memory_order_relaxed);
-    if (latest != no_events && event.time_ms > latest && event.time_ms - latest > params_.max_future_ms) {
-      detail::raise<data_error>("EntityStore::observe",
-                                "entity '" + std::string(event.entity) + "': event time " +
-                                    std::to_string(event.time_ms) + " ms is more than max_future_ms = " +
-                                    std::to_string(params_.max_future_ms) + " after the latest event (" +
-                                    std::to_string(latest) + " ms)");
-    }
-    std::lock_guard lock(shard.mutex);
-    ObserveResult result;
-    const std::uint32_t found = find(shard, hash, event.entity);
-    if (found == none) {
-      if (shard.has_events && event.time_ms < shard.watermark - params_.idle_ttl_ms) {
-        // A new entity this far in the past would be evicted by TTL at once.
-        visit(static_cast<const EntityState&>(empty_state_));
-        result.status = ObserveStatus::late;
-        result.new_entity = true;
-        return result;
-      }
-      if (shard.index.size() >= capacity_per_shard_) {
-        evict(shard, shard.lru_tail);
-        ++result.evicted;
-      }
-      const std::uint32_t slot = insert(shard, hash, event.entity);
-      result.new_entity = true;
-      try {
-        visit(static_cast<const EntityState&>(shard.slots[slot].state));
-      } catch (...) {
-        evict(shard, slot);
-        throw;
-      }
-      apply(shard, slot, event);
-      result.evicted += evict_expired(shard, slot);
-      return result;
-    }
-    const std::uint32_t slot = found;
-    EntityState& state = shard.slots[slot].state;
-    visit(static_cast<const EntityState&>(state));
-    if (event.time_ms < state.profile.last_time_ms() - params_.allowed_lateness_ms) {
-      result.status = ObserveStatus::late;
-      return result;
-    }
-    apply(shard, slot, event);
-    touch(shard, slot);
-    result.evicted += evict_expired(shard, slot);
-    return result;
+    return observe_hashed(event, hash_id(event.entity), visit);
   }
 
   ObserveResult observe(const EntityEvent& event) {
     return observe(event, [](const EntityState&) {});
+  }
+
+  // observe() for events[0], events[1], ... in order, with visit(i, before)
+  // and results[i] (results: empty or one per event) for events[i]: the same
+  // visits, results and states as observe() one by one, but the cache misses
+  // of later events are prefetched while event i is applied. If event k is
+  // rejected, events before k stay applied, the data_error names k, later
+  // events are not looked at; if visit throws at k, k is undone as in observe().
+  template <class Visitor>
+    requires std::is_invocable_v<Visitor&, std::size_t, const EntityState&>
+  void observe_batch(std::span<const EntityEvent> events, std::span<ObserveResult> results, Visitor&& visit) {
+    if (!results.empty() && results.size() != events.size()) {
+      detail::raise<invalid_argument>("EntityStore::observe_batch", "results must be empty or hold one per event");
+    }
+    // While event i is applied: event i + 6's table entry, i + 3's slot, i + 1's
+    // sketch buffer, each stage finding the link it reads already in cache.
+    constexpr std::size_t table_ahead = 6, slot_ahead = 3, sketch_ahead = 1, ring = 8;
+    const std::size_t n = events.size();
+    std::array<std::uint64_t, ring> hashes{};  // computed once per event
+    auto stage = [&](std::size_t j, Link link) {
+      if (j >= n) return;
+      if (link == Link::table_entry) hashes[j % ring] = hash_id(events[j].entity);
+      prefetch(hashes[j % ring], link);
+    };
+    for (std::size_t j = 0; j < table_ahead; ++j) stage(j, Link::table_entry);
+    for (std::size_t j = 0; j < slot_ahead; ++j) stage(j, Link::slot);
+    for (std::size_t j = 0; j < sketch_ahead; ++j) stage(j, Link::sketch_and_neighbours);
+    for (std::size_t i = 0; i < n; ++i) {
+      stage(i + table_ahead, Link::table_entry);
+      stage(i + slot_ahead, Link::slot);
+      stage(i + sketch_ahead, Link::sketch_and_neighbours);
+      auto visit_i = [&](const EntityState& before) { visit(i, before); };
+      const ObserveResult result = observe_hashed(events[i], hashes[i % ring], visit_i, i);
+      if (!results.empty()) results[i] = result;
+    }
+  }
+
+  template <class Visitor>
+    requires std::is_invocable_v<Visitor&, std::size_t, const EntityState&>
+  void observe_batch(std::span<const EntityEvent> events, Visitor&& visit) {
+    observe_batch(events, std::span<ObserveResult>(), visit);
   }
 
   // A copy of the entity's state, if the store holds it.
@@ -363,6 +284,100 @@ class EntityStore {
     }
   }
 
+  // observe() with the id's hash computed (once per event in a batch);
+  // `index`: the event's position in a batch, named in errors, or not_batched.
+  template <class Visitor>
+  ObserveResult observe_hashed(const EntityEvent& event, std::uint64_t hash, Visitor& visit,
+                               std::size_t index = not_batched) {
+    validate(event, index);
+    Shard& shard = *shards_[hash % shards_.size()];
+    const std::int64_t latest = latest_ms_->load(std::memory_order_relaxed);
+    if (latest != no_events && event.time_ms > latest && event.time_ms - latest > params_.max_future_ms) {
+      detail::raise<data_error>(where(index), subject(event, index) + ": event time " +
+                                    std::to_string(event.time_ms) + " ms is more than max_future_ms = " +
+                                    std::to_string(params_.max_future_ms) + " after the latest event (" +
+                                    std::to_string(latest) + " ms)");
+    }
+    std::lock_guard lock(shard.mutex);
+    ObserveResult result;
+    const std::uint32_t found = find(shard, hash, event.entity);
+    if (found == none) {
+      if (shard.has_events && event.time_ms < shard.watermark - params_.idle_ttl_ms) {
+        // A new entity this far in the past would be evicted by TTL at once.
+        visit(static_cast<const EntityState&>(empty_state_));
+        result.status = ObserveStatus::late;
+        result.new_entity = true;
+        return result;
+      }
+      if (shard.index.size() >= capacity_per_shard_) {
+        evict(shard, shard.lru_tail);
+        ++result.evicted;
+      }
+      const std::uint32_t slot = insert(shard, hash, event.entity);
+      result.new_entity = true;
+      try {
+        visit(static_cast<const EntityState&>(shard.slots[slot].state));
+      } catch (...) {
+        evict(shard, slot);
+        throw;
+      }
+      apply(shard, slot, event);
+      result.evicted += evict_expired(shard, slot);
+      return result;
+    }
+    const std::uint32_t slot = found;
+    EntityState& state = shard.slots[slot].state;
+    visit(static_cast<const EntityState&>(state));
+    if (event.time_ms < state.profile.last_time_ms() - params_.allowed_lateness_ms) {
+      result.status = ObserveStatus::late;
+      return result;
+    }
+    apply(shard, slot, event);
+    touch(shard, slot);
+    result.evicted += evict_expired(shard, slot);
+    return result;
+  }
+
+  // The chain of dependent loads behind one lookup, in order.
+  enum class Link : std::uint8_t { table_entry, slot, sketch_and_neighbours };
+
+  // Prefetches `link` of the entity with `hash`, reading the earlier links
+  // (cached by then) under the shard's lock: other threads may grow the table
+  // or reuse the slot meanwhile. A prefetch is only a hint, so a busy shard is
+  // skipped rather than waited for.
+  void prefetch(std::uint64_t hash, Link link) const {
+    const Shard& shard = *shards_[hash % shards_.size()];
+    std::unique_lock lock(shard.mutex, std::try_to_lock);
+    if (!lock.owns_lock()) return;
+    if (link == Link::table_entry) {
+      prefetch_lines(shard.index.home_entry(hash), 1);
+      return;
+    }
+    const std::uint32_t slot = shard.index.find_hash(hash);
+    if (slot == none) return;
+    const Slot& s = shard.slots[slot];
+    if (link == Link::slot) {
+      prefetch_lines(&s, sizeof(Slot));
+      return;
+    }
+    const std::span<const float> items = s.state.profile.amount_sketch().items();
+    prefetch_lines(items.data(), items.size_bytes());
+    // touch() relinks the slot's LRU neighbours.
+    if (s.prev != none) prefetch_lines(&shard.slots[s.prev].next, sizeof(std::uint32_t));
+    if (s.next != none) prefetch_lines(&shard.slots[s.next].prev, sizeof(std::uint32_t));
+  }
+
+  static void prefetch_lines([[maybe_unused]] const void* address, [[maybe_unused]] std::size_t bytes) {
+#if defined(__GNUC__)
+    if (address == nullptr) return;
+    const auto first = reinterpret_cast<std::uintptr_t>(address) & ~std::uintptr_t{63};
+    const auto end = reinterpret_cast<std::uintptr_t>(address) + bytes;
+    for (std::uintptr_t line = first; line < end; line += 64) {
+      __builtin_prefetch(reinterpret_cast<const void*>(line), 1);  // 1: for writing, the update follows
+    }
+#endif
+  }
+
   static std::uint32_t find(const Shard& shard, std::uint64_t hash, std::string_view id) {
     return shard.index.find(hash, id, [&](std::uint32_t slot) -> std::string_view { return shard.slots[slot].id; });
   }
@@ -384,11 +399,22 @@ class EntityStore {
     if (p.sketch_k < KllSketch::min_k || p.sketch_k > KllSketch::max_k) fail("sketch_k is out of range");
   }
 
-  static void validate(const EntityEvent& event) {
-    constexpr std::string_view where = "EntityStore::observe";
-    if (event.entity.empty()) detail::raise<data_error>(where, "empty entity id");
+  static constexpr std::size_t not_batched = std::numeric_limits<std::size_t>::max();
+
+  static std::string_view where(std::size_t index) {
+    return index == not_batched ? "EntityStore::observe" : "EntityStore::observe_batch";
+  }
+
+  // "entity 'id'", or "event 7 (entity 'id')" in a batch.
+  static std::string subject(const EntityEvent& event, std::size_t index) {
+    std::string entity = event.entity.empty() ? "empty entity id" : "entity '" + std::string(event.entity) + "'";
+    return index == not_batched ? entity : "event " + std::to_string(index) + " (" + entity + ")";
+  }
+
+  static void validate(const EntityEvent& event, std::size_t index) {
+    if (event.entity.empty()) detail::raise<data_error>(where(index), subject(event, index));
     auto fail = [&](const std::string& what) {
-      detail::raise<data_error>(where, "entity '" + std::string(event.entity) + "': " + what);
+      detail::raise<data_error>(where(index), subject(event, index) + ": " + what);
     };
     if (!std::isfinite(event.amount) || event.amount <= 0.0) {
       fail("amount must be finite and positive, got " + std::to_string(event.amount));

@@ -31,6 +31,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -64,6 +65,9 @@ class KllSketch {
 
   // Items currently retained (the memory bound is about 3k + 2 * levels).
   [[nodiscard]] std::size_t retained() const { return items_.size(); }
+
+  // The retained items, level by level (levels unordered inside).
+  [[nodiscard]] std::span<const float> items() const { return items_; }
 
   // Heap bytes held by the item buffer (capacity, not size).
   [[nodiscard]] std::size_t heap_bytes() const { return items_.capacity() * sizeof(float); }
