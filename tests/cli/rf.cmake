@@ -14,7 +14,7 @@ expect(0 "proba_<label>,...,prediction,explained_class,expected_value" score --h
 # fit -> info: the label column is not a feature.
 expect(0 "fitted RandomForestClassifier \\(30 trees, max_depth none, class_weight balanced, [0-9]+ nodes, classes 0 1\\) on 1831 rows x 21 columns in [0-9.]+ ms, saved to"
        fit rf "${DATA}" --label label --trees 30 --class-weight balanced --out "${WORK}/model.bin")
-expect(0 "model type: +RandomForestClassifier \\(format version 1\\).*scalar: +float64.*schema: +21 columns.*f20 +numeric"
+expect(0 "model type: +RandomForestClassifier \\(format version 2\\).*scalar: +float64.*schema: +21 columns.*f20 +numeric"
        info "${WORK}/model.bin")
 execute_process(COMMAND "${REDFLAG}" info "${WORK}/model.bin" OUTPUT_VARIABLE info)
 if(info MATCHES "label")
