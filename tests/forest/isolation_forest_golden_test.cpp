@@ -77,14 +77,6 @@ Matrix<T> categorical_queries() {
   return X;
 }
 
-// Hexadecimal floating point: exact, and parsed back by strtod.
-template <class T>
-std::string hex(T value) {
-  char text[64];
-  std::snprintf(text, sizeof text, "%a", static_cast<double>(value));
-  return text;
-}
-
 template <class T>
 std::vector<T> read_scores(const std::filesystem::path& path) {
   std::ifstream in(path);

@@ -49,13 +49,6 @@ std::filesystem::path golden_file(std::uint32_t version, const std::string& suff
   return golden_dir() / ("rf_v" + std::to_string(version) + "_" + std::string(redflag::scalar_name<T>) + suffix);
 }
 
-template <class T>
-std::string hex(T value) {
-  char text[64];
-  std::snprintf(text, sizeof text, "%a", static_cast<double>(value));
-  return text;
-}
-
 // One line per row: the class probabilities, comma-separated.
 template <class T>
 std::vector<std::string> proba_lines(const Matrix<T>& proba) {

@@ -18,6 +18,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <limits>
 #include <sstream>
@@ -190,6 +191,14 @@ template <class T>
 T score_of(double depth, Index n_trees, Index psi) {
   return static_cast<T>(std::exp2(
       -depth / (static_cast<double>(n_trees) * detail::forest::average_path_length(static_cast<double>(psi)))));
+}
+
+// Hexadecimal floating point: exact, and parsed back by strtod (golden files).
+template <class T>
+std::string hex(T value) {
+  char text[64];
+  std::snprintf(text, sizeof text, "%a", static_cast<double>(value));
+  return text;
 }
 
 }  // namespace redflag::test
