@@ -139,24 +139,33 @@ inline void require_finite_metrics(const std::map<std::string, double>& metrics,
   }
 }
 
+// The manifest's scalar fields in file order, for writing (a const
+// manifest) and reading alike; status as its name; params and metrics follow
+// as JSON objects.
+template <class Archive, class Manifest, class Status>
+void manifest_fields(Archive& archive, Manifest& manifest, Status& status) {
+  archive(cereal::make_nvp("version", manifest.version), cereal::make_nvp("model_type", manifest.model_type),
+          cereal::make_nvp("scalar", manifest.scalar), cereal::make_nvp("model_file", manifest.model_file),
+          cereal::make_nvp("model_bytes", manifest.model_bytes),
+          cereal::make_nvp("model_checksum", manifest.model_checksum), cereal::make_nvp("status", status),
+          cereal::make_nvp("status_reason", manifest.status_reason), cereal::make_nvp("created_at", manifest.created_at),
+          cereal::make_nvp("parent_version", manifest.parent_version));
+  archive.setNextName("training_window");
+  archive.startNode();
+  archive(cereal::make_nvp("begin", manifest.training_window.begin),
+          cereal::make_nvp("end", manifest.training_window.end));
+  archive.finishNode();
+  archive(cereal::make_nvp("rows_used", manifest.rows_used));
+}
+
 inline std::string to_json(const ModelManifest& manifest) {
   std::ostringstream out;
   {
     cereal::JSONOutputArchive archive(out);
+    std::uint32_t format = manifest_format;
+    archive(cereal::make_nvp("redflag_manifest", format));
     const std::string status(to_string(manifest.status));
-    archive(cereal::make_nvp("redflag_manifest", manifest_format), cereal::make_nvp("version", manifest.version),
-            cereal::make_nvp("model_type", manifest.model_type), cereal::make_nvp("scalar", manifest.scalar),
-            cereal::make_nvp("model_file", manifest.model_file), cereal::make_nvp("model_bytes", manifest.model_bytes),
-            cereal::make_nvp("model_checksum", manifest.model_checksum), cereal::make_nvp("status", status),
-            cereal::make_nvp("status_reason", manifest.status_reason),
-            cereal::make_nvp("created_at", manifest.created_at),
-            cereal::make_nvp("parent_version", manifest.parent_version));
-    archive.setNextName("training_window");
-    archive.startNode();
-    archive(cereal::make_nvp("begin", manifest.training_window.begin),
-            cereal::make_nvp("end", manifest.training_window.end));
-    archive.finishNode();
-    archive(cereal::make_nvp("rows_used", manifest.rows_used));
+    manifest_fields(archive, manifest, status);
     write_object(archive, "params", manifest.params);
     write_object(archive, "metrics", manifest.metrics);
   }
@@ -194,19 +203,7 @@ inline ModelManifest manifest_from_json(const std::string& text, std::string_vie
     }
     ModelManifest manifest;
     std::string status;
-    archive(cereal::make_nvp("version", manifest.version), cereal::make_nvp("model_type", manifest.model_type),
-            cereal::make_nvp("scalar", manifest.scalar), cereal::make_nvp("model_file", manifest.model_file),
-            cereal::make_nvp("model_bytes", manifest.model_bytes),
-            cereal::make_nvp("model_checksum", manifest.model_checksum), cereal::make_nvp("status", status),
-            cereal::make_nvp("status_reason", manifest.status_reason),
-            cereal::make_nvp("created_at", manifest.created_at),
-            cereal::make_nvp("parent_version", manifest.parent_version));
-    archive.setNextName("training_window");
-    archive.startNode();
-    archive(cereal::make_nvp("begin", manifest.training_window.begin),
-            cereal::make_nvp("end", manifest.training_window.end));
-    archive.finishNode();
-    archive(cereal::make_nvp("rows_used", manifest.rows_used));
+    manifest_fields(archive, manifest, status);
     manifest.params = read_object<std::string>(archive, "params");
     manifest.metrics = read_object<double>(archive, "metrics");
     manifest.status = parse_status(status, source);
