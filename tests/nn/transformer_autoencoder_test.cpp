@@ -1,4 +1,5 @@
 #include <redflag/core/random.hpp>
+#include <redflag/core/serialization.hpp>
 #include <redflag/nn/transformer_autoencoder.hpp>
 
 #include <doctest/doctest.h>
@@ -8,6 +9,7 @@
 #include <cstring>
 #include <limits>
 #include <numbers>
+#include <sstream>
 
 using redflag::Index;
 using redflag::Matrix;
@@ -179,4 +181,83 @@ TEST_CASE("TransformerAutoencoder stops with a clear error when the loss overflo
                                          "lower learning_rate (now 0.01) or set clip_norm"),
                        redflag::invalid_argument);
   CHECK_FALSE(model.is_fitted());
+}
+
+TEST_CASE("TransformerAutoencoder is a Detector: contamination threshold, Youden's J, predict") {
+  static_assert(redflag::Detector<TransformerAutoencoder<float>>);
+  static_assert(redflag::Detector<TransformerAutoencoder<double>>);
+  const Matrix<double> X = sine_windows<double>(40, 8, 11);
+  Params<double> params = tiny_params<double>();
+  params.contamination = 0.1;
+  TransformerAutoencoder<double> model(params);
+  CHECK_THROWS_AS(model.set_threshold(1.0), redflag::not_fitted);
+  model.fit(X);
+  // The threshold flags the top 10 % of the fitted windows' scores.
+  const Vector<double> scores = model.anomaly_score(X);
+  CHECK(model.threshold() == doctest::Approx(redflag::contamination_threshold(scores, 0.1)).epsilon(1e-15));
+  const redflag::LabelVector flagged = model.predict(X);
+  CHECK(flagged.sum() == 4);
+  const Vector<double> decision = model.decision_function(X);
+  for (Index r = 0; r < X.rows(); ++r) {
+    CHECK(decision(r) == doctest::Approx(scores(r) - model.threshold()));
+    CHECK(flagged(r) == (decision(r) >= 0 ? 1 : 0));
+  }
+
+  // Youden's J on labelled windows: spiked windows are the positives.
+  Matrix<double> labelled = sine_windows<double>(20, 8, 12);
+  redflag::LabelVector labels = redflag::LabelVector::Zero(20);
+  for (Index r = 0; r < 20; r += 4) {
+    labelled(r, 6) += 2.5;
+    labels(r) = 1;
+  }
+  const redflag::YoudenThreshold youden = model.fit_threshold(labelled, labels);
+  CHECK(model.threshold() == youden.threshold);
+  CHECK(youden.j == doctest::Approx(youden.tpr - youden.fpr));
+  CHECK(youden.tpr == 1.0);
+  CHECK(youden.fpr == 0.0);
+  CHECK((model.predict(labelled).array() == labels.array()).all());
+
+  CHECK_THROWS_WITH_AS((void)model.fit_threshold(labelled, labels.head(5)), doctest::Contains("got 5 labels for 20"),
+                       redflag::invalid_argument);
+  CHECK_THROWS_AS(model.set_threshold(std::numeric_limits<double>::quiet_NaN()), redflag::invalid_argument);
+  params.contamination = 0.6;
+  CHECK_THROWS_WITH_AS(TransformerAutoencoder<double>(params).fit(X), doctest::Contains("contamination"),
+                       redflag::invalid_argument);
+}
+
+TEST_CASE("TransformerAutoencoder resumes training bit for bit, also from a saved checkpoint") {
+  const Matrix<float> X = sine_windows<float>(24, 8, 13);
+  Params<float> params = tiny_params<float>();
+  params.epochs = 6;
+  params.patience = 100;
+  params.decay = 0.9;
+  TransformerAutoencoder<float> straight(params);
+  straight.fit(X);
+
+  params.epochs = 2;
+  params.keep_training_state = true;
+  TransformerAutoencoder<float> resumed(params);
+  resumed.fit(X);
+  REQUIRE(resumed.has_training_state());
+  resumed.resume(X, 4);
+  std::stringstream file;
+  redflag::save(resumed, file);
+  TransformerAutoencoder<float> reloaded = redflag::load<TransformerAutoencoder<float>>(file);
+  REQUIRE(reloaded.has_training_state());
+  reloaded.resume(X, 6);
+  CHECK(reloaded.history().size() == 6);
+  CHECK(reloaded.params().epochs == 6);
+  CHECK(same_weights(straight, reloaded));
+  CHECK(reloaded.threshold() == straight.threshold());
+  CHECK(reloaded.history().back().validation == straight.history().back().validation);
+
+  // Without the state there is nothing to resume from; fewer epochs than done is refused.
+  CHECK_THROWS_WITH_AS(straight.resume(X, 8), doctest::Contains("keep_training_state = true"),
+                       redflag::invalid_argument);
+  CHECK_THROWS_WITH_AS(reloaded.resume(X, 5), doctest::Contains(">= the 6 epochs already trained"),
+                       redflag::invalid_argument);
+  CHECK_THROWS_AS(reloaded.resume(X.leftCols(8), 7), redflag::schema_mismatch);
+  reloaded.drop_training_state();
+  CHECK_FALSE(reloaded.has_training_state());
+  CHECK_THROWS_AS(TransformerAutoencoder<float>(params).resume(X, 3), redflag::not_fitted);
 }

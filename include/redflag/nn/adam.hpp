@@ -14,6 +14,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <utility>
 
 namespace redflag::nn {
 
@@ -82,6 +83,19 @@ class Adam {
   }
 
   void end_epoch() noexcept { learning_rate_ *= params_.decay; }
+
+  // The moments, for checkpoints: an Adam rebuilt from them with the
+  // constructor below continues exactly where this one stopped.
+  [[nodiscard]] const Layer& first_moment() const noexcept { return first_; }
+  [[nodiscard]] const Layer& second_moment() const noexcept { return second_; }
+
+  Adam(AdamParams params, double learning_rate, std::int64_t steps, Layer first_moment, Layer second_moment)
+      : Adam(first_moment, params) {
+    learning_rate_ = learning_rate;
+    steps_ = steps;
+    first_ = std::move(first_moment);
+    second_ = std::move(second_moment);
+  }
 
  private:
   AdamParams params_;

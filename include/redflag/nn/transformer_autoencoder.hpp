@@ -14,7 +14,14 @@
 // squared reconstruction error over mini-batches, with early stopping on a
 // validation split. Inputs are used as given: put features on comparable
 // scales first (see redflag/preprocessing).
+//
+// Detector semantics as everywhere in redflag: anomaly_score is the window's
+// mean squared error, predict flags windows scoring at or above threshold().
+// fit() sets the threshold to the (1 - contamination) quantile of the fitted
+// windows' scores; fit_threshold() replaces it by the Youden's J threshold on
+// labelled windows (a validation segment, never the test segment).
 
+#include <redflag/core/concepts.hpp>
 #include <redflag/core/eigen_cereal.hpp>
 #include <redflag/core/error.hpp>
 #include <redflag/core/parallel.hpp>
@@ -22,6 +29,7 @@
 #include <redflag/core/schema.hpp>
 #include <redflag/core/types.hpp>
 #include <redflag/core/validation.hpp>
+#include <redflag/metrics/thresholds.hpp>
 #include <redflag/nn/adam.hpp>
 #include <redflag/nn/module.hpp>
 #include <redflag/nn/transformer_network.hpp>
@@ -34,6 +42,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <numeric>
 #include <span>
 #include <string>
@@ -47,6 +56,7 @@ template <Scalar T>
 class TransformerAutoencoder {
  public:
   using scalar_type = T;
+  using Network = nn::TransformerNetwork<T>;
   static constexpr std::string_view model_type = "TransformerAutoencoder";
   static constexpr std::uint32_t format_version = 1;
 
@@ -67,6 +77,13 @@ class TransformerAutoencoder {
     // time-ordered input validates on the most recent windows) is held out for
     // early stopping; 0 = no hold-out, the training loss is monitored instead.
     double validation_fraction = 0.1;
+    // Fraction of the fitted windows expected to be anomalous: fit() sets the
+    // threshold to the (1 - contamination) quantile of their scores.
+    double contamination = 0.01;
+    // Keep the optimiser's state (Adam's moments, the last epoch's weights,
+    // the early-stopping counters) in the model and its file, so resume() can
+    // continue training. Triples the file size; off for models that only score.
+    bool keep_training_state = false;
     std::uint64_t random_state = 0;
     int n_jobs = 1;  // threads over each batch; results are the same for any value
   };
@@ -85,113 +102,93 @@ class TransformerAutoencoder {
   TransformerAutoencoder& fit(const MatrixRef<T>& windows) {
     constexpr std::string_view where = "TransformerAutoencoder::fit";
     check_params(params_, where);
-    const Index window = params_.window;
-    if (windows.cols() < window || windows.cols() % window != 0) {
-      detail::raise<invalid_argument>(where, "windows must have window * features columns, a positive multiple of "
-                                             "window = " + std::to_string(window) + ", got " +
-                                                 std::to_string(windows.cols()));
-    }
-    detail::require_finite(windows, where, "windows");
-    const Index n = windows.rows();
-    const Index n_validation =
-        params_.validation_fraction > 0
-            ? std::max<Index>(1, static_cast<Index>(std::llround(params_.validation_fraction * static_cast<double>(n))))
-            : 0;
-    const Index n_training = n - n_validation;
-    if (n_training < 1) {
-      detail::raise<data_error>(where, "needs at least " + std::to_string(n_validation + 1) + " windows (" +
-                                           std::to_string(n_validation) + " held out for validation_fraction = " +
-                                           detail::format_number(params_.validation_fraction) + "), got " +
-                                           std::to_string(n));
-    }
-
-    const nn::TransformerShape shape{.features = windows.cols() / window,
-                                     .window = window,
-                                     .d_model = params_.d_model,
-                                     .heads = params_.heads,
-                                     .encoder_layers = params_.encoder_layers,
-                                     .decoder_layers = params_.decoder_layers,
-                                     .ffn = params_.ffn};
+    const Index features = check_training_windows(windows, where);
     Random init = Random::stream(params_.random_state, 0);
-    nn::TransformerNetwork<T> network(shape, init);
-    nn::Adam<nn::TransformerNetwork<T>> adam(
-        network, {.learning_rate = params_.learning_rate, .decay = params_.decay, .clip_norm = params_.clip_norm});
-    nn::TransformerNetwork<T> gradient = nn::zeros_like(network);
-    nn::WindowBatches<T> batches(network, params_.batch_size, true);
-    const double cells_per_window = static_cast<double>(window * shape.features);
+    Network network(shape(features), init);
+    Training run{.adam = Adam(network, adam_params()),
+                 .best = network,
+                 .last = std::move(network),
+                 .history = {},
+                 .best_loss = std::numeric_limits<double>::infinity(),
+                 .best_epoch = 0,
+                 .stale_epochs = 0};
+    train(windows, run, params_.epochs, where);
+    commit(std::move(run), windows);
+    return *this;
+  }
 
-    std::vector<Index> order(static_cast<std::size_t>(n_training));
-    std::vector<Index> validation(static_cast<std::size_t>(n_validation));
-    std::iota(validation.begin(), validation.end(), n_training);
-    std::vector<EpochLosses> history;
-    nn::TransformerNetwork<T> best = network;
-    double best_loss = std::numeric_limits<double>::infinity();
-    Index best_epoch = 0, epochs_without_improvement = 0;
-
-    for (Index epoch = 0; epoch < params_.epochs; ++epoch) {
-      // Each epoch's shuffle has its own stream, so it depends on the seed and epoch alone.
-      std::iota(order.begin(), order.end(), Index{0});
-      Random shuffle = Random::stream(params_.random_state, static_cast<std::uint64_t>(epoch) + 1);
-      for (Index i = n_training - 1; i > 0; --i) {
-        std::swap(order[static_cast<std::size_t>(i)], order[static_cast<std::size_t>(shuffle.uniform_int(i + 1))]);
-      }
-      double training_error = 0.0;
-      for (Index start = 0; start < n_training; start += params_.batch_size) {
-        const Index size = std::min(params_.batch_size, n_training - start);
-        const std::span<const Index> batch(order.data() + start, static_cast<std::size_t>(size));
-        const double batch_error = batches.run(network, windows, batch, params_.n_jobs, &gradient);
-        if (!std::isfinite(batch_error) || !nn::all_parameters_finite(gradient)) {
-          raise_diverged(epoch, "training", where);
-        }
-        training_error += batch_error;
-        adam.step(network, gradient);
-      }
-      adam.end_epoch();
-      EpochLosses losses{.training = training_error / (static_cast<double>(n_training) * cells_per_window)};
-      losses.validation = losses.training;
-      if (n_validation > 0) {
-        double validation_error = 0.0;
-        for (Index start = 0; start < n_validation; start += params_.batch_size) {
-          const Index size = std::min(params_.batch_size, n_validation - start);
-          const std::span<const Index> part(validation.data() + start, static_cast<std::size_t>(size));
-          validation_error += batches.run(network, windows, part, params_.n_jobs, nullptr);
-        }
-        losses.validation = validation_error / (static_cast<double>(n_validation) * cells_per_window);
-      }
-      if (!std::isfinite(losses.validation)) raise_diverged(epoch, "validation", where);
-      history.push_back(losses);
-      if (losses.validation < best_loss) {
-        best_loss = losses.validation;
-        best = network;
-        best_epoch = epoch;
-        epochs_without_improvement = 0;
-      } else if (++epochs_without_improvement >= params_.patience) {
-        break;
-      }
+  // Continues a fit whose training state was kept (keep_training_state) on
+  // the same windows, up to `epochs` epochs in all: the result is bit for bit
+  // the model fit() would have trained with params.epochs = epochs — also
+  // after a save and load in between. A fit that stopped early stays stopped
+  // (the uninterrupted run would have stopped there too).
+  TransformerAutoencoder& resume(const MatrixRef<T>& windows, Index epochs) {
+    constexpr std::string_view where = "TransformerAutoencoder::resume";
+    if (!fitted_) detail::raise<not_fitted>(where, "call fit() first");
+    if (!checkpoint_) {
+      detail::raise<invalid_argument>(where, "the model holds no training state; fit it with keep_training_state = "
+                                             "true to resume training later");
     }
-
-    network_ = std::move(best);
-    history_ = std::move(history);
-    best_epoch_ = best_epoch;
-    schema_ = Schema::numeric(windows.cols());
-    fitted_ = true;
+    const auto done = static_cast<Index>(history_.size());
+    detail::require_parameter(epochs >= done, where, "epochs",
+                              ">= the " + std::to_string(done) + " epochs already trained", epochs);
+    schema_.require_columns(windows.cols(), where);
+    check_training_windows(windows, where);
+    Training run{.adam = Adam(adam_params(), checkpoint_->learning_rate, checkpoint_->steps, checkpoint_->first,
+                              checkpoint_->second),
+                 .best = network_,
+                 .last = checkpoint_->last,
+                 .history = history_,
+                 .best_loss = history_[static_cast<std::size_t>(best_epoch_)].validation,
+                 .best_epoch = best_epoch_,
+                 .stale_epochs = checkpoint_->stale_epochs};
+    train(windows, run, epochs, where);
+    params_.epochs = epochs;
+    commit(std::move(run), windows);
     return *this;
   }
 
   // Mean squared reconstruction error of each window (one per row).
   [[nodiscard]] Vector<T> anomaly_score(const MatrixRef<T>& windows) const {
-    constexpr std::string_view where = "TransformerAutoencoder::anomaly_score";
-    check_input(windows, where);
-    Vector<T> scores(windows.rows());
-    nn::WindowBatches<T> batches(network_, params_.batch_size, false);
-    std::vector<Index> indices(static_cast<std::size_t>(windows.rows()));
-    std::iota(indices.begin(), indices.end(), Index{0});
-    for (Index start = 0; start < windows.rows(); start += params_.batch_size) {
-      const auto size = static_cast<std::size_t>(std::min(params_.batch_size, windows.rows() - start));
-      batches.run(network_, windows, std::span<const Index>(indices.data() + start, size), params_.n_jobs, nullptr,
-                  std::span<T>(scores.data() + start, size));
+    check_input(windows, "TransformerAutoencoder::anomaly_score");
+    return window_errors(network_, windows);
+  }
+
+  // anomaly_score - threshold(): non-negative for flagged windows.
+  [[nodiscard]] Vector<T> decision_function(const MatrixRef<T>& windows) const {
+    return anomaly_score(windows).array() - threshold_;
+  }
+
+  // 1 for windows scoring at or above threshold(), else 0.
+  [[nodiscard]] LabelVector predict(const MatrixRef<T>& windows) const {
+    return detail::flag_anomalies(anomaly_score(windows), threshold_);
+  }
+
+  [[nodiscard]] T threshold() const noexcept { return threshold_; }
+
+  void set_threshold(T threshold) {
+    constexpr std::string_view where = "TransformerAutoencoder::set_threshold";
+    if (!fitted_) detail::raise<not_fitted>(where, "call fit() first");
+    if (!std::isfinite(static_cast<double>(threshold))) {
+      detail::raise<invalid_argument>(where, "threshold must be finite, got " +
+                                                 detail::format_number(static_cast<double>(threshold)));
     }
-    return scores;
+    threshold_ = threshold;
+  }
+
+  // Sets the threshold maximising Youden's J (TPR - FPR) on labelled windows
+  // (1 = anomalous) and returns it with its TPR and FPR. Choose it on a
+  // validation segment; the test segment must stay unseen.
+  YoudenThreshold fit_threshold(const MatrixRef<T>& windows, LabelsRef labels) {
+    constexpr std::string_view where = "TransformerAutoencoder::fit_threshold";
+    check_input(windows, where);
+    if (labels.size() != windows.rows()) {
+      detail::raise<invalid_argument>(where, "got " + std::to_string(labels.size()) + " labels for " +
+                                                 std::to_string(windows.rows()) + " windows");
+    }
+    const YoudenThreshold best = youden_j_threshold(labels, window_errors(network_, windows));
+    threshold_ = static_cast<T>(best.threshold);
+    return best;
   }
 
   // The network's reconstruction of each window, in the input layout.
@@ -219,14 +216,19 @@ class TransformerAutoencoder {
   [[nodiscard]] bool is_fitted() const noexcept { return fitted_; }
   [[nodiscard]] const Params& params() const noexcept { return params_; }
   [[nodiscard]] const Schema& schema() const noexcept { return schema_; }
+  [[nodiscard]] Index window() const noexcept { return params_.window; }
   [[nodiscard]] Index n_features() const noexcept { return fitted_ ? network_.features() : 0; }
-  [[nodiscard]] const nn::TransformerNetwork<T>& network() const noexcept { return network_; }
+  [[nodiscard]] const Network& network() const noexcept { return network_; }
   [[nodiscard]] const std::vector<EpochLosses>& history() const noexcept { return history_; }
   // Index in history() of the epoch whose weights were kept: the lowest validation loss.
   [[nodiscard]] Index best_epoch() const noexcept { return best_epoch_; }
+  [[nodiscard]] bool has_training_state() const noexcept { return checkpoint_.has_value(); }
+  // Drops the training state (a model that will only score, in a smaller file).
+  void drop_training_state() noexcept { checkpoint_.reset(); }
 
-  // Params, weights, schema and training history, for redflag::save / load.
-  // A loaded model scores bit for bit like the saved one.
+  // Params, weights, threshold, schema, training history and (when kept) the
+  // training state, for redflag::save / load. A loaded model scores bit for
+  // bit like the saved one.
   template <class Archive>
   void serialize(Archive& archive, std::uint32_t version) {
     if constexpr (Archive::is_loading::value) {
@@ -244,6 +246,162 @@ class TransformerAutoencoder {
   }
 
  private:
+  using Adam = nn::Adam<Network>;
+
+  // What training carries from epoch to epoch.
+  struct Training {
+    Adam adam;
+    Network best;  // weights of the best validation epoch so far
+    Network last;  // weights after the last epoch
+    std::vector<EpochLosses> history;
+    double best_loss = std::numeric_limits<double>::infinity();
+    Index best_epoch = 0;
+    Index stale_epochs = 0;  // epochs since the best one
+  };
+
+  // Training state kept after fit for resume().
+  struct Checkpoint {
+    Network last;
+    Network first;  // Adam's moments
+    Network second;
+    std::int64_t steps = 0;
+    double learning_rate = 0.0;
+    Index stale_epochs = 0;
+  };
+
+  [[nodiscard]] nn::TransformerShape shape(Index features) const {
+    return {.features = features,
+            .window = params_.window,
+            .d_model = params_.d_model,
+            .heads = params_.heads,
+            .encoder_layers = params_.encoder_layers,
+            .decoder_layers = params_.decoder_layers,
+            .ffn = params_.ffn};
+  }
+
+  [[nodiscard]] nn::AdamParams adam_params() const {
+    return {.learning_rate = params_.learning_rate, .decay = params_.decay, .clip_norm = params_.clip_norm};
+  }
+
+  [[nodiscard]] Index validation_windows(Index n) const {
+    return params_.validation_fraction > 0
+               ? std::max<Index>(1, static_cast<Index>(std::llround(params_.validation_fraction *
+                                                                    static_cast<double>(n))))
+               : 0;
+  }
+
+  // Checks the layout and size of training windows; returns the feature count.
+  Index check_training_windows(const MatrixRef<T>& windows, std::string_view where) const {
+    const Index window = params_.window;
+    if (windows.cols() < window || windows.cols() % window != 0) {
+      detail::raise<invalid_argument>(where, "windows must have window * features columns, a positive multiple of "
+                                             "window = " + std::to_string(window) + ", got " +
+                                                 std::to_string(windows.cols()));
+    }
+    detail::require_finite(windows, where, "windows");
+    const Index n_validation = validation_windows(windows.rows());
+    if (windows.rows() - n_validation < 1) {
+      detail::raise<data_error>(where, "needs at least " + std::to_string(n_validation + 1) + " windows (" +
+                                           std::to_string(n_validation) + " held out for validation_fraction = " +
+                                           detail::format_number(params_.validation_fraction) + "), got " +
+                                           std::to_string(windows.rows()));
+    }
+    return windows.cols() / window;
+  }
+
+  // Epochs history.size() .. epochs - 1, unless early stopping ends them first.
+  void train(const MatrixRef<T>& windows, Training& run, Index epochs, std::string_view where) const {
+    const Index n = windows.rows();
+    const Index n_validation = validation_windows(n);
+    const Index n_training = n - n_validation;
+    const Network& shape_source = run.last;
+    Network gradient = nn::zeros_like(shape_source);
+    nn::WindowBatches<T> batches(shape_source, params_.batch_size, true);
+    const double cells_per_window = static_cast<double>(windows.cols());
+    std::vector<Index> order(static_cast<std::size_t>(n_training));
+    std::vector<Index> validation(static_cast<std::size_t>(n_validation));
+    std::iota(validation.begin(), validation.end(), n_training);
+
+    for (auto epoch = static_cast<Index>(run.history.size()); epoch < epochs && run.stale_epochs < params_.patience;
+         ++epoch) {
+      // Each epoch's shuffle has its own stream, so it depends on the seed and epoch alone.
+      std::iota(order.begin(), order.end(), Index{0});
+      Random shuffle = Random::stream(params_.random_state, static_cast<std::uint64_t>(epoch) + 1);
+      for (Index i = n_training - 1; i > 0; --i) {
+        std::swap(order[static_cast<std::size_t>(i)], order[static_cast<std::size_t>(shuffle.uniform_int(i + 1))]);
+      }
+      double training_error = 0.0;
+      for (Index start = 0; start < n_training; start += params_.batch_size) {
+        const Index size = std::min(params_.batch_size, n_training - start);
+        const std::span<const Index> batch(order.data() + start, static_cast<std::size_t>(size));
+        const double batch_error = batches.run(run.last, windows, batch, params_.n_jobs, &gradient);
+        if (!std::isfinite(batch_error) || !nn::all_parameters_finite(gradient)) {
+          raise_diverged(epoch, "training", where);
+        }
+        training_error += batch_error;
+        run.adam.step(run.last, gradient);
+      }
+      run.adam.end_epoch();
+      EpochLosses losses{.training = training_error / (static_cast<double>(n_training) * cells_per_window)};
+      losses.validation = losses.training;
+      if (n_validation > 0) {
+        double validation_error = 0.0;
+        for (Index start = 0; start < n_validation; start += params_.batch_size) {
+          const Index size = std::min(params_.batch_size, n_validation - start);
+          const std::span<const Index> part(validation.data() + start, static_cast<std::size_t>(size));
+          validation_error += batches.run(run.last, windows, part, params_.n_jobs, nullptr);
+        }
+        losses.validation = validation_error / (static_cast<double>(n_validation) * cells_per_window);
+      }
+      if (!std::isfinite(losses.validation)) raise_diverged(epoch, "validation", where);
+      run.history.push_back(losses);
+      if (losses.validation < run.best_loss) {
+        run.best_loss = losses.validation;
+        run.best = run.last;
+        run.best_epoch = epoch;
+        run.stale_epochs = 0;
+      } else {
+        ++run.stale_epochs;
+      }
+    }
+  }
+
+  // Installs a finished training run: best weights, threshold, training state.
+  void commit(Training&& run, const MatrixRef<T>& windows) {
+    const T threshold = static_cast<T>(contamination_threshold(window_errors(run.best, windows),
+                                                               params_.contamination));
+    std::optional<Checkpoint> checkpoint;
+    if (params_.keep_training_state) {
+      checkpoint = Checkpoint{.last = std::move(run.last),
+                              .first = run.adam.first_moment(),
+                              .second = run.adam.second_moment(),
+                              .steps = run.adam.steps(),
+                              .learning_rate = run.adam.learning_rate(),
+                              .stale_epochs = run.stale_epochs};
+    }
+    network_ = std::move(run.best);
+    history_ = std::move(run.history);
+    best_epoch_ = run.best_epoch;
+    threshold_ = threshold;
+    checkpoint_ = std::move(checkpoint);
+    schema_ = Schema::numeric(windows.cols());
+    fitted_ = true;
+  }
+
+  // Each window's mean squared error under `network`, batch by batch.
+  [[nodiscard]] Vector<T> window_errors(const Network& network, const MatrixRef<T>& windows) const {
+    Vector<T> scores(windows.rows());
+    nn::WindowBatches<T> batches(network, params_.batch_size, false);
+    std::vector<Index> indices(static_cast<std::size_t>(windows.rows()));
+    std::iota(indices.begin(), indices.end(), Index{0});
+    for (Index start = 0; start < windows.rows(); start += params_.batch_size) {
+      const auto size = static_cast<std::size_t>(std::min(params_.batch_size, windows.rows() - start));
+      batches.run(network, windows, std::span<const Index>(indices.data() + start, size), params_.n_jobs, nullptr,
+                  std::span<T>(scores.data() + start, size));
+    }
+    return scores;
+  }
+
   static void check_params(const Params& p, std::string_view where) {
     using detail::require_parameter;
     require_parameter(p.window >= 1, where, "window", ">= 1", p.window);
@@ -265,6 +423,8 @@ class TransformerAutoencoder {
     require_parameter(p.patience >= 1, where, "patience", ">= 1", p.patience);
     require_parameter(p.validation_fraction >= 0 && p.validation_fraction < 1, where, "validation_fraction",
                       "in [0, 1)", p.validation_fraction);
+    require_parameter(p.contamination > 0 && p.contamination <= 0.5, where, "contamination", "in (0, 0.5]",
+                      p.contamination);
     resolve_n_jobs(p.n_jobs, where);
   }
 
@@ -278,30 +438,76 @@ class TransformerAutoencoder {
             cereal::make_nvp("learning_rate", p.learning_rate), cereal::make_nvp("decay", p.decay),
             cereal::make_nvp("clip_norm", p.clip_norm), cereal::make_nvp("patience", p.patience),
             cereal::make_nvp("validation_fraction", p.validation_fraction),
+            cereal::make_nvp("contamination", p.contamination),
+            cereal::make_nvp("keep_training_state", p.keep_training_state),
             cereal::make_nvp("random_state", p.random_state), cereal::make_nvp("n_jobs", p.n_jobs));
     Index features = n_features();
     std::vector<Matrix<T>> weights;
     std::vector<double> training, validation;
+    bool has_checkpoint = checkpoint_.has_value();
+    Checkpoint saved;
+    std::vector<Matrix<T>> last, first, second;
     if constexpr (!Archive::is_loading::value) {
-      if (fitted_) nn::visit_parameters([&](const Matrix<T>& m) { weights.push_back(m); }, network_);
+      if (fitted_) weights = flatten(network_);
       for (const EpochLosses& epoch : history_) {
         training.push_back(epoch.training);
         validation.push_back(epoch.validation);
       }
+      if (has_checkpoint) {
+        saved.steps = checkpoint_->steps;
+        saved.learning_rate = checkpoint_->learning_rate;
+        saved.stale_epochs = checkpoint_->stale_epochs;
+        last = flatten(checkpoint_->last);
+        first = flatten(checkpoint_->first);
+        second = flatten(checkpoint_->second);
+      }
     }
     archive(cereal::make_nvp("fitted", fitted_), cereal::make_nvp("features", features),
-            cereal::make_nvp("schema", schema_), cereal::make_nvp("best_epoch", best_epoch_),
-            cereal::make_nvp("training_loss", training), cereal::make_nvp("validation_loss", validation),
-            cereal::make_nvp("weights", weights));
-    if constexpr (Archive::is_loading::value) restore(features, weights, training, validation);
+            cereal::make_nvp("schema", schema_), cereal::make_nvp("threshold", threshold_),
+            cereal::make_nvp("best_epoch", best_epoch_), cereal::make_nvp("training_loss", training),
+            cereal::make_nvp("validation_loss", validation), cereal::make_nvp("weights", weights),
+            cereal::make_nvp("has_training_state", has_checkpoint));
+    if (has_checkpoint) {
+      archive(cereal::make_nvp("adam_steps", saved.steps), cereal::make_nvp("adam_learning_rate", saved.learning_rate),
+              cereal::make_nvp("stale_epochs", saved.stale_epochs), cereal::make_nvp("last_weights", last),
+              cereal::make_nvp("adam_first_moment", first), cereal::make_nvp("adam_second_moment", second));
+    }
+    if constexpr (Archive::is_loading::value) {
+      restore(features, weights, training, validation);
+      if (has_checkpoint) restore_checkpoint(std::move(saved), last, first, second);
+    }
+  }
+
+  [[nodiscard]] static std::vector<Matrix<T>> flatten(const Network& network) {
+    std::vector<Matrix<T>> matrices;
+    nn::visit_parameters([&](const Matrix<T>& m) { matrices.push_back(m); }, network);
+    return matrices;
+  }
+
+  [[noreturn]] static void fail_load(const std::string& what) {
+    throw serialization_error("redflag::load: TransformerAutoencoder " + what);
+  }
+
+  // Copies stored matrices into `network`, which has the right shapes.
+  static void assign(Network& network, const std::vector<Matrix<T>>& stored, std::string_view what) {
+    std::size_t k = 0;
+    nn::visit_parameters(
+        [&](Matrix<T>& m) {
+          if (k == stored.size()) fail_load("holds fewer " + std::string(what) + " matrices than its params need");
+          const Matrix<T>& source = stored[k];
+          if (source.rows() != m.rows() || source.cols() != m.cols() || !source.allFinite()) {
+            fail_load(std::string(what) + " matrix " + std::to_string(k) + " has the wrong shape or a non-finite value");
+          }
+          m = source;
+          ++k;
+        },
+        network);
+    if (k != stored.size()) fail_load("holds more " + std::string(what) + " matrices than its params need");
   }
 
   // Checks what was read and rebuilds the network from it.
   void restore(Index features, const std::vector<Matrix<T>>& weights, const std::vector<double>& training,
                const std::vector<double>& validation) {
-    const auto fail = [](const std::string& what) {
-      throw serialization_error("redflag::load: TransformerAutoencoder " + what);
-    };
     try {
       check_params(params_, "load: TransformerAutoencoder");
     } catch (const invalid_argument& bad) {
@@ -309,16 +515,17 @@ class TransformerAutoencoder {
     }
     if (training.size() != validation.size() || (fitted_ && training.empty()) ||
         (!training.empty() && (best_epoch_ < 0 || best_epoch_ >= static_cast<Index>(training.size())))) {
-      fail("has an inconsistent training history");
+      fail_load("has an inconsistent training history");
     }
     if (!fitted_) {
-      if (!weights.empty() || !schema_.empty()) fail("is not fitted but holds weights or a schema");
+      if (!weights.empty() || !schema_.empty()) fail_load("is not fitted but holds weights or a schema");
       return;
     }
     if (features < 1 || schema_.size() != params_.window * features) {
-      fail("has " + std::to_string(features) + " features and " + std::to_string(schema_.size()) +
-           " columns, expected window * features = " + std::to_string(params_.window) + " * features columns");
+      fail_load("has " + std::to_string(features) + " features and " + std::to_string(schema_.size()) +
+                " columns, expected window * features = " + std::to_string(params_.window) + " * features columns");
     }
+    if (!std::isfinite(static_cast<double>(threshold_))) fail_load("has a non-finite threshold");
     // Compare the parameter count the params imply with what is in the file
     // before building the network, so absurd sizes allocate nothing.
     const double d = static_cast<double>(params_.d_model), f = static_cast<double>(features);
@@ -329,32 +536,30 @@ class TransformerAutoencoder {
     double stored = 0;
     for (const Matrix<T>& m : weights) stored += static_cast<double>(m.size());
     if (stored != expected) {
-      fail("holds " + detail::format_number(stored) + " weights, its params need " + detail::format_number(expected));
+      fail_load("holds " + detail::format_number(stored) + " weights, its params need " +
+                detail::format_number(expected));
     }
-    const nn::TransformerShape shape{.features = features,
-                                     .window = params_.window,
-                                     .d_model = params_.d_model,
-                                     .heads = params_.heads,
-                                     .encoder_layers = params_.encoder_layers,
-                                     .decoder_layers = params_.decoder_layers,
-                                     .ffn = params_.ffn};
     Random unused(0);  // every weight is overwritten below
-    network_ = nn::TransformerNetwork<T>(shape, unused);
-    std::size_t k = 0;
-    nn::visit_parameters(
-        [&](Matrix<T>& m) {
-          if (k == weights.size()) fail("holds fewer weight matrices than its params need");
-          const Matrix<T>& stored_matrix = weights[k];
-          if (stored_matrix.rows() != m.rows() || stored_matrix.cols() != m.cols() || !stored_matrix.allFinite()) {
-            fail("weight matrix " + std::to_string(k) + " has the wrong shape or a non-finite value");
-          }
-          m = stored_matrix;
-          ++k;
-        },
-        network_);
-    if (k != weights.size()) fail("holds more weight matrices than its params need");
+    network_ = Network(shape(features), unused);
+    assign(network_, weights, "weight");
     history_.clear();
     for (std::size_t e = 0; e < training.size(); ++e) history_.push_back({training[e], validation[e]});
+  }
+
+  void restore_checkpoint(Checkpoint&& saved, const std::vector<Matrix<T>>& last,
+                          const std::vector<Matrix<T>>& first, const std::vector<Matrix<T>>& second) {
+    if (!fitted_) fail_load("is not fitted but holds a training state");
+    if (saved.steps < 1 || !(saved.learning_rate > 0) || !std::isfinite(saved.learning_rate) ||
+        saved.stale_epochs < 0 || saved.stale_epochs > params_.patience) {
+      fail_load("has an inconsistent training state");
+    }
+    saved.last = network_;
+    saved.first = network_;
+    saved.second = network_;
+    assign(saved.last, last, "training-state weight");
+    assign(saved.first, first, "Adam first-moment");
+    assign(saved.second, second, "Adam second-moment");
+    checkpoint_ = std::move(saved);
   }
 
   [[nodiscard]] Matrix<T> reconstruction(const MatrixRef<T>& windows) const {
@@ -365,7 +570,7 @@ class TransformerAutoencoder {
     parallel_for(
         static_cast<std::size_t>(windows.rows()), params_.n_jobs,
         [&](std::size_t begin, std::size_t end) {
-          typename nn::TransformerNetwork<T>::Workspace work;
+          typename Network::Workspace work;
           Matrix<T> input, output;
           for (auto r = static_cast<Index>(begin); r < static_cast<Index>(end); ++r) {
             input = Eigen::Map<const Matrix<T>>(windows.row(r).data(), window, features);
@@ -392,9 +597,11 @@ class TransformerAutoencoder {
   }
 
   Params params_;
-  nn::TransformerNetwork<T> network_;
+  Network network_;
   std::vector<EpochLosses> history_;
   Index best_epoch_ = 0;
+  T threshold_ = T(0);
+  std::optional<Checkpoint> checkpoint_;
   Schema schema_;
   bool fitted_ = false;
 };
