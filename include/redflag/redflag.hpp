@@ -55,6 +55,13 @@
 #include <redflag/stream/quantile_sketch.hpp>
 #include <redflag/stream/sliding_window.hpp>
 
+#include <redflag/timeseries/anomaly_injector.hpp>
+#include <redflag/timeseries/ohlcv.hpp>
+#include <redflag/timeseries/ohlcv_simulator.hpp>
+#include <redflag/timeseries/sliding_windows.hpp>
+#include <redflag/timeseries/streaming_scorer.hpp>
+#include <redflag/timeseries/window_scaling.hpp>
+
 #include <redflag/transactions/transaction.hpp>
 #include <redflag/transactions/transaction_features.hpp>
 #include <redflag/transactions/transaction_simulator.hpp>

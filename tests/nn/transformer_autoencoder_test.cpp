@@ -261,3 +261,50 @@ TEST_CASE("TransformerAutoencoder resumes training bit for bit, also from a save
   CHECK_FALSE(reloaded.has_training_state());
   CHECK_THROWS_AS(TransformerAutoencoder<float>(params).resume(X, 3), redflag::not_fitted);
 }
+
+TEST_CASE("TransformerAutoencoder with window scaling: scores do not depend on the price level") {
+  // Positive OHLCV-like windows: 5 features, window 8.
+  Random random(21);
+  Matrix<double> X(30, 8 * 5);
+  for (Index r = 0; r < X.rows(); ++r) {
+    double price = 100.0 * std::exp(0.3 * random.normal());
+    for (Index t = 0; t < 8; ++t) {
+      const double open = price;
+      price *= std::exp(0.01 * random.normal());
+      X(r, t * 5 + 0) = open;
+      X(r, t * 5 + 1) = std::max(open, price) * 1.002;
+      X(r, t * 5 + 2) = std::min(open, price) * 0.998;
+      X(r, t * 5 + 3) = price;
+      X(r, t * 5 + 4) = 1000.0 * std::exp(0.2 * random.normal());
+    }
+  }
+  Params<double> params = tiny_params<double>();
+  params.scaling = redflag::WindowScaler<double>::Params{};
+  TransformerAutoencoder<double> model(params);
+  model.fit(X);
+  REQUIRE(model.scaler().has_value());
+  CHECK(model.scaler()->window() == 8);
+  CHECK(model.scaler()->features() == 5);
+  Matrix<double> scaled_prices = X;
+  for (Index t = 0; t < 8; ++t) scaled_prices.middleCols(t * 5, 4) *= 50.0;  // prices x 50, volumes unchanged
+  const Vector<double> scores = model.anomaly_score(X);
+  CHECK(scores.isApprox(model.anomaly_score(scaled_prices), 1e-9));
+  CHECK((model.scaled_input(X) - model.scaler()->transform(X)).cwiseAbs().maxCoeff() == 0.0);
+
+  std::stringstream file;
+  redflag::save(model, file);
+  const auto loaded = redflag::load<TransformerAutoencoder<double>>(file);
+  REQUIRE(loaded.scaler().has_value());
+  CHECK(loaded.params().scaling.has_value());
+  CHECK(*loaded.scaler() == *model.scaler());
+  CHECK((loaded.anomaly_score(X).array() == scores.array()).all());
+
+  // An unfitted model keeps its scaling choice through a file, too.
+  std::stringstream unfitted_file;
+  redflag::save(TransformerAutoencoder<double>(params), unfitted_file);
+  CHECK(redflag::load<TransformerAutoencoder<double>>(unfitted_file).params().scaling.has_value());
+
+  Matrix<double> negative = X;
+  negative(2, 5 + 3) = -1.0;
+  CHECK_THROWS_AS((void)model.anomaly_score(negative), redflag::data_error);
+}

@@ -12,8 +12,11 @@
 // positions, encoder and decoder stacks of self-attention + feed-forward
 // blocks, and an output projection; it is trained with Adam on the mean
 // squared reconstruction error over mini-batches, with early stopping on a
-// validation split. Inputs are used as given: put features on comparable
-// scales first (see redflag/preprocessing).
+// validation split. With Params::scaling set, a WindowScaler fitted on the
+// training windows is part of the model and every input is scaled by it first
+// (for OHLCV bars: window-anchored log prices, centred log volumes, then
+// standardisation — see redflag/timeseries/window_scaling.hpp); without it,
+// inputs are used as given.
 //
 // Detector semantics as everywhere in redflag: anomaly_score is the window's
 // mean squared error, predict flags windows scoring at or above threshold().
@@ -34,8 +37,10 @@
 #include <redflag/nn/module.hpp>
 #include <redflag/nn/transformer_network.hpp>
 #include <redflag/nn/window_batches.hpp>
+#include <redflag/timeseries/window_scaling.hpp>
 
 #include <cereal/cereal.hpp>
+#include <cereal/types/optional.hpp>
 #include <cereal/types/vector.hpp>
 
 #include <algorithm>
@@ -84,6 +89,9 @@ class TransformerAutoencoder {
     // the early-stopping counters) in the model and its file, so resume() can
     // continue training. Triples the file size; off for models that only score.
     bool keep_training_state = false;
+    // How windows are scaled before the network sees them (fitted on the
+    // training windows, stored in the model); none = inputs used as given.
+    std::optional<typename WindowScaler<T>::Params> scaling = std::nullopt;
     std::uint64_t random_state = 0;
     int n_jobs = 1;  // threads over each batch; results are the same for any value
   };
@@ -103,6 +111,13 @@ class TransformerAutoencoder {
     constexpr std::string_view where = "TransformerAutoencoder::fit";
     check_params(params_, where);
     const Index features = check_training_windows(windows, where);
+    std::optional<WindowScaler<T>> scaler;
+    if (params_.scaling) {
+      scaler.emplace(*params_.scaling);
+      scaler->fit(windows.topRows(windows.rows() - validation_windows(windows.rows())), features);
+    }
+    const Matrix<T> scaled = scaler ? scaler->transform(windows) : Matrix<T>();
+    const MatrixRef<T> input = scaler ? MatrixRef<T>(scaled) : windows;
     Random init = Random::stream(params_.random_state, 0);
     Network network(shape(features), init);
     Training run{.adam = Adam(network, adam_params()),
@@ -112,8 +127,8 @@ class TransformerAutoencoder {
                  .best_loss = std::numeric_limits<double>::infinity(),
                  .best_epoch = 0,
                  .stale_epochs = 0};
-    train(windows, run, params_.epochs, where);
-    commit(std::move(run), windows);
+    train(input, run, params_.epochs, where);
+    commit(std::move(run), input, std::move(scaler));
     return *this;
   }
 
@@ -142,16 +157,18 @@ class TransformerAutoencoder {
                  .best_loss = history_[static_cast<std::size_t>(best_epoch_)].validation,
                  .best_epoch = best_epoch_,
                  .stale_epochs = checkpoint_->stale_epochs};
-    train(windows, run, epochs, where);
+    const Matrix<T> scaled = scaler_ ? scaler_->transform(windows) : Matrix<T>();
+    const MatrixRef<T> input = scaler_ ? MatrixRef<T>(scaled) : windows;
+    train(input, run, epochs, where);
     params_.epochs = epochs;
-    commit(std::move(run), windows);
+    commit(std::move(run), input, scaler_);
     return *this;
   }
 
   // Mean squared reconstruction error of each window (one per row).
   [[nodiscard]] Vector<T> anomaly_score(const MatrixRef<T>& windows) const {
     check_input(windows, "TransformerAutoencoder::anomaly_score");
-    return window_errors(network_, windows);
+    return with_model_input(windows, [&](const MatrixRef<T>& input) { return window_errors(network_, input); });
   }
 
   // anomaly_score - threshold(): non-negative for flagged windows.
@@ -186,15 +203,23 @@ class TransformerAutoencoder {
       detail::raise<invalid_argument>(where, "got " + std::to_string(labels.size()) + " labels for " +
                                                  std::to_string(windows.rows()) + " windows");
     }
-    const YoudenThreshold best = youden_j_threshold(labels, window_errors(network_, windows));
+    const YoudenThreshold best = youden_j_threshold(
+        labels, with_model_input(windows, [&](const MatrixRef<T>& input) { return window_errors(network_, input); }));
     threshold_ = static_cast<T>(best.threshold);
     return best;
   }
 
-  // The network's reconstruction of each window, in the input layout.
+  // The network's reconstruction of each window, in the input layout — of
+  // the scaled windows when the model scales (scaled_input() gives those).
   [[nodiscard]] Matrix<T> reconstruct(const MatrixRef<T>& windows) const {
     check_input(windows, "TransformerAutoencoder::reconstruct");
-    return reconstruction(windows);
+    return with_model_input(windows, [&](const MatrixRef<T>& input) { return reconstruction(input); });
+  }
+
+  // The windows as the network sees them: scaled, or a copy when the model does not scale.
+  [[nodiscard]] Matrix<T> scaled_input(const MatrixRef<T>& windows) const {
+    check_input(windows, "TransformerAutoencoder::scaled_input");
+    return scaler_ ? scaler_->transform(windows) : Matrix<T>(windows);
   }
 
   // Reconstruction error of every position of every window (windows x
@@ -202,7 +227,8 @@ class TransformerAutoencoder {
   // the window's anomaly_score.
   [[nodiscard]] Matrix<T> timestep_errors(const MatrixRef<T>& windows) const {
     check_input(windows, "TransformerAutoencoder::timestep_errors");
-    const Matrix<T> residual = reconstruction(windows) - windows;
+    const Matrix<T> input = scaled_input(windows);
+    const Matrix<T> residual = reconstruction(input) - input;
     Matrix<T> errors(windows.rows(), params_.window);
     const Index features = network_.features();
     for (Index r = 0; r < windows.rows(); ++r) {
@@ -222,6 +248,8 @@ class TransformerAutoencoder {
   [[nodiscard]] const std::vector<EpochLosses>& history() const noexcept { return history_; }
   // Index in history() of the epoch whose weights were kept: the lowest validation loss.
   [[nodiscard]] Index best_epoch() const noexcept { return best_epoch_; }
+  // The fitted scaler, when Params::scaling is set.
+  [[nodiscard]] const std::optional<WindowScaler<T>>& scaler() const noexcept { return scaler_; }
   [[nodiscard]] bool has_training_state() const noexcept { return checkpoint_.has_value(); }
   // Drops the training state (a model that will only score, in a smaller file).
   void drop_training_state() noexcept { checkpoint_.reset(); }
@@ -367,7 +395,7 @@ class TransformerAutoencoder {
   }
 
   // Installs a finished training run: best weights, threshold, training state.
-  void commit(Training&& run, const MatrixRef<T>& windows) {
+  void commit(Training&& run, const MatrixRef<T>& windows, std::optional<WindowScaler<T>> scaler) {
     const T threshold = static_cast<T>(contamination_threshold(window_errors(run.best, windows),
                                                                params_.contamination));
     std::optional<Checkpoint> checkpoint;
@@ -383,9 +411,18 @@ class TransformerAutoencoder {
     history_ = std::move(run.history);
     best_epoch_ = run.best_epoch;
     threshold_ = threshold;
+    scaler_ = std::move(scaler);
     checkpoint_ = std::move(checkpoint);
     schema_ = Schema::numeric(windows.cols());
     fitted_ = true;
+  }
+
+  // f(the windows as the network sees them).
+  template <class F>
+  decltype(auto) with_model_input(const MatrixRef<T>& windows, F&& f) const {
+    if (!scaler_) return f(windows);
+    const Matrix<T> scaled = scaler_->transform(windows);
+    return f(MatrixRef<T>(scaled));
   }
 
   // Each window's mean squared error under `network`, batch by batch.
@@ -445,6 +482,9 @@ class TransformerAutoencoder {
     std::vector<Matrix<T>> weights;
     std::vector<double> training, validation;
     bool has_checkpoint = checkpoint_.has_value();
+    // Before fit, an unfitted scaler carries the scaling choice.
+    std::optional<WindowScaler<T>> scaler = scaler_;
+    if (!fitted_ && params_.scaling) scaler.emplace(*params_.scaling);
     Checkpoint saved;
     std::vector<Matrix<T>> last, first, second;
     if constexpr (!Archive::is_loading::value) {
@@ -466,7 +506,7 @@ class TransformerAutoencoder {
             cereal::make_nvp("schema", schema_), cereal::make_nvp("threshold", threshold_),
             cereal::make_nvp("best_epoch", best_epoch_), cereal::make_nvp("training_loss", training),
             cereal::make_nvp("validation_loss", validation), cereal::make_nvp("weights", weights),
-            cereal::make_nvp("has_training_state", has_checkpoint));
+            cereal::make_nvp("has_training_state", has_checkpoint), cereal::make_nvp("scaler", scaler));
     if (has_checkpoint) {
       archive(cereal::make_nvp("adam_steps", saved.steps), cereal::make_nvp("adam_learning_rate", saved.learning_rate),
               cereal::make_nvp("stale_epochs", saved.stale_epochs), cereal::make_nvp("last_weights", last),
@@ -474,6 +514,7 @@ class TransformerAutoencoder {
     }
     if constexpr (Archive::is_loading::value) {
       restore(features, weights, training, validation);
+      restore_scaler(std::move(scaler), features);
       if (has_checkpoint) restore_checkpoint(std::move(saved), last, first, second);
     }
   }
@@ -546,6 +587,20 @@ class TransformerAutoencoder {
     for (std::size_t e = 0; e < training.size(); ++e) history_.push_back({training[e], validation[e]});
   }
 
+  // The scaler must fit the network's window and features; Params::scaling mirrors it.
+  void restore_scaler(std::optional<WindowScaler<T>> scaler, Index features) {
+    params_.scaling.reset();
+    if (!scaler) return;
+    params_.scaling = scaler->params();
+    if (!fitted_ && !scaler->is_fitted()) return;
+    if (!fitted_ || scaler->window() != params_.window || scaler->features() != features) {
+      fail_load("holds a scaler for " + std::to_string(scaler->window()) + " positions x " +
+                std::to_string(scaler->features()) + " features, the network takes " +
+                std::to_string(params_.window) + " x " + std::to_string(fitted_ ? features : 0));
+    }
+    scaler_ = std::move(scaler);
+  }
+
   void restore_checkpoint(Checkpoint&& saved, const std::vector<Matrix<T>>& last,
                           const std::vector<Matrix<T>>& first, const std::vector<Matrix<T>>& second) {
     if (!fitted_) fail_load("is not fitted but holds a training state");
@@ -601,6 +656,7 @@ class TransformerAutoencoder {
   std::vector<EpochLosses> history_;
   Index best_epoch_ = 0;
   T threshold_ = T(0);
+  std::optional<WindowScaler<T>> scaler_;
   std::optional<Checkpoint> checkpoint_;
   Schema schema_;
   bool fitted_ = false;

@@ -1,0 +1,146 @@
+#include <redflag/timeseries/sliding_windows.hpp>
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+using redflag::Index;
+using redflag::LabelVector;
+using redflag::Matrix;
+using redflag::Vector;
+
+namespace {
+
+// Timestep t, feature f holds 10 t + f.
+template <class T>
+Matrix<T> numbered(Index n, Index features) {
+  Matrix<T> series(n, features);
+  for (Index t = 0; t < n; ++t) {
+    for (Index f = 0; f < features; ++f) series(t, f) = static_cast<T>(10 * t + f);
+  }
+  return series;
+}
+
+}  // namespace
+
+TEST_CASE_TEMPLATE("sliding_windows lays windows out position-major with stride", T, float, double) {
+  const Matrix<T> series = numbered<T>(7, 2);
+  const Matrix<T> windows = redflag::sliding_windows(series, 3, 2);
+  REQUIRE(windows.rows() == 3);  // starts 0, 2, 4
+  REQUIRE(windows.cols() == 6);
+  for (Index k = 0; k < 3; ++k) {
+    for (Index t = 0; t < 3; ++t) {
+      for (Index f = 0; f < 2; ++f) CHECK(windows(k, t * 2 + f) == static_cast<T>(10 * (2 * k + t) + f));
+    }
+  }
+  // TransformerAutoencoder reads a row as a window x features row-major matrix.
+  for (Index k = 0; k < 3; ++k) {
+    const Eigen::Map<const Matrix<T>> as_model_sees_it(windows.row(k).data(), 3, 2);
+    CHECK(as_model_sees_it == series.middleRows(2 * k, 3));
+  }
+  CHECK(redflag::sliding_windows(series, 3).rows() == 5);
+  CHECK(redflag::sliding_windows(series, 7, 3).rows() == 1);
+  CHECK(redflag::sliding_windows(series, 1).isApprox(series));
+}
+
+TEST_CASE("window_starts counts windows and leaves the uncovered tail out") {
+  CHECK(redflag::window_starts(7, 3, 2) == std::vector<Index>{0, 2, 4});
+  CHECK(redflag::window_starts(8, 3, 2) == std::vector<Index>{0, 2, 4});  // timestep 7 in no window
+  CHECK(redflag::window_starts(5, 3) == std::vector<Index>{0, 1, 2});
+  CHECK(redflag::window_starts(3, 3, 10) == std::vector<Index>{0});
+}
+
+TEST_CASE("window_labels: a window is anomalous if any of its timesteps is") {
+  std::vector<std::uint8_t> labels(10, 0);
+  labels[5] = 1;
+  LabelVector stride_one(8);
+  stride_one << 0, 0, 0, 1, 1, 1, 0, 0;
+  CHECK(redflag::window_labels(labels, 3) == stride_one);
+  LabelVector stride_two(4);  // windows 0-2, 2-4, 4-6, 6-8
+  stride_two << 0, 0, 1, 0;
+  CHECK(redflag::window_labels(labels, 3, 2) == stride_two);
+
+  LabelVector as_labels = LabelVector::Zero(10);
+  as_labels(0) = 1;
+  as_labels(9) = 1;
+  LabelVector ends(4);
+  ends << 1, 0, 0, 1;
+  CHECK(redflag::window_labels(as_labels, 4, 2) == ends);  // windows 0-3, 2-5, 4-7, 6-9
+
+  labels[2] = 2;
+  CHECK_THROWS_WITH_AS(redflag::window_labels(labels, 3),
+                       "redflag::window_labels: timestep_labels[2] = 2 is not a binary label (expected 0 or 1)",
+                       redflag::data_error);
+}
+
+TEST_CASE_TEMPLATE("timestep_scores averages the windows containing each timestep", T, float, double) {
+  SUBCASE("one score per window") {
+    Vector<T> scores(3);
+    scores << T(1), T(2), T(4);
+    Vector<T> expected(5);
+    expected << T(1), T(1.5), T(7.0 / 3.0), T(3), T(4);
+    CHECK(redflag::timestep_scores(scores, 5, 3).isApprox(expected));
+  }
+  SUBCASE("per-position scores, e.g. timestep_errors") {
+    Matrix<T> errors(3, 3);  // error of window k at position t = 10 k + t
+    for (Index k = 0; k < 3; ++k) {
+      for (Index t = 0; t < 3; ++t) errors(k, t) = static_cast<T>(10 * k + t);
+    }
+    Vector<T> expected(5);
+    expected << T(0), T(5.5), T(11), T(16.5), T(22);
+    CHECK(redflag::timestep_scores(errors, 5, 3).isApprox(expected));
+  }
+  SUBCASE("uncovered timesteps are NaN") {
+    Vector<T> scores(2);  // windows 0-2 and 2-4 of 6 timesteps
+    scores << T(1), T(3);
+    const Vector<T> per_timestep = redflag::timestep_scores(scores, 6, 3, 2);
+    Vector<T> expected(5);
+    expected << T(1), T(1), T(2), T(3), T(3);
+    CHECK(per_timestep.head(5).isApprox(expected));
+    CHECK(std::isnan(per_timestep(5)));
+  }
+  SUBCASE("the mean peaks at an isolated anomaly") {
+    std::vector<std::uint8_t> labels(20, 0);
+    labels[10] = 1;
+    const LabelVector window_flags = redflag::window_labels(labels, 5);
+    const Vector<T> scores = redflag::timestep_scores(window_flags.cast<T>().eval(), 20, 5);
+    Index peak = 0;
+    scores.maxCoeff(&peak);
+    CHECK(peak == 10);
+    CHECK(scores(9) < scores(10));
+    CHECK(scores(11) < scores(10));
+  }
+}
+
+TEST_CASE("sliding window functions reject bad sizes and values") {
+  const Matrix<double> series = numbered<double>(5, 2);
+  CHECK_THROWS_WITH_AS(redflag::sliding_windows(series, 6),
+                       "redflag::sliding_windows: the series has 5 timesteps, fewer than one window of 6",
+                       redflag::data_error);
+  CHECK_THROWS_WITH_AS(redflag::sliding_windows(series, 0), "redflag::sliding_windows: window must be >= 1, got 0",
+                       redflag::invalid_argument);
+  CHECK_THROWS_WITH_AS(redflag::sliding_windows(series, 2, 0), "redflag::sliding_windows: stride must be >= 1, got 0",
+                       redflag::invalid_argument);
+  CHECK_THROWS_AS(redflag::sliding_windows(Matrix<double>(5, 0), 2), redflag::data_error);
+  Matrix<double> with_nan = series;
+  with_nan(3, 1) = std::numeric_limits<double>::quiet_NaN();
+  CHECK_THROWS_WITH_AS(redflag::sliding_windows(with_nan, 2), doctest::Contains("at row 3, column 1"),
+                       redflag::data_error);
+
+  CHECK_THROWS_AS(redflag::window_starts(2, 3, 1), redflag::data_error);
+  CHECK_THROWS_AS(redflag::window_starts(5, -1, 1), redflag::invalid_argument);
+  CHECK_THROWS_AS(redflag::window_labels(std::vector<std::uint8_t>(2, 0), 3), redflag::data_error);
+  CHECK_THROWS_AS(redflag::window_labels(std::vector<std::uint8_t>(5, 0), 3, 0), redflag::invalid_argument);
+
+  const Vector<double> three = Vector<double>::Ones(3);
+  CHECK_THROWS_WITH_AS(redflag::timestep_scores(three, 6, 3),
+                       doctest::Contains("window_scores is 3 x 1, expected 4 windows"), redflag::invalid_argument);
+  CHECK_THROWS_AS(redflag::timestep_scores(Matrix<double>::Ones(3, 2), 5, 3), redflag::invalid_argument);
+  CHECK_THROWS_AS(redflag::timestep_scores(three, 2, 3), redflag::data_error);
+  Vector<double> with_inf = three;
+  with_inf(1) = std::numeric_limits<double>::infinity();
+  CHECK_THROWS_AS(redflag::timestep_scores(with_inf, 5, 3), redflag::data_error);
+}
