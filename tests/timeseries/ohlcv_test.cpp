@@ -70,16 +70,11 @@ TEST_CASE_TEMPLATE("validate_ohlcv names the first bad bar", T, float, double) {
     CHECK(failure<redflag::data_error>(series) ==
           "redflag::validate_ohlcv: series bar 1 has high 99 < low 100 (columns 1 and 2)");
   }
-  SUBCASE("open outside the range") {
+  SUBCASE("open or close outside the range is accepted, as real feeds print such bars") {
     Matrix<T> series = good_series<T>();
     series(0, 0) = T(98);
-    CHECK(failure<redflag::data_error>(series).find("series bar 0 has open 98 outside [low, high] = [99, 101]") !=
-          std::string::npos);
-  }
-  SUBCASE("close outside the range") {
-    Matrix<T> series = good_series<T>();
     series(2, 3) = T(102);
-    CHECK(failure<redflag::data_error>(series).find("series bar 2 has close 102 outside") != std::string::npos);
+    CHECK_NOTHROW(redflag::validate_ohlcv(series));
   }
   SUBCASE("negative volume") {
     Matrix<T> series = good_series<T>();

@@ -34,8 +34,10 @@ inline constexpr std::array<std::string_view, 5> column_names = {"open", "high",
 
 // Throws schema_mismatch unless the series has 5 columns, data_error if it is
 // empty or, for the first bad bar, when a value is NaN or Inf, a price is not
-// positive, high < low, open or close lies outside [low, high], or the volume
-// is negative. `where` names the caller in the message.
+// positive, high < low, or the volume is negative. `where` names the caller in
+// the message. An open or close outside [low, high] is accepted: real feeds
+// print such bars (the SPY daily series from Yahoo Finance has two), and they
+// are the data's business, not a reason to refuse the whole series.
 template <class Derived>
   requires Scalar<typename Derived::Scalar>
 void validate_ohlcv(const Eigen::MatrixBase<Derived>& series, std::string_view where = "validate_ohlcv") {
@@ -59,21 +61,10 @@ void validate_ohlcv(const Eigen::MatrixBase<Derived>& series, std::string_view w
                                              " (column 4; volumes must be >= 0)");
       }
     }
-    const auto o = series(row, ohlcv::open), h = series(row, ohlcv::high);
-    const auto l = series(row, ohlcv::low), c = series(row, ohlcv::close);
+    const auto h = series(row, ohlcv::high), l = series(row, ohlcv::low);
     if (h < l) {
       detail::raise<data_error>(where, bar(row) + " has high " + detail::format_number(h) + " < low " +
                                            detail::format_number(l) + " (columns 1 and 2)");
-    }
-    if (o < l || o > h) {
-      detail::raise<data_error>(where, bar(row) + " has open " + detail::format_number(o) +
-                                           " outside [low, high] = [" + detail::format_number(l) + ", " +
-                                           detail::format_number(h) + "] (column 0)");
-    }
-    if (c < l || c > h) {
-      detail::raise<data_error>(where, bar(row) + " has close " + detail::format_number(c) +
-                                           " outside [low, high] = [" + detail::format_number(l) + ", " +
-                                           detail::format_number(h) + "] (column 3)");
     }
   }
 }
