@@ -5,11 +5,12 @@
 # float32 model); cli.iforest_explain checks `score --explain` (with
 # explain_check, which does the arithmetic CMake cannot); cli.iforest_columns
 # covers --missing and --categorical; cli.rf runs fit / info / score (with
-# --explain, checked by explain_check --proba) / eval with a RandomForest.
+# --explain, checked by explain_check --proba) / eval with a RandomForest;
+# cli.tae runs simulate and eval tae.
 if(TARGET redflag_cli)
   add_executable(redflag_cli_explain_check "${CMAKE_CURRENT_LIST_DIR}/explain_check.cpp")
   target_link_libraries(redflag_cli_explain_check PRIVATE redflag_project_options)
-  foreach(script IN ITEMS workflow iforest iforest_eif iforest_explain iforest_columns rf)
+  foreach(script IN ITEMS workflow iforest iforest_eif iforest_explain iforest_columns rf tae)
     add_test(NAME cli.${script}
              COMMAND "${CMAKE_COMMAND}"
                      "-DREDFLAG=$<TARGET_FILE:redflag_cli>"

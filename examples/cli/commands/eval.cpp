@@ -3,6 +3,7 @@
 #include "command.hpp"
 #include "iforest_options.hpp"
 #include "rf_options.hpp"
+#include "tae_evaluation.hpp"
 
 #include <redflag/io/csv.hpp>
 #include <redflag/metrics/precision_recall.hpp>
@@ -44,7 +45,7 @@ std::string eval_usage() {
          "  --test-size F         share of rows in the test set, in (0, 1), or a row count;\n"
          "                        default 0.3\n"
          "  --class-weight W      none, balanced (default here) or balanced_subsample\n" +
-         rf_options_help;
+         rf_options_help + "\n" + tae_eval_usage;
 }
 
 // One class against the rest: the class's probability column ranks the rows.
@@ -123,6 +124,7 @@ int run_eval_rf(const std::vector<std::string>& arguments, std::ostream& out) {
 int run_eval(const std::vector<std::string>& arguments, std::ostream& out) {
   // The model name comes first; it decides which options exist.
   if (!arguments.empty() && arguments[0] == rf_model_name) return run_eval_rf(arguments, out);
+  if (!arguments.empty() && arguments[0] == tae_model_name) return tae_eval::run(arguments, out);
   std::set<std::string> options = iforest_option_names();
   options.insert("label");
   const Arguments parsed(arguments, options, {}, "eval");
@@ -162,7 +164,7 @@ int run_eval(const std::vector<std::string>& arguments, std::ostream& out) {
 
 Command make_eval_command() {
   return {.name = "eval",
-          .summary = "evaluate an IsolationForest or RandomForestClassifier on a labelled CSV, one JSON line",
+          .summary = "evaluate an IsolationForest, RandomForestClassifier or TransformerAutoencoder, one JSON line",
           .usage = eval_usage(),
           .run = run_eval};
 }
