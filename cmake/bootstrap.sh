@@ -11,9 +11,12 @@ task="${1:-demo}"
 jobs="${REDFLAG_JOBS:-$(nproc 2>/dev/null || echo 2)}"
 
 packages=(g++ cmake make pkg-config git
-          libeigen3-dev libxsimd-dev xtl-dev doctest-dev libcereal-dev libbenchmark-dev)
-# scikit-learn provides the reference values the parity tests compare against.
-[ "$task" = test ] && packages+=(python3 python3-numpy python3-sklearn)
+          libeigen3-dev libxsimd-dev xtl-dev doctest-dev libcereal-dev libbenchmark-dev
+          # The example pipelines' HTTP/WebSocket and JSON (never the library's headers).
+          libboost-dev nlohmann-json3-dev)
+# scikit-learn provides the reference values the parity tests compare against;
+# headless Chromium renders the market example's HTML report in its test.
+[ "$task" = test ] && packages+=(python3 python3-numpy python3-sklearn chromium)
 
 missing=()
 for package in "${packages[@]}"; do

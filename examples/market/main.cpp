@@ -1,0 +1,414 @@
+// redflag_market: unusual bars in a daily OHLCV series with a
+// TransformerAutoencoder.
+//
+//   redflag_market [CSV] [--train-until DATE] [--quick] [--window N] [--d-model N] [--heads N]
+//                  [--layers N] [--ffn N] [--epochs N] [--learning-rate X] [--train-stride N]
+//                  [--contamination X] [--gap N] [--threads N] [--seed N] [--inject TYPE]
+//                  [--report FILE] [--scores FILE] [--stream]
+//
+// The bars up to --train-until (default 2013-12-31 for the bundled SPY
+// series, 2008-2013, so training sees the 2008 crash and the calm after it)
+// train the model on windows of --window bars; every bar of the series is
+// then scored, and the bars of the later, test part whose error reaches the
+// threshold are reported, grouped into episodes.
+//
+//   * Windows: sliding_windows over the bars, scaled inside the model by a
+//     WindowScaler (log prices relative to each window's first open, centred
+//     log volumes), so the model sees shapes, not price levels.
+//   * Per-bar score: timestep_scores over timestep_errors — a bar's error
+//     averaged over every window that contains it (it uses the windows after
+//     the bar too: the score of a report written with hindsight).
+//   * Threshold: the (1 - contamination) quantile of the training bars'
+//     scores; the model's own window threshold (the same quantile of the
+//     training windows' scores) flags windows in the streaming mode.
+//
+// --report writes a self-contained HTML report; --scores a CSV with every
+// bar's scores; --stream feeds the test part bar by bar through a
+// StreamingWindowScorer and prints each bar's score as it arrives (the score
+// of the window ending at that bar: all a live feed knows). --inject TYPE
+// plants labelled anomalies of that type (contextual, pattern, collective,
+// subtle, mixed) into the test part and prints how well they are found.
+
+#include "bars.hpp"
+#include "report.hpp"
+
+#include <redflag/metrics/precision_recall.hpp>
+#include <redflag/metrics/roc.hpp>
+#include <redflag/metrics/thresholds.hpp>
+#include <redflag/nn/module.hpp>
+#include <redflag/nn/transformer_autoencoder.hpp>
+#include <redflag/timeseries/anomaly_injector.hpp>
+#include <redflag/timeseries/sliding_windows.hpp>
+#include <redflag/timeseries/streaming_scorer.hpp>
+
+#include <charconv>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace {
+
+using redflag::Index;
+using redflag::Matrix;
+using redflag::Vector;
+using Model = redflag::TransformerAutoencoder<float>;
+
+struct Options {
+  std::string csv = REDFLAG_MARKET_DATA;
+  std::string train_until = "2013-12-31";
+  Index window = 30;
+  Index d_model = 32;
+  Index heads = 4;
+  Index layers = 2;  // encoder layers, and as many decoder layers
+  Index ffn = 64;
+  Index epochs = 20;
+  double learning_rate = 2e-3;
+  Index train_stride = 1;  // train on every train_stride-th window
+  double contamination = 0.05;
+  Index gap = 3;  // flagged bars at most this many unflagged bars apart form one episode
+  int threads = 1;
+  std::uint64_t seed = 0;
+  std::optional<redflag::AnomalyType> inject;
+  std::string report;
+  std::string scores;
+  bool stream = false;
+};
+
+constexpr std::string_view usage = R"(usage: redflag_market [CSV] [--train-until DATE] [--quick] [--window N] [--d-model N]
+                      [--heads N] [--layers N] [--ffn N] [--epochs N] [--learning-rate X]
+                      [--train-stride N] [--contamination X] [--gap N] [--threads N] [--seed N]
+                      [--inject TYPE] [--report FILE] [--scores FILE] [--stream]
+  CSV              OHLCV bars with a timestamp column (default: the bundled SPY daily series)
+  --train-until    last timestamp of the training part (default 2013-12-31)
+  --quick          a small, fast model: window 10, d-model 8, 2 heads, 1 + 1 layers, ffn 16, 3 epochs
+                   on every second training window (a smoke test, not a good model)
+  defaults         window 30, d-model 32, 4 heads, 2 + 2 layers, ffn 64, 20 epochs, learning rate 0.002
+  --layers         encoder layers, and as many decoder layers
+  --train-stride   train on every N-th window only (default 1: all)
+  --contamination  share of the training bars above the threshold (default 0.05)
+  --gap            flagged bars at most this many bars apart form one episode (default 3)
+  --threads        threads per training batch, -1 = all cores (default 1; results do not depend on it)
+  --inject         plant labelled anomalies into the test part: contextual, pattern, collective, subtle, mixed
+  --report         write a self-contained HTML report
+  --scores         write every bar's scores as CSV
+  --stream         score the test part bar by bar, as a live feed would
+)";
+
+struct usage_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+template <class Number>
+Number parse_number(std::string_view option, std::string_view text, Number lo, Number hi) {
+  Number value{};
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size()) {
+    throw usage_error(std::string(option) + " expects a number, got '" + std::string(text) + "'");
+  }
+  if (value < lo || value > hi) {
+    throw usage_error(std::string(option) + " must be in [" + std::to_string(lo) + ", " + std::to_string(hi) +
+                      "], got " + std::string(text));
+  }
+  return value;
+}
+
+Options parse_options(int argc, char** argv) {
+  Options o;
+  std::vector<std::string_view> args(argv + 1, argv + argc);
+  // The preset first, so explicit options after (or before) it override it.
+  for (const auto arg : args) {
+    if (arg == "--quick") {
+      o.window = 10;
+      o.d_model = 8;
+      o.heads = 2;
+      o.layers = 1;
+      o.ffn = 16;
+      o.epochs = 3;
+      o.train_stride = 2;
+    }
+  }
+  bool have_csv = false;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string_view arg = args[i];
+    if (arg == "--quick") continue;
+    if (arg == "--stream") {
+      o.stream = true;
+      continue;
+    }
+    if (arg == "--help" || arg == "-h") {
+      std::cout << usage;
+      std::exit(0);
+    }
+    if (!arg.starts_with("--")) {
+      if (have_csv) throw usage_error("more than one CSV file given ('" + std::string(arg) + "')");
+      o.csv = arg;
+      have_csv = true;
+      continue;
+    }
+    if (i + 1 == args.size()) throw usage_error(std::string(arg) + " needs a value");
+    const std::string_view value = args[++i];
+    if (arg == "--train-until") {
+      o.train_until = value;
+    } else if (arg == "--window") {
+      o.window = parse_number<Index>(arg, value, 2, 1000);
+    } else if (arg == "--d-model") {
+      o.d_model = parse_number<Index>(arg, value, 1, 4096);
+    } else if (arg == "--heads") {
+      o.heads = parse_number<Index>(arg, value, 1, 64);
+    } else if (arg == "--layers") {
+      o.layers = parse_number<Index>(arg, value, 0, 16);
+    } else if (arg == "--ffn") {
+      o.ffn = parse_number<Index>(arg, value, 1, 16384);
+    } else if (arg == "--epochs") {
+      o.epochs = parse_number<Index>(arg, value, 1, 10000);
+    } else if (arg == "--learning-rate") {
+      o.learning_rate = parse_number<double>(arg, value, 1e-6, 1.0);
+    } else if (arg == "--train-stride") {
+      o.train_stride = parse_number<Index>(arg, value, 1, 1000);
+    } else if (arg == "--contamination") {
+      o.contamination = parse_number<double>(arg, value, 1e-4, 0.5);
+    } else if (arg == "--gap") {
+      o.gap = parse_number<Index>(arg, value, 0, 1000);
+    } else if (arg == "--threads") {
+      o.threads = parse_number<int>(arg, value, -1, 256);
+      if (o.threads == 0) throw usage_error("--threads must be -1 (all cores) or at least 1, got 0");
+    } else if (arg == "--seed") {
+      o.seed = parse_number<std::uint64_t>(arg, value, 0, UINT64_MAX);
+    } else if (arg == "--inject") {
+      try {
+        o.inject = redflag::parse_anomaly_type(value);
+      } catch (const redflag::invalid_argument&) {
+        throw usage_error("--inject expects contextual, pattern, collective, subtle or mixed, got '" +
+                          std::string(value) + "'");
+      }
+    } else if (arg == "--report") {
+      o.report = value;
+    } else if (arg == "--scores") {
+      o.scores = value;
+    } else {
+      throw usage_error("unknown option '" + std::string(arg) + "'");
+    }
+  }
+  if (o.d_model % o.heads != 0) {
+    throw usage_error("--d-model (" + std::to_string(o.d_model) + ") must be a multiple of --heads (" +
+                      std::to_string(o.heads) + ")");
+  }
+  return o;
+}
+
+std::string format(const char* spec, double value) { return market::detail::format(spec, value); }
+
+// Flagged bars grouped into episodes, never across the training/test split.
+std::vector<market::Episode> episodes(const Vector<float>& scores, const std::vector<bool>& flagged, Index train_end,
+                                      Index gap) {
+  std::vector<market::Episode> out;
+  for (Index i = 0; i < scores.size(); ++i) {
+    if (!flagged[static_cast<std::size_t>(i)]) continue;
+    const bool test = i >= train_end;
+    if (out.empty() || out.back().test != test || i - out.back().end > gap + 1) {
+      out.push_back({.start = i, .end = i, .flagged = 0, .peak = i, .peak_score = scores(i), .test = test});
+    }
+    market::Episode& e = out.back();
+    e.end = i;
+    ++e.flagged;
+    if (scores(i) > e.peak_score) {
+      e.peak = i;
+      e.peak_score = scores(i);
+    }
+  }
+  return out;
+}
+
+int run(const Options& o) {
+  market::Bars bars = market::read_bars(o.csv);
+  const auto n = static_cast<Index>(bars.timestamps.size());
+  Index train_end = 0;
+  while (train_end < n && bars.timestamps[static_cast<std::size_t>(train_end)] <= o.train_until) ++train_end;
+  // Enough training windows for the hold-out, and a test part at least one window long.
+  if (train_end < 4 * o.window || n - train_end < o.window) {
+    throw usage_error("--train-until " + o.train_until + " leaves " + std::to_string(train_end) + " training and " +
+                      std::to_string(n - train_end) + " test bars; with --window " + std::to_string(o.window) +
+                      " at least " + std::to_string(4 * o.window) + " and " + std::to_string(o.window) +
+                      " are needed");
+  }
+  const auto at = [&](Index i) -> const std::string& { return bars.timestamps[static_cast<std::size_t>(i)]; };
+  std::cout << "redflag market example: " << std::filesystem::path(o.csv).filename().string() << ", " << n
+            << " bars " << at(0) << " .. " << at(n - 1) << "\n"
+            << "training " << at(0) << " .. " << at(train_end - 1) << " (" << train_end << " bars), test "
+            << at(train_end) << " .. " << at(n - 1) << " (" << n - train_end << " bars)\n";
+
+  Matrix<float>& series = bars.ohlcv;
+  std::optional<redflag::InjectedSeries<float>> injected;
+  if (o.inject) {
+    // Sized in units of the training part's daily log-return volatility;
+    // one slot per 120 bars so the test part gets several events.
+    const redflag::AnomalyInjector<float> injector(
+        {.type = *o.inject, .slot_bars = 120, .event_probability = 0.7, .random_state = o.seed},
+        series.topRows(train_end));
+    injected = injector.inject(series.bottomRows(n - train_end));
+    series.bottomRows(n - train_end) = injected->series;
+    std::cout << "injected into the test part (" << redflag::to_string(*o.inject) << ", sigma "
+              << format("%.5f", injector.sigma()) << "):\n";
+    for (const redflag::AnomalyEvent& e : injected->events) {
+      std::printf("  %-17s %s .. %s  %+6.2f sigma\n", std::string(e.name()).c_str(), at(train_end + e.start).c_str(),
+                  at(train_end + e.start + e.length - 1).c_str(), e.magnitude);
+    }
+    std::fflush(stdout);
+  }
+
+  auto model = std::make_shared<Model>(Model::Params{.window = o.window,
+                                                     .d_model = o.d_model,
+                                                     .heads = o.heads,
+                                                     .encoder_layers = o.layers,
+                                                     .decoder_layers = o.layers,
+                                                     .ffn = o.ffn,
+                                                     .batch_size = 32,
+                                                     .epochs = o.epochs,
+                                                     .learning_rate = o.learning_rate,
+                                                     .contamination = o.contamination,
+                                                     .scaling = redflag::WindowScaler<float>::Params{},
+                                                     .random_state = o.seed,
+                                                     .n_jobs = o.threads});
+  const auto started = std::chrono::steady_clock::now();
+  model->fit(redflag::sliding_windows(series.topRows(train_end), o.window, o.train_stride));
+  const double training_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const auto& history = model->history();
+  const double best_loss = history[static_cast<std::size_t>(model->best_epoch())].validation;
+  const Index weights = redflag::nn::parameter_count(model->network());
+  std::cout << "model: window " << o.window << ", d_model " << o.d_model << ", " << o.heads << " heads, "
+            << o.layers << " + " << o.layers << " layers, ffn " << o.ffn << " (" << weights << " weights)\n"
+            << "trained " << history.size() << " epochs in " << format("%.1f", training_seconds)
+            << " s; best validation MSE " << format("%.4f", best_loss) << " (epoch " << model->best_epoch() + 1
+            << ")\n";
+
+  // Every window of the whole series; window k ends at bar k + window - 1,
+  // so the last n - train_end windows are those ending in the test part.
+  const Matrix<float> windows = redflag::sliding_windows(series, o.window);
+  const Vector<float> window_scores = model->anomaly_score(windows.bottomRows(n - train_end));
+  const Vector<float> scores = redflag::timestep_scores(model->timestep_errors(windows), n, o.window);
+  const double threshold = redflag::contamination_threshold(scores.head(train_end), o.contamination);
+  std::vector<bool> flagged(static_cast<std::size_t>(n));
+  for (Index i = 0; i < n; ++i) flagged[static_cast<std::size_t>(i)] = scores(i) >= threshold;
+  const std::vector<market::Episode> found = episodes(scores, flagged, train_end, o.gap);
+  Index test_flagged = 0, test_episodes = 0;
+  for (Index i = train_end; i < n; ++i) test_flagged += flagged[static_cast<std::size_t>(i)] ? 1 : 0;
+  for (const market::Episode& e : found) test_episodes += e.test ? 1 : 0;
+  std::cout << "threshold " << format("%.4g", threshold) << " per bar (contamination " << o.contamination
+            << " of the training bars), " << format("%.4g", model->threshold()) << " per window\n"
+            << "test part: " << test_flagged << " of " << n - train_end << " bars flagged, in " << test_episodes
+            << " episodes\n";
+  for (const market::Episode& e : found) {
+    if (!e.test) continue;
+    std::printf("  %s .. %s  %3td bars flagged  peak %s  score %.4g\n", at(e.start).c_str(), at(e.end).c_str(),
+                e.flagged, at(e.peak).c_str(), e.peak_score);
+  }
+  std::fflush(stdout);
+
+  if (injected) {
+    const redflag::LabelVector labels = injected->label_vector();
+    const Vector<float> test_scores = scores.tail(n - train_end);
+    const redflag::ConfusionMatrix counts =
+        redflag::confusion_matrix(labels, test_scores, redflag::AtThreshold{threshold});
+    std::cout << "injected bars found: precision " << format("%.3f", redflag::precision_score(counts))
+              << ", recall " << format("%.3f", redflag::recall_score(counts)) << " (" << counts.tp << " of "
+              << counts.tp + counts.fn << " injected bars flagged, " << counts.fp
+              << " other bars flagged), ROC AUC per bar " << format("%.3f", redflag::roc_auc_score(labels, test_scores))
+              << "\n";
+  }
+
+  if (!o.scores.empty()) {
+    std::ofstream out(o.scores);
+    out << "timestamp,close,part,bar_score,flagged,window_score\n";
+    for (Index i = 0; i < n; ++i) {
+      out << at(i) << ',' << format("%.9g", series(i, redflag::ohlcv::close)) << ','
+          << (i < train_end ? "training" : "test") << ',' << format("%.9g", scores(i)) << ','
+          << (flagged[static_cast<std::size_t>(i)] ? 1 : 0) << ',';
+      if (i >= train_end) out << format("%.9g", window_scores(i - train_end));  // of the window ending here
+      out << '\n';
+    }
+    if (!out) throw redflag::data_error("redflag_market: cannot write " + o.scores);
+    std::cout << "scores written to " << o.scores << "\n";
+  }
+
+  if (!o.report.empty()) {
+    market::Report report;
+    report.title = "redflag: anomalies in " + std::filesystem::path(o.csv).filename().string();
+    report.summary = {
+        {"data", std::to_string(n) + " bars, " + at(0) + " to " + at(n - 1)},
+        {"training part", at(0) + " to " + at(train_end - 1) + " (" + std::to_string(train_end) + " bars)"},
+        {"test part", at(train_end) + " to " + at(n - 1) + " (" + std::to_string(n - train_end) + " bars)"},
+        {"model", "TransformerAutoencoder<float>: window " + std::to_string(o.window) + ", d_model " +
+                      std::to_string(o.d_model) + ", " + std::to_string(o.heads) + " heads, " +
+                      std::to_string(o.layers) + " + " + std::to_string(o.layers) + " layers, ffn " +
+                      std::to_string(o.ffn) + ", " + std::to_string(weights) + " weights; window-anchored log prices"},
+        {"training", std::to_string(history.size()) + " epochs in " + format("%.1f", training_seconds) +
+                         " s, best validation MSE " + format("%.4f", best_loss)},
+        {"threshold", format("%.4g", threshold) + " (contamination " + format("%g", o.contamination) +
+                          " of the training bars)"},
+        {"test part flagged", std::to_string(test_flagged) + " bars in " + std::to_string(test_episodes) +
+                                  " episodes"}};
+    if (injected) {
+      report.summary.emplace_back("injected", std::to_string(injected->events.size()) + " " +
+                                                  std::string(redflag::to_string(*o.inject)) +
+                                                  " events in the test part (orange)");
+      for (const redflag::AnomalyEvent& e : injected->events) {
+        report.injected.push_back({.start = train_end + e.start, .length = e.length, .name = std::string(e.name())});
+      }
+    }
+    report.timestamps = bars.timestamps;
+    for (Index i = 0; i < n; ++i) {
+      report.close.push_back(series(i, redflag::ohlcv::close));
+      report.scores.push_back(scores(i));
+    }
+    report.flagged = flagged;
+    report.train_end = train_end;
+    report.threshold = threshold;
+    report.episodes = found;
+    std::ofstream out(o.report);
+    market::write_report(out, report);
+    if (!out) throw redflag::data_error("redflag_market: cannot write " + o.report);
+    std::cout << "report written to " << o.report << "\n";
+  }
+
+  if (o.stream) {
+    // A live feed: the scorer holds the last `window` bars and scores the
+    // window ending at each new bar. The bars before the test part only fill
+    // its buffer, so the first test bar already has a full window.
+    redflag::StreamingWindowScorer<Model> scorer(model);
+    std::cout << "streaming the test part: the score of the window ending at each bar, ANOMALY at or above "
+              << format("%.4g", model->threshold()) << "\n";
+    for (Index i = train_end - o.window + 1; i < n; ++i) {
+      const auto score = scorer.push(std::span<const float>(series.row(i).data(), redflag::ohlcv::columns));
+      if (i < train_end) continue;
+      std::printf("%s  close %9.2f  score %.9g%s\n", at(i).c_str(), static_cast<double>(series(i, redflag::ohlcv::close)),
+                  static_cast<double>(score->score), score->anomaly ? "  ANOMALY" : "");
+      std::fflush(stdout);
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(parse_options(argc, argv));
+  } catch (const usage_error& e) {
+    std::cerr << "redflag_market: " << e.what() << "\n" << usage;
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << e.what() << "\n";
+    return 1;
+  }
+}
