@@ -1,0 +1,258 @@
+// redflag_portfolio: cash drift in rebalancing trades, as a service or once.
+//
+//   redflag_portfolio serve [--port N] [--address A] [--state-dir DIR]
+//   redflag_portfolio analyze FILE [--flagged]
+//   redflag_portfolio generate FILE [--accounts N] [--drifted K] [--seed S] [--truth FILE]
+//
+// The detector is fitted at start on a reference history generated with a
+// fixed seed (2000 accounts, 3 % of them drifted), not on the posted batch: a
+// batch of one can be scored, a batch full of drift is still drift, and the
+// same account gets the same score whatever it is posted with.
+#include "account.hpp"
+#include "cash_drift.hpp"
+#include "generator.hpp"
+#include "http_service.hpp"
+#include "recommendation_store.hpp"
+
+#include <redflag/lifecycle/atomic_file.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <cstdint>
+#include <exception>
+#include <fstream>
+#include <initializer_list>
+#include <iostream>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace {
+
+namespace http = boost::beast::http;
+using nlohmann::json;
+using redflag::examples::HttpError;
+using redflag::examples::HttpRequest;
+using redflag::examples::HttpResponse;
+
+constexpr std::size_t reference_accounts = 2000;
+constexpr std::size_t reference_drifted = 60;
+constexpr std::uint64_t reference_seed = 1;
+
+constexpr std::size_t sample_accounts = 40;
+constexpr std::size_t sample_drifted = 4;
+constexpr std::uint64_t sample_seed = 7;
+
+constexpr const char* usage =
+    "usage: redflag_portfolio serve [--port N] [--address A] [--state-dir DIR]\n"
+    "       redflag_portfolio analyze FILE [--flagged]\n"
+    "       redflag_portfolio generate FILE [--accounts N] [--drifted K] [--seed S] [--truth FILE]\n"
+    "\n"
+    "serve     HTTP on A:N (default 127.0.0.1:8080; N = 0 picks a free port), WebSocket on /ws;\n"
+    "          state in DIR (default ./portfolio-state)\n"
+    "analyze   prints the recommendations for a batch (--flagged: only flagged or drifted accounts)\n"
+    "generate  writes synthetic accounts (default 40, 4 drifted, seed 7: the bundled sample);\n"
+    "          --truth FILE also lists the drifted ones\n";
+
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// --name value options after the mode's positional arguments.
+class Options {
+ public:
+  Options(const std::vector<std::string>& arguments, std::size_t first) {
+    for (std::size_t i = first; i < arguments.size(); ++i) {
+      const std::string& name = arguments[i];
+      if (name.rfind("--", 0) != 0) throw UsageError("unexpected argument '" + name + "'");
+      if (name == "--flagged") {
+        values_.emplace_back(name, "");
+      } else if (i + 1 < arguments.size()) {
+        values_.emplace_back(name, arguments[++i]);
+      } else {
+        throw UsageError(name + " needs a value");
+      }
+    }
+  }
+
+  [[nodiscard]] bool has(std::string_view name) const {
+    for (const auto& [key, value] : values_) {
+      if (key == name) return true;
+    }
+    return false;
+  }
+
+  [[nodiscard]] std::string text(std::string_view name, std::string fallback) const {
+    for (const auto& [key, value] : values_) {
+      if (key == name) return value;
+    }
+    return fallback;
+  }
+
+  [[nodiscard]] std::uint64_t number(std::string_view name, std::uint64_t fallback, std::uint64_t max) const {
+    if (!has(name)) return fallback;
+    const std::string value = text(name, "");
+    std::uint64_t parsed = 0;
+    const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), parsed);
+    if (error != std::errc{} || end != value.data() + value.size() || parsed > max) {
+      throw UsageError(std::string(name) + " must be an integer in [0, " + std::to_string(max) + "], got '" +
+                       value + "'");
+    }
+    return parsed;
+  }
+
+  void allow(std::initializer_list<std::string_view> known) const {
+    for (const auto& [key, value] : values_) {
+      if (std::find(known.begin(), known.end(), key) == known.end()) throw UsageError("unknown option " + key);
+    }
+  }
+
+ private:
+  std::vector<std::pair<std::string, std::string>> values_;
+};
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot open '" + path + "'");
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+portfolio::CashDriftDetector make_detector() {
+  const auto reference = portfolio::generate_accounts(reference_accounts, reference_drifted, reference_seed, 900001);
+  return portfolio::CashDriftDetector(reference.accounts);
+}
+
+// The posted text as accounts, or HttpError 400 naming the problem and where.
+std::pair<json, std::vector<portfolio::Account>> parse_batch(const std::string& body) {
+  json batch;
+  try {
+    batch = json::parse(body);
+  } catch (const json::parse_error& failure) {
+    throw HttpError(400, {{"error", std::string("malformed JSON: ") + failure.what()},
+                          {"path", "$"},
+                          {"byte", failure.byte}});
+  }
+  try {
+    auto accounts = portfolio::parse_accounts(batch);
+    return {std::move(batch), std::move(accounts)};
+  } catch (const portfolio::InputError& failure) {
+    throw HttpError(400, {{"error", failure.what()}, {"path", failure.path()}});
+  }
+}
+
+int serve(const Options& options) {
+  options.allow({"--port", "--address", "--state-dir"});
+  const auto port = static_cast<unsigned short>(options.number("--port", 8080, 65535));
+  const std::string address = options.text("--address", "127.0.0.1");
+  portfolio::RecommendationStore store(options.text("--state-dir", "portfolio-state"));
+  const portfolio::CashDriftDetector detector = make_detector();
+
+  redflag::examples::HttpService service(address, port);
+  service.route(http::verb::post, "/analyze", [&](const HttpRequest& request) {
+    auto [batch, accounts] = parse_batch(request.body);
+    const std::vector<json> stored = store.add(detector.recommend(accounts, batch));
+    service.broadcast(json{{"event", "recommendations"}, {"recommendations", stored}}.dump());
+    return HttpResponse{200, {{"recommendations", stored}}};
+  });
+  service.route(http::verb::get, "/recommendations", [&](const HttpRequest&) {
+    return HttpResponse{200, {{"recommendations", store.all()}}};
+  });
+  service.route(http::verb::get, "/recommendations/{id}", [&](const HttpRequest& request) {
+    const auto found = store.find(request.param("id"));
+    if (!found) throw HttpError(404, {{"error", "no recommendation " + request.param("id")}});
+    return HttpResponse{200, *found};
+  });
+  service.route(http::verb::post, "/recommendations/{id}/viewed", [&](const HttpRequest& request) {
+    const auto viewed = store.mark_viewed(request.param("id"));
+    if (!viewed) throw HttpError(404, {{"error", "no recommendation " + request.param("id")}});
+    return HttpResponse{200, *viewed};
+  });
+  service.websocket("/ws", json{{"event", "subscribed"}}.dump());
+  service.stop_on_signals();
+
+  // Tests and scripts wait for this line (with --port 0 it names the port).
+  std::cout << "portfolio service listening on http://" << address << ":" << service.port()
+            << " (WebSocket /ws), anomaly threshold " << detector.threshold() << std::endl;
+  service.run();
+  std::cout << "portfolio service stopped" << std::endl;
+  return 0;
+}
+
+int analyze(const std::vector<std::string>& arguments, const Options& options) {
+  options.allow({"--flagged"});
+  if (arguments.size() < 2) throw UsageError("analyze needs a FILE");
+  const std::string text = read_file(arguments[1]);
+  std::pair<json, std::vector<portfolio::Account>> parsed;
+  try {
+    parsed = parse_batch(text);
+  } catch (const HttpError& failure) {
+    std::cerr << "redflag_portfolio: " << arguments[1] << ": " << failure.body().value("path", "$") << ": "
+              << failure.body().value("error", "") << "\n";
+    return 1;
+  }
+  const portfolio::CashDriftDetector detector = make_detector();
+  json out = json::array();
+  for (auto& recommendation : detector.recommend(parsed.second, parsed.first)) {
+    if (options.has("--flagged") && !recommendation["is_anomaly"].get<bool>() && recommendation["reasons"].empty()) {
+      continue;
+    }
+    out.push_back(std::move(recommendation));
+  }
+  std::cout << out.dump(2) << "\n";
+  return 0;
+}
+
+int generate(const std::vector<std::string>& arguments, const Options& options) {
+  options.allow({"--accounts", "--drifted", "--seed", "--truth"});
+  if (arguments.size() < 2) throw UsageError("generate needs a FILE");
+  const auto count = options.number("--accounts", sample_accounts, 1000000);
+  const auto drifted = options.number("--drifted", sample_drifted, count);
+  const auto seed = options.number("--seed", sample_seed, UINT64_MAX);
+  const auto generated = portfolio::generate_accounts(count, drifted, seed);
+  nlohmann::ordered_json accounts = nlohmann::ordered_json::array();
+  nlohmann::ordered_json truth = {{"above", json::array()}, {"below", json::array()}};
+  for (std::size_t i = 0; i < generated.accounts.size(); ++i) {
+    accounts.push_back(portfolio::to_json(generated.accounts[i]));
+    if (generated.drift[i] == portfolio::Drift::above) truth["above"].push_back(generated.accounts[i].account_id);
+    if (generated.drift[i] == portfolio::Drift::below) truth["below"].push_back(generated.accounts[i].account_id);
+  }
+  redflag::detail::write_file_atomically(arguments[1], accounts.dump(1) + "\n", "redflag_portfolio generate");
+  if (options.has("--truth")) {
+    redflag::detail::write_file_atomically(options.text("--truth", ""), truth.dump(1) + "\n",
+                                           "redflag_portfolio generate");
+  }
+  std::cout << "wrote " << count << " accounts (" << drifted << " drifted) to " << arguments[1] << "\n";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::vector<std::string> arguments(argv + 1, argv + argc);
+  if (arguments.empty()) {
+    std::cerr << usage;
+    return 2;
+  }
+  try {
+    const std::string& mode = arguments[0];
+    if (mode == "serve") return serve(Options(arguments, 1));
+    if (mode == "analyze") return analyze(arguments, Options(arguments, 2));
+    if (mode == "generate") return generate(arguments, Options(arguments, 2));
+    if (mode == "--help" || mode == "-h") {
+      std::cout << usage;
+      return 0;
+    }
+    throw UsageError("unknown mode '" + mode + "'");
+  } catch (const UsageError& failure) {
+    std::cerr << "redflag_portfolio: " << failure.what() << "\n" << usage;
+    return 2;
+  } catch (const std::exception& failure) {
+    std::cerr << "redflag_portfolio: " << failure.what() << "\n";
+    return 1;
+  }
+}
