@@ -221,10 +221,9 @@ int generate(const std::vector<std::string>& arguments, const Options& options) 
     if (generated.drift[i] == portfolio::Drift::above) truth["above"].push_back(generated.accounts[i].account_id);
     if (generated.drift[i] == portfolio::Drift::below) truth["below"].push_back(generated.accounts[i].account_id);
   }
-  redflag::detail::write_file_atomically(arguments[1], accounts.dump(1) + "\n", "redflag_portfolio generate");
+  redflag::write_file_atomically(arguments[1], accounts.dump(1) + "\n");
   if (options.has("--truth")) {
-    redflag::detail::write_file_atomically(options.text("--truth", ""), truth.dump(1) + "\n",
-                                           "redflag_portfolio generate");
+    redflag::write_file_atomically(options.text("--truth", ""), truth.dump(1) + "\n");
   }
   std::cout << "wrote " << count << " accounts (" << drifted << " drifted) to " << arguments[1] << "\n";
   return 0;

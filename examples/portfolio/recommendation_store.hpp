@@ -90,7 +90,7 @@ class RecommendationStore {
  private:
   void save() const {
     const nlohmann::json state = {{"format_version", format_version}, {"recommendations", all()}};
-    redflag::detail::write_file_atomically(file_, state.dump(1) + "\n", "RecommendationStore::save");
+    redflag::write_file_atomically(file_, state.dump(1) + "\n");
   }
 
   std::filesystem::path file_;

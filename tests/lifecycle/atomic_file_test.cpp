@@ -11,6 +11,8 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <set>
 #include <string>
 #include <thread>
@@ -121,4 +123,21 @@ TEST_CASE("a process killed mid-write never leaves a half-written active model")
   ModelRegistry registry(directory);
   registry.register_model(small);
   CHECK(temporaries_in(directory) == 0);
+}
+
+TEST_CASE("redflag::write_file_atomically is the public entry point, with the same guarantees") {
+  const auto directory = std::filesystem::path(REDFLAG_TEST_SCRATCH_DIR) / "atomic_public";
+  std::filesystem::remove_all(directory);
+  std::filesystem::create_directories(directory);
+  const auto path = directory / "state.json";
+  redflag::write_file_atomically(path, "{}\n");
+  redflag::write_file_atomically(path, "{\"viewed\": true}\n");
+  std::ifstream in(path);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(text == "{\"viewed\": true}\n");
+  for (const auto& entry : std::filesystem::directory_iterator(directory)) {
+    CHECK_FALSE(redflag::detail::is_temporary_file(entry.path()));
+  }
+  CHECK_THROWS_WITH_AS(redflag::write_file_atomically(directory / "missing" / "state.json", "x"),
+                       doctest::Contains("redflag::write_file_atomically"), redflag::serialization_error);
 }

@@ -1,6 +1,7 @@
 #pragma once
 
-// Crash-safe file replacement for the model registry (POSIX; tested on Linux).
+// Crash-safe file replacement, used by the model registry and available to
+// hosts for their own state files (POSIX; tested on Linux).
 //
 // write_file_atomically(path, bytes):
 //   1. creates a unique temporary file in path's directory (O_EXCL), so the
@@ -109,3 +110,14 @@ inline void write_file_atomically(const std::filesystem::path& path, std::string
 }
 
 }  // namespace redflag::detail
+
+namespace redflag {
+
+// Replaces the file at `path` with `bytes` as described above: after a crash
+// at any point the file holds either its old or its new content. Throws
+// serialization_error naming the path and the failing step.
+inline void write_file_atomically(const std::filesystem::path& path, std::string_view bytes) {
+  detail::write_file_atomically(path, bytes, "write_file_atomically");
+}
+
+}  // namespace redflag
