@@ -1,0 +1,39 @@
+# examples/transactions end to end (tests/examples/transactions/run.cmake runs
+# each case; transactions_check checks the verdicts and the summary):
+#   examples.transactions.demo       the README demo on the bundled stream
+#   examples.transactions.stdin      stdin and file input give identical verdicts
+#   examples.transactions.malformed  bad lines reported with line numbers and skipped
+#   examples.transactions.generate   `generate` reproduces the bundled stream
+#   examples.transactions.usage      bad arguments
+#   examples.transactions.rules      --rules FILE, and a bad rules file
+#   examples.transactions.serve      POST /detect and GET /health (when built with Boost)
+if(TARGET redflag_transactions)
+  find_package(nlohmann_json 3 REQUIRED)  # found already: the example needs it too
+  add_executable(transactions_check "${CMAKE_CURRENT_LIST_DIR}/transactions/check.cpp")
+  target_link_libraries(transactions_check PRIVATE redflag_project_options nlohmann_json::nlohmann_json)
+  target_compile_options(transactions_check PRIVATE -Werror)
+  target_compile_features(transactions_check PRIVATE cxx_std_20)
+  set(cases demo stdin malformed generate usage rules)
+  set(client "")
+  get_target_property(definitions redflag_transactions COMPILE_DEFINITIONS)
+  if("REDFLAG_TRANSACTIONS_HTTP" IN_LIST definitions)
+    add_executable(transactions_detect_client "${CMAKE_CURRENT_LIST_DIR}/transactions/detect_client.cpp")
+    target_link_libraries(transactions_detect_client PRIVATE redflag_project_options nlohmann_json::nlohmann_json)
+    target_compile_options(transactions_detect_client PRIVATE -Werror)
+    target_compile_features(transactions_detect_client PRIVATE cxx_std_20)
+    list(APPEND cases serve)
+    set(client "-DCLIENT=$<TARGET_FILE:transactions_detect_client>")
+  endif()
+  foreach(case IN LISTS cases)
+    add_test(NAME examples.transactions.${case}
+             COMMAND "${CMAKE_COMMAND}"
+                     "-DEXE=$<TARGET_FILE:redflag_transactions>"
+                     "-DCHECK=$<TARGET_FILE:transactions_check>"
+                     ${client}
+                     "-DDATA=${PROJECT_SOURCE_DIR}/examples/transactions/data/transactions.jsonl"
+                     "-DWORK=${CMAKE_CURRENT_BINARY_DIR}/examples-transactions-${case}"
+                     "-DCASE=${case}"
+                     -P "${CMAKE_CURRENT_LIST_DIR}/transactions/run.cmake")
+    set_tests_properties(examples.transactions.${case} PROPERTIES LABELS examples TIMEOUT 120)
+  endforeach()
+endif()
