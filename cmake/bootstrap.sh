@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up a Debian 12 machine for redflag and runs one of:
-#   demo   build and run the demo (default)
+#   demo   build and run the demo: card-transaction monitoring (default)
 #   test   build everything and run the whole test suite with ctest
 #   bench  build the benchmarks with -O3 and run them
 # Installs missing Debian packages first (idempotent, non-interactive).
@@ -33,8 +33,8 @@ fi
 case "$task" in
   demo)
     cmake --preset release >/dev/null
-    cmake --build --preset release --target redflag_demo -j "$jobs"
-    ./build/release/examples/demo/redflag_demo
+    cmake --build --preset release --target redflag_transactions -j "$jobs"
+    ./build/release/examples/transactions/redflag_transactions
     ;;
   test)
     cmake --preset ci
