@@ -43,17 +43,19 @@ using redflag::Random;
 using namespace redflag::nn;
 
 TEST_CASE_TEMPLATE("A training step at the default layer sizes allocates nothing once warmed up", T, float, double) {
-  // Default window, d_model, heads and ffn; one block each side and a
-  // batch of two windows keep the Debug run short.
+  // Default window, d_model, heads and ffn; one block each side keeps the
+  // Debug run short. Five windows make a full group of four (the largest
+  // GEMMs) and a group of one.
   const TransformerShape shape{
       .features = 3, .window = 60, .d_model = 64, .heads = 8, .encoder_layers = 1, .decoder_layers = 1, .ffn = 128};
+  static_assert(WindowBatches<T>::windows_per_group == 4);
   Random random(1);
   TransformerNetwork<T> network(shape, random);
-  Matrix<T> windows(2, 60 * 3);
+  Matrix<T> windows(5, 60 * 3);
   for (Index i = 0; i < windows.size(); ++i) windows.data()[i] = random.normal<T>();
-  std::vector<Index> batch(2);
+  std::vector<Index> batch(5);
   std::iota(batch.begin(), batch.end(), Index{0});
-  WindowBatches<T> batches(network, 2, true);
+  WindowBatches<T> batches(network, 5, true);
   TransformerNetwork<T> gradient = zeros_like(network);
   Adam<TransformerNetwork<T>> adam(network, {.clip_norm = 1.0});
   const auto step = [&] {
@@ -62,10 +64,13 @@ TEST_CASE_TEMPLATE("A training step at the default layer sizes allocates nothing
     return error;
   };
   const double first = step();
+  std::vector<T> errors(batch.size());
 
   const long eigen_before = eigen_refusals.load(), new_before = new_calls.load();
   Eigen::internal::set_is_malloc_allowed(false);
   const double second = step();
+  // Scoring (no gradient) reuses the same buffers.
+  batches.run(network, windows, batch, 1, nullptr, errors);
   Eigen::internal::set_is_malloc_allowed(true);
   CHECK(eigen_refusals.load() == eigen_before);
   CHECK(new_calls.load() == new_before);

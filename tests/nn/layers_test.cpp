@@ -66,6 +66,27 @@ TEST_CASE("Linear forward is X W + b and its backward matches finite differences
   }
 }
 
+TEST_CASE("Linear sums its products over depth slices as one product would") {
+  // More than Linear::depth_slice inputs, outputs and rows, so the forward
+  // product, dX and the weight gradient are all summed over several slices.
+  static_assert(Linear<double>::depth_slice == 64);
+  Random random(8);
+  const Linear<double> layer(130, 70, random);
+  const Matrix<double> X = random_matrix(150, 130, 9);
+  const Matrix<double> R = random_matrix(150, 70, 10);
+  Matrix<double> Y, dX;
+  layer.forward(X, Y);
+  const Matrix<double> expected = (X * layer.weight).rowwise() + layer.bias.row(0);
+  CHECK((Y - expected).norm() < 1e-12 * expected.norm());
+  Linear<double> gradient = zeros_like(layer);
+  layer.backward(X, R, gradient, &dX);
+  const Matrix<double> weight_gradient = X.transpose() * R;
+  const Matrix<double> input_gradient = R * layer.weight.transpose();
+  CHECK((gradient.weight - weight_gradient).norm() < 1e-12 * weight_gradient.norm());
+  CHECK((gradient.bias - R.colwise().sum()).norm() < 1e-12 * gradient.bias.norm());
+  CHECK((dX - input_gradient).norm() < 1e-12 * input_gradient.norm());
+}
+
 TEST_CASE("LayerNorm normalises rows and its backward matches finite differences") {
   LayerNorm<double> layer(6);
   // Non-trivial gamma and beta so their gradients and their effect on dX are exercised.
@@ -94,6 +115,7 @@ TEST_CASE("LayerNorm normalises rows and its backward matches finite differences
 }
 
 TEST_CASE("MultiHeadAttention matches a direct computation and finite differences") {
+  // L = 5 is not a multiple of the 16-column padding of the probabilities.
   constexpr Index L = 5, d = 6, heads = 3, sequences = 2;
   Random random(11);
   const MultiHeadAttention<double> layer(d, heads, random);

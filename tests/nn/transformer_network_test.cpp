@@ -1,10 +1,13 @@
 #include <redflag/core/random.hpp>
 #include <redflag/nn/adam.hpp>
 #include <redflag/nn/transformer_network.hpp>
+#include <redflag/nn/window_batches.hpp>
 
 #include <doctest/doctest.h>
 
 #include <cstring>
+#include <numeric>
+#include <span>
 #include <vector>
 
 #include "gradient_check.hpp"
@@ -108,4 +111,55 @@ TEST_CASE("TransformerNetwork rejects inputs of the wrong shape") {
   TransformerShape bad = tiny;
   bad.heads = 3;
   CHECK_THROWS_AS(TransformerNetwork<double>(bad, random), redflag::invalid_argument);
+}
+
+TEST_CASE("WindowBatches: the batch's MSE gradient and errors, the same for any n_jobs and on every run") {
+  Random random(23);
+  const TransformerNetwork<double> network(tiny, random);
+  const Index cells = tiny.window * tiny.features;
+  const Matrix<double> windows = random_matrix(9, cells, 24);
+  // Seven windows, in shuffled order: a group of four and a group of three.
+  const std::vector<Index> batch{8, 2, 5, 0, 7, 3, 6};
+  WindowBatches<double> batches(network, 8, true);
+  TransformerNetwork<double> gradient = zeros_like(network), threaded = zeros_like(network), again = zeros_like(network);
+  std::vector<double> errors(batch.size()), threaded_errors(batch.size());
+  const double total = batches.run(network, windows, batch, 1, &gradient, errors);
+  CHECK(batches.run(network, windows, batch, 3, &threaded, threaded_errors) == total);
+  CHECK(bitwise_equal(gradient, threaded));
+  CHECK(errors == threaded_errors);
+  batches.run(network, windows, batch, 1, &again);
+  CHECK(bitwise_equal(gradient, again));
+
+  // Reference: each window through the network on its own, its MSE
+  // gradient scaled to the batch's share and summed.
+  TransformerNetwork<double> expected = zeros_like(network);
+  TransformerNetwork<double>::Workspace work;
+  double expected_total = 0.0;
+  for (std::size_t k = 0; k < batch.size(); ++k) {
+    const Matrix<double> X = Eigen::Map<const Matrix<double>>(windows.row(batch[k]).data(), tiny.window, tiny.features);
+    Matrix<double> Y, dY;
+    network.forward(X, work, Y);
+    const double mse = mse_loss<double>(Y, X, dY);
+    CHECK(errors[k] == doctest::Approx(mse).epsilon(1e-12));
+    expected_total += mse * static_cast<double>(cells);
+    dY /= static_cast<double>(batch.size());
+    network.backward(X, dY, work, expected);
+  }
+  CHECK(total == doctest::Approx(expected_total).epsilon(1e-12));
+  visit_parameters(
+      [](const Matrix<double>& got, const Matrix<double>& want) {
+        CHECK((got - want).norm() <= 1e-12 * (1.0 + want.norm()));
+      },
+      gradient, expected);
+
+  // Scoring needs no gradient and gives the same errors.
+  WindowBatches<double> scoring(network, 8, false);
+  std::vector<double> scores(batch.size());
+  CHECK(scoring.run(network, windows, batch, 2, nullptr, scores) == total);
+  CHECK(scores == errors);
+  CHECK_THROWS_WITH_AS(scoring.run(network, windows, batch, 1, &gradient), doctest::Contains("without gradients"),
+                       redflag::invalid_argument);
+  const std::vector<Index> too_many(9, 0);
+  CHECK_THROWS_WITH_AS(batches.run(network, windows, too_many, 1, &gradient),
+                       doctest::Contains("got 9 windows, more than the batch size 8"), redflag::invalid_argument);
 }

@@ -58,9 +58,9 @@ class LayerNorm {
       const T inverse_std = T(1) / std::sqrt(variance + epsilon);
       work.inverse_std(r) = inverse_std;
       work.normalized.row(r) *= inverse_std;
+      // Row by row while the row is in cache, rather than two more passes over Y.
+      Y.row(r) = work.normalized.row(r).cwiseProduct(gamma.row(0)) + beta.row(0);
     }
-    Y.noalias() = work.normalized * gamma.row(0).asDiagonal();
-    Y.rowwise() += beta.row(0);
   }
 
   // dX = inv_std * (g - mean(g) - xhat * mean(g . xhat)) with g = dY . gamma.

@@ -4,15 +4,27 @@
 // reconstructing each window and, when training, accumulating the gradient of
 // the batch's mean squared error.
 //
-// Every window of a batch has its own input copy, workspace and gradient, so
-// windows run on any number of threads, and their squared errors and
-// gradients are added in window order afterwards: the result is
-// bit-identical for every n_jobs. Buffers keep their shapes from one batch to
-// the next, so after the first batch no step allocates. (Per-window rather
-// than per-several-windows work also keeps the depth of the weight-gradient
-// GEMMs, X^T dY, at one window, so Eigen's packing buffers stay under its
-// stack-allocation limit at the default sizes instead of being allocated on
-// every product.)
+// A batch is cut into groups of `windows_per_group` consecutive windows.
+// A group's windows are stacked into one matrix and run through the network
+// together (forward, then backward when training), so every position-wise
+// GEMM multiplies the weights by G windows' rows at once — the weights are
+// packed for Eigen's GEMM kernel once per group instead of once per window,
+// and the row count (240 at the default window of 60) is a whole number of
+// the kernel's register tiles. Attention stays within each window. Each
+// group's gradient goes into its own gradient object, and the groups'
+// gradients are added in group order afterwards. The groups depend on the
+// batch alone, never on n_jobs, so the result is bit-identical for every
+// n_jobs.
+//
+// Threads ("lanes") take whole groups: lane l runs groups l, l + lanes, ...
+// Each lane owns its workspaces (one per group size it has met, as the last
+// group of a batch may be smaller), so memory grows with the number of
+// threads, not with the batch size. Buffers keep their shapes from one batch
+// to the next, so after the first batches no step allocates (for a given
+// n_jobs). A group is small enough that Eigen's packing buffers for its
+// GEMMs stay under Eigen's stack-allocation limit at the default sizes
+// (with Linear's products summed over depth slices, see
+// Linear::depth_slice) instead of being allocated on every product.
 
 #include <redflag/core/error.hpp>
 #include <redflag/core/parallel.hpp>
@@ -20,6 +32,8 @@
 #include <redflag/nn/module.hpp>
 #include <redflag/nn/transformer_network.hpp>
 
+#include <algorithm>
+#include <array>
 #include <cstddef>
 #include <span>
 #include <string>
@@ -30,12 +44,23 @@ namespace redflag::nn {
 template <Scalar T>
 class WindowBatches {
  public:
+  // Windows run together and whose gradients accumulate in one object:
+  // enough for large GEMMs, small enough for Eigen's stack-allocated packing
+  // buffers, and giving enough groups per training batch (8 at 32 windows)
+  // to balance a few threads.
+  static constexpr Index windows_per_group = 4;
+
   WindowBatches() = default;
 
   WindowBatches(const TransformerNetwork<T>& network, Index batch_size, bool with_gradients)
-      : states_(static_cast<std::size_t>(batch_size)) {
+      : batch_size_(batch_size) {
+    if (batch_size < 1) {
+      redflag::detail::raise<invalid_argument>("nn::WindowBatches",
+                                               "batch_size must be >= 1, got " + std::to_string(batch_size));
+    }
+    squared_errors_.resize(static_cast<std::size_t>(batch_size));
     if (with_gradients) {
-      for (State& state : states_) state.gradient = zeros_like(network);
+      groups_.assign(static_cast<std::size_t>(group_count(batch_size)), zeros_like(network));
     }
   }
 
@@ -46,51 +71,85 @@ class WindowBatches {
   // Returns the batch's sum of squared errors.
   double run(const TransformerNetwork<T>& network, const MatrixRef<T>& windows, std::span<const Index> indices,
              int n_jobs, TransformerNetwork<T>* gradient, std::span<T> window_errors = {}) {
-    if (indices.size() > states_.size()) {
-      redflag::detail::raise<invalid_argument>("nn::WindowBatches::run", "got " + std::to_string(indices.size()) +
+    const auto count = static_cast<Index>(indices.size());
+    if (count > batch_size_) {
+      redflag::detail::raise<invalid_argument>("nn::WindowBatches::run", "got " + std::to_string(count) +
                                                                              " windows, more than the batch size " +
-                                                                             std::to_string(states_.size()));
+                                                                             std::to_string(batch_size_));
+    }
+    if (gradient != nullptr && groups_.empty()) {
+      redflag::detail::raise<invalid_argument>("nn::WindowBatches::run",
+                                               "asked for a gradient, but was built without gradients");
+    }
+    if (count == 0) {
+      if (gradient != nullptr) set_zero(*gradient);
+      return 0.0;
     }
     const Index window = network.window();
     const Index features = network.features();
-    const T gradient_scale = T(2) / static_cast<T>(static_cast<Index>(indices.size()) * window * features);
-    parallel_for(indices.size(), n_jobs, [&](std::size_t begin, std::size_t end) {
-      for (std::size_t k = begin; k < end; ++k) {
-        State& state = states_[k];
-        // A row of a row-major Ref is contiguous even when the rows are not.
-        state.input = Eigen::Map<const Matrix<T>>(windows.row(indices[k]).data(), window, features);
-        network.forward(state.input, state.work, state.output);
-        state.output -= state.input;  // the residual, in place
-        state.squared_error = static_cast<double>(state.output.squaredNorm());
-        if (!window_errors.empty()) {
-          window_errors[k] = static_cast<T>(state.squared_error / static_cast<double>(window * features));
-        }
-        if (gradient != nullptr) {
-          state.output *= gradient_scale;
-          set_zero(state.gradient);
-          network.backward(state.input, state.output, state.work, state.gradient);
+    const T gradient_scale = T(2) / static_cast<T>(count * window * features);
+    const Index groups = group_count(count);
+    const auto lanes = static_cast<Index>(std::min<long long>(resolve_n_jobs(n_jobs, "nn::WindowBatches::run"),
+                                                              static_cast<long long>(groups)));
+    if (static_cast<Index>(lanes_.size()) < lanes) lanes_.resize(static_cast<std::size_t>(lanes));
+
+    parallel_for(static_cast<std::size_t>(lanes), n_jobs, [&](std::size_t begin, std::size_t end) {
+      for (std::size_t lane_index = begin; lane_index < end; ++lane_index) {
+        for (auto group = static_cast<Index>(lane_index); group < groups; group += lanes) {
+          const Index first = group * windows_per_group;
+          const Index size = std::min(count, first + windows_per_group) - first;
+          Stack& stack = lanes_[lane_index][static_cast<std::size_t>(size - 1)];
+          stack.input.resize(size * window, features);
+          for (Index w = 0; w < size; ++w) {
+            // A row of a row-major Ref is contiguous even when the rows are not.
+            stack.input.middleRows(w * window, window) = Eigen::Map<const Matrix<T>>(
+                windows.row(indices[static_cast<std::size_t>(first + w)]).data(), window, features);
+          }
+          network.forward(stack.input, stack.work, stack.output);
+          stack.output -= stack.input;  // the residual, in place
+          for (Index w = 0; w < size; ++w) {
+            const double squared_error = static_cast<double>(stack.output.middleRows(w * window, window).squaredNorm());
+            squared_errors_[static_cast<std::size_t>(first + w)] = squared_error;
+            if (!window_errors.empty()) {
+              window_errors[static_cast<std::size_t>(first + w)] =
+                  static_cast<T>(squared_error / static_cast<double>(window * features));
+            }
+          }
+          if (gradient != nullptr) {
+            TransformerNetwork<T>& group_gradient = groups_[static_cast<std::size_t>(group)];
+            set_zero(group_gradient);
+            stack.output *= gradient_scale;
+            network.backward(stack.input, stack.output, stack.work, group_gradient);
+          }
         }
       }
     });
+
     double total = 0.0;
-    if (gradient != nullptr) set_zero(*gradient);
-    for (std::size_t k = 0; k < indices.size(); ++k) {
-      total += states_[k].squared_error;
-      if (gradient != nullptr) add_to(*gradient, states_[k].gradient);
+    for (Index k = 0; k < count; ++k) total += squared_errors_[static_cast<std::size_t>(k)];
+    if (gradient != nullptr) {
+      // Same shapes: copying assigns in place, without allocating.
+      *gradient = groups_[0];
+      for (Index group = 1; group < groups; ++group) add_to(*gradient, groups_[static_cast<std::size_t>(group)]);
     }
     return total;
   }
 
  private:
-  struct State {
-    Matrix<T> input;   // window x features
+  static Index group_count(Index windows) { return (windows + windows_per_group - 1) / windows_per_group; }
+
+  // What one thread needs to run a group of a given size.
+  struct Stack {
+    Matrix<T> input;   // (group size * window) x features
     Matrix<T> output;  // reconstruction, then residual, then loss gradient
     typename TransformerNetwork<T>::Workspace work;
-    TransformerNetwork<T> gradient;
-    double squared_error = 0.0;
   };
+  using Lane = std::array<Stack, static_cast<std::size_t>(windows_per_group)>;  // by group size - 1
 
-  std::vector<State> states_;
+  Index batch_size_ = 0;
+  std::vector<double> squared_errors_;         // per window of the batch
+  std::vector<TransformerNetwork<T>> groups_;  // per group: the gradient of its windows
+  std::vector<Lane> lanes_;
 };
 
 }  // namespace redflag::nn

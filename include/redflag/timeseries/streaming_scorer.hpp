@@ -8,7 +8,10 @@
 // into one contiguous window (window * features values, oldest first — the
 // layout of sliding_windows) and scores it, so a bar costs one window's copy
 // and one model evaluation however long the series has run. The scores are
-// bit for bit those of anomaly_score(sliding_windows(series, window)).
+// those of anomaly_score(sliding_windows(series, window)) for the same bars —
+// up to the last bits of floating-point rounding, as batch scoring stacks
+// windows in groups and a lone window's products round slightly differently.
+// The same bars always give the same streamed scores.
 //
 // The model is shared and never modified: any number of scorers (one per
 // instrument, on any threads) can use one fitted model. A scorer itself is
