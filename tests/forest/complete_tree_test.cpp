@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <string>
 #include <vector>
 
 using redflag::detail::forest::CompleteTrees;
@@ -136,4 +137,33 @@ TEST_CASE("trees deeper than max_depth leave the complete layout empty") {
   }
   CHECK_FALSE(CompleteTrees<T>(shallow.nodes, shallow.offsets, shallow.depth, payload).empty());
   CHECK(CompleteTrees<T>(deep.nodes, deep.offsets, deep.depth, payload).empty());
+}
+
+TEST_CASE_TEMPLATE("leaves() finds every row's leaf, vector walk and tail alike", T, float, double) {
+  // Depths up to 8: the vector walk takes levels 0-4 from registers and
+  // gathers below; 64-row rounds plus a tail of 13 rows for the scalar walk.
+  const Forest<T> forest = random_forest<T>(17, 30, 8);
+  const CompleteTrees<T> complete(forest.nodes, forest.offsets, forest.depth,
+                                  [](std::int32_t leaf) { return static_cast<std::uint32_t>(leaf); });
+  REQUIRE_FALSE(complete.empty());
+  const std::string walk_kind = CompleteTrees<T>::vectorised() ? "vector walk (AVX-512)" : "scalar walk only";
+  MESSAGE(walk_kind);
+  constexpr std::size_t rows = 3 * CompleteTrees<T>::vector_rows + 13;
+  // A stride wider than the row, as for a block of a wider matrix.
+  constexpr std::size_t stride = columns + 3;
+  const std::vector<T> dense = random_rows<T>(23, rows);
+  std::vector<T> values(rows * stride, T(99));
+  for (std::size_t r = 0; r < rows; ++r) {
+    for (std::size_t c = 0; c < columns; ++c) values[r * stride + c] = dense[r * columns + c];
+  }
+  std::vector<std::uint32_t> reached(rows);
+  for (std::size_t t = 0; t + 1 < forest.offsets.size(); ++t) {
+    complete.leaves(t, values.data(), stride, rows, reached.data());
+    for (std::size_t r = 0; r < rows; ++r) {
+      std::int32_t at[1] = {forest.offsets[t]};
+      const std::uint32_t offset[1] = {0};
+      redflag::detail::forest::walk(forest.nodes.data(), forest.depth[t], at, values.data() + r * stride, offset);
+      CHECK(reached[r] == static_cast<std::uint32_t>(at[0]));
+    }
+  }
 }

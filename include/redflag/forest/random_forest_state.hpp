@@ -141,38 +141,46 @@ struct ClassTrees {
 
   // sum[r * n_classes + k] += class k's probability in the leaf row r reaches,
   // over every tree in tree order, for the `rows` rows at X (`stride` apart).
-  // Several rows walk a tree side by side, branch-free, each taking the
-  // tree's depth in steps (complete_tree.hpp, or the node walk for trees too
-  // deep for it); a row's sum is the same double whatever block it is in.
+  // Each tree's leaves are found for all rows first (complete_tree.hpp: rows
+  // side by side, vectorised where the CPU allows; or the node walk for trees
+  // too deep for it), then added; a row's sum is the same double whatever
+  // block or walk computed it.
   void add_probabilities(const T* X, std::size_t stride, std::size_t rows, double* sum) const {
     constexpr std::size_t wide = 16;
-    const std::size_t k_count = n_classes;
-    // Both walks address a group's rows by 32-bit offsets.
-    if (stride > std::numeric_limits<std::uint32_t>::max() / wide) {
+    // Row offsets within a group of walks are 32-bit (int32 in the vector walk).
+    constexpr std::size_t max_stride = static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()) / wide;
+    if (stride > max_stride) {
       throw invalid_argument("redflag::RandomForestClassifier::predict_proba: rows more than " +
-                             std::to_string(std::numeric_limits<std::uint32_t>::max() / wide) + " values apart");
+                             std::to_string(max_stride) + " values apart");
     }
-    const bool use_complete = !complete.empty();
+    std::vector<std::uint32_t> reached(rows);
     for (std::size_t t = 0; t < tree_count(); ++t) {
-      for (std::size_t r = 0; r < rows; r += wide) {
-        const std::size_t width = std::min(wide, rows - r);
-        std::uint32_t row[wide];
-        std::uint32_t offset[wide];
-        for (std::size_t w = 0; w < wide; ++w) {
-          offset[w] = static_cast<std::uint32_t>(std::min(w, width - 1) * stride);  // a short group repeats its last row
-        }
-        if (use_complete) {
-          complete.walk(t, X + r * stride, offset, row);
-        } else {
+      if (!complete.empty()) {
+        complete.leaves(t, X, stride, rows, reached.data());
+      } else {
+        for (std::size_t r = 0; r < rows; r += wide) {
+          const std::size_t width = std::min(wide, rows - r);
           std::int32_t at[wide];
-          for (std::size_t w = 0; w < wide; ++w) at[w] = offsets[t];
+          std::uint32_t offset[wide];
+          for (std::size_t w = 0; w < wide; ++w) {
+            at[w] = offsets[t];
+            offset[w] = static_cast<std::uint32_t>(std::min(w, width - 1) * stride);  // a short group repeats its last row
+          }
           walk(nodes.data(), depth[t], at, X + r * stride, offset);
-          for (std::size_t w = 0; w < wide; ++w) row[w] = leaf_row[static_cast<std::size_t>(at[w])];
+          for (std::size_t w = 0; w < width; ++w) reached[r + w] = leaf_row[static_cast<std::size_t>(at[w])];
         }
-        for (std::size_t w = 0; w < width; ++w) {
-          const T* values = leaf_values.data() + std::size_t{row[w]} * k_count;
-          double* out = sum + (r + w) * k_count;
-          for (std::size_t k = 0; k < k_count; ++k) out[k] += static_cast<double>(values[k]);
+      }
+      if (n_classes == 2) {  // the common case, unrolled
+        for (std::size_t r = 0; r < rows; ++r) {
+          const T* values = leaf_values.data() + std::size_t{reached[r]} * 2;
+          sum[2 * r] += static_cast<double>(values[0]);
+          sum[2 * r + 1] += static_cast<double>(values[1]);
+        }
+      } else {
+        for (std::size_t r = 0; r < rows; ++r) {
+          const T* values = leaf_values.data() + std::size_t{reached[r]} * n_classes;
+          double* out = sum + r * n_classes;
+          for (std::size_t k = 0; k < n_classes; ++k) out[k] += static_cast<double>(values[k]);
         }
       }
     }
