@@ -15,8 +15,10 @@
 // are used instead (training windows that touch a labelled bar are left out).
 //
 // Each segment is scored window by window; a window's score is its mean
-// squared reconstruction error, a bar's score the mean of its per-position
-// errors over the windows containing it (timestep_scores). At either level
+// squared reconstruction error (or the largest of its per-position errors,
+// --window-score max), a bar's score the mean (or median, --bar-score median)
+// of its per-position errors over the windows containing it
+// (timestep_scores). At either level
 // the threshold maximising F1 (or Youden's J, --threshold youden) on the
 // validation segment is applied to the test segment. No point adjustment.
 
@@ -61,8 +63,8 @@ inline constexpr const char* tae_eval_usage =
     "With --inject (default all = the four types and mixed) anomalies are planted in\n"
     "the validation and test bars (OHLCV columns required); with --label COLUMN the\n"
     "series' own 0/1 labels are used and the type is \"labelled\". A window is\n"
-    "anomalous if any of its bars is; a bar's score is the mean of its errors over\n"
-    "the windows containing it. windows_per_s is the scoring throughput on the test\n"
+    "anomalous if any of its bars is; a bar's score combines its errors over the\n"
+    "windows containing it. windows_per_s is the scoring throughput on the test\n"
     "segment. A metric that is undefined (no anomaly in the test segment) is null.\n\n"
     "options:\n"
     "  --columns A,B,...     feature columns; default open,high,low,close,volume. Five\n"
@@ -79,6 +81,8 @@ inline constexpr const char* tae_eval_usage =
     "  --learning-rate X     Adam's learning rate; default 0.001\n"
     "  --repeats N           injections per type, pooled; default 10\n"
     "  --threshold RULE      f1 (default) or youden: how thresholds are chosen on validation\n"
+    "  --window-score RULE   mean (default) or max of a window's per-position errors\n"
+    "  --bar-score RULE      mean (default) or median of a bar's errors over its windows\n"
     "  --seed S              random_state of the model and the injector; default 0\n"
     "  --threads T           threads; results do not depend on it; default 1\n";
 
@@ -118,13 +122,21 @@ struct Segment {
   Pool bars;
 };
 
-// Window scores (mean error per window) and bar scores of one stretch of bars.
+// How per-position errors become window and bar scores.
+struct Scoring {
+  bool window_max = false;  // else the mean
+  TimestepAggregate bars = TimestepAggregate::mean;
+};
+
+// Window scores and bar scores of one stretch of bars.
 inline void score_segment(const TransformerAutoencoder<float>& model, const Matrix<float>& bars,
-                          const LabelVector& labels, Segment& into) {
+                          const LabelVector& labels, const Scoring& scoring, Segment& into) {
   const Index window = model.window();
   const Matrix<float> errors = model.timestep_errors(sliding_windows(bars, window));
-  into.windows.add(errors.rowwise().mean(), window_labels(labels, window));
-  into.bars.add(timestep_scores(errors, bars.rows(), window), labels);
+  const Vector<float> window_scores = scoring.window_max ? Vector<float>(errors.rowwise().maxCoeff())
+                                                         : Vector<float>(errors.rowwise().mean());
+  into.windows.add(window_scores, window_labels(labels, window));
+  into.bars.add(timestep_scores(errors, bars.rows(), window, 1, scoring.bars), labels);
 }
 
 inline double choose_threshold(const Pool& validation, bool youden, double fallback) {
@@ -179,7 +191,8 @@ Number positive_option(const Arguments& parsed, const std::string& name, Number 
 inline int run(const std::vector<std::string>& arguments, std::ostream& out) {
   const Arguments parsed(arguments,
                          {"columns", "inject", "label", "window", "d-model", "heads", "layers", "ffn", "epochs",
-                          "batch", "learning-rate", "repeats", "threshold", "seed", "threads"},
+                          "batch", "learning-rate", "repeats", "threshold", "window-score", "bar-score", "seed",
+                          "threads"},
                          {}, "eval");
   parsed.require_positionals(2, "a model name (tae) and one series CSV file");
   if (parsed.has("inject") && parsed.has("label")) {
@@ -187,6 +200,13 @@ inline int run(const std::vector<std::string>& arguments, std::ostream& out) {
   }
   const std::string rule = parsed.value("threshold", "f1");
   if (rule != "f1" && rule != "youden") option_error("eval", "threshold", rule, "f1 or youden");
+  Scoring scoring;
+  const std::string window_rule = parsed.value("window-score", "mean");
+  if (window_rule != "mean" && window_rule != "max") option_error("eval", "window-score", window_rule, "mean or max");
+  scoring.window_max = window_rule == "max";
+  const std::string bar_rule = parsed.value("bar-score", "mean");
+  if (bar_rule != "mean" && bar_rule != "median") option_error("eval", "bar-score", bar_rule, "mean or median");
+  if (bar_rule == "median") scoring.bars = TimestepAggregate::median;
   const bool labelled = parsed.has("label");
   std::vector<AnomalyType> types;
   if (!labelled) {
@@ -281,8 +301,8 @@ inline int run(const std::vector<std::string>& arguments, std::ostream& out) {
   };
   if (labelled) {
     Segment valid, tested;
-    score_segment(model, validation, table.labels.segment(train_end, validation_end - train_end), valid);
-    score_segment(model, test, table.labels.tail(n - validation_end), tested);
+    score_segment(model, validation, table.labels.segment(train_end, validation_end - train_end), scoring, valid);
+    score_segment(model, test, table.labels.tail(n - validation_end), scoring, tested);
     report("labelled", valid, tested);
   } else {
     const double sigma = log_return_std(training);
@@ -296,8 +316,8 @@ inline int run(const std::vector<std::string>& arguments, std::ostream& out) {
         const AnomalyInjector<float> test_injector({.type = type, .random_state = seeds.next_u64()}, sigma);
         const InjectedSeries<float> v = validation_injector.inject(validation);
         const InjectedSeries<float> t = test_injector.inject(test);
-        score_segment(model, v.series, v.label_vector(), valid);
-        score_segment(model, t.series, t.label_vector(), tested);
+        score_segment(model, v.series, v.label_vector(), scoring, valid);
+        score_segment(model, t.series, t.label_vector(), scoring, tested);
       }
       report(to_string(type), valid, tested);
     }

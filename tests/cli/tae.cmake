@@ -78,6 +78,20 @@ endif()
 run(one err eval tae "${WORK}/series.csv" ${tiny} --inject subtle)
 check_tae("${one}" subtle)
 
+# Other scoring rules change the scores, not the model: the same epochs, other
+# metrics at the level whose rule changed and the same at the other level.
+run(rules err eval tae "${WORK}/series.csv" ${tiny} --inject subtle --window-score max --bar-score median)
+check_tae("${rules}" subtle)
+foreach(level IN ITEMS window timestep)
+  string(JSON one_${level} GET "${one}" per_type subtle ${level})
+  string(JSON rules_${level} GET "${rules}" per_type subtle ${level})
+endforeach()
+string(JSON one_epochs GET "${one}" epochs)
+string(JSON rules_epochs GET "${rules}" epochs)
+if(NOT one_epochs EQUAL rules_epochs OR one_window STREQUAL rules_window OR one_timestep STREQUAL rules_timestep)
+  message(FATAL_ERROR "eval tae: --window-score max / --bar-score median changed nothing or the model:\n${one}\n${rules}")
+endif()
+
 # The series' own labels: volume surges at bars 1450-1453 (validation) and
 # 1750-1753 (test), nothing labelled in the training bars.
 set(labelled "open,high,low,close,volume,label\n")
@@ -108,4 +122,6 @@ expect(2 "--inject needs the five OHLCV columns" eval tae "${WORK}/labelled.csv"
 expect(1 "too short for --window 900" eval tae "${WORK}/series.csv" --window 900)
 expect(2 "d_model must be a positive multiple of heads" eval tae "${WORK}/series.csv" ${tiny} --heads 3)
 expect(2 "--threshold expects f1 or youden" eval tae "${WORK}/series.csv" --threshold best)
+expect(2 "--window-score expects mean or max, got 'median'" eval tae "${WORK}/series.csv" --window-score median)
+expect(2 "--bar-score expects mean or median, got 'max'" eval tae "${WORK}/series.csv" --bar-score max)
 expect(2 "unknown series 'prices'" simulate prices)

@@ -76,6 +76,25 @@ TEST_CASE("window_labels: a window is anomalous if any of its timesteps is") {
                        redflag::data_error);
 }
 
+TEST_CASE_TEMPLATE("timestep_scores with the median keeps one bad window from spreading", T, float, double) {
+  // 4 windows of 3 over 6 timesteps; window 1 (timesteps 1-3) goes wrong as
+  // a whole, as a window anchored inside a crash does.
+  Matrix<T> errors = Matrix<T>::Ones(4, 3);
+  errors.row(1).setConstant(T(100));
+  errors(2, 0) = T(3);  // timestep 2 is seen as 1 (window 0), 100, 3: median 3
+  Vector<T> median(6);
+  median << T(1), T(50.5), T(3), T(1), T(1), T(1);  // timestep 1: {1, 100} -> 50.5; 3: {100, 1, 1} -> 1
+  CHECK(redflag::timestep_scores(errors, 6, 3, 1, redflag::TimestepAggregate::median).isApprox(median));
+  const Vector<T> mean = redflag::timestep_scores(errors, 6, 3);
+  CHECK(mean(3) == doctest::Approx(34.0));  // the mean spreads window 1's error
+  CHECK(redflag::timestep_scores(errors, 6, 3, 1, redflag::TimestepAggregate::mean) == mean);
+  Vector<T> one_score(2);  // stride 2: timestep 5 is in no window
+  one_score << T(1), T(3);
+  const Vector<T> strided = redflag::timestep_scores(one_score, 6, 3, 2, redflag::TimestepAggregate::median);
+  CHECK(strided(2) == T(2));
+  CHECK(std::isnan(strided(5)));
+}
+
 TEST_CASE_TEMPLATE("timestep_scores averages the windows containing each timestep", T, float, double) {
   SUBCASE("one score per window") {
     Vector<T> scores(3);

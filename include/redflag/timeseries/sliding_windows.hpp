@@ -16,6 +16,7 @@
 #include <redflag/core/types.hpp>
 #include <redflag/core/validation.hpp>
 
+#include <algorithm>
 #include <concepts>
 #include <cstddef>
 #include <iterator>
@@ -101,23 +102,37 @@ LabelVector window_labels(const Labels& timestep_labels, Index window, Index str
   return labels;
 }
 
+// How timestep_scores combines the scores a timestep gets from the windows
+// that contain it.
+enum class TimestepAggregate {
+  // The mean, not the max: with a max, every timestep within window - 1 of an
+  // anomaly inherits the same score (a flat plateau 2 * window - 1 wide),
+  // while the mean peaks where the most high-scoring windows overlap — at the
+  // anomaly — and averages the reconstructions of the same timestep seen in
+  // different contexts.
+  mean,
+  // The median (the mean of the two middle values for an even count): a
+  // timestep keeps the score most of its windows give it, so a few windows
+  // that go wrong as a whole — windows anchored inside a crash, say, with
+  // window-anchored scaling — do not spread their error to their other
+  // timesteps. Costs n * window values of memory.
+  median,
+};
+
 // One score per timestep from results per window, for comparison with
 // per-timestep labels. `window_scores` is either
 //   - a column of one score per window (e.g. anomaly_score), or
 //   - a windows x window matrix of per-position scores (e.g. timestep_errors),
 // with the windows of window_starts(n, window, stride). Each timestep gets the
-// MEAN over the windows that contain it (of the window's score, or of the
-// score at its position in each window). The mean, not the max: with a max,
-// every timestep within window - 1 of an anomaly inherits the same score (a
-// flat plateau 2 * window - 1 wide), while the mean peaks where the most
-// high-scoring windows overlap — at the anomaly — and averages the
-// reconstructions of the same timestep seen in different contexts.
+// mean (or median, see TimestepAggregate) over the windows that contain it of
+// the window's score, or of the score at its position in each window.
 // Timesteps in no window (the tail when stride does not divide n - window)
 // get NaN.
 template <class Derived>
   requires Scalar<typename Derived::Scalar>
 Vector<typename Derived::Scalar> timestep_scores(const Eigen::MatrixBase<Derived>& window_scores, Index n,
-                                                 Index window, Index stride = 1) {
+                                                 Index window, Index stride = 1,
+                                                 TimestepAggregate aggregate = TimestepAggregate::mean) {
   using T = typename Derived::Scalar;
   constexpr std::string_view where = "timestep_scores";
   const Index count = detail::window_count(n, window, stride, where);
@@ -131,20 +146,38 @@ Vector<typename Derived::Scalar> timestep_scores(const Eigen::MatrixBase<Derived
   }
   detail::require_finite(window_scores, where, "window_scores");
   const bool per_position = window_scores.cols() == window && window > 1;
+  const auto score_at = [&](Index k, Index t) {
+    return static_cast<double>(per_position ? window_scores(k, t) : window_scores(k, 0));
+  };
+  Vector<T> scores = Vector<T>::Constant(n, std::numeric_limits<T>::quiet_NaN());
+  if (aggregate == TimestepAggregate::median) {
+    std::vector<std::vector<double>> seen(static_cast<std::size_t>(n));
+    for (Index k = 0; k < count; ++k) {
+      for (Index t = 0; t < window; ++t) seen[static_cast<std::size_t>(k * stride + t)].push_back(score_at(k, t));
+    }
+    for (Index i = 0; i < n; ++i) {
+      std::vector<double>& values = seen[static_cast<std::size_t>(i)];
+      if (values.empty()) continue;
+      const auto middle = values.begin() + static_cast<std::ptrdiff_t>(values.size() / 2);
+      std::nth_element(values.begin(), middle, values.end());
+      double median = *middle;
+      if (values.size() % 2 == 0) median = 0.5 * (median + *std::max_element(values.begin(), middle));
+      scores(i) = static_cast<T>(median);
+    }
+    return scores;
+  }
   std::vector<double> sum(static_cast<std::size_t>(n), 0.0);
   std::vector<Index> covered(static_cast<std::size_t>(n), 0);
   for (Index k = 0; k < count; ++k) {
     for (Index t = 0; t < window; ++t) {
       const auto i = static_cast<std::size_t>(k * stride + t);
-      sum[i] += static_cast<double>(per_position ? window_scores(k, t) : window_scores(k, 0));
+      sum[i] += score_at(k, t);
       ++covered[i];
     }
   }
-  Vector<T> scores(n);
   for (Index i = 0; i < n; ++i) {
     const auto c = covered[static_cast<std::size_t>(i)];
-    scores(i) = c == 0 ? std::numeric_limits<T>::quiet_NaN()
-                       : static_cast<T>(sum[static_cast<std::size_t>(i)] / static_cast<double>(c));
+    if (c != 0) scores(i) = static_cast<T>(sum[static_cast<std::size_t>(i)] / static_cast<double>(c));
   }
   return scores;
 }
