@@ -14,11 +14,11 @@
 // short series yields enough events. With --label COL the series' own labels
 // are used instead (training windows that touch a labelled bar are left out).
 //
-// Each segment is scored window by window; a window's score is its mean
-// squared reconstruction error (or the largest of its per-position errors,
-// --window-score max), a bar's score the mean (or median, --bar-score median)
-// of its per-position errors over the windows containing it
-// (timestep_scores). At either level
+// Each segment is scored window by window; a window's score is the largest of
+// its per-position reconstruction errors (--window-score mean: their mean, the
+// model's anomaly_score — which a one-bar event barely moves), a bar's score
+// the mean (or median, --bar-score median) of its per-position errors over
+// the windows containing it (timestep_scores). At either level
 // the threshold maximising F1 (or Youden's J, --threshold youden) on the
 // validation segment is applied to the test segment. No point adjustment.
 
@@ -81,7 +81,7 @@ inline constexpr const char* tae_eval_usage =
     "  --learning-rate X     Adam's learning rate; default 0.001\n"
     "  --repeats N           injections per type, pooled; default 10\n"
     "  --threshold RULE      f1 (default) or youden: how thresholds are chosen on validation\n"
-    "  --window-score RULE   mean (default) or max of a window's per-position errors\n"
+    "  --window-score RULE   max (default) or mean of a window's per-position errors\n"
     "  --bar-score RULE      mean (default) or median of a bar's errors over its windows\n"
     "  --seed S              random_state of the model and the injector; default 0\n"
     "  --threads T           threads; results do not depend on it; default 1\n";
@@ -124,7 +124,7 @@ struct Segment {
 
 // How per-position errors become window and bar scores.
 struct Scoring {
-  bool window_max = false;  // else the mean
+  bool window_max = true;  // else the mean
   TimestepAggregate bars = TimestepAggregate::mean;
 };
 
@@ -201,7 +201,7 @@ inline int run(const std::vector<std::string>& arguments, std::ostream& out) {
   const std::string rule = parsed.value("threshold", "f1");
   if (rule != "f1" && rule != "youden") option_error("eval", "threshold", rule, "f1 or youden");
   Scoring scoring;
-  const std::string window_rule = parsed.value("window-score", "mean");
+  const std::string window_rule = parsed.value("window-score", "max");
   if (window_rule != "mean" && window_rule != "max") option_error("eval", "window-score", window_rule, "mean or max");
   scoring.window_max = window_rule == "max";
   const std::string bar_rule = parsed.value("bar-score", "mean");
