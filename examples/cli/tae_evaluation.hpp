@@ -14,9 +14,10 @@
 // short series yields enough events. With --label COL the series' own labels
 // are used instead (training windows that touch a labelled bar are left out).
 //
-// Each segment is scored window by window; a window's score is the largest of
-// its per-position reconstruction errors (--window-score mean: their mean, the
-// model's anomaly_score — which a one-bar event barely moves), a bar's score
+// Each segment is scored window by window; a window's score is the root mean
+// square of its per-position reconstruction errors (--window-score mean: their
+// mean, the model's anomaly_score, which a one-bar event barely moves; max:
+// the largest), a bar's score
 // the mean (or median, --bar-score median) of its per-position errors over
 // the windows containing it (timestep_scores). At either level
 // the threshold maximising F1 (or Youden's J, --threshold youden) on the
@@ -81,7 +82,7 @@ inline constexpr const char* tae_eval_usage =
     "  --learning-rate X     Adam's learning rate; default 0.001\n"
     "  --repeats N           injections per type, pooled; default 10\n"
     "  --threshold RULE      f1 (default) or youden: how thresholds are chosen on validation\n"
-    "  --window-score RULE   max (default) or mean of a window's per-position errors\n"
+    "  --window-score RULE   rms (default), mean or max of a window's per-position errors\n"
     "  --bar-score RULE      mean (default) or median of a bar's errors over its windows\n"
     "  --seed S              random_state of the model and the injector; default 0\n"
     "  --threads T           threads; results do not depend on it; default 1\n";
@@ -124,7 +125,7 @@ struct Segment {
 
 // How per-position errors become window and bar scores.
 struct Scoring {
-  bool window_max = true;  // else the mean
+  enum class Window { rms, mean, max } window = Window::rms;
   TimestepAggregate bars = TimestepAggregate::mean;
 };
 
@@ -133,8 +134,13 @@ inline void score_segment(const TransformerAutoencoder<float>& model, const Matr
                           const LabelVector& labels, const Scoring& scoring, Segment& into) {
   const Index window = model.window();
   const Matrix<float> errors = model.timestep_errors(sliding_windows(bars, window));
-  const Vector<float> window_scores = scoring.window_max ? Vector<float>(errors.rowwise().maxCoeff())
-                                                         : Vector<float>(errors.rowwise().mean());
+  Vector<float> window_scores;
+  switch (scoring.window) {
+    case Scoring::Window::rms: window_scores = errors.rowwise().squaredNorm().cwiseQuotient(
+                                   Vector<float>::Constant(errors.rows(), static_cast<float>(window))).cwiseSqrt(); break;
+    case Scoring::Window::mean: window_scores = errors.rowwise().mean(); break;
+    case Scoring::Window::max: window_scores = errors.rowwise().maxCoeff(); break;
+  }
   into.windows.add(window_scores, window_labels(labels, window));
   into.bars.add(timestep_scores(errors, bars.rows(), window, 1, scoring.bars), labels);
 }
@@ -201,9 +207,14 @@ inline int run(const std::vector<std::string>& arguments, std::ostream& out) {
   const std::string rule = parsed.value("threshold", "f1");
   if (rule != "f1" && rule != "youden") option_error("eval", "threshold", rule, "f1 or youden");
   Scoring scoring;
-  const std::string window_rule = parsed.value("window-score", "max");
-  if (window_rule != "mean" && window_rule != "max") option_error("eval", "window-score", window_rule, "mean or max");
-  scoring.window_max = window_rule == "max";
+  const std::string window_rule = parsed.value("window-score", "rms");
+  if (window_rule == "mean") {
+    scoring.window = Scoring::Window::mean;
+  } else if (window_rule == "max") {
+    scoring.window = Scoring::Window::max;
+  } else if (window_rule != "rms") {
+    option_error("eval", "window-score", window_rule, "rms, mean or max");
+  }
   const std::string bar_rule = parsed.value("bar-score", "mean");
   if (bar_rule != "mean" && bar_rule != "median") option_error("eval", "bar-score", bar_rule, "mean or median");
   if (bar_rule == "median") scoring.bars = TimestepAggregate::median;
