@@ -17,9 +17,10 @@
 // Each segment is scored window by window; a window's score is the root mean
 // square of its per-position reconstruction errors (--window-score mean: their
 // mean, the model's anomaly_score, which a one-bar event barely moves; max:
-// the largest), a bar's score
-// the mean (or median, --bar-score median) of its per-position errors over
-// the windows containing it (timestep_scores). At either level
+// the largest), a bar's score the lowest error any window containing it gives
+// its neighbourhood (TimestepAggregate::neighbourhood_min; --bar-score mean or
+// median: the mean or median of its per-position errors over those windows;
+// see timestep_scores). At either level
 // the threshold maximising F1 (or Youden's J, --threshold youden) on the
 // validation segment is applied to the test segment. No point adjustment.
 
@@ -83,7 +84,9 @@ inline constexpr const char* tae_eval_usage =
     "  --repeats N           injections per type, pooled; default 10\n"
     "  --threshold RULE      f1 (default) or youden: how thresholds are chosen on validation\n"
     "  --window-score RULE   rms (default), mean or max of a window's per-position errors\n"
-    "  --bar-score RULE      mean (default) or median of a bar's errors over its windows\n"
+    "  --bar-score RULE      neighbourhood-min (default: the lowest error any window gives\n"
+    "                        the bar's neighbourhood), mean or median of its errors\n"
+    "                        over the windows containing it\n"
     "  --seed S              random_state of the model and the injector; default 0\n"
     "  --threads T           threads; results do not depend on it; default 1\n";
 
@@ -126,7 +129,7 @@ struct Segment {
 // How per-position errors become window and bar scores.
 struct Scoring {
   enum class Window { rms, mean, max } window = Window::rms;
-  TimestepAggregate bars = TimestepAggregate::mean;
+  TimestepAggregate bars = TimestepAggregate::neighbourhood_min;
 };
 
 // Window scores and bar scores of one stretch of bars.
@@ -215,9 +218,14 @@ inline int run(const std::vector<std::string>& arguments, std::ostream& out) {
   } else if (window_rule != "rms") {
     option_error("eval", "window-score", window_rule, "rms, mean or max");
   }
-  const std::string bar_rule = parsed.value("bar-score", "mean");
-  if (bar_rule != "mean" && bar_rule != "median") option_error("eval", "bar-score", bar_rule, "mean or median");
-  if (bar_rule == "median") scoring.bars = TimestepAggregate::median;
+  const std::string bar_rule = parsed.value("bar-score", "neighbourhood-min");
+  if (bar_rule == "mean") {
+    scoring.bars = TimestepAggregate::mean;
+  } else if (bar_rule == "median") {
+    scoring.bars = TimestepAggregate::median;
+  } else if (bar_rule != "neighbourhood-min") {
+    option_error("eval", "bar-score", bar_rule, "neighbourhood-min, mean or median");
+  }
   const bool labelled = parsed.has("label");
   std::vector<AnomalyType> types;
   if (!labelled) {

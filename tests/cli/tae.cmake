@@ -123,5 +123,5 @@ expect(1 "too short for --window 900" eval tae "${WORK}/series.csv" --window 900
 expect(2 "d_model must be a positive multiple of heads" eval tae "${WORK}/series.csv" ${tiny} --heads 3)
 expect(2 "--threshold expects f1 or youden" eval tae "${WORK}/series.csv" --threshold best)
 expect(2 "--window-score expects rms, mean or max, got 'median'" eval tae "${WORK}/series.csv" --window-score median)
-expect(2 "--bar-score expects mean or median, got 'max'" eval tae "${WORK}/series.csv" --bar-score max)
+expect(2 "--bar-score expects neighbourhood-min, mean or median, got 'max'" eval tae "${WORK}/series.csv" --bar-score max)
 expect(2 "unknown series 'prices'" simulate prices)

@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -93,6 +94,79 @@ TEST_CASE_TEMPLATE("timestep_scores with the median keeps one bad window from sp
   const Vector<T> strided = redflag::timestep_scores(one_score, 6, 3, 2, redflag::TimestepAggregate::median);
   CHECK(strided(2) == T(2));
   CHECK(std::isnan(strided(5)));
+}
+
+TEST_CASE_TEMPLATE("timestep_scores with neighbourhood_min clears the timesteps after a level change", T, float,
+                   double) {
+  // Windows of 12 over 40 timesteps. Every window containing timestep 20
+  // reconstructs it and everything after it badly (error 50), as a window
+  // does across a level change; elsewhere the error is 1.
+  const Index n = 40, window = 12, count = n - window + 1, anomaly = 20;
+  Matrix<T> errors = Matrix<T>::Ones(count, window);
+  for (Index k = anomaly - window + 1; k <= anomaly; ++k) {
+    for (Index t = anomaly - k; t < window; ++t) errors(k, t) = T(50);
+  }
+  const Vector<T> mean = redflag::timestep_scores(errors, n, window);
+  const Vector<T> lowest = redflag::timestep_scores(errors, n, window, 1, redflag::TimestepAggregate::neighbourhood_min);
+  // Timestep 25 is in windows starting at 21-25, which never saw timestep
+  // 20: the mean blames it, the neighbourhood minimum does not.
+  CHECK(mean(25) > T(15));
+  CHECK(lowest(25) == T(1));
+  CHECK(lowest(anomaly - 1) == T(1));  // the window starting at 8 ends before the anomaly
+  // The anomaly itself: both radii are best where it ends a window (window
+  // 9, position 11): radius 1 sees timesteps 19-20, mean square
+  // (1 + 2500) / 2; radius 10 timesteps 10-20, 10 ones and 2500 over 11.
+  const double radius_1 = 2501.0 / 2.0, radius_10 = 2510.0 / 11.0;
+  CHECK(lowest(anomaly) == doctest::Approx(std::pow(radius_1 * radius_10, 0.25)).epsilon(1e-6));
+  for (Index i = 0; i < n; ++i) {
+    if (i != anomaly) CHECK(lowest(i) < lowest(anomaly));
+  }
+}
+
+TEST_CASE_TEMPLATE("timestep_scores with neighbourhood_min matches the definition, with strides", T, float, double) {
+  const Index n = 37, window = 14;
+  for (const Index stride : {1, 3, 5}) {
+    CAPTURE(stride);
+    const Index count = (n - window) / stride + 1;
+    Matrix<T> errors(count, window);
+    for (Index k = 0; k < count; ++k) {
+      for (Index t = 0; t < window; ++t) errors(k, t) = static_cast<T>((k * 7 + t * 13) % 11 + 1);
+    }
+    const Vector<T> got = redflag::timestep_scores(errors, n, window, stride, redflag::TimestepAggregate::neighbourhood_min);
+    Vector<T> column(count);
+    for (Index k = 0; k < count; ++k) column(k) = static_cast<T>(k % 4 + 1);
+    const Vector<T> got_column =
+        redflag::timestep_scores(column, n, window, stride, redflag::TimestepAggregate::neighbourhood_min);
+    for (Index i = 0; i < n; ++i) {
+      CAPTURE(i);
+      double lowest_1 = std::numeric_limits<double>::infinity(), lowest_10 = lowest_1, lowest_window = lowest_1;
+      for (Index k = 0; k < count; ++k) {
+        if (i < k * stride || i >= k * stride + window) continue;
+        double sum_1 = 0, sum_10 = 0;
+        int in_1 = 0, in_10 = 0;
+        for (Index t = 0; t < window; ++t) {
+          const Index distance = std::abs(k * stride + t - i);
+          const double square = static_cast<double>(errors(k, t)) * static_cast<double>(errors(k, t));
+          if (distance <= 1) sum_1 += square, ++in_1;
+          if (distance <= 10) sum_10 += square, ++in_10;
+        }
+        lowest_1 = std::min(lowest_1, sum_1 / in_1);
+        lowest_10 = std::min(lowest_10, sum_10 / in_10);
+        lowest_window = std::min(lowest_window, static_cast<double>(column(k)));
+      }
+      if (std::isinf(lowest_1)) {  // in no window
+        CHECK(std::isnan(got(i)));
+        CHECK(std::isnan(got_column(i)));
+        continue;
+      }
+      CHECK(got(i) == doctest::Approx(std::pow(lowest_1 * lowest_10, 0.25)).epsilon(1e-6));
+      CHECK(got_column(i) == doctest::Approx(lowest_window).epsilon(1e-6));
+    }
+  }
+  Matrix<T> negative = Matrix<T>::Ones(n - window + 1, window);
+  negative(3, 4) = T(-1);
+  CHECK_THROWS_WITH_AS(redflag::timestep_scores(negative, n, window, 1, redflag::TimestepAggregate::neighbourhood_min),
+                       doctest::Contains("non-negative"), redflag::invalid_argument);
 }
 
 TEST_CASE_TEMPLATE("timestep_scores averages the windows containing each timestep", T, float, double) {

@@ -17,6 +17,7 @@
 #include <redflag/core/validation.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <concepts>
 #include <cstddef>
 #include <iterator>
@@ -117,6 +118,16 @@ enum class TimestepAggregate {
   // window-anchored scaling — do not spread their error to their other
   // timesteps. Costs n * window values of memory.
   median,
+  // The lowest error any containing window gives the timestep's
+  // neighbourhood: for a radius r, the smallest over those windows of the
+  // root mean square of the per-position scores within r positions of the
+  // timestep; the result is the geometric mean of that for r = 1 and r = 10
+  // (one score per window: the smallest window score). A normal timestep next to an
+  // anomaly, or after a level change, is still reconstructed well by the
+  // windows on its far side; an anomalous one by none. The short radius
+  // keeps one-bar anomalies sharp, the long one sees level shifts and trend
+  // changes. Scores must be non-negative (reconstruction errors are).
+  neighbourhood_min,
 };
 
 // One score per timestep from results per window, for comparison with
@@ -124,8 +135,9 @@ enum class TimestepAggregate {
 //   - a column of one score per window (e.g. anomaly_score), or
 //   - a windows x window matrix of per-position scores (e.g. timestep_errors),
 // with the windows of window_starts(n, window, stride). Each timestep gets the
-// mean (or median, see TimestepAggregate) over the windows that contain it of
-// the window's score, or of the score at its position in each window.
+// mean (or median, or neighbourhood minimum: see TimestepAggregate) over the
+// windows that contain it of the window's score, or of the score at its
+// position in each window.
 // Timesteps in no window (the tail when stride does not divide n - window)
 // get NaN.
 template <class Derived>
@@ -150,6 +162,41 @@ Vector<typename Derived::Scalar> timestep_scores(const Eigen::MatrixBase<Derived
     return static_cast<double>(per_position ? window_scores(k, t) : window_scores(k, 0));
   };
   Vector<T> scores = Vector<T>::Constant(n, std::numeric_limits<T>::quiet_NaN());
+  if (aggregate == TimestepAggregate::neighbourhood_min) {
+    if ((window_scores.array() < 0).any()) {
+      detail::raise<invalid_argument>(where, "TimestepAggregate::neighbourhood_min needs non-negative window_scores "
+                                             "(reconstruction errors), got a negative one");
+    }
+    // prefix[k * (window + 1) + t]: the sum of the squares of window k's
+    // first t scores, so a neighbourhood's mean square costs two lookups.
+    const auto width = static_cast<std::size_t>(window + 1);
+    std::vector<double> prefix(static_cast<std::size_t>(count) * width, 0.0);
+    for (Index k = 0; k < count; ++k) {
+      double* row = prefix.data() + static_cast<std::size_t>(k) * width;
+      for (Index t = 0; t < window; ++t) row[t + 1] = row[t] + score_at(k, t) * score_at(k, t);
+    }
+    constexpr Index radii[] = {1, 10};
+    for (Index i = 0; i < n; ++i) {
+      const Index first = i < window ? 0 : (i - window) / stride + 1;  // windows k with k * stride + window > i
+      const Index last = std::min(i / stride, count - 1);
+      if (first > last) continue;
+      double product = 1.0;
+      for (const Index radius : radii) {
+        double lowest = std::numeric_limits<double>::infinity();
+        for (Index k = first; k <= last; ++k) {
+          const Index at = i - k * stride;
+          // One score per window: every position holds it, any radius gives it.
+          const Index from = per_position ? std::max<Index>(0, at - radius) : 0;
+          const Index to = per_position ? std::min(window - 1, at + radius) : 0;
+          const double* row = prefix.data() + static_cast<std::size_t>(k) * width;
+          lowest = std::min(lowest, (row[to + 1] - row[from]) / static_cast<double>(to - from + 1));
+        }
+        product *= lowest;  // a mean square
+      }
+      scores(i) = static_cast<T>(std::sqrt(std::sqrt(product)));
+    }
+    return scores;
+  }
   if (aggregate == TimestepAggregate::median) {
     std::vector<std::vector<double>> seen(static_cast<std::size_t>(n));
     for (Index k = 0; k < count; ++k) {
