@@ -122,11 +122,12 @@ enum class TimestepAggregate {
   // neighbourhood: for a radius r, the smallest over those windows of the
   // root mean square of the per-position scores within r positions of the
   // timestep; the result is the geometric mean of that for r = 1 and r = 10
-  // (one score per window: the smallest window score). A normal timestep next to an
-  // anomaly, or after a level change, is still reconstructed well by the
-  // windows on its far side; an anomalous one by none. The short radius
-  // keeps one-bar anomalies sharp, the long one sees level shifts and trend
-  // changes. Scores must be non-negative (reconstruction errors are).
+  // (one score per window: the smallest window score). A normal timestep
+  // next to an anomaly, or after a level change, is still reconstructed well
+  // by the windows on its far side; an anomalous one by none. The short
+  // radius keeps one-bar anomalies sharp, the long one sees level shifts and
+  // trend changes. Scores must be non-negative (reconstruction errors are).
+  // Costs windows * window values of memory.
   neighbourhood_min,
 };
 
