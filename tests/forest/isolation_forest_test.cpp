@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <string>
 
 #include "../support/forest_test_support.hpp"
@@ -291,8 +292,13 @@ TEST_CASE_TEMPLATE("IsolationForest fast walk equals the general tree walk", T, 
     if (node.kind == forest::NodeKind::numeric) Q(r, node.feature) = node.value;
   }
   const forest::FastWalk<T> fast(trees);
+  // The complete-tree copy large batches walk (in vector registers where the
+  // CPU has AVX-512, else by the scalar complete-tree walk).
+  const std::optional<forest::CompleteTrees<T>> copy = forest::scoring_copy(trees);
+  REQUIRE(copy.has_value());
+  MESSAGE(std::string(forest::CompleteTrees<T>::vectorised() ? "vector walk (AVX-512)" : "scalar complete-tree walk"));
   for (const std::size_t rows : {std::size_t{1}, std::size_t{15}, std::size_t{16}, std::size_t{17},
-                                 std::size_t{100}, std::size_t{700}}) {
+                                 std::size_t{64}, std::size_t{100}, std::size_t{700}}) {
     CAPTURE(rows);
     std::vector<double> reference(rows, 0.0);
     for (std::size_t t = 0; t < trees.tree_count(); ++t) {
@@ -304,7 +310,28 @@ TEST_CASE_TEMPLATE("IsolationForest fast walk equals the general tree walk", T, 
     std::vector<double> blocked(rows, 0.0);
     fast.add_path_lengths(Q.data(), static_cast<std::size_t>(Q.cols()), rows, blocked.data());
     CHECK(blocked == reference);
+    std::vector<double> by_copy(rows, 0.0);
+    fast.add_path_lengths(Q.data(), static_cast<std::size_t>(Q.cols()), rows, by_copy.data(), &*copy);
+    CHECK(by_copy == reference);
   }
+}
+
+TEST_CASE_TEMPLATE("IsolationForest scores a large batch as its small slices", T, float, double) {
+  // 6000 rows take the complete-tree copy (from 4096 rows, where the CPU has
+  // AVX-512), slices of 1000 the node walk; rows with NaN the general walk
+  // in both. Same bits, any thread count.
+  Matrix<T> X = gaussian_with_outlier<T>(6000, 6, 21);
+  for (Index r = 5; r < X.rows(); r += 97) X(r, r % 6) = std::numeric_limits<T>::quiet_NaN();
+  IsolationForest<T> model({.n_estimators = 50, .random_state = 8, .missing = redflag::MissingPolicy::route});
+  model.fit(X.topRows(2000));
+  const Vector<T> whole = model.anomaly_score(X);
+  for (Index begin = 0; begin < X.rows(); begin += 1000) {  // 6001 rows: the outlier is last
+    CAPTURE(begin);
+    const Index rows = std::min<Index>(1000, X.rows() - begin);
+    CHECK(model.anomaly_score(X.middleRows(begin, rows)) == whole.segment(begin, rows));
+  }
+  model.set_n_jobs(3);
+  CHECK(model.anomaly_score(X) == whole);
 }
 
 TEST_CASE_TEMPLATE("IsolationForest scores a row alone as within a block", T, float, double) {

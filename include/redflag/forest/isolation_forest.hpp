@@ -429,12 +429,14 @@ class IsolationForest {
     // Rows are contiguous (row-major, inner stride 1), `stride` values apart.
     const auto stride = static_cast<std::size_t>(X.outerStride());
     const auto columns = static_cast<std::size_t>(X.cols());
+    const auto complete = detail::forest::scoring_copy_pays(n, stride) ? detail::forest::scoring_copy(state_.trees)
+                                                                         : std::nullopt;
     parallel_for(
         n, params_.n_jobs,
         [&](std::size_t begin, std::size_t end) {
           double depth[block_rows] = {};
           detail::forest::add_path_lengths(state_.trees, X.row(static_cast<Index>(begin)).data(), stride,
-                                           end - begin, columns, depth);
+                                           end - begin, columns, depth, complete ? &*complete : nullptr);
           for (std::size_t i = begin; i < end; ++i) out(static_cast<Index>(i)) = to_score(depth[i - begin]);
         },
         {.grain = block_rows});

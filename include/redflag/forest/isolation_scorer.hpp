@@ -14,16 +14,24 @@
 // descends both branches and averages their path lengths weighted by the
 // training rows that took each (isotree's "divide", Cortes 2019).
 //
-// Both add path lengths tree by tree in tree order, so a row's sum is the same
+// Large batches on CPUs with AVX-512 walk a complete-tree copy of the forest
+// instead (complete_tree.hpp: 64 rows at a time in vector registers), which
+// the caller builds for the call (scoring_copy) rather than the model keeping
+// it: it would double the model's memory. Both walks send every row to the
+// same leaf.
+//
+// All add path lengths tree by tree in tree order, so a row's sum is the same
 // double whichever walk, block or thread computed it.
 
 #include <redflag/core/types.hpp>
+#include <redflag/forest/complete_tree.hpp>
 #include <redflag/forest/isolation_tree.hpp>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <optional>
 
 namespace redflag::detail::forest {
 
@@ -84,8 +92,21 @@ class FastWalk {
   static constexpr std::size_t max_stride = std::numeric_limits<std::uint32_t>::max() / 16;
 
   // depth[r] += the path lengths of row r of the `rows` x d block at `X`
-  // (rows `stride` <= max_stride values apart).
-  void add_path_lengths(const T* X, std::size_t stride, std::size_t rows, double* depth) const {
+  // (rows `stride` <= max_stride values apart), by `complete` when given.
+  void add_path_lengths(const T* X, std::size_t stride, std::size_t rows, double* depth,
+                        const CompleteTrees<T>* complete = nullptr) const {
+    if (complete != nullptr && rows >= CompleteTrees<T>::vector_rows) {
+      constexpr std::size_t chunk = 512;
+      std::uint32_t reached[chunk];
+      for (std::size_t begin = 0; begin < rows; begin += chunk) {
+        const std::size_t count = std::min(chunk, rows - begin);
+        for (std::size_t t = 0; t < trees_.tree_count(); ++t) {
+          complete->leaves(t, X + begin * stride, stride, count, reached);
+          for (std::size_t r = 0; r < count; ++r) depth[begin + r] += leaf(static_cast<std::int32_t>(reached[r]));
+        }
+      }
+      return;
+    }
     const std::size_t grouped = rows - rows % wide;
     for (std::size_t t = 0; t < trees_.tree_count(); ++t) {
       for (std::size_t r = 0; r < grouped; r += wide) walk_rows(t, X + r * stride, stride, depth + r);
@@ -150,12 +171,32 @@ class FastWalk {
   const IsolationTrees<T>& trees_;
 };
 
+// The forest's complete-tree copy, its leaves naming their nodes; nothing
+// when some split is not numeric or a tree is too deep for the layout.
+template <Scalar T>
+std::optional<CompleteTrees<T>> scoring_copy(const IsolationTrees<T>& trees) {
+  if (!trees.numeric_only) return {};
+  CompleteTrees<T> copy(trees.nodes, trees.offsets, trees.depth,
+                        [](std::int32_t leaf) { return static_cast<std::uint32_t>(leaf); });
+  if (copy.empty()) return {};
+  return copy;
+}
+
+// Whether scoring `rows` rows `stride` values apart gains from the copy.
+inline bool scoring_copy_pays(std::size_t rows, std::size_t stride) {
+  // Below this the copy's construction (a pass over every tree's slots)
+  // costs more than the faster walk saves.
+  constexpr std::size_t min_rows = 4096;
+  constexpr std::size_t max_stride = static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()) / 16;
+  return rows >= min_rows && stride <= max_stride && CompleteTrees<double>::vectorised();
+}
+
 // depth[r] += the path lengths of row r over all trees, choosing per row
-// between the fast walk and the general one.
+// between the fast walk (by `complete` when given) and the general one.
 template <Scalar T>
 void add_path_lengths(const IsolationTrees<T>& trees, const T* X, std::size_t stride, std::size_t rows,
-                      std::size_t columns, double* depth) {
-  const auto complete = [&](std::size_t r) {
+                      std::size_t columns, double* depth, const CompleteTrees<T>* complete = nullptr) {
+  const auto no_missing = [&](std::size_t r) {
     const T* x = X + r * stride;
     return std::all_of(x, x + columns, [](T value) { return !std::isnan(value); });
   };
@@ -173,8 +214,8 @@ void add_path_lengths(const IsolationTrees<T>& trees, const T* X, std::size_t st
   std::size_t r = 0;
   while (r < rows) {
     std::size_t end = r;
-    while (end < rows && complete(end)) ++end;
-    if (end > r) fast.add_path_lengths(X + r * stride, stride, end - r, depth + r);
+    while (end < rows && no_missing(end)) ++end;
+    if (end > r) fast.add_path_lengths(X + r * stride, stride, end - r, depth + r, complete);
     if (end < rows) {
       for (std::size_t t = 0; t < trees.tree_count(); ++t) {
         depth[end] += path_length(trees, static_cast<std::size_t>(trees.offsets[t]), X + end * stride);
