@@ -317,7 +317,7 @@ TEST_CASE_TEMPLATE("IsolationForest fast walk equals the general tree walk", T, 
 }
 
 TEST_CASE_TEMPLATE("IsolationForest scores a large batch as its small slices", T, float, double) {
-  // 6000 rows take the complete-tree copy (from 4096 rows, where the CPU has
+  // 6000 rows take the complete-tree copy (from 2048 rows, where the CPU has
   // AVX-512), slices of 1000 the node walk; rows with NaN the general walk
   // in both. Same bits, any thread count.
   Matrix<T> X = gaussian_with_outlier<T>(6000, 6, 21);
