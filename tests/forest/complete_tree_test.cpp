@@ -140,9 +140,10 @@ TEST_CASE("trees deeper than max_depth leave the complete layout empty") {
 }
 
 TEST_CASE_TEMPLATE("leaves() finds every row's leaf, vector walk and tail alike", T, float, double) {
-  // Depths up to 8: the vector walk takes levels 0-4 from registers and
-  // gathers below; 64-row rounds plus a tail of 13 rows for the scalar walk.
-  const Forest<T> forest = random_forest<T>(17, 30, 8);
+  // Depths up to 9: the vector walk takes levels 0-5 (double) or 0-6
+  // (float) from registers and gathers below; 64-row rounds plus a tail of
+  // 13 rows for the scalar walk.
+  const Forest<T> forest = random_forest<T>(17, 30, 9);
   const CompleteTrees<T> complete(forest.nodes, forest.offsets, forest.depth,
                                   [](std::int32_t leaf) { return static_cast<std::uint32_t>(leaf); });
   REQUIRE_FALSE(complete.empty());
@@ -166,4 +167,28 @@ TEST_CASE_TEMPLATE("leaves() finds every row's leaf, vector walk and tail alike"
       CHECK(reached[r] == static_cast<std::uint32_t>(at[0]));
     }
   }
+}
+
+TEST_CASE_TEMPLATE("add_leaves() adds every row's leaf value, tree after tree", T, float, double) {
+  const Forest<T> forest = random_forest<T>(29, 30, 9);
+  // Values with full mantissas, so any change in what is added, or in what
+  // order, changes the sums' bits.
+  const auto value_of = [](std::int32_t leaf) { return 1.0 / 3.0 + static_cast<double>(leaf) * 0.1; };
+  const CompleteTrees<T, double> complete(forest.nodes, forest.offsets, forest.depth, value_of);
+  REQUIRE_FALSE(complete.empty());
+  MESSAGE(std::string(CompleteTrees<T, double>::vectorised() ? "vector walk (AVX-512)" : "scalar walk only"));
+  constexpr std::size_t rows = 2 * CompleteTrees<T, double>::vector_rows + 7;
+  const std::vector<T> values = random_rows<T>(31, rows);
+  std::vector<double> sum(rows, 0.5);
+  std::vector<double> reference(rows, 0.5);
+  for (std::size_t t = 0; t + 1 < forest.offsets.size(); ++t) {
+    complete.add_leaves(t, values.data(), columns, rows, sum.data());
+    for (std::size_t r = 0; r < rows; ++r) {
+      std::int32_t at[1] = {forest.offsets[t]};
+      const std::uint32_t offset[1] = {0};
+      redflag::detail::forest::walk(forest.nodes.data(), forest.depth[t], at, values.data() + r * columns, offset);
+      reference[r] += value_of(at[0]);
+    }
+  }
+  CHECK(sum == reference);
 }

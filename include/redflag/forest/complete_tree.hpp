@@ -38,8 +38,13 @@
 
 namespace redflag::detail::forest {
 
-template <Scalar T>
+// Leaf: what a leaf's bottom slot holds; std::uint32_t (an index: leaves()
+// writes each row's) or double (a value: add_leaves() adds each row's onto a
+// running sum, in vector registers when the walk is).
+template <Scalar T, class Leaf = std::uint32_t>
 class CompleteTrees {
+  static_assert(std::is_same_v<Leaf, std::uint32_t> || std::is_same_v<Leaf, double>);
+
  public:
   // 2^12 slots a tree at most: 40-56 KB, about what the node layout holds for
   // a full tree of that depth.
@@ -67,13 +72,13 @@ class CompleteTrees {
     // the padding at the end.
     value_.assign(slot_offsets_.back() + table_slots, std::numeric_limits<T>::infinity());
     feature_.assign(slot_offsets_.back() + table_slots, 0);
-    bottom_.assign(slot_offsets_.back(), 0);
+    bottom_.assign(slot_offsets_.back(), Leaf{});
     depth_ = depth;
     for (std::size_t t = 0; t < n_trees; ++t) {
       const std::size_t width = std::size_t{1} << depth[t];
       T* value = value_.data() + slot_offsets_[t];
       std::uint16_t* feature = feature_.data() + slot_offsets_[t];
-      std::uint32_t* bottom = bottom_.data() + slot_offsets_[t];
+      Leaf* bottom = bottom_.data() + slot_offsets_[t];
       // (node, slot) pairs; a padded leaf carries on down its left spine.
       std::vector<std::pair<std::int32_t, std::size_t>> pending{{offsets[t], 1}};
       while (!pending.empty()) {
@@ -110,7 +115,7 @@ class CompleteTrees {
   // their loads overlap; 32-bit offsets from one base rather than W pointers
   // leave the walk's state small enough for registers.
   template <std::size_t W>
-  void walk(std::size_t t, const T* rows, const std::uint32_t (&offset)[W], std::uint32_t (&payload)[W]) const {
+  void walk(std::size_t t, const T* rows, const std::uint32_t (&offset)[W], Leaf (&payload)[W]) const {
     const T* value = value_.data() + slot_offsets_[t];
     const std::uint16_t* feature = feature_.data() + slot_offsets_[t];
     std::uint32_t at[W];
@@ -120,53 +125,83 @@ class CompleteTrees {
         at[w] = 2 * at[w] + static_cast<std::uint32_t>(rows[offset[w] + feature[at[w]]] > value[at[w]]);
       }
     }
-    const std::uint32_t* bottom = bottom_.data() + slot_offsets_[t];
+    const Leaf* bottom = bottom_.data() + slot_offsets_[t];
     const auto width = std::uint32_t{1} << depth_[t];
     for (std::size_t w = 0; w < W; ++w) payload[w] = bottom[at[w] - width];
   }
 
-  // payload[r] for each of the `count` rows at X (`stride` values apart) in
-  // tree t. stride * 16 must fit an int32 (the vector walk's lane offsets).
-  void leaves(std::size_t t, const T* X, std::size_t stride, std::size_t count, std::uint32_t* payload) const {
+  // payload[r] = the leaf of each of the `count` rows at X (`stride` values
+  // apart) in tree t. stride * 16 must fit an int32 (the vector walk's lane
+  // offsets).
+  void leaves(std::size_t t, const T* X, std::size_t stride, std::size_t count, std::uint32_t* payload) const
+    requires std::is_same_v<Leaf, std::uint32_t>
+  {
+    visit_leaves<false>(t, X, stride, count, payload);
+  }
+
+  // sum[r] += the leaf value of each of the `count` rows at X in tree t.
+  void add_leaves(std::size_t t, const T* X, std::size_t stride, std::size_t count, double* sum) const
+    requires std::is_same_v<Leaf, double>
+  {
+    visit_leaves<true>(t, X, stride, count, sum);
+  }
+
+
+  [[nodiscard]] std::size_t memory_usage() const {
+    return value_.capacity() * sizeof(T) + feature_.capacity() * sizeof(std::uint16_t) +
+           bottom_.capacity() * sizeof(Leaf) + slot_offsets_.capacity() * sizeof(std::size_t) +
+           depth_.capacity() * sizeof(std::int32_t);
+  }
+
+ private:
+  static constexpr std::size_t table_slots = 128;  // the top levels' slots the vector walk loads
+
+  // out[r] = (or += when Add) each row's leaf in tree t.
+  template <bool Add>
+  void visit_leaves(std::size_t t, const T* X, std::size_t stride, std::size_t count,
+                    std::conditional_t<Add, double, std::uint32_t>* out) const {
     std::size_t r = 0;
 #ifdef REDFLAG_COMPLETE_TREE_AVX512
     if (count >= vector_rows && vectorised()) {
       r = count - count % vector_rows;
-      vector_leaves(t, X, stride, r, payload);
+      vector_leaves(t, X, stride, r, out);
     }
 #endif
     constexpr std::size_t wide = 16;
     for (; r < count; r += wide) {
       const std::size_t width = std::min(wide, count - r);
       std::uint32_t offset[wide];
-      std::uint32_t reached[wide];
+      Leaf reached[wide];
       for (std::size_t w = 0; w < wide; ++w) {
         offset[w] = static_cast<std::uint32_t>(std::min(w, width - 1) * stride);  // a short group repeats its last row
       }
       walk(t, X + r * stride, offset, reached);
-      std::copy_n(reached, width, payload + r);
+      for (std::size_t w = 0; w < width; ++w) {
+        if constexpr (Add) {
+          out[r + w] += reached[w];
+        } else {
+          out[r + w] = reached[w];
+        }
+      }
     }
   }
 
-  [[nodiscard]] std::size_t memory_usage() const {
-    return value_.capacity() * sizeof(T) + feature_.capacity() * sizeof(std::uint16_t) +
-           bottom_.capacity() * sizeof(std::uint32_t) + slot_offsets_.capacity() * sizeof(std::size_t) +
-           depth_.capacity() * sizeof(std::int32_t);
+#ifdef REDFLAG_COMPLETE_TREE_AVX512
+  // The features of 16 slots as 32-bit lanes.
+  __attribute__((target("avx512f,avx512vl"))) static __m512i sixteen_features(const std::uint16_t* feature) {
+    return _mm512_maskz_cvtepu16_epi32(0xffff, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(feature)));
   }
 
- private:
-  static constexpr std::size_t table_slots = 64;  // the top levels' slots the vector walk loads, with room
-
-#ifdef REDFLAG_COMPLETE_TREE_AVX512
   // 64 rows a round: 8 vectors of 8 doubles or 4 vectors of 16 floats, so
   // that enough gathers are in flight to hide their latency. Levels 0-4 take
   // their split values and features from registers (permutes of the slots
   // 1-31 loaded once per tree), deeper levels gather them.
+  template <class Out>
   __attribute__((target("avx512f,avx512vl"))) void vector_leaves(std::size_t t, const T* X, std::size_t stride,
-                                                                 std::size_t count, std::uint32_t* payload) const {
+                                                                 std::size_t count, Out* out) const {
     const T* value = value_.data() + slot_offsets_[t];
     const std::uint16_t* feature = feature_.data() + slot_offsets_[t];
-    const std::uint32_t* bottom = bottom_.data() + slot_offsets_[t];
+    const Leaf* bottom = bottom_.data() + slot_offsets_[t];
     const std::int32_t depth = depth_[t];
     // The masked forms with a zero source: GCC 12 warns that the unmasked
     // ones read an uninitialised register.
@@ -185,6 +220,15 @@ class CompleteTrees {
       const __m512d value_1 = _mm512_loadu_pd(value + 8);
       const __m512d value_2 = _mm512_loadu_pd(value + 16);
       const __m512d value_3 = _mm512_loadu_pd(value + 24);
+      const __m256i feature_4 = _mm256_cvtepu16_epi32(_mm_loadu_si128(packed + 4));
+      const __m256i feature_5 = _mm256_cvtepu16_epi32(_mm_loadu_si128(packed + 5));
+      const __m256i feature_6 = _mm256_cvtepu16_epi32(_mm_loadu_si128(packed + 6));
+      const __m256i feature_7 = _mm256_cvtepu16_epi32(_mm_loadu_si128(packed + 7));
+      const __m512d value_4 = _mm512_loadu_pd(value + 32);
+      const __m512d value_5 = _mm512_loadu_pd(value + 40);
+      const __m512d value_6 = _mm512_loadu_pd(value + 48);
+      const __m512d value_7 = _mm512_loadu_pd(value + 56);
+      const __m256i bit_4 = _mm256_set1_epi32(16);
       const __m256i lane = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(static_cast<std::int32_t>(stride)));
       const __m256i one = _mm256_set1_epi32(1);
       for (std::size_t r = 0; r < count; r += vector_rows) {
@@ -201,6 +245,13 @@ class CompleteTrees {
               split_value = level < 3    ? _mm512_maskz_permutexvar_pd(all_8, index_64, value_0)
                             : level == 3 ? _mm512_maskz_permutexvar_pd(all_8, index_64, value_1)
                                          : _mm512_permutex2var_pd(value_2, index_64, value_3);
+            } else if (level == 5) {  // slots 32-63: pairs of tables of 8, picked by bit 4
+              const __m512i index_64 = _mm512_maskz_cvtepu32_epi64(all_8, at[v]);
+              const __mmask8 upper = _mm256_test_epi32_mask(at[v], bit_4);
+              split_feature = _mm256_mask_blend_epi32(upper, _mm256_permutex2var_epi32(feature_4, at[v], feature_5),
+                                                      _mm256_permutex2var_epi32(feature_6, at[v], feature_7));
+              split_value = _mm512_mask_blend_pd(upper, _mm512_permutex2var_pd(value_4, index_64, value_5),
+                                                 _mm512_permutex2var_pd(value_6, index_64, value_7));
             } else {
               split_feature = _mm256_and_si256(_mm256_i32gather_epi32(reinterpret_cast<const int*>(feature), at[v], 2), low_16);
               split_value = _mm512_mask_i32gather_pd(_mm512_setzero_pd(), all_8, at[v], value, 8);
@@ -213,9 +264,13 @@ class CompleteTrees {
           }
         }
         for (int v = 0; v < vectors; ++v) {
-          const __m256i leaf = _mm256_i32gather_epi32(reinterpret_cast<const int*>(bottom),
-                                                      _mm256_sub_epi32(at[v], width), 4);
-          _mm256_storeu_si256(reinterpret_cast<__m256i*>(payload + r + 8 * v), leaf);
+          const __m256i slot = _mm256_sub_epi32(at[v], width);
+          if constexpr (std::is_same_v<Leaf, double>) {
+            double* sum = out + r + 8 * v;
+            _mm512_storeu_pd(sum, _mm512_add_pd(_mm512_loadu_pd(sum), _mm512_mask_i32gather_pd(_mm512_setzero_pd(), all_8, slot, bottom, 8)));
+          } else {
+            _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + r + 8 * v), _mm256_i32gather_epi32(reinterpret_cast<const int*>(bottom), slot, 4));
+          }
         }
       }
     } else {
@@ -227,6 +282,13 @@ class CompleteTrees {
       const __m512i width = _mm512_set1_epi32(std::int32_t{1} << depth);
       const __m512 value_0 = _mm512_loadu_ps(value);
       const __m512 value_1 = _mm512_loadu_ps(value + 16);
+      const __m512i feature_32 = sixteen_features(feature + 32), feature_48 = sixteen_features(feature + 48);
+      const __m512i feature_64 = sixteen_features(feature + 64), feature_80 = sixteen_features(feature + 80);
+      const __m512i feature_96 = sixteen_features(feature + 96), feature_112 = sixteen_features(feature + 112);
+      const __m512 value_32 = _mm512_loadu_ps(value + 32), value_48 = _mm512_loadu_ps(value + 48);
+      const __m512 value_64 = _mm512_loadu_ps(value + 64), value_80 = _mm512_loadu_ps(value + 80);
+      const __m512 value_96 = _mm512_loadu_ps(value + 96), value_112 = _mm512_loadu_ps(value + 112);
+      const __m512i bit_5 = _mm512_set1_epi32(32);
       const __m512i lane = _mm512_mullo_epi32(
           _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32(static_cast<std::int32_t>(stride)));
       const __m512i one = _mm512_set1_epi32(1);
@@ -240,6 +302,15 @@ class CompleteTrees {
             if (level < 5) {
               split_feature = _mm512_maskz_permutexvar_epi32(all_16, at[v], level < 4 ? feature_low : feature_high);
               split_value = level < 4 ? _mm512_maskz_permutexvar_ps(all_16, at[v], value_0) : _mm512_maskz_permutexvar_ps(all_16, at[v], value_1);
+            } else if (level == 5) {  // slots 32-63: two tables of 16
+              split_feature = _mm512_permutex2var_epi32(feature_32, at[v], feature_48);
+              split_value = _mm512_permutex2var_ps(value_32, at[v], value_48);
+            } else if (level == 6) {  // slots 64-127: four tables of 16, pairs picked by bit 5
+              const __mmask16 upper = _mm512_test_epi32_mask(at[v], bit_5);
+              split_feature = _mm512_mask_blend_epi32(upper, _mm512_permutex2var_epi32(feature_64, at[v], feature_80),
+                                                      _mm512_permutex2var_epi32(feature_96, at[v], feature_112));
+              split_value = _mm512_mask_blend_ps(upper, _mm512_permutex2var_ps(value_64, at[v], value_80),
+                                                 _mm512_permutex2var_ps(value_96, at[v], value_112));
             } else {
               split_feature = _mm512_and_si512(_mm512_mask_i32gather_epi32(_mm512_setzero_si512(), all_16, at[v], feature, 2), low_16);
               split_value = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), all_16, at[v], value, 4);
@@ -251,8 +322,16 @@ class CompleteTrees {
           }
         }
         for (int v = 0; v < vectors; ++v) {
-          const __m512i leaf = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), all_16, _mm512_sub_epi32(at[v], width), bottom, 4);
-          _mm512_storeu_si512(payload + r + 16 * v, leaf);
+          const __m512i slot = _mm512_sub_epi32(at[v], width);
+          if constexpr (std::is_same_v<Leaf, double>) {
+            double* sum = out + r + 16 * v;
+            const __m256i low = _mm512_maskz_extracti64x4_epi64(all_8, slot, 0);
+            const __m256i high = _mm512_maskz_extracti64x4_epi64(all_8, slot, 1);
+            _mm512_storeu_pd(sum, _mm512_add_pd(_mm512_loadu_pd(sum), _mm512_mask_i32gather_pd(_mm512_setzero_pd(), all_8, low, bottom, 8)));
+            _mm512_storeu_pd(sum + 8, _mm512_add_pd(_mm512_loadu_pd(sum + 8), _mm512_mask_i32gather_pd(_mm512_setzero_pd(), all_8, high, bottom, 8)));
+          } else {
+            _mm512_storeu_si512(out + r + 16 * v, _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), all_16, slot, bottom, 4));
+          }
         }
       }
     }
@@ -262,7 +341,7 @@ class CompleteTrees {
 
   std::vector<T> value_;
   std::vector<std::uint16_t> feature_;
-  std::vector<std::uint32_t> bottom_;
+  std::vector<Leaf> bottom_;
   std::vector<std::size_t> slot_offsets_;  // per tree (2^depth slots, slot 0 unused), plus the end
   std::vector<std::int32_t> depth_;
 };

@@ -84,6 +84,9 @@ double path_length(const IsolationTrees<T>& trees, std::size_t at, const T* x) {
 }
 
 template <Scalar T>
+using ScoringCopy = CompleteTrees<T, double>;
+
+template <Scalar T>
 class FastWalk {
  public:
   explicit FastWalk(const IsolationTrees<T>& trees) : trees_(trees) {}
@@ -94,15 +97,14 @@ class FastWalk {
   // depth[r] += the path lengths of row r of the `rows` x d block at `X`
   // (rows `stride` <= max_stride values apart), by `complete` when given.
   void add_path_lengths(const T* X, std::size_t stride, std::size_t rows, double* depth,
-                        const CompleteTrees<T>* complete = nullptr) const {
-    if (complete != nullptr && rows >= CompleteTrees<T>::vector_rows) {
+                        const ScoringCopy<T>* complete = nullptr) const {
+    if (complete != nullptr && rows >= ScoringCopy<T>::vector_rows) {
+      // Chunks of rows small enough to stay in L1 while every tree walks them.
       constexpr std::size_t chunk = 512;
-      std::uint32_t reached[chunk];
       for (std::size_t begin = 0; begin < rows; begin += chunk) {
         const std::size_t count = std::min(chunk, rows - begin);
         for (std::size_t t = 0; t < trees_.tree_count(); ++t) {
-          complete->leaves(t, X + begin * stride, stride, count, reached);
-          for (std::size_t r = 0; r < count; ++r) depth[begin + r] += leaf(static_cast<std::int32_t>(reached[r]));
+          complete->add_leaves(t, X + begin * stride, stride, count, depth + begin);
         }
       }
       return;
@@ -171,13 +173,14 @@ class FastWalk {
   const IsolationTrees<T>& trees_;
 };
 
-// The forest's complete-tree copy, its leaves naming their nodes; nothing
-// when some split is not numeric or a tree is too deep for the layout.
+// The forest's complete-tree copy, its leaves holding their path lengths;
+// nothing when some split is not numeric or a tree is too deep for the layout.
 template <Scalar T>
-std::optional<CompleteTrees<T>> scoring_copy(const IsolationTrees<T>& trees) {
+std::optional<ScoringCopy<T>> scoring_copy(const IsolationTrees<T>& trees) {
   if (!trees.numeric_only) return {};
-  CompleteTrees<T> copy(trees.nodes, trees.offsets, trees.depth,
-                        [](std::int32_t leaf) { return static_cast<std::uint32_t>(leaf); });
+  ScoringCopy<T> copy(trees.nodes, trees.offsets, trees.depth, [&trees](std::int32_t leaf) {
+    return static_cast<double>(trees.nodes[static_cast<std::size_t>(leaf)].value);
+  });
   if (copy.empty()) return {};
   return copy;
 }
@@ -196,7 +199,7 @@ inline bool scoring_copy_pays(std::size_t rows, std::size_t stride) {
 // between the fast walk (by `complete` when given) and the general one.
 template <Scalar T>
 void add_path_lengths(const IsolationTrees<T>& trees, const T* X, std::size_t stride, std::size_t rows,
-                      std::size_t columns, double* depth, const CompleteTrees<T>* complete = nullptr) {
+                      std::size_t columns, double* depth, const ScoringCopy<T>* complete = nullptr) {
   const auto no_missing = [&](std::size_t r) {
     const T* x = X + r * stride;
     return std::all_of(x, x + columns, [](T value) { return !std::isnan(value); });
