@@ -13,7 +13,9 @@
 #include <redflag/core/types.hpp>
 #include <redflag/core/validation.hpp>
 
+#include <algorithm>
 #include <array>
+#include <bit>
 #include <cmath>
 #include <concepts>
 #include <cstdint>
@@ -21,7 +23,6 @@
 #include <limits>
 #include <ranges>
 #include <string>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -264,18 +265,28 @@ class Random {
       }
       return sample;
     }
-    // Only lookups touch the map (never iteration), so its hashing and layout
-    // cannot affect the result.
-    std::unordered_map<Index, Index> moved;
-    moved.reserve(static_cast<std::size_t>(k) * 2);
-    const auto cell = [&moved](Index i) {
-      const auto found = moved.find(i);
-      return found == moved.end() ? i : found->second;
+    // The moved cells in an open-addressing table (linear probing, one
+    // allocation, k entries in at least 4k slots). Only lookups touch it,
+    // never iteration, so its hashing cannot affect the result.
+    const std::size_t capacity = std::bit_ceil(std::max<std::size_t>(16, 4 * static_cast<std::size_t>(k)));
+    const int shift = 64 - std::countr_zero(capacity);
+    constexpr Index vacant = -1;
+    std::vector<std::pair<Index, Index>> moved(capacity, {vacant, 0});
+    const auto slot = [&moved, capacity, shift](Index key) -> std::pair<Index, Index>& {
+      // Fibonacci hashing: the top bits of key * 2^64 / phi.
+      std::size_t at = static_cast<std::size_t>((static_cast<std::uint64_t>(key) * 0x9E3779B97F4A7C15ull) >> shift);
+      while (moved[at].first != vacant && moved[at].first != key) at = (at + 1) & (capacity - 1);
+      return moved[at];
+    };
+    const auto cell = [&slot](Index i) {
+      const auto& found = slot(i);
+      return found.first == i ? found.second : i;
     };
     for (Index i = 0; i < k; ++i) {
       const Index j = i + static_cast<Index>(bounded(static_cast<std::uint64_t>(n - i)));
       const Index at_j = cell(j);
-      moved[j] = cell(i);
+      const Index at_i = cell(i);
+      slot(j) = {j, at_i};
       sample[static_cast<std::size_t>(i)] = at_j;
     }
     return sample;

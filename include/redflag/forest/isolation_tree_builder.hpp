@@ -84,15 +84,28 @@ class TreeBuilder {
       std::iota(columns_.begin(), columns_.end(), Index{0});
     }
     // The subsample column by column, so scans are contiguous. A temporary
-    // of psi x k values: the fitted model keeps no training rows.
-    sample_.resize(psi_ * columns_.size());
-    has_missing_.assign(columns_.size(), false);
-    for (std::size_t c = 0; c < columns_.size(); ++c) {
-      T* column = sample_.data() + c * psi_;
-      for (std::size_t i = 0; i < psi_; ++i) {
-        column[i] = X(rows[i], columns_[c]);
-        if (std::isnan(column[i])) has_missing_[c] = true;
+    // of psi x k values: the fitted model keeps no training rows. The rows
+    // lie scattered over X, which is often far larger than the caches: each
+    // is read once, whole, with the rows a few places ahead already requested.
+    const std::size_t k = columns_.size();
+    sample_.resize(psi_ * k);
+    constexpr std::size_t ahead = 8;
+    const auto row_data = [&X, &rows](std::size_t i) { return X.data() + rows[i] * X.outerStride(); };
+    for (std::size_t i = 0; i < psi_; ++i) {
+#if defined(__GNUC__) || defined(__clang__)
+      if (i + ahead < psi_) {
+        const T* next = row_data(i + ahead);
+        __builtin_prefetch(next);
+        __builtin_prefetch(next + d - 1);
       }
+#endif
+      const T* row = row_data(i);
+      for (std::size_t c = 0; c < k; ++c) sample_[c * psi_ + i] = row[columns_[c]];
+    }
+    has_missing_.assign(k, false);
+    for (std::size_t c = 0; c < k; ++c) {
+      const T* column = sample_.data() + c * psi_;
+      has_missing_[c] = std::any_of(column, column + psi_, [](T value) { return std::isnan(value); });
     }
     order_.resize(psi_);
     std::iota(order_.begin(), order_.end(), 0u);
