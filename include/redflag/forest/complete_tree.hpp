@@ -13,10 +13,11 @@
 // leaf. The copy costs 2^depth slots a tree, so it is built only for trees
 // no deeper than max_depth; deeper forests keep the node walk.
 //
-// On x86-64 CPUs with AVX-512 (checked at run time), `leaves` walks 64 rows
-// at a time in vector registers: the row values are gathered, and the splits
-// of a tree's top five levels (31 slots) come from registers by permutes
-// instead of gathers. Every walk sends a row exactly where the node walk does
+// On x86-64 CPUs with AVX-512 (checked at run time), `leaves` and
+// `add_leaves` walk 64 rows at a time in vector registers: the row values
+// are gathered, and the splits of a tree's top six (double: 63 slots) or
+// seven (float: 127 slots) levels come from registers by permutes instead of
+// gathers. Every walk sends a row exactly where the node walk does
 // (numeric splits, x <= value going left, NaN left), so results never depend
 // on which walk ran.
 
@@ -67,8 +68,8 @@ class CompleteTrees {
     const std::size_t n_trees = depth.size();
     slot_offsets_.assign(n_trees + 1, 0);
     for (std::size_t t = 0; t < n_trees; ++t) slot_offsets_[t + 1] = slot_offsets_[t] + (std::size_t{1} << depth[t]);
-    // Slot 0 of each tree is unused; the vector walk reads slots 0-31 (and a
-    // feature gather two bytes past a slot) whatever the tree's size, hence
+    // Slot 0 of each tree is unused; the vector walk reads slots 0-127 (and
+    // a feature gather two bytes past a slot) whatever the tree's size, hence
     // the padding at the end.
     value_.assign(slot_offsets_.back() + table_slots, std::numeric_limits<T>::infinity());
     feature_.assign(slot_offsets_.back() + table_slots, 0);
