@@ -73,6 +73,15 @@ Forest<T> random_forest(std::uint64_t seed, std::size_t trees, std::int32_t max_
   return forest;
 }
 
+// The leaf the node walk takes row x to in tree t.
+template <class T>
+std::int32_t node_walk_leaf(const Forest<T>& forest, std::size_t t, const T* x) {
+  std::int32_t at[1] = {forest.offsets[t]};
+  const std::uint32_t offset[1] = {0};
+  redflag::detail::forest::walk(forest.nodes.data(), forest.depth[t], at, x, offset);
+  return at[0];
+}
+
 template <class T>
 std::vector<T> random_rows(std::uint64_t seed, std::size_t rows) {
   redflag::Random random(seed);
@@ -161,10 +170,7 @@ TEST_CASE_TEMPLATE("leaves() finds every row's leaf, vector walk and tail alike"
   for (std::size_t t = 0; t + 1 < forest.offsets.size(); ++t) {
     complete.leaves(t, values.data(), stride, rows, reached.data());
     for (std::size_t r = 0; r < rows; ++r) {
-      std::int32_t at[1] = {forest.offsets[t]};
-      const std::uint32_t offset[1] = {0};
-      redflag::detail::forest::walk(forest.nodes.data(), forest.depth[t], at, values.data() + r * stride, offset);
-      CHECK(reached[r] == static_cast<std::uint32_t>(at[0]));
+      CHECK(reached[r] == static_cast<std::uint32_t>(node_walk_leaf(forest, t, values.data() + r * stride)));
     }
   }
 }
@@ -183,12 +189,7 @@ TEST_CASE_TEMPLATE("add_leaves() adds every row's leaf value, tree after tree", 
   std::vector<double> reference(rows, 0.5);
   for (std::size_t t = 0; t + 1 < forest.offsets.size(); ++t) {
     complete.add_leaves(t, values.data(), columns, rows, sum.data());
-    for (std::size_t r = 0; r < rows; ++r) {
-      std::int32_t at[1] = {forest.offsets[t]};
-      const std::uint32_t offset[1] = {0};
-      redflag::detail::forest::walk(forest.nodes.data(), forest.depth[t], at, values.data() + r * columns, offset);
-      reference[r] += value_of(at[0]);
-    }
+    for (std::size_t r = 0; r < rows; ++r) reference[r] += value_of(node_walk_leaf(forest, t, values.data() + r * columns));
   }
   CHECK(sum == reference);
 }
