@@ -147,7 +147,6 @@ class CompleteTrees {
     visit_leaves<true>(t, X, stride, count, sum);
   }
 
-
   [[nodiscard]] std::size_t memory_usage() const {
     return value_.capacity() * sizeof(T) + feature_.capacity() * sizeof(std::uint16_t) +
            bottom_.capacity() * sizeof(Leaf) + slot_offsets_.capacity() * sizeof(std::size_t) +
@@ -194,9 +193,10 @@ class CompleteTrees {
   }
 
   // 64 rows a round: 8 vectors of 8 doubles or 4 vectors of 16 floats, so
-  // that enough gathers are in flight to hide their latency. Levels 0-4 take
-  // their split values and features from registers (permutes of the slots
-  // 1-31 loaded once per tree), deeper levels gather them.
+  // that enough gathers are in flight to hide their latency. Levels 0-5
+  // (double) or 0-6 (float) take their split values and features from
+  // registers (permutes of the slots 1-63 or 1-127 loaded once per tree),
+  // deeper levels gather them.
   template <class Out>
   __attribute__((target("avx512f,avx512vl"))) void vector_leaves(std::size_t t, const T* X, std::size_t stride,
                                                                  std::size_t count, Out* out) const {
