@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <map>
 #include <set>
@@ -229,10 +230,34 @@ TEST_CASE("about half of the slots receive an event") {
   CHECK(fraction < 0.54);
   CHECK(AnomalyInjector<double>({.event_probability = 0.0}, 0.001).inject(flat).events.empty());
   CHECK(AnomalyInjector<double>({.event_probability = 1.0}, 0.001).inject(flat.topRows(3'000)).events.size() == 10);
-  // A last, partial slot too short for its event gets none (subtle events are 20-60 bars).
-  const AnomalyInjector<double> subtle({.type = AnomalyType::subtle, .event_probability = 1.0}, 0.001);
-  CHECK(subtle.inject(flat.topRows(3'019)).events.size() == 10);
-  CHECK(subtle.inject(flat.topRows(3'060)).events.size() == 11);
+}
+
+TEST_CASE("a last, partial slot receives events in proportion to its length, and only ones that fit") {
+  Matrix<double> flat(3'150, 5);
+  flat.leftCols(4).setConstant(100.0);
+  flat.col(4).setConstant(1'000.0);
+  // Ten whole slots and half a slot, every slot certain to draw: the half
+  // slot gets a (one-bar, always fitting) contextual event half the time.
+  int in_tail = 0;
+  constexpr int seeds = 1'000;
+  for (int seed = 0; seed < seeds; ++seed) {
+    const AnomalyInjector<double> injector(
+        {.type = AnomalyType::contextual, .event_probability = 1.0, .random_state = static_cast<std::uint64_t>(seed)},
+        0.001);
+    const auto injected = injector.inject(flat);
+    REQUIRE(injected.events.size() >= 10);
+    in_tail += static_cast<int>(injected.events.size()) - 10;
+    if (injected.events.size() == 11) CHECK(injected.events.back().start >= 3'000);
+  }
+  CHECK(in_tail > 450);  // 500 expected, +- 3.2 standard errors
+  CHECK(in_tail < 550);
+  // Subtle events last 20-60 bars: a 19-bar remainder never gets one.
+  for (int seed = 0; seed < 200; ++seed) {
+    const AnomalyInjector<double> subtle(
+        {.type = AnomalyType::subtle, .event_probability = 1.0, .random_state = static_cast<std::uint64_t>(seed)},
+        0.001);
+    CHECK(subtle.inject(flat.topRows(3'019)).events.size() == 10);
+  }
 }
 
 TEST_CASE("AnomalyInjector is deterministic, and each slot depends only on the seed and its index") {

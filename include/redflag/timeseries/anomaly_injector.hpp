@@ -11,8 +11,10 @@
 //
 // The series is cut into slots of slot_bars (300) bars; each slot receives one
 // event with probability event_probability (0.5), at a uniformly random
-// position where it fits (a last, partial slot shorter than the drawn event
-// gets none). Each event picks one kind of its type uniformly (under mixed,
+// position where it fits. A last, partial slot of L bars receives one with
+// probability event_probability * L / slot_bars (events are then as frequent
+// per bar at the end of the series as anywhere else), and none when the drawn
+// event is longer than L. Each event picks one kind of its type uniformly (under mixed,
 // the type is first drawn uniformly from the other four). With d_j the log
 // price change in sigma at the j-th bar of the event (j = 0 .. length - 1):
 //
@@ -225,10 +227,14 @@ class AnomalyInjector {
     const Index n = series.rows();
     for (Index slot = 0; slot * params_.slot_bars < n; ++slot) {
       Random random = Random::stream(params_.random_state, static_cast<std::uint64_t>(slot));
-      if (!random.bernoulli(params_.event_probability)) continue;
-      AnomalyEvent event = draw(random);
       const Index slot_start = slot * params_.slot_bars;
       const Index slot_length = std::min(params_.slot_bars, n - slot_start);
+      // In proportion to the slot's length: with the full probability, a short
+      // last slot would crowd events into the end of the series.
+      const double chance = params_.event_probability * static_cast<double>(slot_length) /
+                            static_cast<double>(params_.slot_bars);
+      if (!random.bernoulli(chance)) continue;
+      AnomalyEvent event = draw(random);
       if (event.length > slot_length) continue;
       event.start = slot_start + random.uniform_int(slot_length - event.length + 1);
       apply(event, result.series);
