@@ -11,8 +11,11 @@
 // With --inject TYPE the clean validation and test segments receive labelled
 // anomalies from the AnomalyInjector (sigma from the training segment's log
 // returns), --repeats times with different seeds, pooled, so that even a
-// short series yields enough events. With --label COL the series' own labels
-// are used instead (training windows that touch a labelled bar are left out).
+// short series yields enough events (a 936-bar test segment holds about 1.5
+// per injection; with 5 injections instead of 40, one model's mixed ROC AUC
+// ranged from 0.56 to 0.90 over eight sets of injections). With --label COL
+// the series' own labels are used instead (training windows that touch a
+// labelled bar are left out).
 //
 // Each segment is scored window by window; a window's score is the root mean
 // square of its per-position reconstruction errors (--window-score mean: their
@@ -81,7 +84,7 @@ inline constexpr const char* tae_eval_usage =
     "  --epochs N            most training epochs (early stopping may end sooner); default 20\n"
     "  --batch N             mini-batch size; default 32\n"
     "  --learning-rate X     Adam's learning rate; default 0.001\n"
-    "  --repeats N           injections per type, pooled; default 10\n"
+    "  --repeats N           injections per type, pooled; default 40\n"
     "  --threshold RULE      f1 (default) or youden: how thresholds are chosen on validation\n"
     "  --window-score RULE   rms (default), mean or max of a window's per-position errors\n"
     "  --bar-score RULE      neighbourhood-min (default: the lowest error any window gives\n"
@@ -271,7 +274,7 @@ inline int run(const std::vector<std::string>& arguments, std::ostream& out) {
                                          : 0,
       .n_jobs = parsed.has("threads") ? parse_number<int>(parsed.value("threads"), "eval", "threads", "an integer")
                                       : 1};
-  const Index repeats = labelled ? 1 : positive_option<Index>(parsed, "repeats", 10);
+  const Index repeats = labelled ? 1 : positive_option<Index>(parsed, "repeats", 40);
 
   const Index n = series.rows(), window = params.window;
   const Index train_end = n * 6 / 10, validation_end = n * 8 / 10;
