@@ -231,8 +231,10 @@ class AnomalyInjector {
       const Index slot_length = std::min(params_.slot_bars, n - slot_start);
       // In proportion to the slot's length: with the full probability, a short
       // last slot would crowd events into the end of the series.
-      const double chance = params_.event_probability * static_cast<double>(slot_length) /
-                            static_cast<double>(params_.slot_bars);
+      const double chance = slot_length == params_.slot_bars
+                                ? params_.event_probability
+                                : params_.event_probability * static_cast<double>(slot_length) /
+                                      static_cast<double>(params_.slot_bars);
       if (!random.bernoulli(chance)) continue;
       AnomalyEvent event = draw(random);
       if (event.length > slot_length) continue;
