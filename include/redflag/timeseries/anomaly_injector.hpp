@@ -14,9 +14,10 @@
 // position where it fits. A last, partial slot of L bars receives one with
 // probability event_probability * L / slot_bars (events are then as frequent
 // per bar at the end of the series as anywhere else), and none when the drawn
-// event is longer than L. Each event picks one kind of its type uniformly (under mixed,
-// the type is first drawn uniformly from the other four). With d_j the log
-// price change in sigma at the j-th bar of the event (j = 0 .. length - 1):
+// event is longer than L. Each event picks one kind of its type uniformly
+// (under mixed, the type is first drawn uniformly from the other four). With
+// d_j the log price change in sigma at the j-th bar of the event
+// (j = 0 .. length - 1):
 //
 //   contextual  volume_surge      1 bar, volume x U[3, 6], prices untouched
 //               close_decoupling  1 bar, close x exp(+-U[8, 15] sigma), high/low
