@@ -36,7 +36,7 @@ namespace forest = redflag::detail::forest;
 
 namespace {
 
-const Schema schema{{"amount", ColumnKind::numeric}, {"mcc", ColumnKind::categorical}, {"hour", ColumnKind::numeric}};
+const Schema mixed_schema{{"amount", ColumnKind::numeric}, {"mcc", ColumnKind::categorical}, {"hour", ColumnKind::numeric}};
 
 // n rows of (normal amount, code in [0, codes), normal hour); each cell NaN
 // with probability `missing`.
@@ -62,8 +62,8 @@ TEST_CASE_TEMPLATE("IsolationForest splits categorical columns by category subse
   // the node counts; 10% NaN cells exercise the larger-branch rule on both kinds.
   const Matrix<T> X = transactions<T>(256, 6, 1, 0.1);
   IsolationForest<T> model({.n_estimators = 30, .random_state = 3, .missing = MissingPolicy::route});
-  model.fit(X, schema);
-  CHECK(model.schema() == schema);
+  model.fit(X, mixed_schema);
+  CHECK(model.schema() == mixed_schema);
   const auto trees = trees_of(model);
   REQUIRE(trees.aux.size() == trees.nodes.size());
   CHECK_FALSE(trees.numeric_only);
@@ -108,9 +108,9 @@ TEST_CASE_TEMPLATE("IsolationForest rejects bad category codes, naming the colum
     const std::string message =
         "X has " + shown + " at row 4, column 1, categorical column 'mcc' needs whole codes in [0, 2147483647]";
     IsolationForest<T> model({.n_estimators = 5, .missing = MissingPolicy::route});
-    CHECK_THROWS_WITH_AS(model.fit(bad, schema), doctest::Contains(("IsolationForest::fit: " + message).c_str()),
+    CHECK_THROWS_WITH_AS(model.fit(bad, mixed_schema), doctest::Contains(("IsolationForest::fit: " + message).c_str()),
                          data_error);
-    model.fit(X, schema);
+    model.fit(X, mixed_schema);
     CHECK_THROWS_WITH_AS((void)model.anomaly_score(bad),
                          doctest::Contains(("IsolationForest::anomaly_score: " + message).c_str()), data_error);
     CHECK_THROWS_WITH_AS((void)model.score_one(std::span<const T>(bad.row(4).data(), 3)),
@@ -125,15 +125,15 @@ TEST_CASE_TEMPLATE("IsolationForest rejects bad category codes, naming the colum
   fine(0, 0) = T(-2.5);
   fine(1, 1) = T(2000000000);
   IsolationForest<T> model({.n_estimators = 5});
-  CHECK(model.fit(fine, schema).anomaly_score(fine).allFinite());
+  CHECK(model.fit(fine, mixed_schema).anomaly_score(fine).allFinite());
   // NaN and Inf in a categorical column: the missing-value rules.
   Matrix<T> missing = X;
   missing(6, 1) = nan_value<T>;
-  CHECK_THROWS_WITH_AS(model.fit(missing, schema),
+  CHECK_THROWS_WITH_AS(model.fit(missing, mixed_schema),
                        doctest::Contains("X has NaN at row 6, column 1 (set missing = MissingPolicy::route"),
                        data_error);
   missing(6, 1) = std::numeric_limits<T>::infinity();
-  CHECK_THROWS_WITH_AS(model.fit(missing, schema),
+  CHECK_THROWS_WITH_AS(model.fit(missing, mixed_schema),
                        doctest::Contains("X has Inf at row 6, column 1 (finite values required)"), data_error);
 }
 
@@ -141,8 +141,8 @@ TEST_CASE_TEMPLATE("IsolationForest scores an unseen category like a missing val
   const Matrix<T> X = transactions<T>(500, 5, 3);
   IsolationForest<T> routing({.n_estimators = 50, .random_state = 8, .missing = MissingPolicy::route});
   IsolationForest<T> rejecting({.n_estimators = 50, .random_state = 8});
-  routing.fit(X, schema);
-  rejecting.fit(X, schema);  // no NaN in X: the same draws, the same trees
+  routing.fit(X, mixed_schema);
+  rejecting.fit(X, mixed_schema);  // no NaN in X: the same draws, the same trees
   Matrix<T> unseen = X.topRows(20);
   unseen.col(1).setConstant(T(9));
   Matrix<T> missing = X.topRows(20);
@@ -207,17 +207,17 @@ TEST_CASE_TEMPLATE("IsolationForest keeps column kinds through save and load", T
   const Matrix<T> X = transactions<T>(300, 5, 6, 0.05);
   IsolationForest<T> model(
       {.n_estimators = 12, .contamination = 0.1, .random_state = 2, .missing = MissingPolicy::route});
-  model.fit(X, schema);
+  model.fit(X, mixed_schema);
   const Vector<T> scores = model.anomaly_score(X);
   for (const auto format : {redflag::Format::portable_binary, redflag::Format::json}) {
     const std::string bytes = saved(model, format);
     std::istringstream in(bytes, std::ios::binary);
-    CHECK(redflag::read_info(in).schema == schema);
+    CHECK(redflag::read_info(in).schema == mixed_schema);
     const auto copy = loaded<IsolationForest<T>>(bytes);
-    CHECK(copy.schema() == schema);
+    CHECK(copy.schema() == mixed_schema);
     CHECK(copy.schema()[1].kind == ColumnKind::categorical);
     CHECK(copy.anomaly_score(X) == scores);
-    CHECK(copy.anomaly_score(X, schema) == scores);
+    CHECK(copy.anomaly_score(X, mixed_schema) == scores);
     CHECK(saved(copy) == saved(model));
   }
   // Scoring with the column declared numeric is a schema mismatch.
@@ -244,7 +244,7 @@ TEST_CASE_TEMPLATE("IsolationForest with categories and NaN is bit-identical for
                               .random_state = 31,
                               .n_jobs = n_jobs,
                               .missing = MissingPolicy::route});
-    return model.fit(X, schema);
+    return model.fit(X, mixed_schema);
   };
   const IsolationForest<T> serial = fitted(1, 40);
   const std::string bytes = saved(serial);

@@ -37,7 +37,7 @@ using redflag::test::saved;
 namespace {
 
 template <class T>
-Matrix<T> gaussian(Index n, Index d, std::uint64_t seed, T shift = T(0)) {
+Matrix<T> contaminated_gaussian(Index n, Index d, std::uint64_t seed, T shift = T(0)) {
   redflag::Random rng(seed);
   Matrix<T> X(n, d);
   for (Index i = 0; i < n; ++i) {
@@ -67,7 +67,7 @@ void check_same(const Model& got, const Model& expected, const Matrix<T>& X) {
 }  // namespace
 
 TEST_CASE_TEMPLATE("fit then fit_more gives the forest fit grows at once", T, float, double) {
-  const Matrix<T> X = gaussian<T>(400, 4, 1);
+  const Matrix<T> X = contaminated_gaussian<T>(400, 4, 1);
   for (const auto contamination : {std::variant<Auto, double>(Auto{}), std::variant<Auto, double>(0.1)}) {
     CAPTURE(contamination.index());
     typename IsolationForest<T>::Params params{.n_estimators = 100, .contamination = contamination,
@@ -92,7 +92,7 @@ TEST_CASE_TEMPLATE("fit then fit_more gives the forest fit grows at once", T, fl
 }
 
 TEST_CASE_TEMPLATE("fit_more with sample fractions, bootstrap, max_features, categories and NaN", T, float, double) {
-  Matrix<T> X = gaussian<T>(300, 5, 2);
+  Matrix<T> X = contaminated_gaussian<T>(300, 5, 2);
   redflag::Random rng(3);
   for (Index i = 0; i < X.rows(); ++i) {
     X(i, 2) = static_cast<T>(rng.uniform_int(6));
@@ -120,7 +120,7 @@ TEST_CASE_TEMPLATE("fit_more with sample fractions, bootstrap, max_features, cat
 }
 
 TEST_CASE_TEMPLATE("ExtendedIsolationForest::fit_more gives the forest fit grows at once", T, float, double) {
-  const Matrix<T> X = gaussian<T>(300, 4, 5);
+  const Matrix<T> X = contaminated_gaussian<T>(300, 4, 5);
   typename ExtendedIsolationForest<T>::Params params{
       .n_estimators = 40, .contamination = 0.1, .random_state = 8, .split = {.extension_level = Index{2}}};
   ExtendedIsolationForest<T> grown(params);
@@ -132,7 +132,7 @@ TEST_CASE_TEMPLATE("ExtendedIsolationForest::fit_more gives the forest fit grows
 }
 
 TEST_CASE_TEMPLATE("A loaded model continues its random streams", T, float, double) {
-  const Matrix<T> X = gaussian<T>(300, 3, 6);
+  const Matrix<T> X = contaminated_gaussian<T>(300, 3, 6);
   IsolationForest<T> first({.n_estimators = 50, .random_state = 9});
   first.fit(X);
   auto model = loaded<IsolationForest<T>>(saved(first));
@@ -145,9 +145,9 @@ TEST_CASE_TEMPLATE("A loaded model continues its random streams", T, float, doub
 TEST_CASE("fit_more on other rows: the new trees are the ones fit grows there") {
   // Trees [50, 100) of `model` are fitted on Y: their path lengths are those
   // of trees [50, 100) of a forest fitted on Y alone.
-  const Matrix<double> X = gaussian<double>(400, 3, 10);
-  const Matrix<double> Y = gaussian<double>(400, 3, 11, 2.0);
-  const Matrix<double> rows = gaussian<double>(60, 3, 12, 1.0);
+  const Matrix<double> X = contaminated_gaussian<double>(400, 3, 10);
+  const Matrix<double> Y = contaminated_gaussian<double>(400, 3, 11, 2.0);
+  const Matrix<double> rows = contaminated_gaussian<double>(60, 3, 12, 1.0);
   const auto fitted = [](const Matrix<double>& data, Index trees) {
     IsolationForest<double> model({.n_estimators = trees, .contamination = 0.1, .random_state = 13});
     model.fit(data);
@@ -165,8 +165,8 @@ TEST_CASE("fit_more on other rows: the new trees are the ones fit grows there") 
 }
 
 TEST_CASE("drop_oldest_trees keeps the newest trees") {
-  const Matrix<double> X = gaussian<double>(400, 4, 14);
-  const Matrix<double> rows = gaussian<double>(80, 4, 15, 0.5);
+  const Matrix<double> X = contaminated_gaussian<double>(400, 4, 14);
+  const Matrix<double> rows = contaminated_gaussian<double>(80, 4, 15, 0.5);
   const auto fitted = [&](Index trees) {
     IsolationForest<double> model({.n_estimators = trees, .random_state = 16});
     model.fit(X);
@@ -190,7 +190,7 @@ TEST_CASE("drop_oldest_trees keeps the newest trees") {
 }
 
 TEST_CASE_TEMPLATE("drop_oldest_trees then fit_more continues the random streams", T, float, double) {
-  const Matrix<T> X = gaussian<T>(300, 4, 17);
+  const Matrix<T> X = contaminated_gaussian<T>(300, 4, 17);
   // Trees [40, 140) either way.
   IsolationForest<T> rolled({.n_estimators = 100, .random_state = 18});
   rolled.fit(X).drop_oldest_trees(40);
@@ -207,13 +207,13 @@ TEST_CASE_TEMPLATE("drop_oldest_trees then fit_more continues the random streams
   // With a contamination fraction fit_more resets the threshold on its rows.
   IsolationForest<T> flagged({.n_estimators = 60, .contamination = 0.1, .random_state = 19});
   flagged.fit(X).drop_oldest_trees(30);
-  const Matrix<T> Y = gaussian<T>(300, 4, 20, T(1));
+  const Matrix<T> Y = contaminated_gaussian<T>(300, 4, 20, T(1));
   flagged.fit_more(Y, 30);
   CHECK(flagged.threshold() == static_cast<T>(redflag::contamination_threshold(flagged.anomaly_score(Y), 0.1)));
 }
 
 TEST_CASE_TEMPLATE("fit_more and drop_oldest_trees reject bad input and leave the model intact", T, float, double) {
-  const Matrix<T> X = gaussian<T>(300, 3, 21);
+  const Matrix<T> X = contaminated_gaussian<T>(300, 3, 21);
   IsolationForest<T> unfitted;
   CHECK_THROWS_WITH_AS(unfitted.fit_more(X, 10), doctest::Contains("IsolationForest::fit_more: call fit()"),
                        redflag::not_fitted);
@@ -226,7 +226,7 @@ TEST_CASE_TEMPLATE("fit_more and drop_oldest_trees reject bad input and leave th
   IsolationForest<T> model({.n_estimators = 20, .random_state = 22});
   model.fit(X);
   const std::string before = saved(model);
-  CHECK_THROWS_WITH_AS(model.fit_more(gaussian<T>(300, 4, 1), 10), doctest::Contains("IsolationForest::fit_more"),
+  CHECK_THROWS_WITH_AS(model.fit_more(contaminated_gaussian<T>(300, 4, 1), 10), doctest::Contains("IsolationForest::fit_more"),
                        redflag::schema_mismatch);
   CHECK_THROWS_WITH_AS(model.fit_more(X, 0), doctest::Contains("n_new_trees must be >= 1, got 0"),
                        redflag::invalid_argument);

@@ -33,7 +33,7 @@ using namespace redflag::test;
 
 namespace {
 
-const Schema golden_schema = Schema::from_names({"amount", "hour", "velocity"});
+const Schema classifier_schema = Schema::from_names({"amount", "hour", "velocity"});
 
 // Three classes with labels that are not 0..k-1.
 LabelVector golden_labels() {
@@ -77,7 +77,7 @@ void write_current(const Matrix<T>& X) {
   using Model = RandomForest<T>;
   Model model({.n_estimators = 5, .max_depth = 4, .class_weight = redflag::ClassWeight::balanced,
                .random_state = 20261122});
-  model.fit(X, golden_labels(), golden_schema);
+  model.fit(X, golden_labels(), classifier_schema);
   redflag::save(model, golden_file<T>(Model::format_version, ".bin"), redflag::Format::portable_binary);
   redflag::save(model, golden_file<T>(Model::format_version, ".json"), redflag::Format::json);
   std::ofstream out(golden_file<T>(Model::format_version, "_proba.csv"));
@@ -100,7 +100,7 @@ TEST_CASE_TEMPLATE("RandomForest golden files load and predict bit-identically",
       CHECK(redflag::read_info(path).model_format_version == version);
       const auto model = redflag::load<RandomForest<T>>(path);
       CHECK(model.n_estimators() == 5);
-      CHECK(model.schema() == golden_schema);
+      CHECK(model.schema() == classifier_schema);
       CHECK(model.classes() == (LabelVector(3) << -1, 3, 7).finished());
       const std::vector<std::string> expected = read_lines(golden_file<T>(version, "_proba.csv"));
       CHECK(proba_lines(model.predict_proba(X)) == expected);

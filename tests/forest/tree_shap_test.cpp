@@ -22,7 +22,7 @@ namespace {
 
 using Row = std::vector<double>;
 constexpr double missing = std::numeric_limits<double>::quiet_NaN();
-constexpr double tolerance = 1e-12;
+constexpr double shap_tolerance = 1e-12;
 
 struct Node {
   std::int32_t feature = -1;  // -1: leaf
@@ -131,17 +131,17 @@ void check_row(const HandTree& tree, const Row& x, forest::TreeShapWorkspace& wo
   const std::size_t outputs = tree.outputs();
   for (std::size_t i = 0; i < fast.size(); ++i) {
     INFO("feature " << i / outputs << ", output " << i % outputs);
-    CHECK(std::abs(fast[i] - exact[i]) <= tolerance);
+    CHECK(std::abs(fast[i] - exact[i]) <= shap_tolerance);
   }
   for (std::size_t o = 0; o < outputs; ++o) {
     INFO("output " << o);
     const double expected = forest::expected_value(tree, o);
     const double value = forest::tree_value(tree, x, o);
-    CHECK(std::abs(expected - conditional_value(tree, tree.root(), x, 0u, o)) <= tolerance);
-    CHECK(std::abs(value - conditional_value(tree, tree.root(), x, (1u << m) - 1, o)) <= tolerance);
+    CHECK(std::abs(expected - conditional_value(tree, tree.root(), x, 0u, o)) <= shap_tolerance);
+    CHECK(std::abs(value - conditional_value(tree, tree.root(), x, (1u << m) - 1, o)) <= shap_tolerance);
     double total = expected;
     for (int j = 0; j < m; ++j) total += fast[static_cast<std::size_t>(j) * outputs + o];
-    CHECK(std::abs(total - value) <= tolerance);
+    CHECK(std::abs(total - value) <= shap_tolerance);
   }
 }
 
