@@ -3,7 +3,8 @@
 // Replaces the global operator new/delete to count allocations and record the
 // largest one, so tests can show that a code path allocates nothing per
 // record, or that a hostile length prefix is rejected before allocating.
-// Include from exactly one source file of a test executable.
+// One definition per program: the test files of an area that include it are
+// compiled as one unity translation unit (tests/CMakeLists.txt).
 
 #include <atomic>
 #include <cstddef>
@@ -36,6 +37,18 @@ void operator delete(void* memory) noexcept { std::free(memory); }
 void operator delete[](void* memory) noexcept { std::free(memory); }
 void operator delete(void* memory, std::size_t) noexcept { std::free(memory); }
 void operator delete[](void* memory, std::size_t) noexcept { std::free(memory); }
+// The nothrow forms too (std::stable_sort's buffer uses them): otherwise the
+// library's nothrow new would be paired with the free above.
+void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
+  try {
+    return ::operator new(size);
+  } catch (const std::bad_alloc&) {
+    return nullptr;
+  }
+}
+void* operator new[](std::size_t size, const std::nothrow_t& tag) noexcept { return ::operator new(size, tag); }
+void operator delete(void* memory, const std::nothrow_t&) noexcept { std::free(memory); }
+void operator delete[](void* memory, const std::nothrow_t&) noexcept { std::free(memory); }
 
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
