@@ -9,7 +9,7 @@
 # cli.tae runs simulate and eval tae.
 if(TARGET redflag_cli)
   add_executable(redflag_cli_explain_check "${CMAKE_CURRENT_LIST_DIR}/explain_check.cpp")
-  target_link_libraries(redflag_cli_explain_check PRIVATE redflag_program_options)
+  target_link_libraries(redflag_cli_explain_check PRIVATE redflag_project_options)
   foreach(script IN ITEMS workflow iforest iforest_eif iforest_explain iforest_columns rf tae)
     add_test(NAME cli.${script}
              COMMAND "${CMAKE_COMMAND}"

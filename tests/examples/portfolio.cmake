@@ -6,7 +6,7 @@ if(TARGET redflag_portfolio)
   find_package(Boost 1.74 REQUIRED)
   find_package(nlohmann_json 3 REQUIRED)
   add_executable(redflag_portfolio_driver "${CMAKE_CURRENT_LIST_DIR}/portfolio_driver.cpp")
-  target_link_libraries(redflag_portfolio_driver PRIVATE redflag_program_options Boost::headers
+  target_link_libraries(redflag_portfolio_driver PRIVATE redflag_project_options Boost::headers
                                                          nlohmann_json::nlohmann_json Threads::Threads)
   target_compile_features(redflag_portfolio_driver PRIVATE cxx_std_20)
   target_compile_options(redflag_portfolio_driver PRIVATE -Werror)

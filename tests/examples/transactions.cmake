@@ -10,7 +10,7 @@
 if(TARGET redflag_transactions)
   find_package(nlohmann_json 3 REQUIRED)  # found already: the example needs it too
   add_executable(transactions_check "${CMAKE_CURRENT_LIST_DIR}/transactions/check.cpp")
-  target_link_libraries(transactions_check PRIVATE redflag_program_options nlohmann_json::nlohmann_json)
+  target_link_libraries(transactions_check PRIVATE redflag_project_options nlohmann_json::nlohmann_json)
   # -Wno-maybe-uninitialized: GCC 12 warns falsely inside libstdc++'s <regex> at -O1 and above.
   target_compile_options(transactions_check PRIVATE -Werror -Wno-maybe-uninitialized)
   target_compile_features(transactions_check PRIVATE cxx_std_20)
@@ -19,7 +19,7 @@ if(TARGET redflag_transactions)
   get_target_property(definitions redflag_transactions COMPILE_DEFINITIONS)
   if("REDFLAG_TRANSACTIONS_HTTP" IN_LIST definitions)
     add_executable(transactions_detect_client "${CMAKE_CURRENT_LIST_DIR}/transactions/detect_client.cpp")
-    target_link_libraries(transactions_detect_client PRIVATE redflag_program_options nlohmann_json::nlohmann_json)
+    target_link_libraries(transactions_detect_client PRIVATE redflag_project_options nlohmann_json::nlohmann_json)
     target_compile_options(transactions_detect_client PRIVATE -Werror -Wno-maybe-uninitialized)
     target_compile_features(transactions_detect_client PRIVATE cxx_std_20)
     list(APPEND cases serve)
