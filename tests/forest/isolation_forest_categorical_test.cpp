@@ -36,7 +36,8 @@ namespace forest = redflag::detail::forest;
 
 namespace {
 
-const Schema mixed_schema{{"amount", ColumnKind::numeric}, {"mcc", ColumnKind::categorical}, {"hour", ColumnKind::numeric}};
+const Schema mixed_schema{
+    {"amount", ColumnKind::numeric}, {"mcc", ColumnKind::categorical}, {"hour", ColumnKind::numeric}};
 
 // n rows of (normal amount, code in [0, codes), normal hour); each cell NaN
 // with probability `missing`.

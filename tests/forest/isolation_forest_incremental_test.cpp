@@ -226,8 +226,8 @@ TEST_CASE_TEMPLATE("fit_more and drop_oldest_trees reject bad input and leave th
   IsolationForest<T> model({.n_estimators = 20, .random_state = 22});
   model.fit(X);
   const std::string before = saved(model);
-  CHECK_THROWS_WITH_AS(model.fit_more(contaminated_gaussian<T>(300, 4, 1), 10), doctest::Contains("IsolationForest::fit_more"),
-                       redflag::schema_mismatch);
+  CHECK_THROWS_WITH_AS(model.fit_more(contaminated_gaussian<T>(300, 4, 1), 10),
+                       doctest::Contains("IsolationForest::fit_more"), redflag::schema_mismatch);
   CHECK_THROWS_WITH_AS(model.fit_more(X, 0), doctest::Contains("n_new_trees must be >= 1, got 0"),
                        redflag::invalid_argument);
   CHECK_THROWS_AS(model.fit_more(X, -3), redflag::invalid_argument);
