@@ -16,7 +16,7 @@ packages=(g++ cmake make pkg-config git
           libboost-dev nlohmann-json3-dev)
 # scikit-learn provides the reference values the parity tests compare against;
 # headless Chromium renders the market example's HTML report in its test.
-[ "$task" = test ] && packages+=(python3 python3-numpy python3-sklearn chromium)
+[ "$task" = test ] && packages+=(python3 python3-numpy python3-sklearn chromium python3-requests python3-urllib3 python3-colorama python3-yaml python3-patch-ng python3-fasteners python3-distro python3-jinja2 python3-dateutil)
 
 missing=()
 for package in "${packages[@]}"; do

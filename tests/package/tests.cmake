@@ -68,3 +68,26 @@ if(TARGET redflag_cli)
     FIXTURES_REQUIRED redflag_installed LABELS package
     PASS_REGULAR_EXPRESSION "^redflag ${PROJECT_VERSION}")
 endif()
+
+# The Conan recipe: `conan create` with the offline Conan from ../shared/tools
+# (Debian's Eigen, xsimd and cereal as platform requirements). Skipped, with
+# the reason printed, where that Conan or its Python modules are missing.
+add_test(NAME package.conan_create
+         COMMAND "${redflag_package_sources}/conan/run_conan_create.sh"
+                 "${PROJECT_SOURCE_DIR}/../shared/tools/conan/conan" "${redflag_package_dir}/conan")
+set_tests_properties(package.conan_create PROPERTIES
+  LABELS package
+  SKIP_RETURN_CODE 77
+  # Conan detects the compiler the project is configured with.
+  ENVIRONMENT "CXX=${CMAKE_CXX_COMPILER}")
+
+# The vcpkg overlay port, checked without vcpkg (which needs the network).
+add_test(NAME package.vcpkg_port
+         COMMAND "${CMAKE_COMMAND}"
+                 "-DSOURCE_DIR=${PROJECT_SOURCE_DIR}"
+                 "-DVERSION=${PROJECT_VERSION}"
+                 "-DWORK_DIR=${redflag_package_dir}/vcpkg_port"
+                 "-DCXX=${CMAKE_CXX_COMPILER}"
+                 "-DGENERATOR=${CMAKE_GENERATOR}"
+                 -P "${redflag_package_sources}/vcpkg/check_port.cmake")
+set_tests_properties(package.vcpkg_port PROPERTIES LABELS package)
