@@ -63,6 +63,18 @@ class BoundedBinaryInputArchive
     }
   }
 
+  // A bool is one byte that must be 0 or 1: any other byte copied into a
+  // bool is an invalid object, undefined behaviour wherever it is read.
+  void load_bool(bool& value) {
+    unsigned char byte = 0;
+    load_binary<1>(&byte, 1);
+    if (byte > 1) {
+      --position_;
+      fail("invalid bool " + std::to_string(byte) + " (must be 0 or 1)");
+    }
+    value = byte == 1;
+  }
+
   [[nodiscard]] std::size_t remaining() const { return bytes_.size() - position_; }
   [[nodiscard]] std::size_t position() const { return position_; }
 
@@ -78,10 +90,12 @@ class BoundedBinaryInputArchive
 };
 
 template <class T>
-  requires std::is_arithmetic_v<T>
+  requires(std::is_arithmetic_v<T> && !std::is_same_v<T, bool>)
 void CEREAL_LOAD_FUNCTION_NAME(BoundedBinaryInputArchive& archive, T& value) {
   archive.template load_binary<sizeof(T)>(std::addressof(value), sizeof(T));
 }
+
+inline void CEREAL_LOAD_FUNCTION_NAME(BoundedBinaryInputArchive& archive, bool& value) { archive.load_bool(value); }
 
 template <class T>
 void CEREAL_SERIALIZE_FUNCTION_NAME(BoundedBinaryInputArchive& archive, cereal::NameValuePair<T>& pair) {
