@@ -252,6 +252,11 @@ TEST_CASE("IsolationForest rejects corrupted files") {
   rejects(replaced(text, R"("contamination_kind": 0)", R"("contamination_kind": 5)"),
           "contamination kind 5 is unknown");
   rejects(first_number_replaced(text, "tree_offsets", "1"), "tree offsets do not span");
+  // Regression: a first tree ending past the nodes, then a decreasing offset
+  // (the ends still span the nodes) made validation read past every node array.
+  const std::string nodes = std::to_string(model.node_count());
+  rejects(array_replaced(text, "tree_offsets", "0, " + std::to_string(model.node_count() + 1000) + ", 1, " + nodes),
+          "tree 1 is empty or its offsets decrease");
 
   std::string binary = saved(model);
   binary[binary.size() - 3] ^= 0x10;

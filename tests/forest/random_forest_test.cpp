@@ -323,6 +323,15 @@ TEST_CASE("RandomForest rejects hostile files") {
   CHECK(corrupt("criterion", "0", "4").find("criterion 4") != std::string::npos);
   CHECK(corrupt("max_depth", "3", "0").find("max_depth") != std::string::npos);
   CHECK(corrupt("node_cover", "1", "-1").find("cover") != std::string::npos);
+  // Regression: a first tree ending past the nodes, then a decreasing offset
+  // (the ends still span the nodes) made validation read past every node array.
+  std::string offsets = json;
+  const auto open = offsets.find('[', offsets.find("\"tree_offsets\""));
+  offsets.replace(open, offsets.find(']', open) - open + 1,
+                  "[0, " + std::to_string(model.node_count() + 1000) + ", " + std::to_string(model.node_count()) + "]");
+  std::istringstream in(offsets);
+  CHECK(error_of([&] { (void)redflag::load<RandomForest<double>>(in); }).find("offsets decrease") !=
+        std::string::npos);
 }
 
 TEST_CASE_TEMPLATE("RandomForest out-of-bag estimate", T, float, double) {

@@ -118,6 +118,16 @@ inline std::string first_number_replaced(std::string text, const std::string& ke
   return text.replace(first, end - first, value);
 }
 
+// Replaces the whole array after "key": in a JSON model file by [values].
+inline std::string array_replaced(std::string text, const std::string& key, const std::string& values) {
+  const auto at = text.find("\"" + key + "\":");
+  REQUIRE(at != std::string::npos);
+  const auto open = text.find('[', at);
+  const auto close = text.find(']', open);
+  REQUIRE(close != std::string::npos);
+  return text.replace(open, close - open + 1, "[" + values + "]");
+}
+
 // The fitted trees, read back from the model's JSON file.
 template <class Model>
 detail::forest::IsolationTrees<typename Model::scalar_type> trees_of(const Model& model) {

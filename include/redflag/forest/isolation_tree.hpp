@@ -190,10 +190,14 @@ struct IsolationTrees {
     if (offsets.front() != 0 || static_cast<std::size_t>(offsets.back()) != nodes.size()) {
       fail("tree offsets do not span the " + std::to_string(nodes.size()) + " nodes");
     }
+    // All offsets before any node: a tree's range is only known to lie inside
+    // `nodes` once every later offset is known not to decrease.
+    for (std::size_t t = 0; t + 1 < offsets.size(); ++t) {
+      if (offsets[t + 1] <= offsets[t]) fail("tree " + std::to_string(t) + " is empty or its offsets decrease");
+    }
     for (std::size_t t = 0; t + 1 < offsets.size(); ++t) {
       const std::int32_t begin = offsets[t];
       const std::int32_t end = offsets[t + 1];
-      if (end <= begin) fail("tree " + std::to_string(t) + " is empty or its offsets decrease");
       for (std::int32_t i = begin; i < end; ++i) {
         const auto at = static_cast<std::size_t>(i);
         const TreeNode<T>& node = nodes[at];
