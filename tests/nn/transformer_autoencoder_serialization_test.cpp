@@ -65,6 +65,21 @@ TEST_CASE_TEMPLATE("TransformerAutoencoder round-trips and scores bit for bit", 
   CHECK(unfitted.params().window == 60);
 }
 
+TEST_CASE("TransformerAutoencoder sizes its batch buffers by the windows there are, not by batch_size") {
+  // The largest batch_size allowed, on 12 windows: the buffers hold 12
+  // windows' worth (at batch_size they would take gigabytes).
+  TransformerAutoencoder<float> model({.window = 4, .d_model = 4, .heads = 2, .encoder_layers = 1,
+                                       .decoder_layers = 1, .ffn = 8,
+                                       .batch_size = TransformerAutoencoder<float>::max_batch_size, .epochs = 2,
+                                       .random_state = 8});
+  const Matrix<float> X = noise_windows<float>(12, 12, 1);
+  model.fit(X);
+  CHECK(model.anomaly_score(X).allFinite());
+  CHECK_THROWS_AS(TransformerAutoencoder<float>({.batch_size = TransformerAutoencoder<float>::max_batch_size + 1})
+                      .fit(X),
+                  redflag::invalid_argument);
+}
+
 TEST_CASE("TransformerAutoencoder rejects damaged files") {
   const TransformerAutoencoder<double> model = fitted_model<double>();
   std::stringstream stream;
@@ -99,6 +114,9 @@ TEST_CASE("TransformerAutoencoder rejects damaged files") {
   CHECK_THROWS_WITH_AS(load_edited("\"heads\": 2", "\"heads\": 3"),
                        doctest::Contains("TransformerAutoencoder: d_model must be a positive multiple of heads"),
                        redflag::serialization_error);
+  // Regression: an unbounded batch_size made the first anomaly_score ask for terabytes.
+  CHECK_THROWS_WITH_AS(load_edited("\"batch_size\": 4", "\"batch_size\": 4000000000000"),
+                       doctest::Contains("batch_size must be in [1, 1048576]"), redflag::serialization_error);
   CHECK_THROWS_WITH_AS(load_edited("\"best_epoch\": ", "\"best_epoch\": 7"),
                        doctest::Contains("inconsistent training history"), redflag::serialization_error);
 }

@@ -65,6 +65,10 @@ class TransformerAutoencoder {
   static constexpr std::string_view model_type = "TransformerAutoencoder";
   static constexpr std::uint32_t format_version = 1;
 
+  // A batch's buffers are sized up front; the cap keeps a model file's
+  // batch_size from asking for more memory than any real batch needs.
+  static constexpr Index max_batch_size = Index{1} << 20;
+
   struct Params {
     Index window = 60;  // positions per window
     Index d_model = 64;
@@ -72,7 +76,7 @@ class TransformerAutoencoder {
     Index encoder_layers = 3;
     Index decoder_layers = 3;
     Index ffn = 128;  // hidden width of the feed-forward networks
-    Index batch_size = 32;
+    Index batch_size = 32;  // at most max_batch_size
     Index epochs = 50;
     double learning_rate = 1e-3;
     double decay = 1.0;      // learning rate multiplied by this after every epoch
@@ -344,7 +348,9 @@ class TransformerAutoencoder {
     const Index n_training = n - n_validation;
     const Network& shape_source = run.last;
     Network gradient = nn::zeros_like(shape_source);
-    nn::WindowBatches<T> batches(shape_source, params_.batch_size, true);
+    // Never more windows per batch than there are: buffers sized by what runs.
+    const Index capacity = std::max<Index>(1, std::min(params_.batch_size, std::max(n_training, n_validation)));
+    nn::WindowBatches<T> batches(shape_source, capacity, true);
     const double cells_per_window = static_cast<double>(windows.cols());
     std::vector<Index> order(static_cast<std::size_t>(n_training));
     std::vector<Index> validation(static_cast<std::size_t>(n_validation));
@@ -428,7 +434,7 @@ class TransformerAutoencoder {
   // Each window's mean squared error under `network`, batch by batch.
   [[nodiscard]] Vector<T> window_errors(const Network& network, const MatrixRef<T>& windows) const {
     Vector<T> scores(windows.rows());
-    nn::WindowBatches<T> batches(network, params_.batch_size, false);
+    nn::WindowBatches<T> batches(network, std::max<Index>(1, std::min(params_.batch_size, windows.rows())), false);
     std::vector<Index> indices(static_cast<std::size_t>(windows.rows()));
     std::iota(indices.begin(), indices.end(), Index{0});
     for (Index start = 0; start < windows.rows(); start += params_.batch_size) {
@@ -450,7 +456,8 @@ class TransformerAutoencoder {
     require_parameter(p.encoder_layers >= 0, where, "encoder_layers", ">= 0", p.encoder_layers);
     require_parameter(p.decoder_layers >= 0, where, "decoder_layers", ">= 0", p.decoder_layers);
     require_parameter(p.ffn >= 1, where, "ffn", ">= 1", p.ffn);
-    require_parameter(p.batch_size >= 1, where, "batch_size", ">= 1", p.batch_size);
+    require_parameter(p.batch_size >= 1 && p.batch_size <= max_batch_size, where, "batch_size",
+                      "in [1, " + std::to_string(max_batch_size) + "]", p.batch_size);
     require_parameter(p.epochs >= 1, where, "epochs", ">= 1", p.epochs);
     require_parameter(std::isfinite(p.learning_rate) && p.learning_rate > 0, where, "learning_rate",
                       "positive and finite", p.learning_rate);
