@@ -111,6 +111,8 @@ TEST_CASE("EntityStore rejects bad events with data_error and leaves the state u
   CHECK_THROWS_AS(store.observe(event("a", 1'000'000, 0.0)), redflag::data_error);
   CHECK_THROWS_AS(store.observe(event("a", 1'000'000, std::numeric_limits<double>::infinity())), redflag::data_error);
   CHECK_THROWS_AS(store.observe(event("a", -1, 5.0)), redflag::data_error);
+  CHECK_THROWS_WITH_AS(store.observe(event("a", std::numeric_limits<std::int64_t>::max(), 5.0)),
+                       doctest::Contains("event time after 9999-12-31"), redflag::data_error);
   auto bad_hour = event("a", 1'000'000, 5.0);
   bad_hour.local_hour = 24;
   CHECK_THROWS_AS(store.observe(bad_hour), redflag::data_error);
@@ -186,6 +188,7 @@ TEST_CASE("EntityStore evicts idle entities by TTL") {
   CHECK_FALSE(store.contains("idle"));
   CHECK(store.contains("busy"));
   store.observe(event("other", 21 * minute, 1.0));
+  CHECK(store.evict_idle(std::numeric_limits<std::int64_t>::min()) == 0);  // saturates, never overflows
   CHECK(store.evict_idle(40 * minute) == 2);
   CHECK(store.size() == 0);
   // A new entity older than the TTL before the watermark is late, not stored.
@@ -257,6 +260,34 @@ TEST_CASE("EntityStore load rejects a corrupted snapshot") {
   bytes[bytes.size() - 5] ^= 0x5a;
   std::stringstream corrupted(bytes);
   CHECK_THROWS_AS(redflag::load<EntityStore>(corrupted), redflag::serialization_error);
+}
+
+// Regression: times were not range-checked on load, so a hostile snapshot's
+// times overflowed in the next observe() and in the transaction features.
+TEST_CASE("EntityStore load rejects event times out of range, in every field that holds one") {
+  EntityStore store;
+  store.observe(event("a", 1'234'567, 5.0));
+  std::stringstream file;
+  redflag::save(store, file, redflag::Format::json);
+  const std::string text = file.str();
+  // The latest time, the shard's watermark, the profile's first and last
+  // times and the window's event: each edited alone.
+  std::vector<std::size_t> places;
+  for (std::size_t at = text.find("1234567"); at != std::string::npos; at = text.find("1234567", at + 1)) {
+    places.push_back(at);
+  }
+  CHECK(places.size() == 5);
+  for (const std::string hostile : {"-9223372036854775807", "9223372036854775807", "-1"}) {
+    for (const std::size_t at : places) {
+      CAPTURE(at);
+      CAPTURE(hostile);
+      std::stringstream edited(std::string(text).replace(at, 7, hostile));
+      CHECK_THROWS_WITH_AS((void)redflag::load<EntityStore>(edited), doctest::Contains("out of range"),
+                           redflag::serialization_error);
+    }
+  }
+  std::stringstream intact(text);
+  CHECK(redflag::load<EntityStore>(intact).contains("a"));
 }
 
 TEST_CASE("EntityStore takes concurrent updates of different entities") {

@@ -156,6 +156,9 @@ class BehaviourProfile {
       if (amounts_.count() != count_ || hour_total != count_) {
         detail::raise<serialization_error>(where, "event counts disagree");
       }
+      if (!valid_event_time(first_ms_) || !valid_event_time(last_ms_)) {
+        detail::raise<serialization_error>(where, "first or last event time is out of range");
+      }
       if (!std::isfinite(mean_) || !(m2_ >= 0.0) || first_ms_ > last_ms_) {
         detail::raise<serialization_error>(where, "invalid running statistics");
       }

@@ -204,13 +204,17 @@ class EntityStore {
   // now_ms. Returns how many were evicted.
   std::size_t evict_idle(std::int64_t now_ms) {
     std::size_t evicted = 0;
+    // Saturates instead of overflowing for a now_ms near the int64 minimum.
+    const std::int64_t cutoff = now_ms < std::numeric_limits<std::int64_t>::min() + params_.idle_ttl_ms
+                                    ? std::numeric_limits<std::int64_t>::min()
+                                    : now_ms - params_.idle_ttl_ms;
     for (auto& shard_pointer : shards_) {
       Shard& shard = *shard_pointer;
       std::lock_guard lock(shard.mutex);
       std::uint32_t slot = shard.lru_head;
       while (slot != none) {
         const std::uint32_t next = shard.slots[slot].next;
-        if (shard.slots[slot].state.profile.last_time_ms() < now_ms - params_.idle_ttl_ms) {
+        if (shard.slots[slot].state.profile.last_time_ms() < cutoff) {
           evict(shard, slot);
           ++evicted;
         }
@@ -421,6 +425,7 @@ class EntityStore {
     }
     if (event.amount > static_cast<double>(std::numeric_limits<float>::max())) fail("amount is out of range");
     if (event.time_ms < 0) fail("event time before 1970-01-01");
+    if (event.time_ms > max_event_time_ms) fail("event time after 9999-12-31");
     if (event.local_hour < 0 || event.local_hour > 23) fail("local_hour must be in [0, 23]");
     if (event.local_weekday < 0 || event.local_weekday > 6) fail("local_weekday must be in [0, 6]");
   }
@@ -539,11 +544,18 @@ class EntityStore {
     make_shards();
     std::int64_t latest = no_events;
     archive(latest);
+    if (latest != no_events && !valid_event_time(latest)) {
+      detail::raise<serialization_error>(where, "latest event time " + std::to_string(latest) + " ms is out of range");
+    }
     latest_ms_->store(latest);
     for (std::size_t s = 0; s < shards_.size(); ++s) {
       Shard& shard = *shards_[s];
       std::uint64_t count = 0;
       archive(shard.watermark, shard.has_events, count);
+      if (!valid_event_time(shard.watermark) || (!shard.has_events && (shard.watermark != 0 || count != 0))) {
+        detail::raise<serialization_error>(where, "shard " + std::to_string(s) + " has a watermark of " +
+                                                      std::to_string(shard.watermark) + " ms, out of range");
+      }
       if (count > capacity_per_shard_) detail::raise<serialization_error>(where, "a shard holds too many entities");
       for (std::uint64_t i = 0; i < count; ++i) {
         std::string id;

@@ -22,6 +22,15 @@
 
 namespace redflag {
 
+// Event times are milliseconds since the Unix epoch in [0, max_event_time_ms]
+// (up to 9999-12-31T23:59:59.999Z): differences of two such times, or of one
+// and any window length, never overflow.
+inline constexpr std::int64_t max_event_time_ms = 253'402'300'799'999;
+
+[[nodiscard]] constexpr bool valid_event_time(std::int64_t time_ms) {
+  return time_ms >= 0 && time_ms <= max_event_time_ms;
+}
+
 struct WindowEvent {
   std::int64_t time_ms = 0;
   float value = 0.0f;     // e.g. the amount
@@ -154,6 +163,10 @@ class SlidingWindow {
       for (std::uint32_t i = 0; i < count; ++i) {
         WindowEvent event;
         archive(event);
+        if (!valid_event_time(event.time_ms)) {
+          detail::raise<serialization_error>("SlidingWindow::serialize",
+                                             "window event time " + std::to_string(event.time_ms) + " ms is out of range");
+        }
         if (event.time_ms < previous) {
           detail::raise<serialization_error>("SlidingWindow::serialize", "window events are not in time order");
         }
