@@ -1,5 +1,6 @@
 #include <redflag/core/serialization.hpp>
 
+#include <cereal/types/optional.hpp>
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -10,6 +11,7 @@
 #include <fstream>
 #include <limits>
 #include <new>
+#include <optional>
 #include <random>
 #include <set>
 #include <sstream>
@@ -76,6 +78,21 @@ struct Other {
   void serialize(Archive& archive, std::uint32_t) {
     if (unwritable) throw std::runtime_error("Other cannot be saved");
     archive(cereal::make_nvp("schema", columns));
+  }
+};
+
+// A model with a bool and an optional (cereal writes its presence as a bool).
+struct Switch {
+  using scalar_type = double;
+  static constexpr std::string_view model_type = "Switch";
+  static constexpr std::uint32_t format_version = 1;
+  bool on = true;
+  std::optional<double> limit = 2.5;
+  Schema columns = Schema::numeric(1);
+  [[nodiscard]] const Schema& schema() const { return columns; }
+  template <class Archive>
+  void serialize(Archive& archive, std::uint32_t) {
+    archive(cereal::make_nvp("on", on), cereal::make_nvp("limit", limit), cereal::make_nvp("schema", columns));
   }
 };
 
@@ -461,6 +478,26 @@ TEST_CASE_TEMPLATE("an absurd length prefix with valid checksums is rejected bef
                        serialization_error);
 }
 
+// Regression: any byte was copied into a bool, an invalid object (undefined
+// behaviour in load and wherever the value was used later).
+TEST_CASE("a bool byte other than 0 or 1 is rejected, naming its offset") {
+  const Switch model;
+  const std::string payload = payload_of(model);
+  // Endianness flag, then `on`, then the optional's "nullopt" flag.
+  REQUIRE(payload[1] == 1);
+  REQUIRE(payload[2] == 0);
+  CHECK(from_bytes<Switch>(with_payload(model, payload)).limit == 2.5);
+  for (const std::size_t at : {std::size_t{1}, std::size_t{2}}) {
+    for (const char hostile : {'\x02', '\xff', '\x80'}) {
+      std::string edited = payload;
+      edited[at] = hostile;
+      const std::string expected = "payload byte " + std::to_string(at) + ": invalid bool";
+      CHECK_THROWS_WITH_AS((void)from_bytes<Switch>(with_payload(model, edited)), doctest::Contains(expected.c_str()),
+                           serialization_error);
+    }
+  }
+}
+
 TEST_CASE("payloads that are consistent on the outside but wrong inside") {
   const fs::path path = scratch_dir("inconsistent") / "model.rfm";
   const Ledger<double> model = make_ledger<double>(3, 2);
@@ -585,8 +622,11 @@ TEST_CASE("tampered, malformed and foreign JSON files") {
   CHECK(load_error("{ not json").find("malformed JSON envelope") != std::string::npos);
   CHECK(load_error("{}").find("malformed JSON envelope") != std::string::npos);
   CHECK(load_error("{\"redflag_envelope\": 5}").find("malformed JSON envelope") != std::string::npos);
-  CHECK(load_error(replace_once(json, "\"model\": {", "\"modal\": {")).find(": model: ") != std::string::npos);
-  CHECK(load_error(replace_once(json, "\"rows\": 3", "\"rows\": \"3\"")).find(": model: ") != std::string::npos);
+  CHECK(load_error(replace_once(json, "\"model\": {", "\"modal\": {")) ==
+        "redflag::load: " + path.string() + ": $: missing member 'model'");
+  CHECK(load_error(replace_once(json, "\"rows\": 3", "\"rows\": \"3\"")) ==
+        "redflag::load: " + path.string() +
+            ": $.model.weights.rows: expected an integer in [0, 18446744073709551615], found a string");
   CHECK(load_error(replace_once(json, "\"rows\": 3", "\"rows\": 4")).find("matrix header is inconsistent") !=
         std::string::npos);
 

@@ -17,6 +17,7 @@
 
 #include <redflag/core/bounded_archive.hpp>
 #include <redflag/core/checksum.hpp>
+#include <redflag/core/detail/json_archive.hpp>
 #include <redflag/core/eigen_cereal.hpp>
 #include <redflag/core/error.hpp>
 #include <redflag/core/schema.hpp>
@@ -245,22 +246,21 @@ inline bool has_binary_magic(std::span<const char> file) {
 
 inline ModelInfo parse_json_envelope(const std::string& file, std::string_view source) {
   ModelInfo info;
+  std::string magic;
   try {
-    std::istringstream stream(file);
-    cereal::JSONInputArchive archive(stream);
-    std::string magic;
+    JsonInputArchive archive(file);
     archive.setNextName(json_envelope_key.data());
     archive.startNode();
     archive(cereal::make_nvp("magic", magic));
-    if (magic != "redflag-model") fail_load(source, "JSON file is not a redflag model (magic '" + magic + "')");
-    archive(cereal::make_nvp("envelope_version", info.envelope_version));
-    info.serialize(archive);
-    archive.finishNode();
-  } catch (const serialization_error&) {
-    throw;
+    if (magic == "redflag-model") {
+      archive(cereal::make_nvp("envelope_version", info.envelope_version));
+      info.serialize(archive);
+      archive.finishNode();
+    }
   } catch (const std::exception& failure) {
     fail_load(source, std::string("malformed JSON envelope: ") + failure.what());
   }
+  if (magic != "redflag-model") fail_load(source, "JSON file is not a redflag model (magic '" + magic + "')");
   if (info.envelope_version == 0 || info.envelope_version > envelope_version) {
     fail_load(source, "envelope format version " + std::to_string(info.envelope_version) +
                           " is not supported (this build reads version " +
@@ -332,8 +332,7 @@ Model load_bytes(const std::string& file, std::string_view source) {
     if (unconsumed != 0) fail_load(source, std::to_string(unconsumed) + " payload bytes were not consumed");
   } else {
     try {
-      std::istringstream stream(file);
-      cereal::JSONInputArchive archive(stream);
+      JsonInputArchive archive(file);
       VersionedModel<Model> versioned{model, info.model_format_version};
       archive(cereal::make_nvp("model", versioned));
     } catch (const serialization_error& failure) {

@@ -25,6 +25,7 @@
 // Reading checks every field's presence and type and reports a missing or
 // malformed one as serialization_error naming the file and the field.
 
+#include <redflag/core/detail/json_archive.hpp>
 #include <redflag/core/error.hpp>
 #include <redflag/core/validation.hpp>
 
@@ -116,7 +117,7 @@ void write_object(cereal::JSONOutputArchive& archive, const char* name, const st
 }
 
 template <class Value>
-std::map<std::string, Value> read_object(cereal::JSONInputArchive& archive, const char* name) {
+std::map<std::string, Value> read_object(JsonInputArchive& archive, const char* name) {
   std::map<std::string, Value> values;
   archive.setNextName(name);
   archive.startNode();
@@ -181,9 +182,10 @@ auto read_json(const std::string& text, std::string_view source, Read&& read) {
   };
   if (text.empty()) fail("file is empty");
   try {
-    std::istringstream in(text);
-    cereal::JSONInputArchive archive(in);
+    JsonInputArchive archive(text);
     return read(archive);
+  } catch (const JsonError& failure) {
+    fail(std::string("malformed or incomplete JSON (") + failure.what() + ")");
   } catch (const serialization_error&) {
     throw;
   } catch (const std::exception& failure) {
@@ -193,7 +195,7 @@ auto read_json(const std::string& text, std::string_view source, Read&& read) {
 }
 
 inline ModelManifest manifest_from_json(const std::string& text, std::string_view source) {
-  return read_json(text, source, [&](cereal::JSONInputArchive& archive) {
+  return read_json(text, source, [&](JsonInputArchive& archive) {
     std::uint32_t format = 0;
     archive(cereal::make_nvp("redflag_manifest", format));
     if (format == 0 || format > manifest_format) {
@@ -224,7 +226,7 @@ inline std::string to_json(const DecisionRecord& record) {
 }
 
 inline DecisionRecord decision_from_json(const std::string& text, std::string_view source) {
-  return read_json(text, source, [&](cereal::JSONInputArchive& archive) {
+  return read_json(text, source, [&](JsonInputArchive& archive) {
     DecisionRecord record;
     archive(cereal::make_nvp("sequence", record.sequence), cereal::make_nvp("time", record.time),
             cereal::make_nvp("action", record.action), cereal::make_nvp("version", record.version),

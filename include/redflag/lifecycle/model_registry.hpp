@@ -86,7 +86,7 @@ inline std::string to_json(const RegistryState& state) {
 }
 
 inline RegistryState state_from_json(const std::string& text, std::string_view source) {
-  return read_json(text, source, [&](cereal::JSONInputArchive& archive) {
+  return read_json(text, source, [&](JsonInputArchive& archive) {
     std::uint32_t format = 0;
     archive(cereal::make_nvp("redflag_registry", format));
     if (format == 0 || format > registry_format) {

@@ -23,12 +23,9 @@
 // whole configuration with invalid_argument naming the JSON path
 // ("$.rules[1].when.all[0].window.seconds: expected a positive number").
 
+#include <redflag/core/detail/json.hpp>
 #include <redflag/core/error.hpp>
 #include <redflag/rules/rules_engine.hpp>
-
-// cereal's JSON archive brings RapidJSON: upstream cereal bundles it under
-// CEREAL_RAPIDJSON_NAMESPACE, distribution packages may use the system one.
-#include <cereal/archives/json.hpp>
 
 #include <algorithm>
 #include <array>
@@ -47,13 +44,8 @@ namespace redflag {
 
 namespace detail::rule_config {
 
-#ifdef CEREAL_RAPIDJSON_NAMESPACE
-namespace json = CEREAL_RAPIDJSON_NAMESPACE;
-#else
-namespace json = ::rapidjson;
-#endif
-
-using Value = json::Value;
+using json::Kind;
+using json::Value;
 
 class Parser {
  public:
@@ -63,18 +55,18 @@ class Parser {
     const std::string path = "$";
     require_object(root_, path);
     require_keys(root_, path, {"version", "rules"}, {"rules"});
-    if (root_.HasMember("version")) {
-      const Value& version = root_["version"];
-      if (!version.IsInt() || version.GetInt() != 1) fail(path + ".version", "expected 1");
+    if (const Value* version = root_.find("version")) {
+      int number = 0;
+      if (!version->to_integer(number) || number != 1) fail(path + ".version", "expected 1");
     }
-    const Value& rules = root_["rules"];
-    if (!rules.IsArray()) fail(path + ".rules", "expected an array");
-    for (json::SizeType i = 0; i < rules.Size(); ++i) {
+    const Value& rules = member(root_, "rules");
+    if (!rules.is(Kind::array)) fail(path + ".rules", "expected an array");
+    for (std::size_t i = 0; i < rules.size(); ++i) {
       const std::string rule_path = path + ".rules[" + std::to_string(i) + "]";
-      const Value& rule = rules[i];
+      const Value& rule = rules.items()[i];
       require_object(rule, rule_path);
       require_keys(rule, rule_path, {"name", "severity", "weight", "when"}, {"name", "severity", "weight", "when"});
-      const std::string name = string(rule["name"], rule_path + ".name");
+      const std::string name = string(member(rule, "name"), rule_path + ".name");
       if (name.empty()) fail(rule_path + ".name", "empty name");
       if (index_.contains(name)) fail(rule_path + ".name", "duplicate rule name '" + name + "'");
       index_.emplace(name, i);
@@ -83,8 +75,8 @@ class Parser {
     RulesEngine engine;
     for (Entry& entry : entries_) {
       const Value& rule = *entry.json;
-      const Severity level = severity(rule["severity"], entry.path + ".severity");
-      const double weight = number(rule["weight"], entry.path + ".weight");
+      const Severity level = severity(member(rule, "severity"), entry.path + ".severity");
+      const double weight = number(member(rule, "weight"), entry.path + ".weight");
       if (weight < 0.0 || weight > 1.0) fail(entry.path + ".weight", "expected a number in [0, 1]");
       engine.add(Rule{entry.name, level, weight, condition_of(entry)});
     }
@@ -106,15 +98,18 @@ class Parser {
   }
 
   static void require_object(const Value& v, const std::string& path) {
-    if (!v.IsObject()) fail(path, "expected an object");
+    if (!v.is(Kind::object)) fail(path, "expected an object");
   }
+
+  // A member require_keys has checked is there.
+  static const Value& member(const Value& v, std::string_view key) { return *v.find(key); }
 
   // Every key must be allowed and appear once; required keys must be present.
   static void require_keys(const Value& v, const std::string& path, std::initializer_list<std::string_view> allowed,
                            std::initializer_list<std::string_view> required) {
     std::vector<std::string_view> seen;
-    for (auto m = v.MemberBegin(); m != v.MemberEnd(); ++m) {
-      const std::string_view key(m->name.GetString(), m->name.GetStringLength());
+    for (const std::string& name : v.keys()) {
+      const std::string_view key = name;
       if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
         fail(path + "." + std::string(key), "unknown key");
       }
@@ -129,18 +124,20 @@ class Parser {
   }
 
   static std::string string(const Value& v, const std::string& path) {
-    if (!v.IsString()) fail(path, "expected a string");
-    return {v.GetString(), v.GetStringLength()};
+    if (!v.is(Kind::string)) fail(path, "expected a string");
+    return v.text();
   }
 
   static double number(const Value& v, const std::string& path) {
-    if (!v.IsNumber() || !std::isfinite(v.GetDouble())) fail(path, "expected a finite number");
-    return v.GetDouble();
+    double value = 0.0;
+    if (!v.to_double(value) || !std::isfinite(value)) fail(path, "expected a finite number");
+    return value;
   }
 
   static int integer(const Value& v, const std::string& path) {
-    if (!v.IsInt()) fail(path, "expected an integer");
-    return v.GetInt();
+    int value = 0;
+    if (!v.to_integer(value)) fail(path, "expected an integer");
+    return value;
   }
 
   template <class Enum, std::size_t N>
@@ -164,44 +161,43 @@ class Parser {
   rules::Predicate condition_of(Entry& entry) {
     if (entry.state == State::done) return *entry.when;
     entry.state = State::in_progress;
-    entry.when = condition((*entry.json)["when"], entry.path + ".when");
+    entry.when = condition(member(*entry.json, "when"), entry.path + ".when");
     entry.state = State::done;
     return *entry.when;
   }
 
   rules::Predicate condition(const Value& v, const std::string& path) {
     require_object(v, path);
-    if (v.MemberCount() != 1) fail(path, "a condition has exactly one key (its kind)");
-    const auto& member = *v.MemberBegin();
-    const std::string kind(member.name.GetString(), member.name.GetStringLength());
-    const Value& body = member.value;
+    if (v.size() != 1) fail(path, "a condition has exactly one key (its kind)");
+    const std::string& kind = v.keys().front();
+    const Value& body = v.items().front();
     const std::string at = path + "." + kind;
     using namespace std::chrono;
     if (kind == "quantity") {
       require_object(body, at);
       require_keys(body, at, {"name", "op", "value"}, {"name", "op", "value"});
-      const auto q = choice<rules::Quantity>(body["name"], at + ".name",
+      const auto q = choice<rules::Quantity>(member(body, "name"), at + ".name",
                                              std::array<std::string_view, 4>{"amount", "amount_to_mean", "event_count",
                                                                              "seconds_since_last"});
-      return rules::quantity(q).make(op(body["op"], at + ".op"), number(body["value"], at + ".value"));
+      return rules::quantity(q).make(op(member(body, "op"), at + ".op"), number(member(body, "value"), at + ".value"));
     }
     if (kind == "window") {
       require_object(body, at);
       require_keys(body, at, {"aggregate", "seconds", "op", "value"}, {"aggregate", "seconds", "op", "value"});
       const auto aggregate = choice<rules::Aggregate>(
-          body["aggregate"], at + ".aggregate",
+          member(body, "aggregate"), at + ".aggregate",
           std::array<std::string_view, 5>{"count", "sum", "min", "max", "distinct_cities"});
-      const double seconds = number(body["seconds"], at + ".seconds");
+      const double seconds = number(member(body, "seconds"), at + ".seconds");
       if (!(seconds > 0.0 && seconds <= 86'400.0 * 365)) fail(at + ".seconds", "expected a positive number of seconds");
       const auto length = milliseconds(static_cast<std::int64_t>(std::llround(seconds * 1000.0)));
       if (length.count() <= 0) fail(at + ".seconds", "expected a positive number of seconds");
-      return rules::window(aggregate, length).make(op(body["op"], at + ".op"), number(body["value"], at + ".value"));
+      return rules::window(aggregate, length).make(op(member(body, "op"), at + ".op"), number(member(body, "value"), at + ".value"));
     }
     if (kind == "hour_between") {
       require_object(body, at);
       require_keys(body, at, {"from", "to"}, {"from", "to"});
-      const int from = integer(body["from"], at + ".from");
-      const int to = integer(body["to"], at + ".to");
+      const int from = integer(member(body, "from"), at + ".from");
+      const int to = integer(member(body, "to"), at + ".to");
       if (from < 0 || from > 23) fail(at + ".from", "expected an hour in [0, 23]");
       if (to < 0 || to > 24 || to == from) fail(at + ".to", "expected an hour in [0, 24] other than from");
       return rules::local_hour_between(from, to);
@@ -209,15 +205,15 @@ class Parser {
     if (kind == "percent_change") {
       require_object(body, at);
       require_keys(body, at, {"baseline", "op", "value"}, {"baseline", "op", "value"});
-      const auto baseline = choice<rules::Baseline>(body["baseline"], at + ".baseline",
+      const auto baseline = choice<rules::Baseline>(member(body, "baseline"), at + ".baseline",
                                                     std::array<std::string_view, 2>{"mean_amount", "previous_amount"});
-      return rules::percent_change(baseline).make(op(body["op"], at + ".op"), number(body["value"], at + ".value"));
+      return rules::percent_change(baseline).make(op(member(body, "op"), at + ".op"), number(member(body, "value"), at + ".value"));
     }
     if (kind == "all" || kind == "any") {
-      if (!body.IsArray() || body.Empty()) fail(at, "expected a non-empty array of conditions");
+      if (!body.is(Kind::array) || body.size() == 0) fail(at, "expected a non-empty array of conditions");
       std::vector<rules::Predicate> children;
-      for (json::SizeType i = 0; i < body.Size(); ++i) {
-        children.push_back(condition(body[i], at + "[" + std::to_string(i) + "]"));
+      for (std::size_t i = 0; i < body.size(); ++i) {
+        children.push_back(condition(body.items()[i], at + "[" + std::to_string(i) + "]"));
       }
       return kind == "all" ? rules::all_of(std::move(children)) : rules::any_of(std::move(children));
     }
@@ -243,11 +239,11 @@ class Parser {
 
 // Parses a rules configuration; all or nothing.
 inline RulesEngine load_rules(std::string_view text) {
-  namespace json = detail::rule_config::json;
-  json::Document document;
-  document.Parse<json::kParseFullPrecisionFlag>(text.data(), text.size());
-  if (document.HasParseError()) {
-    detail::raise<invalid_argument>("load_rules", "$: invalid JSON at byte " + std::to_string(document.GetErrorOffset()));
+  detail::json::Value document;
+  try {
+    document = detail::json::parse(text);
+  } catch (const data_error& failure) {
+    detail::raise<invalid_argument>("load_rules", std::string("$: invalid ") + failure.what());
   }
   return detail::rule_config::Parser(document).parse();
 }
