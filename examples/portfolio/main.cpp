@@ -136,6 +136,9 @@ std::pair<json, std::vector<portfolio::Account>> parse_batch(const std::string& 
     throw HttpError(400, {{"error", std::string("malformed JSON: ") + failure.what()},
                           {"path", "$"},
                           {"byte", failure.byte}});
+  } catch (const json::exception& failure) {
+    // Valid syntax nlohmann-json still refuses, such as a number beyond double's range (1e400).
+    throw HttpError(400, {{"error", std::string("malformed JSON: ") + failure.what()}, {"path", "$"}});
   }
   try {
     auto accounts = portfolio::parse_accounts(batch);

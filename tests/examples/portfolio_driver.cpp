@@ -303,6 +303,8 @@ int main(int argc, char** argv) {
       // Bad input: 400 with the JSON path; nothing is stored or broadcast.
       check_rejected(port, batch_text.substr(0, batch_text.size() / 2), "$", "truncated JSON");
       check_rejected(port, "{\"AccountId\": \"ACC-1\"}", "$", "an object instead of an array");
+      // Regression: nlohmann-json's out_of_range escaped the handler.
+      check_rejected(port, "[{\"TradeAmount\": 1e400}]", "$", "a number beyond double's range");
       json wrong_type = json::parse(batch_text);
       wrong_type[3]["RebalancingModels"][0]["Securities"][1]["ModelPercent"] = "12.5";
       check_rejected(port, wrong_type.dump(), "$[3].RebalancingModels[0].Securities[1].ModelPercent",
