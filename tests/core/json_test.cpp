@@ -21,6 +21,7 @@
 
 namespace json = redflag::detail::json;
 using redflag::detail::JsonInputArchive;
+using redflag::detail::JsonOutputArchive;
 
 namespace {
 
@@ -68,10 +69,13 @@ struct Everything {
   }
 };
 
-std::string written(Everything& value) {
+// Written by cereal's own JSON archive (the format redflag's archives follow)
+// or by redflag's.
+template <class Archive = cereal::JSONOutputArchive, class Value>
+std::string written(Value& value) {
   std::ostringstream out;
   {
-    cereal::JSONOutputArchive archive(out);
+    Archive archive(out);
     archive(cereal::make_nvp("everything", value));
   }
   return out.str();
@@ -133,6 +137,32 @@ TEST_CASE("JsonInputArchive reads back everything cereal's JSON archive writes, 
   CHECK(copy.bits == original.bits);
   CHECK(copy.colour == original.colour);
   CHECK(copy.nested == original.nested);
+}
+
+TEST_CASE("JsonOutputArchive writes what cereal's JSON archive writes, byte for byte") {
+  Everything everything;
+  CHECK(written<JsonOutputArchive>(everything) == written(everything));
+  // Numbers at every boundary of RapidJSON's layout (fixed up to 21 digits
+  // before the point and 6 zeros after it, exponents otherwise).
+  std::vector<double> numbers{0.0,     -0.0,   1.0,       100.0,   1e20,    1e21,    123456789012345678901.0,
+                              1.5e21,  0.1,    0.000001,  1e-7,    1.25e-7, 1234.5,  -2.5e-300,
+                              5e-324,  1e308,  std::numeric_limits<double>::max(),   1.0 / 3,
+                              2.0 / 3, 1e15 + 0.5};
+  CHECK(written<JsonOutputArchive>(numbers) == written(numbers));
+  // Where RapidJSON's Grisu2 is not the closest shortest form (it writes
+  // 0.30000000000000007), redflag writes the closest; both read back exactly.
+  std::vector<double> sum{0.1 + 0.2};
+  CHECK(written<JsonOutputArchive>(sum).find("0.30000000000000004") != std::string::npos);
+  std::vector<double> back;
+  JsonInputArchive(written<JsonOutputArchive>(sum))(cereal::make_nvp("everything", back));
+  CHECK(back == sum);
+  std::vector<std::string> texts{"", "/", "\x7f", std::string("\0\x1f", 2), "\xff\xfe"};
+  CHECK(written<JsonOutputArchive>(texts) == written(texts));
+  std::vector<std::vector<int>> empty_and_nested{{}, {1}, {}};
+  CHECK(written<JsonOutputArchive>(empty_and_nested) == written(empty_and_nested));
+  std::ostringstream nothing;
+  { JsonOutputArchive archive(nothing); }
+  CHECK(nothing.str().empty());
 }
 
 TEST_CASE("JsonInputArchive finds members out of order, as cereal's archive does") {

@@ -24,7 +24,6 @@
 #include <redflag/core/types.hpp>
 #include <redflag/version.hpp>
 
-#include <cereal/archives/json.hpp>
 #include <cereal/archives/portable_binary.hpp>
 #include <cereal/cereal.hpp>
 #include <cereal/types/string.hpp>
@@ -378,7 +377,7 @@ void save(const Model& model, std::ostream& out, Format format = Format::portabl
     out.write(header_checksum.data(), static_cast<std::streamsize>(header_checksum.size()));
     out.write(payload.data(), static_cast<std::streamsize>(payload.size()));
   } else {
-    cereal::JSONOutputArchive archive(out);
+    detail::JsonOutputArchive archive(out);
     archive.setNextName(detail::json_envelope_key.data());
     archive.startNode();
     archive(cereal::make_nvp("magic", std::string("redflag-model")),

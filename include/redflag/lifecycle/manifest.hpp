@@ -29,7 +29,6 @@
 #include <redflag/core/error.hpp>
 #include <redflag/core/validation.hpp>
 
-#include <cereal/archives/json.hpp>
 #include <cereal/cereal.hpp>
 #include <cereal/types/string.hpp>
 
@@ -109,7 +108,7 @@ inline ModelStatus parse_status(const std::string& text, std::string_view source
 // Writes a string-keyed map as a JSON object (cereal's default for maps is an
 // array of key/value pairs, which is harder to read).
 template <class Value>
-void write_object(cereal::JSONOutputArchive& archive, const char* name, const std::map<std::string, Value>& values) {
+void write_object(JsonOutputArchive& archive, const char* name, const std::map<std::string, Value>& values) {
   archive.setNextName(name);
   archive.startNode();
   for (const auto& [key, value] : values) archive(cereal::make_nvp(key.c_str(), value));
@@ -162,7 +161,7 @@ void manifest_fields(Archive& archive, Manifest& manifest, Status& status) {
 inline std::string to_json(const ModelManifest& manifest) {
   std::ostringstream out;
   {
-    cereal::JSONOutputArchive archive(out);
+    JsonOutputArchive archive(out);
     std::uint32_t format = manifest_format;
     archive(cereal::make_nvp("redflag_manifest", format));
     const std::string status(to_string(manifest.status));
@@ -216,7 +215,7 @@ inline ModelManifest manifest_from_json(const std::string& text, std::string_vie
 inline std::string to_json(const DecisionRecord& record) {
   std::ostringstream out;
   {
-    cereal::JSONOutputArchive archive(out);
+    JsonOutputArchive archive(out);
     archive(cereal::make_nvp("sequence", record.sequence), cereal::make_nvp("time", record.time),
             cereal::make_nvp("action", record.action), cereal::make_nvp("version", record.version),
             cereal::make_nvp("reason", record.reason));

@@ -78,7 +78,7 @@ struct RegistryState {
 inline std::string to_json(const RegistryState& state) {
   std::ostringstream out;
   {
-    cereal::JSONOutputArchive archive(out);
+    JsonOutputArchive archive(out);
     archive(cereal::make_nvp("redflag_registry", registry_format), cereal::make_nvp("active", state.active),
             cereal::make_nvp("activations", state.activations));
   }
