@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "../support/allocation_tracker.hpp"
+
 namespace {
 
 using redflag::CsvOptions;
@@ -309,6 +311,16 @@ TEST_CASE("values out of range for the scalar type") {
   CHECK(std::signbit(tiny.values(0, 1)));
   CHECK(tiny.values(0, 2) > 0.0f);
   CHECK(parse_csv<double>("a\n1e-99999999999999999999\n").values(0, 0) == 0.0);
+}
+
+TEST_CASE_TEMPLATE("a 100 MB line is a clear error, with no allocation that grows with it", T, float, double) {
+  const std::size_t length = std::size_t{100} << 20;
+  std::string text = "x0,x1\n1,2\n";
+  text.append(length, '7');
+  text += ",3\n";
+  redflag::test::largest_allocation = 0;
+  CHECK_THROWS_WITH_AS((void)parse_csv<T>(text), doctest::Contains("line 3"), data_error);
+  CHECK(redflag::test::largest_allocation.load() < (std::size_t{1} << 20));
 }
 
 TEST_CASE("read_csv from a file and a stream") {

@@ -101,6 +101,12 @@ TEST_CASE("load_rules rejects a malformed configuration whole, naming the offend
         std::string::npos);
   CHECK(error_of(rules_with(R"({"quantity": {"name": "amount", "op": ">", "value": NaN}})")).find("invalid JSON") !=
         std::string::npos);
+  // 10,000 levels: refused at the parser's depth limit, before any recursion could exhaust the stack.
+  std::string deep;
+  for (int i = 0; i < 10'000; ++i) deep += R"({"not": )";
+  deep += R"({"quantity": {"name": "amount", "op": ">", "value": 1}})" + std::string(10'000, '}');
+  CHECK(error_of(rules_with(deep)).find("$: invalid JSON line 1, column 2092 (byte 2091): nesting deeper than 256 levels") !=
+        std::string::npos);
   CHECK(error_of(rules_with(R"({"all": []})")).find("$.rules[0].when.all: expected a non-empty array") !=
         std::string::npos);
   CHECK(error_of(rules_with(R"({"not": {"rule": "NOPE"}})")).find("$.rules[0].when.not.rule: no rule named 'NOPE'") !=

@@ -81,7 +81,7 @@ elseif(CASE STREQUAL "malformed")
       string(REGEX REPLACE "\"amount\":[^,]*," "\"amount\":1e400," line "${line}")
       string(APPEND bad "${line}\n")                      # beyond double: nlohmann-json's out_of_range
     elseif(number EQUAL 15)
-      string(REPEAT "m" 300 long_name)
+      string(REPEAT "m" 1048576 long_name)  # 1 MB
       string(REGEX REPLACE "\"merchant\":\"[^\"]*\"" "\"merchant\":\"${long_name}\"" line "${line}")
       string(APPEND bad "${line}\n")                                            # an absurd merchant name
     else()
