@@ -3,6 +3,7 @@
 #   demo   build and run the demo: card-transaction monitoring (default)
 #   test   build everything and run the whole test suite with ctest
 #   bench  build the benchmarks with -O3 and run them
+#   fuzz [SECONDS]  build the libFuzzer targets (clang) and run each for SECONDS (default 600)
 # Installs missing Debian packages first (idempotent, non-interactive).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -15,8 +16,13 @@ packages=(g++ cmake make pkg-config git
           # The example pipelines' HTTP/WebSocket and JSON (never the library's headers).
           libboost-dev nlohmann-json3-dev)
 # scikit-learn provides the reference values the parity tests compare against;
-# headless Chromium renders the market example's HTML report in its test.
-[ "$task" = test ] && packages+=(python3 python3-numpy python3-sklearn chromium python3-requests python3-urllib3 python3-colorama python3-yaml python3-patch-ng python3-fasteners python3-distro python3-jinja2 python3-dateutil)
+# headless Chromium renders the market example's HTML report in its test;
+# Conan's Python modules run the Conan recipe's test; clang builds the suite a
+# second time and, with its runtime libraries, the fuzz targets.
+[ "$task" = test ] && packages+=(python3 python3-numpy python3-sklearn chromium python3-requests python3-urllib3
+                                 python3-colorama python3-yaml python3-patch-ng python3-fasteners python3-distro
+                                 python3-jinja2 python3-dateutil)
+[ "$task" = test ] || [ "$task" = fuzz ] && packages+=(clang libclang-rt-14-dev)
 
 missing=()
 for package in "${packages[@]}"; do
@@ -30,6 +36,19 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
+# One configuration: configure, build, run its tests; each phase's wall time
+# is printed, so every CI log shows where the budget (docs/contributing.md) goes.
+run_preset() {
+  local preset="$1"
+  shift
+  local start=$SECONDS
+  cmake --preset "$preset" "$@" >/dev/null
+  cmake --build --preset "$preset" -j "$jobs"
+  local built=$SECONDS
+  ctest --preset "$preset" -j "$jobs"
+  echo "redflag: $preset: build $((built - start)) s, tests $((SECONDS - built)) s"
+}
+
 case "$task" in
   demo)
     cmake --preset release >/dev/null
@@ -37,13 +56,15 @@ case "$task" in
     ./build/release/examples/transactions/redflag_transactions
     ;;
   test)
-    cmake --preset ci
-    cmake --build --preset ci -j "$jobs"
-    ctest --preset ci --output-on-failure -j "$jobs"
-    # The concurrency tests again, under ThreadSanitizer.
-    cmake --preset tsan >/dev/null
-    cmake --build --preset tsan -j "$jobs"
-    ctest --preset tsan -j "$jobs"
+    run_preset ci          # everything, under AddressSanitizer and UndefinedBehaviorSanitizer
+    run_preset tsan        # the concurrency tests again, under ThreadSanitizer
+    run_preset clang       # the unit tests with clang (no sanitizers)
+    run_preset cxx23       # the unit tests as C++23 (no sanitizers)
+    run_preset fuzz -DREDFLAG_FUZZ_SECONDS=30  # every fuzz target for 30 s from its corpus
+    echo "redflag: test command: $SECONDS s"
+    ;;
+  fuzz)
+    run_preset fuzz -DREDFLAG_FUZZ_SECONDS="${2:-600}"
     ;;
   bench)
     cmake --preset bench
@@ -53,7 +74,7 @@ case "$task" in
     done
     ;;
   *)
-    echo "usage: $0 [demo|test|bench]" >&2
+    echo "usage: $0 [demo|test|bench|fuzz [SECONDS]]" >&2
     exit 2
     ;;
 esac

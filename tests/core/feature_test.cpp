@@ -127,6 +127,8 @@ static_assert(redflag::Feature<CardHistory, Transaction>);
 static_assert(!redflag::Feature<NoWidth, Transaction>);
 static_assert(!redflag::Feature<NonStaticWidth, Transaction>);
 static_assert(!redflag::Feature<RuntimeWidth, Transaction>);
+// Defined only after the check, so the check saw no constant (and clang sees a definition).
+const std::size_t RuntimeWidth::width = 1;
 static_assert(!redflag::Feature<ZeroWidth, Transaction>);
 static_assert(!redflag::Feature<WrongColumnCount, Transaction>);
 static_assert(!redflag::Feature<NoColumns, Transaction>);

@@ -15,7 +15,7 @@ using redflag::detail::forest::TreeNode;
 
 namespace {
 
-constexpr std::size_t columns = 4;
+constexpr std::size_t walk_columns = 4;
 // Thresholds come from this small set, so rows often hit a threshold exactly.
 constexpr double grid[] = {-1.0, -0.5, 0.0, 0.5, 1.0};
 
@@ -49,7 +49,7 @@ std::int32_t grow(Forest<T>& forest, redflag::Random& random, std::int32_t max_d
     }
     const auto left = static_cast<std::int32_t>(forest.nodes.size());
     node = {static_cast<T>(grid[random.uniform_int<std::size_t>(std::size(grid))]), left,
-            static_cast<std::uint16_t>(random.uniform_int<std::size_t>(columns)), NodeKind::numeric, 1};
+            static_cast<std::uint16_t>(random.uniform_int<std::size_t>(walk_columns)), NodeKind::numeric, 1};
     forest.nodes.push_back({});
     forest.nodes.push_back({});
     pending.push_back({static_cast<std::size_t>(left), at.level + 1});
@@ -87,7 +87,7 @@ std::vector<T> random_rows(std::uint64_t seed, std::size_t rows) {
   redflag::Random random(seed);
   const T special[] = {std::numeric_limits<T>::quiet_NaN(), std::numeric_limits<T>::infinity(),
                        -std::numeric_limits<T>::infinity(), T(0.5), T(-1)};
-  std::vector<T> values(rows * columns);
+  std::vector<T> values(rows * walk_columns);
   for (T& value : values) {
     const double draw = random.uniform<double>();
     value = draw < 0.1 ? special[random.uniform_int<std::size_t>(std::size(special))]
@@ -113,11 +113,11 @@ TEST_CASE_TEMPLATE("the complete layout sends every row to the leaf the node wal
       std::uint32_t offset[wide];
       for (std::size_t w = 0; w < wide; ++w) {
         at[w] = forest.offsets[t];
-        offset[w] = static_cast<std::uint32_t>(w * columns);
+        offset[w] = static_cast<std::uint32_t>(w * walk_columns);
       }
-      redflag::detail::forest::walk(forest.nodes.data(), forest.depth[t], at, values.data() + r * columns, offset);
+      redflag::detail::forest::walk(forest.nodes.data(), forest.depth[t], at, values.data() + r * walk_columns, offset);
       std::uint32_t reached[wide];
-      complete.walk(t, values.data() + r * columns, offset, reached);
+      complete.walk(t, values.data() + r * walk_columns, offset, reached);
       for (std::size_t w = 0; w < wide; ++w) {
         CHECK(reached[w] == static_cast<std::uint32_t>(at[w]));
         CHECK(forest.nodes[static_cast<std::size_t>(at[w])].kind == NodeKind::leaf);
@@ -160,11 +160,11 @@ TEST_CASE_TEMPLATE("leaves() finds every row's leaf, vector walk and tail alike"
   MESSAGE(walk_kind);
   constexpr std::size_t rows = 3 * CompleteTrees<T>::vector_rows + 13;
   // A stride wider than the row, as for a block of a wider matrix.
-  constexpr std::size_t stride = columns + 3;
+  constexpr std::size_t stride = walk_columns + 3;
   const std::vector<T> dense = random_rows<T>(23, rows);
   std::vector<T> values(rows * stride, T(99));
   for (std::size_t r = 0; r < rows; ++r) {
-    for (std::size_t c = 0; c < columns; ++c) values[r * stride + c] = dense[r * columns + c];
+    for (std::size_t c = 0; c < walk_columns; ++c) values[r * stride + c] = dense[r * walk_columns + c];
   }
   std::vector<std::uint32_t> reached(rows);
   for (std::size_t t = 0; t + 1 < forest.offsets.size(); ++t) {
@@ -188,8 +188,8 @@ TEST_CASE_TEMPLATE("add_leaves() adds every row's leaf value, tree after tree", 
   std::vector<double> sum(rows, 0.5);
   std::vector<double> reference(rows, 0.5);
   for (std::size_t t = 0; t + 1 < forest.offsets.size(); ++t) {
-    complete.add_leaves(t, values.data(), columns, rows, sum.data());
-    for (std::size_t r = 0; r < rows; ++r) reference[r] += value_of(node_walk_leaf(forest, t, values.data() + r * columns));
+    complete.add_leaves(t, values.data(), walk_columns, rows, sum.data());
+    for (std::size_t r = 0; r < rows; ++r) reference[r] += value_of(node_walk_leaf(forest, t, values.data() + r * walk_columns));
   }
   CHECK(sum == reference);
 }

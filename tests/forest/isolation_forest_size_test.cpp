@@ -25,7 +25,7 @@ using redflag::Matrix;
 
 namespace {
 
-constexpr Index trees = 100;
+constexpr Index size_trees = 100;
 constexpr Index max_samples = 256;
 constexpr std::uintmax_t limit = 512 * 1024;
 
@@ -42,7 +42,7 @@ ModelSize fitted_size(Index rows) {
   for (Index i = 0; i < X.rows(); ++i) {
     for (Index j = 0; j < X.cols(); ++j) X(i, j) = rng.normal<T>();
   }
-  IsolationForest<T> model({.n_estimators = trees, .max_samples = max_samples, .random_state = 5});
+  IsolationForest<T> model({.n_estimators = size_trees, .max_samples = max_samples, .random_state = 5});
   model.fit(X);
 
   const auto path = std::filesystem::path(REDFLAG_TEST_SCRATCH_DIR) /
@@ -70,7 +70,7 @@ TEST_CASE_TEMPLATE("IsolationForest: a 100-tree, max_samples 256 model is under 
             " bytes, ", size.nodes, " nodes");
     CHECK(size.memory < limit);
     CHECK(size.file < limit);
-    CHECK(size.nodes <= trees * (2 * max_samples - 1));
+    CHECK(size.nodes <= size_trees * (2 * max_samples - 1));
     CHECK(relative_change(size.memory, reference.memory) <= 0.20);
     CHECK(relative_change(size.file, reference.file) <= 0.20);
   }

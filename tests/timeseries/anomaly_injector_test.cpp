@@ -170,7 +170,9 @@ TEST_CASE("AnomalyInjector plants every kind with its documented size") {
       {AnomalyType::subtle,
        {AnomalyKind::subtle_shift, AnomalyKind::micro_oscillation, AnomalyKind::volume_increase}},
   };
-  for (const auto& [type, expected_kinds] : kinds) {
+  for (const auto& entry : kinds) {
+    const AnomalyType type = entry.first;  // not a structured binding: clang 14 cannot capture those
+    const auto& expected_kinds = entry.second;
     INFO("type ", std::string(redflag::to_string(type)));
     const AnomalyInjector<double> injector({.type = type, .random_state = 9}, training);
     CHECK(injector.sigma() == sigma);

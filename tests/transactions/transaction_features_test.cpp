@@ -16,7 +16,7 @@ using redflag::Transaction;
 
 namespace {
 
-constexpr std::int64_t hour = 3'600'000;
+constexpr std::int64_t hour_ms = 3'600'000;
 // 2024-01-01 10:00 UTC, a Monday.
 constexpr std::int64_t t0 = 1'704'103'200'000;
 
@@ -65,10 +65,10 @@ TEST_CASE("transaction features match hand-computed values") {
   EntityStore store;
   auto features = redflag::make_transaction_features();
   observe(store, features, txn("t1", 10.0, t0, "m1"));
-  observe(store, features, txn("t2", 20.0, t0 + hour, "m1"));
-  observe(store, features, txn("t3", 30.0, t0 + 2 * hour, "m2"));
+  observe(store, features, txn("t2", 20.0, t0 + hour_ms, "m1"));
+  observe(store, features, txn("t3", 30.0, t0 + 2 * hour_ms, "m2"));
   // 13:30 on the same Monday, 1.5 h after the last one.
-  const auto row = observe(store, features, txn("t4", 100.0, t0 + 7 * hour / 2, "m1"));
+  const auto row = observe(store, features, txn("t4", 100.0, t0 + 7 * hour_ms / 2, "m1"));
   CHECK(row[0] == doctest::Approx(std::log1p(100.0)));
   // mean 20, sample sd 10.
   CHECK(row[1] == doctest::Approx(8.0));
@@ -87,7 +87,7 @@ TEST_CASE("transaction features match hand-computed values") {
   CHECK(row[9] == 0.0);
 
   // Now the 5th event: a huge amount at 12:00 (hour seen once of 4 with peak 1).
-  const auto big = observe(store, features, txn("t5", 20'000.0, t0 + 4 * hour, "m3"));
+  const auto big = observe(store, features, txn("t5", 20'000.0, t0 + 4 * hour_ms, "m3"));
   CHECK(big[9] == 1.0);
   CHECK(big[7] == 0.0);
   CHECK(big[2] == 1.0);
@@ -99,7 +99,7 @@ TEST_CASE("is_new_user turns off at the configured number of events") {
   EntityStore store;
   auto features = redflag::make_transaction_features({.new_user_events = 3});
   for (int i = 0; i < 4; ++i) {
-    const auto row = observe(store, features, txn("t" + std::to_string(i), 10.0, t0 + i * hour, "m1"));
+    const auto row = observe(store, features, txn("t" + std::to_string(i), 10.0, t0 + i * hour_ms, "m1"));
     CHECK(row[8] == (i < 3 ? 1.0 : 0.0));
   }
   CHECK_THROWS_AS(redflag::make_transaction_features({.velocity_window_ms = 0}), redflag::invalid_argument);
