@@ -114,6 +114,9 @@ TEST_CASE("TransformerAutoencoder rejects damaged files") {
   CHECK_THROWS_WITH_AS(load_edited("\"heads\": 2", "\"heads\": 3"),
                        doctest::Contains("TransformerAutoencoder: d_model must be a positive multiple of heads"),
                        redflag::serialization_error);
+  // Regression (found by fuzzing): window * features overflowed in the shape check.
+  CHECK_THROWS_WITH_AS(load_edited("\"window\": 4", "\"window\": 4611686018427387904"),
+                       doctest::Contains("has 3 features and 12 columns"), redflag::serialization_error);
   // Regression: an unbounded batch_size made the first anomaly_score ask for terabytes.
   CHECK_THROWS_WITH_AS(load_edited("\"batch_size\": 4", "\"batch_size\": 4000000000000"),
                        doctest::Contains("batch_size must be in [1, 1048576]"), redflag::serialization_error);

@@ -569,7 +569,8 @@ class TransformerAutoencoder {
       if (!weights.empty() || !schema_.empty()) fail_load("is not fitted but holds weights or a schema");
       return;
     }
-    if (features < 1 || schema_.size() != params_.window * features) {
+    // Divided, not multiplied: a file's window times its features can overflow.
+    if (features < 1 || schema_.size() % params_.window != 0 || schema_.size() / params_.window != features) {
       fail_load("has " + std::to_string(features) + " features and " + std::to_string(schema_.size()) +
                 " columns, expected window * features = " + std::to_string(params_.window) + " * features columns");
     }
