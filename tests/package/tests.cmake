@@ -69,12 +69,14 @@ if(TARGET redflag_cli)
     PASS_REGULAR_EXPRESSION "^redflag ${PROJECT_VERSION}")
 endif()
 
-# The Conan recipe: `conan create` with the offline Conan from ../shared/tools
-# (Debian's Eigen, xsimd and cereal as platform requirements). Skipped, with
-# the reason printed, where that Conan or its Python modules are missing.
+# The Conan recipe: `conan create` with a Conan 2 that runs offline, its
+# profile taking Debian's Eigen, xsimd and cereal as platform requirements.
+# Skipped, with the reason printed, where that Conan or its Python modules
+# are missing.
+set(REDFLAG_CONAN "${PROJECT_SOURCE_DIR}/../shared/tools/conan/conan" CACHE FILEPATH
+    "Conan 2 wrapper (with offline.profile beside it) for the Conan recipe's test")
 add_test(NAME package.conan_create
-         COMMAND "${redflag_package_sources}/conan/run_conan_create.sh"
-                 "${PROJECT_SOURCE_DIR}/../shared/tools/conan/conan" "${redflag_package_dir}/conan")
+         COMMAND "${redflag_package_sources}/conan/run_conan_create.sh" "${REDFLAG_CONAN}" "${redflag_package_dir}/conan")
 set_tests_properties(package.conan_create PROPERTIES
   LABELS package
   SKIP_RETURN_CODE 77

@@ -10,7 +10,7 @@ work="$2"
 recipe="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 if [ ! -x "$conan" ]; then
-  echo "SKIPPED: no offline Conan at $conan (the tools checkout beside the repository provides it)"
+  echo "SKIPPED: no Conan 2 at $conan"
   exit 77
 fi
 # The modules behind the Debian packages its README lists (bootstrap.sh test installs them).
