@@ -12,30 +12,18 @@ namespace {
 
 template <class Model>
 void score(const Model& model) {
-  using T = typename Model::scalar_type;
-  const Index columns = model.schema().size();
-  if (columns < 1 || columns > max_probe_columns) return;
-  try {
-    const Matrix<T> X = probe_rows<T>(columns);
+  probe(model, [&](const auto& X) {
     (void)model.anomaly_score(X);
     if constexpr (requires { model.explain(X); }) (void)model.explain(X);
-  } catch (const error&) {
-  }
-  save_again(model);
+  });
 }
 
 template <class Model>
 void classify(const Model& model) {
-  using T = typename Model::scalar_type;
-  const Index columns = model.schema().size();
-  if (columns < 1 || columns > max_probe_columns) return;
-  try {
-    const Matrix<T> X = probe_rows<T>(columns);
+  probe(model, [&](const auto& X) {
     (void)model.predict_proba(X);
     (void)model.predict(X);
-  } catch (const error&) {
-  }
-  save_again(model);
+  });
 }
 
 }  // namespace

@@ -108,4 +108,18 @@ void save_again(const Model& model) {
   save(model, json, Format::json);
 }
 
+// Hands probe rows as wide as the model's schema to `apply` (a model that
+// refuses them with a redflag::error is fine), then saves the model again.
+template <class Model, class Apply>
+void probe(const Model& model, Apply&& apply) {
+  const Index columns = model.schema().size();
+  if (columns >= 1 && columns <= max_probe_columns) {
+    try {
+      apply(probe_rows<typename Model::scalar_type>(columns));
+    } catch (const error&) {
+    }
+  }
+  save_again(model);
+}
+
 }  // namespace redflag::fuzz

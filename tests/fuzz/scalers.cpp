@@ -11,15 +11,7 @@ namespace {
 
 template <class Scaler>
 void transform(const Scaler& scaler) {
-  using T = typename Scaler::scalar_type;
-  const Index columns = scaler.schema().size();
-  if (columns < 1 || columns > max_probe_columns) return;
-  try {
-    const Matrix<T> X = probe_rows<T>(columns);
-    (void)scaler.inverse_transform(scaler.transform(X));
-  } catch (const error&) {
-  }
-  save_again(scaler);
+  probe(scaler, [&](const auto& X) { (void)scaler.inverse_transform(scaler.transform(X)); });
 }
 
 template <template <class> class Scaler>

@@ -9,14 +9,7 @@ namespace {
 
 template <class Model>
 void score(const Model& model) {
-  using T = typename Model::scalar_type;
-  const Index columns = model.schema().size();
-  if (columns < 1 || columns > max_probe_columns) return;
-  try {
-    (void)model.anomaly_score(probe_rows<T>(columns));
-  } catch (const error&) {
-  }
-  save_again(model);
+  probe(model, [&](const auto& windows) { (void)model.anomaly_score(windows); });
 }
 
 }  // namespace
