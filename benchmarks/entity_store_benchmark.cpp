@@ -86,9 +86,9 @@ std::vector<std::string> thread_ids(int thread) {
 
 redflag::EntityEvent base_event() {
   redflag::EntityEvent event;
-  event.amount = 42.0;
-  event.merchant = 7;
-  event.city = 3;
+  event.value = 42.0;
+  event.counterparty = 7;
+  event.place = 3;
   event.local_hour = 12;
   event.local_weekday = 2;
   return event;

@@ -27,6 +27,7 @@
 #include <redflag/risk/risk_decision.hpp>
 #include <redflag/rules/rules_engine.hpp>
 #include <redflag/transactions/transaction_features.hpp>
+#include <redflag/transactions/transaction_rules.hpp>
 #include <redflag/transactions/transaction_simulator.hpp>
 
 #include <benchmark/benchmark.h>
@@ -83,17 +84,20 @@ const redflag::IsolationForest<double>& model() {
 struct Pipeline {
   redflag::EntityStore store{store_params()};
   redflag::TransactionFeatures features = redflag::make_transaction_features();
-  redflag::RulesEngine engine = redflag::RulesEngine::builtin();
+  redflag::TransactionRuleFeatures rule_columns = redflag::make_transaction_rule_features();
+  redflag::RulesEngine engine = redflag::transaction_rules(rule_columns);
   redflag::RiskDecider decider;
   redflag::RuleHits hits;
   std::array<double, 10> row{};
+  std::array<double, redflag::TransactionRuleFeatures::width> rule_row{};
 
   double process(const redflag::Transaction& txn, const redflag::IsolationForest<double>* forest) {
     const redflag::EntityEvent event = redflag::to_entity_event(txn);
     store.observe(event, [&](const redflag::EntityState& before) {
       const redflag::TransactionContext context{txn, event, before};
       features.write_row(context, std::span<double>(row));
-      engine.evaluate(context, hits);
+      rule_columns.write_row(context, std::span<double>(rule_row));
+      engine.evaluate(std::span<const double>(rule_row), hits);
     });
     std::optional<double> score;
     if (forest != nullptr) score = forest->score_one(std::span<const double>(row));
@@ -112,7 +116,8 @@ struct Pipeline {
     store.observe_batch(events, [&](std::size_t i, const redflag::EntityState& before) {
       const redflag::TransactionContext context{txns[i], events[i], before};
       features.write_row(context, std::span<double>(row));
-      engine.evaluate(context, hits);
+      rule_columns.write_row(context, std::span<double>(rule_row));
+      engine.evaluate(std::span<const double>(rule_row), hits);
       std::optional<double> score;
       if (forest != nullptr) score = forest->score_one(std::span<const double>(row));
       total += decider.decide(score, hits, engine).risk_score;

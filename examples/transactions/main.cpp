@@ -227,7 +227,7 @@ struct Input {
 
 redflag::RulesEngine rules(const Arguments& args) {
   const auto path = args.get("--rules");
-  return path ? redflag::load_rules_file(*path) : redflag::RulesEngine::builtin();
+  return path ? redflag::load_rules_file(*path, redflag::make_transaction_rule_features()) : redflag::transaction_rules();
 }
 
 int run(const Arguments& args) {

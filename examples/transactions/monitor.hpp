@@ -4,7 +4,7 @@
 //
 //   transaction -> to_entity_event -> EntityStore::observe (the user's state before it)
 //               -> the ten transaction features -> IsolationForest::score_one
-//               -> RulesEngine::evaluate -> RiskDecider::decide -> verdict
+//               -> the rule columns -> RulesEngine::evaluate -> RiskDecider::decide -> verdict
 //
 // Models. Until the stream has covered `warm_up_days` days there is no model
 // and verdicts come from the rules alone. From then on, at the first
@@ -27,6 +27,7 @@
 #include <redflag/rules/rules_engine.hpp>
 #include <redflag/stream/entity_store.hpp>
 #include <redflag/transactions/transaction_features.hpp>
+#include <redflag/transactions/transaction_rules.hpp>
 
 #include <algorithm>
 #include <array>
@@ -72,8 +73,9 @@ struct ModelEvent {
 
 class Monitor {
  public:
+  // `engine`'s rules read make_transaction_rule_features()'s columns.
   Monitor(const std::filesystem::path& registry_directory, redflag::RulesEngine engine, MonitorParams params = {})
-      : engine_(std::move(engine)),
+      : engine_(checked(std::move(engine))),
         decider_(params.risk),
         registry_(registry_directory),
         policy_(
@@ -98,11 +100,13 @@ class Monitor {
   Verdict process(const redflag::Transaction& txn) {
     const redflag::EntityEvent event = redflag::to_entity_event(txn);
     std::array<double, 10> row{};
+    std::array<double, redflag::TransactionRuleFeatures::width> rule_row{};
     store_.observe(event, [&](const redflag::EntityState& before) {
       const redflag::TransactionContext context{txn, event, before};
       features_.write_row(context, std::span<double>(row));
-      engine_.evaluate(context, hits_);
+      rule_columns_.write_row(context, std::span<double>(rule_row));
     });
+    engine_.evaluate(std::span<const double>(rule_row), hits_);
     // Accepted: now the stream's clock may move on (swap, start a retraining).
     const std::int64_t day = floor_div(txn.timestamp_ms, 86'400'000);
     if (!first_day_) first_day_ = day;
@@ -135,7 +139,7 @@ class Monitor {
         contributions.push_back({explanation.feature_names[static_cast<std::size_t>(j)],
                                  row[static_cast<std::size_t>(j)], explanation.contributions(0, j)});
       }
-      verdict.explanation = decider_.explain(decision, hits_, engine_, contributions);
+      verdict.explanation = decider_.explain(decision, hits_, engine_, contributions, features_.phrasebook());
     } else {
       verdict.explanation = decider_.explain(decision, hits_, engine_);
     }
@@ -168,6 +172,11 @@ class Monitor {
     std::int64_t time = 0;  // Unix seconds
     std::array<double, 10> values{};
   };
+
+  redflag::RulesEngine checked(redflag::RulesEngine engine) const {
+    rule_columns_.schema().require_same(engine.schema(), "Monitor: the rules' columns");
+    return engine;
+  }
 
   static std::int64_t floor_div(std::int64_t a, std::int64_t b) { return a / b - (a % b != 0 && (a < 0) != (b < 0)); }
 
@@ -224,6 +233,7 @@ class Monitor {
 
   redflag::EntityStore store_;
   redflag::TransactionFeatures features_ = redflag::make_transaction_features();
+  redflag::TransactionRuleFeatures rule_columns_ = redflag::make_transaction_rule_features();
   redflag::RulesEngine engine_;
   redflag::RiskDecider decider_;
   redflag::RuleHits hits_;

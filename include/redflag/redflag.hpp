@@ -9,6 +9,7 @@
 #include <redflag/core/error.hpp>
 #include <redflag/core/feature.hpp>
 #include <redflag/core/parallel.hpp>
+#include <redflag/core/phrase.hpp>
 #include <redflag/core/random.hpp>
 #include <redflag/core/schema.hpp>
 #include <redflag/core/serialization.hpp>
@@ -47,10 +48,12 @@
 #include <redflag/risk/risk_decision.hpp>
 
 #include <redflag/rules/rule_config.hpp>
-#include <redflag/rules/rule_predicates.hpp>
+#include <redflag/rules/condition.hpp>
 #include <redflag/rules/rules_engine.hpp>
 
 #include <redflag/stream/behaviour_profile.hpp>
+#include <redflag/stream/entity.hpp>
+#include <redflag/stream/entity_features.hpp>
 #include <redflag/stream/entity_store.hpp>
 #include <redflag/stream/quantile_sketch.hpp>
 #include <redflag/stream/sliding_window.hpp>
@@ -64,4 +67,5 @@
 
 #include <redflag/transactions/transaction.hpp>
 #include <redflag/transactions/transaction_features.hpp>
+#include <redflag/transactions/transaction_rules.hpp>
 #include <redflag/transactions/transaction_simulator.hpp>

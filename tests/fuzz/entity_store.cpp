@@ -18,7 +18,7 @@ void observe(EntityStore& store) {
       EntityEvent event;
       event.entity = entity;
       event.time_ms = time;
-      event.amount = 10.0;
+      event.value = 10.0;
       try {
         store.observe(event, [&](const EntityState& before) {
           (void)features.transform_one<double>(TransactionContext{txn, event, before});

@@ -21,12 +21,12 @@ TEST_CASE("to_entity_event hashes keys and rejects unknown currencies and offset
   Transaction txn{"t1", "u1", 12.5, "EUR", 1'704'069'000'000, 60, "m1", 5411, "Paris", "FR"};
   const auto event = redflag::to_entity_event(txn);
   CHECK(event.entity == "u1");
-  CHECK(event.amount == 12.5);
+  CHECK(event.value == 12.5);
   CHECK(event.local_hour == 1);
-  CHECK(event.merchant != 0);
+  CHECK(event.counterparty != 0);
   Transaction other_country = txn;
   other_country.country = "US";
-  CHECK(redflag::to_entity_event(other_country).city != event.city);
+  CHECK(redflag::to_entity_event(other_country).place != event.place);
 
   Transaction bad = txn;
   bad.currency = "XYZ";
@@ -44,5 +44,5 @@ TEST_CASE("to_entity_event hashes keys and rejects unknown currencies and offset
   const std::array<std::string_view, 1> only_xyz = {"XYZ"};
   bad = txn;
   bad.currency = "XYZ";
-  CHECK(redflag::to_entity_event(bad, only_xyz).amount == 12.5);
+  CHECK(redflag::to_entity_event(bad, only_xyz).value == 12.5);
 }

@@ -19,6 +19,7 @@
 //   };
 
 #include <redflag/core/error.hpp>
+#include <redflag/core/phrase.hpp>
 #include <redflag/core/schema.hpp>
 #include <redflag/core/types.hpp>
 
@@ -38,10 +39,12 @@
 namespace redflag {
 
 // A column declared by a feature. The name may point into the feature object
-// (features with configurable names); FeatureSet copies it into its Schema.
+// (features with configurable names); FeatureSet copies it into its Schema,
+// and the phrase (how the column reads in explanations) into its Phrasebook.
 struct FeatureColumn {
   std::string_view name;
   ColumnKind kind = ColumnKind::numeric;
+  ColumnPhrase phrase{};
 };
 
 template <class F, class Record>
@@ -106,7 +109,7 @@ class FeatureSet {
   explicit FeatureSet(Features... features) : features_(std::move(features)...) {
     std::vector<Column> columns;
     columns.reserve(width);
-    std::apply([&](const auto&... feature) { (append_columns(feature, columns), ...); }, features_);
+    std::apply([&](const auto&... feature) { (append_columns(feature, columns, phrasebook_), ...); }, features_);
     std::unordered_set<std::string> seen;
     for (const Column& column : columns) {
       if (column.name.empty()) {
@@ -121,6 +124,8 @@ class FeatureSet {
   }
 
   [[nodiscard]] const Schema& schema() const { return schema_; }
+  // The columns' phrases, for RiskDecider and RulesEngine explanations.
+  [[nodiscard]] const Phrasebook& phrasebook() const { return phrasebook_; }
   [[nodiscard]] const std::tuple<Features...>& features() const { return features_; }
   [[nodiscard]] std::tuple<Features...>& features() { return features_; }
 
@@ -177,9 +182,11 @@ class FeatureSet {
 
  private:
   template <class F>
-  static void append_columns(const F& feature, std::vector<Column>& columns) {
+  static void append_columns(const F& feature, std::vector<Column>& columns, Phrasebook& phrasebook) {
     for (const FeatureColumn& column : feature.columns()) {
+      validate_phrase(column.name, column.phrase, "FeatureSet::FeatureSet");
       columns.push_back({std::string(column.name), column.kind});
+      phrasebook.add(std::string(column.name), column.phrase);
     }
   }
 
@@ -219,6 +226,7 @@ class FeatureSet {
 
   std::tuple<Features...> features_;
   Schema schema_;
+  Phrasebook phrasebook_;
 };
 
 // FeatureSet's record type cannot be deduced from the features; name it here:

@@ -12,9 +12,13 @@
 // severity is also a minimum level (a critical rule is never LOW). The
 // recommendation follows the level: BLOCK from block_from, REVIEW from
 // review_from, APPROVE below. decide() allocates nothing and is
-// deterministic; explain() builds the human-readable text on demand.
+// deterministic; explain() builds the human-readable text on demand, in the
+// words the columns declare (their ColumnPhrase: the rules engine's for the
+// evidence, the model's Phrasebook for its contributions), so any pipeline's
+// explanation reads in its own terms.
 
 #include <redflag/core/error.hpp>
+#include <redflag/core/phrase.hpp>
 #include <redflag/rules/rules_engine.hpp>
 
 #include <algorithm>
@@ -22,7 +26,6 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
 #include <optional>
 #include <span>
 #include <string>
@@ -130,65 +133,46 @@ class RiskDecider {
     return decision;
   }
 
-  // "HIGH risk 0.72, REVIEW: amount 37x this entity's average (> 10); 3 cities in 60 s (>= 2)
+  // "HIGH risk 0.72, REVIEW: amount 37x this user's average (> 10); 3 cities in 60 s (>= 2)
   //  [VELOCITY_MULTI_CITY]; model 0.71: new merchant for this user, ..."
+  // `model_columns`: the phrases of the model's columns (FeatureSet::phrasebook());
+  // a column without one reads "name = value".
   [[nodiscard]] std::string explain(const RiskDecision& decision, const RuleHits& hits, const RulesEngine& engine,
-                                    std::span<const FeatureContribution> contributions = {}) const {
-    std::string text = std::string(to_string(decision.level)) + " risk " + fixed(decision.risk_score, 2) + ", " +
-                       std::string(to_string(decision.recommendation));
+                                    std::span<const FeatureContribution> contributions = {},
+                                    const Phrasebook& model_columns = {}) const {
+    std::string text = std::string(to_string(decision.level)) + " risk " + format_number(decision.risk_score, 2) +
+                       ", " + std::string(to_string(decision.recommendation));
     std::string separator = ": ";
     for (const RuleHit& hit : hits.hits) {
       std::string because;
       for (const rules::Observation& o : hit.evidence.observations()) {
         if (!o.held) continue;  // the leaves that made the rule fire
-        because += (because.empty() ? "" : "; ") + rules::describe(o);
+        because += (because.empty() ? "" : "; ") + engine.describe(o);
       }
       text += separator + because + " [" + engine.rule(hit.rule).name + "]";
       separator = "; ";
     }
     if (decision.has_model_score) {
-      text += separator + "model " + fixed(decision.model_score, 2);
+      text += separator + "model " + format_number(decision.model_score, 2);
       std::vector<FeatureContribution> top(contributions.begin(), contributions.end());
       std::stable_sort(top.begin(), top.end(),
                        [](const auto& a, const auto& b) { return a.contribution > b.contribution; });
       std::string features;
       for (std::size_t i = 0; i < top.size() && i < policy_.top_features && top[i].contribution > 0.0; ++i) {
-        features += (features.empty() ? "" : ", ") + phrase(top[i]);
+        features += (features.empty() ? "" : ", ") + phrase(top[i], model_columns);
       }
       if (!features.empty()) text += ": " + features;
     }
     return text;
   }
 
-  // Words for the transaction features; other features as "name = value".
-  static std::string phrase(const FeatureContribution& f) {
-    const std::string_view n = f.name;
-    if (n == "log_amount") return "amount " + fixed(std::expm1(f.value), 2);
-    if (n == "amount_zscore") return "amount " + fixed(f.value, 1) + " standard deviations from this user's average";
-    if (n == "amount_percentile") {
-      return f.value >= 0.5 ? "amount above " + fixed(100.0 * f.value, 0) + "% of this user's past amounts"
-                            : "amount below " + fixed(100.0 * (1.0 - f.value), 0) + "% of this user's past amounts";
-    }
-    if (n == "velocity_ratio") return fixed(f.value, 1) + "x this user's usual transaction rate";
-    if (n == "hour_deviation") return "unusual hour for this user";
-    if (n == "day_deviation") return "unusual weekday for this user";
-    if (n == "time_since_last") return fixed(std::expm1(f.value), 0) + " s since the previous transaction";
-    if (n == "merchant_familiarity") {
-      return f.value == 0.0 ? "new merchant for this user"
-                            : "merchant of " + fixed(100.0 * f.value, 0) + "% of this user's transactions";
-    }
-    if (n == "is_new_user") return f.value > 0.5 ? "new user" : "established user";
-    if (n == "global_amount_flag") return f.value > 0.5 ? "amount above the global threshold" : "ordinary amount";
-    return std::string(n) + " = " + fixed(f.value, 3);
+  // The contribution's column in its declared words, or "name = value".
+  static std::string phrase(const FeatureContribution& f, const Phrasebook& columns) {
+    if (const ColumnPhrase* words = columns.find(f.name)) return phrase_column(f.name, *words, f.value);
+    return std::string(f.name) + " = " + format_number(f.value, 3);
   }
 
  private:
-  static std::string fixed(double value, int digits) {
-    std::array<char, 64> buffer{};
-    const int written = std::snprintf(buffer.data(), buffer.size(), "%.*f", digits, value);
-    return std::string(buffer.data(), written > 0 ? static_cast<std::size_t>(written) : 0);
-  }
-
   RiskPolicy policy_;
 };
 

@@ -1,27 +1,35 @@
 #pragma once
 
-// Rules from a JSON configuration, so operators change thresholds without
-// recompiling. The format (docs/rules-engine.md has the full reference):
+// Rules from a JSON file, so operators change thresholds and add rules
+// without recompiling. A file names columns; it is loaded against the Schema
+// the engine evaluates (a FeatureSet's, a CSV's). The format
+// (docs/rules-engine.md has the full reference):
 //
-//   {"version": 1,
+//   {"version": 2,
 //    "rules": [
 //      {"name": "HIGH_AMOUNT", "severity": "high", "weight": 0.5,
-//       "when": {"quantity": {"name": "amount", "op": ">", "value": 10000}}},
+//       "when": {"column": "amount", "op": ">", "value": 10000}},
 //      {"name": "VELOCITY_MULTI_CITY", "severity": "critical", "weight": 0.7,
-//       "when": {"all": [
-//         {"window": {"aggregate": "count", "seconds": 60, "op": ">", "value": 3}},
-//         {"window": {"aggregate": "distinct_cities", "seconds": 60, "op": ">=", "value": 2}}]}},
+//       "when": {"all": [{"column": "transactions_60s", "op": ">", "value": 3},
+//                        {"column": "cities_60s", "op": ">=", "value": 2}]}},
+//      {"name": "UNUSUAL_HOUR", "severity": "low", "weight": 0.15,
+//       "when": {"column": "local_hour", "between": [2, 5]}},
 //      {"name": "NIGHT_JUMP", "severity": "medium", "weight": 0.3,
 //       "when": {"all": [{"rule": "UNUSUAL_HOUR"},
-//                        {"percent_change": {"baseline": "mean_amount", "op": ">", "value": 300}}]}}]}
+//                        {"column": "amount_to_mean", "op": ">", "value": 4}]}}]}
 //
-// A condition is an object with exactly one key: quantity, window,
-// hour_between, percent_change, all, any, not, or rule (the condition of
-// another rule in the same file, by name). Anything malformed — invalid
-// JSON, an unknown key or kind, a wrong type, a non-finite number, a
-// duplicate rule name, an unknown or cyclic rule reference — rejects the
-// whole configuration with invalid_argument naming the JSON path
-// ("$.rules[1].when.all[0].window.seconds: expected a positive number").
+// A condition is one of
+//   {"column": C, "op": OP, "value": X}     OP one of > >= < <= == !=
+//   {"column": C, "op": OP, "other": C2}    two columns of the same row
+//   {"column": C, "between": [FROM, TO]}    FROM <= value < TO (wraps if FROM > TO)
+//   {"column": C, "in": [CODE, ...]}        a categorical column's code
+//   {"all": [...]}, {"any": [...]}, {"not": {...}}
+//   {"rule": NAME}                          the condition of another rule of the file
+// Anything malformed — invalid JSON, an unknown key, a wrong type, a
+// non-finite number, a duplicate rule name, an unknown column or rule, an
+// operator the column's kind does not support, a cyclic rule reference —
+// rejects the whole file with invalid_argument naming the JSON path
+// ("$.rules[1].when.all[0].column: unknown column 'cities_5m' (known columns: ...)").
 
 #include <redflag/core/detail/json.hpp>
 #include <redflag/core/error.hpp>
@@ -49,21 +57,24 @@ using json::Value;
 
 class Parser {
  public:
-  explicit Parser(const Value& root) : root_(root) {}
+  Parser(const Value& root, const Schema& schema) : root_(root), schema_(schema) {}
 
-  RulesEngine parse() {
+  std::vector<Rule> parse() {
     const std::string path = "$";
     require_object(root_, path);
-    require_keys(root_, path, {"version", "rules"}, {"rules"});
-    if (const Value* version = root_.find("version")) {
-      int number = 0;
-      if (!version->to_integer(number) || number != 1) fail(path + ".version", "expected 1");
+    require_keys(root_, path, {"version", "rules"}, {"version", "rules"});
+    int version = 0;
+    if (!member(root_, "version").to_integer(version)) fail(path + ".version", "expected an integer");
+    if (version == 1) {
+      fail(path + ".version", "version 1 files (quantity, window, hour_between and percent_change conditions) are "
+                              "no longer read: version 2 names the columns of a schema (docs/rules-engine.md)");
     }
-    const Value& rules = member(root_, "rules");
-    if (!rules.is(Kind::array)) fail(path + ".rules", "expected an array");
-    for (std::size_t i = 0; i < rules.size(); ++i) {
+    if (version != 2) fail(path + ".version", "expected 2, got " + std::to_string(version));
+    const Value& list = member(root_, "rules");
+    if (!list.is(Kind::array)) fail(path + ".rules", "expected an array");
+    for (std::size_t i = 0; i < list.size(); ++i) {
       const std::string rule_path = path + ".rules[" + std::to_string(i) + "]";
-      const Value& rule = rules.items()[i];
+      const Value& rule = list.items()[i];
       require_object(rule, rule_path);
       require_keys(rule, rule_path, {"name", "severity", "weight", "when"}, {"name", "severity", "weight", "when"});
       const std::string name = string(member(rule, "name"), rule_path + ".name");
@@ -72,15 +83,15 @@ class Parser {
       index_.emplace(name, i);
       entries_.push_back({name, &rule, rule_path, State::unvisited, std::nullopt});
     }
-    RulesEngine engine;
+    std::vector<Rule> rules;
     for (Entry& entry : entries_) {
       const Value& rule = *entry.json;
       const Severity level = severity(member(rule, "severity"), entry.path + ".severity");
       const double weight = number(member(rule, "weight"), entry.path + ".weight");
       if (weight < 0.0 || weight > 1.0) fail(entry.path + ".weight", "expected a number in [0, 1]");
-      engine.add(Rule{entry.name, level, weight, condition_of(entry)});
+      rules.push_back(Rule{entry.name, level, weight, condition_of(entry)});
     }
-    return engine;
+    return rules;
   }
 
  private:
@@ -90,7 +101,7 @@ class Parser {
     const Value* json;
     std::string path;
     State state;
-    std::optional<rules::Predicate> when;
+    std::optional<rules::Condition> when;
   };
 
   [[noreturn]] static void fail(const std::string& path, const std::string& what) {
@@ -134,12 +145,6 @@ class Parser {
     return value;
   }
 
-  static int integer(const Value& v, const std::string& path) {
-    int value = 0;
-    if (!v.to_integer(value)) fail(path, "expected an integer");
-    return value;
-  }
-
   template <class Enum, std::size_t N>
   static Enum choice(const Value& v, const std::string& path, const std::array<std::string_view, N>& names) {
     const std::string text = string(v, path);
@@ -154,11 +159,27 @@ class Parser {
   static Severity severity(const Value& v, const std::string& path) {
     return choice<Severity>(v, path, std::array<std::string_view, 4>{"low", "medium", "high", "critical"});
   }
-  static rules::Compare op(const Value& v, const std::string& path) {
-    return choice<rules::Compare>(v, path, std::array<std::string_view, 4>{">", ">=", "<", "<="});
+  static rules::Op op(const Value& v, const std::string& path) { return choice<rules::Op>(v, path, rules::op_names); }
+
+  // The column named at `path`, checked against the schema.
+  const Column& column(const Value& v, const std::string& path) const {
+    const std::string name = string(v, path);
+    const Index index = schema_.find(name);
+    if (index < 0) {
+      std::string known;
+      for (const Column& c : schema_) known += (known.empty() ? "" : ", ") + c.name;
+      fail(path, "unknown column '" + name + "' (known columns: " + known + ")");
+    }
+    return schema_[index];
   }
 
-  rules::Predicate condition_of(Entry& entry) {
+  static void require_ordered(const Column& c, const std::string& path) {
+    if (c.kind == ColumnKind::categorical) {
+      fail(path, "column '" + c.name + "' is categorical; compare it with ==, != or in");
+    }
+  }
+
+  rules::Condition condition_of(Entry& entry) {
     if (entry.state == State::done) return *entry.when;
     entry.state = State::in_progress;
     entry.when = condition(member(*entry.json, "when"), entry.path + ".when");
@@ -166,52 +187,16 @@ class Parser {
     return *entry.when;
   }
 
-  rules::Predicate condition(const Value& v, const std::string& path) {
+  rules::Condition condition(const Value& v, const std::string& path) {
     require_object(v, path);
-    if (v.size() != 1) fail(path, "a condition has exactly one key (its kind)");
+    if (v.find("column")) return leaf(v, path);
+    if (v.size() != 1) fail(path, "a condition is a column test or has exactly one key: all, any, not or rule");
     const std::string& kind = v.keys().front();
     const Value& body = v.items().front();
     const std::string at = path + "." + kind;
-    using namespace std::chrono;
-    if (kind == "quantity") {
-      require_object(body, at);
-      require_keys(body, at, {"name", "op", "value"}, {"name", "op", "value"});
-      const auto q = choice<rules::Quantity>(member(body, "name"), at + ".name",
-                                             std::array<std::string_view, 4>{"amount", "amount_to_mean", "event_count",
-                                                                             "seconds_since_last"});
-      return rules::quantity(q).make(op(member(body, "op"), at + ".op"), number(member(body, "value"), at + ".value"));
-    }
-    if (kind == "window") {
-      require_object(body, at);
-      require_keys(body, at, {"aggregate", "seconds", "op", "value"}, {"aggregate", "seconds", "op", "value"});
-      const auto aggregate = choice<rules::Aggregate>(
-          member(body, "aggregate"), at + ".aggregate",
-          std::array<std::string_view, 5>{"count", "sum", "min", "max", "distinct_cities"});
-      const double seconds = number(member(body, "seconds"), at + ".seconds");
-      if (!(seconds > 0.0 && seconds <= 86'400.0 * 365)) fail(at + ".seconds", "expected a positive number of seconds");
-      const auto length = milliseconds(static_cast<std::int64_t>(std::llround(seconds * 1000.0)));
-      if (length.count() <= 0) fail(at + ".seconds", "expected a positive number of seconds");
-      return rules::window(aggregate, length).make(op(member(body, "op"), at + ".op"), number(member(body, "value"), at + ".value"));
-    }
-    if (kind == "hour_between") {
-      require_object(body, at);
-      require_keys(body, at, {"from", "to"}, {"from", "to"});
-      const int from = integer(member(body, "from"), at + ".from");
-      const int to = integer(member(body, "to"), at + ".to");
-      if (from < 0 || from > 23) fail(at + ".from", "expected an hour in [0, 23]");
-      if (to < 0 || to > 24 || to == from) fail(at + ".to", "expected an hour in [0, 24] other than from");
-      return rules::local_hour_between(from, to);
-    }
-    if (kind == "percent_change") {
-      require_object(body, at);
-      require_keys(body, at, {"baseline", "op", "value"}, {"baseline", "op", "value"});
-      const auto baseline = choice<rules::Baseline>(member(body, "baseline"), at + ".baseline",
-                                                    std::array<std::string_view, 2>{"mean_amount", "previous_amount"});
-      return rules::percent_change(baseline).make(op(member(body, "op"), at + ".op"), number(member(body, "value"), at + ".value"));
-    }
     if (kind == "all" || kind == "any") {
       if (!body.is(Kind::array) || body.size() == 0) fail(at, "expected a non-empty array of conditions");
-      std::vector<rules::Predicate> children;
+      std::vector<rules::Condition> children;
       for (std::size_t i = 0; i < body.size(); ++i) {
         children.push_back(condition(body.items()[i], at + "[" + std::to_string(i) + "]"));
       }
@@ -226,39 +211,97 @@ class Parser {
       if (target.state == State::in_progress) fail(at, "rule reference cycle through '" + name + "'");
       return condition_of(target);
     }
-    fail(path, "unknown condition kind '" + kind +
-                   "' (expected quantity, window, hour_between, percent_change, all, any, not or rule)");
+    fail(at, "unknown condition kind (expected column, all, any, not or rule)");
+  }
+
+  rules::Condition leaf(const Value& v, const std::string& path) {
+    const Column& c = column(member(v, "column"), path + ".column");
+    const rules::ColumnRef ref = rules::column(c.name);
+    if (v.find("between")) {
+      require_keys(v, path, {"column", "between"}, {"column", "between"});
+      const Value& range = member(v, "between");
+      if (!range.is(Kind::array) || range.size() != 2) fail(path + ".between", "expected [from, to]");
+      require_ordered(c, path + ".column");
+      const double from = number(range.items()[0], path + ".between[0]");
+      const double to = number(range.items()[1], path + ".between[1]");
+      if (from == to) fail(path + ".between", "empty interval");
+      return ref.between(from, to);
+    }
+    if (v.find("in")) {
+      require_keys(v, path, {"column", "in"}, {"column", "in"});
+      const Value& codes = member(v, "in");
+      if (!codes.is(Kind::array) || codes.size() == 0) fail(path + ".in", "expected a non-empty array of codes");
+      if (c.kind != ColumnKind::categorical) {
+        fail(path + ".column", "column '" + c.name + "' is " + std::string(to_string(c.kind)) +
+                                   "; membership (in) needs a categorical column");
+      }
+      std::vector<double> values;
+      for (std::size_t i = 0; i < codes.size(); ++i) {
+        values.push_back(number(codes.items()[i], path + ".in[" + std::to_string(i) + "]"));
+      }
+      return ref.in(std::move(values));
+    }
+    if (v.find("other")) {
+      require_keys(v, path, {"column", "op", "other"}, {"column", "op", "other"});
+      const rules::Op relation = op(member(v, "op"), path + ".op");
+      const Column& other = column(member(v, "other"), path + ".other");
+      if (rules::is_ordering(relation)) {
+        require_ordered(c, path + ".column");
+        require_ordered(other, path + ".other");
+      }
+      return ref.compare(relation, rules::column(other.name));
+    }
+    require_keys(v, path, {"column", "op", "value"}, {"column", "op", "value"});
+    const rules::Op relation = op(member(v, "op"), path + ".op");
+    if (rules::is_ordering(relation)) require_ordered(c, path + ".column");
+    return ref.compare(relation, number(member(v, "value"), path + ".value"));
   }
 
   const Value& root_;
+  const Schema& schema_;
   std::unordered_map<std::string, std::size_t> index_;
   std::vector<Entry> entries_;
 };
 
 }  // namespace detail::rule_config
 
-// Parses a rules configuration; all or nothing.
-inline RulesEngine load_rules(std::string_view text) {
+// Parses a rules file against `schema` (and its columns' phrases, for the
+// engine's explanations); all or nothing.
+inline RulesEngine load_rules(std::string_view text, const Schema& schema, const Phrasebook& phrasebook = {}) {
   detail::json::Value document;
   try {
     document = detail::json::parse(text);
   } catch (const data_error& failure) {
     detail::raise<invalid_argument>("load_rules", std::string("$: invalid ") + failure.what());
   }
-  return detail::rule_config::Parser(document).parse();
+  std::vector<Rule> rules = detail::rule_config::Parser(document, schema).parse();
+  RulesEngine engine(schema, phrasebook);
+  for (Rule& rule : rules) engine.add(std::move(rule));
+  return engine;
+}
+
+template <DescribedColumns Columns>
+RulesEngine load_rules(std::string_view text, const Columns& columns) {
+  return load_rules(text, columns.schema(), columns.phrasebook());
 }
 
 // A file name would convert to both string_view and path, hence the name.
-inline RulesEngine load_rules_file(const std::filesystem::path& path) {
+inline RulesEngine load_rules_file(const std::filesystem::path& path, const Schema& schema,
+                                   const Phrasebook& phrasebook = {}) {
   std::ifstream in(path, std::ios::binary);
   if (!in) detail::raise<invalid_argument>("load_rules_file", "cannot open '" + path.string() + "'");
   std::ostringstream text;
   text << in.rdbuf();
   try {
-    return load_rules(std::string_view(text.str()));
+    return load_rules(std::string_view(text.str()), schema, phrasebook);
   } catch (const invalid_argument& failure) {
     throw invalid_argument(std::string(failure.what()) + " (in '" + path.string() + "')");
   }
+}
+
+template <DescribedColumns Columns>
+RulesEngine load_rules_file(const std::filesystem::path& path, const Columns& columns) {
+  return load_rules_file(path, columns.schema(), columns.phrasebook());
 }
 
 }  // namespace redflag

@@ -3,13 +3,14 @@
 // Per-entity behaviour: what one user, card or account usually does.
 //
 // BehaviourProfile keeps lifetime aggregates of an entity's events in
-// bounded memory: Welford's running mean and variance of the amount, a KLL
-// sketch of amounts (for percentiles), hour-of-day and day-of-week
-// histograms, bounded sets of known merchants and cities with their counts,
-// and the first and last event times. EntityState adds a SlidingWindow of the
-// most recent events for event-time window aggregates. Both are updated from
-// an EntityEvent, the entity-independent view of a record (a transaction, a
-// login) with its keys already hashed.
+// bounded memory: Welford's running mean and variance of the value, a KLL
+// sketch of values (for percentiles), hour-of-day and day-of-week
+// histograms, bounded sets of known counterparties and places with their
+// counts, and the first and last event times. EntityState adds a
+// SlidingWindow of the most recent events for event-time window aggregates.
+// Both are updated from an EntityEvent, the record-independent view of a
+// host's record (a transaction, a deposit, an account valuation) with its
+// keys already hashed; stream/entity.hpp makes one from any record.
 
 #include <redflag/core/error.hpp>
 #include <redflag/stream/quantile_sketch.hpp>
@@ -28,22 +29,26 @@
 
 namespace redflag {
 
-// One event of an entity. `merchant` and `city` are hashes (0 = unknown);
-// hour and weekday are in the entity's local time (weekday 0 = Monday).
+// One event of an entity. `value` feeds the running statistics, the
+// percentiles and the window sums (a transaction's amount, a deposit, a cash
+// weight); `counterparty` and `place` are hashes of the two known-value sets
+// (merchant and city for a card, counterparty bank and country for AML;
+// 0 = unknown), and `place` is also what windows count distinct values of.
+// Hour and weekday are in the entity's local time (weekday 0 = Monday).
 struct EntityEvent {
   std::string_view entity;
   std::int64_t time_ms = 0;  // event time, milliseconds since the Unix epoch (UTC)
-  double amount = 0.0;
-  std::uint64_t merchant = 0;
-  std::uint64_t city = 0;
+  double value = 0.0;
+  std::uint64_t counterparty = 0;
+  std::uint64_t place = 0;
   int local_hour = 0;
   int local_weekday = 0;
 };
 
-// What the sliding window keeps of an event: time, amount, and the city
-// (its hash's low 32 bits) for distinct-city counts.
+// What the sliding window keeps of an event: time, value, and the place
+// (its hash's low 32 bits) for distinct-place counts.
 inline WindowEvent to_window_event(const EntityEvent& event) {
-  return {event.time_ms, static_cast<float>(event.amount), static_cast<std::uint32_t>(event.city)};
+  return {event.time_ms, static_cast<float>(event.value), static_cast<std::uint32_t>(event.place)};
 }
 
 // The N most frequent keys seen, with their counts. A new key replaces the
@@ -101,25 +106,25 @@ class FrequentSet {
 
 class BehaviourProfile {
  public:
-  static constexpr std::size_t merchant_capacity = 8;
-  static constexpr std::size_t city_capacity = 4;
+  static constexpr std::size_t counterparty_capacity = 8;
+  static constexpr std::size_t place_capacity = 4;
 
   BehaviourProfile() = default;
-  explicit BehaviourProfile(std::uint32_t sketch_k) : amounts_(sketch_k) {}
+  explicit BehaviourProfile(std::uint32_t sketch_k) : values_(sketch_k) {}
 
   [[nodiscard]] std::uint64_t count() const { return count_; }
   [[nodiscard]] bool empty() const { return count_ == 0; }
-  [[nodiscard]] double mean_amount() const { return mean_; }
+  [[nodiscard]] double mean_value() const { return mean_; }
   // Sample variance (n - 1); 0 below two events.
-  [[nodiscard]] double variance_amount() const { return count_ < 2 ? 0.0 : m2_ / static_cast<double>(count_ - 1); }
-  [[nodiscard]] double stddev_amount() const { return std::sqrt(variance_amount()); }
-  // Estimated fraction of past amounts <= amount (KLL; exact up to k events).
-  [[nodiscard]] double amount_rank(double amount) const { return amounts_.rank(amount); }
-  [[nodiscard]] const KllSketch& amount_sketch() const { return amounts_; }
+  [[nodiscard]] double variance_value() const { return count_ < 2 ? 0.0 : m2_ / static_cast<double>(count_ - 1); }
+  [[nodiscard]] double stddev_value() const { return std::sqrt(variance_value()); }
+  // Estimated fraction of past values <= value (KLL; exact up to k events).
+  [[nodiscard]] double value_rank(double value) const { return values_.rank(value); }
+  [[nodiscard]] const KllSketch& value_sketch() const { return values_; }
   [[nodiscard]] const std::array<std::uint32_t, 24>& hour_histogram() const { return hours_; }
   [[nodiscard]] const std::array<std::uint32_t, 7>& weekday_histogram() const { return weekdays_; }
-  [[nodiscard]] const FrequentSet<merchant_capacity>& merchants() const { return merchants_; }
-  [[nodiscard]] const FrequentSet<city_capacity>& cities() const { return cities_; }
+  [[nodiscard]] const FrequentSet<counterparty_capacity>& counterparties() const { return counterparties_; }
+  [[nodiscard]] const FrequentSet<place_capacity>& places() const { return places_; }
   [[nodiscard]] std::int64_t first_time_ms() const { return first_ms_; }
   [[nodiscard]] std::int64_t last_time_ms() const { return last_ms_; }
 
@@ -128,14 +133,14 @@ class BehaviourProfile {
   // of order leaves the same profile as in-order arrival.
   void update(const EntityEvent& event) {
     ++count_;
-    const double delta = event.amount - mean_;
+    const double delta = event.value - mean_;
     mean_ += delta / static_cast<double>(count_);
-    m2_ += delta * (event.amount - mean_);
-    amounts_.update(static_cast<float>(event.amount));
+    m2_ += delta * (event.value - mean_);
+    values_.update(static_cast<float>(event.value));
     ++hours_[static_cast<std::size_t>(event.local_hour)];
     ++weekdays_[static_cast<std::size_t>(event.local_weekday)];
-    if (event.merchant != 0) merchants_.add(event.merchant);
-    if (event.city != 0) cities_.add(event.city);
+    if (event.counterparty != 0) counterparties_.add(event.counterparty);
+    if (event.place != 0) places_.add(event.place);
     if (count_ == 1) {
       first_ms_ = last_ms_ = event.time_ms;
     } else {
@@ -148,12 +153,12 @@ class BehaviourProfile {
 
   template <class Archive>
   void serialize(Archive& archive) {
-    archive(count_, mean_, m2_, amounts_, hours_, weekdays_, merchants_, cities_, first_ms_, last_ms_);
+    archive(count_, mean_, m2_, values_, hours_, weekdays_, counterparties_, places_, first_ms_, last_ms_);
     if constexpr (Archive::is_loading::value) {
       constexpr std::string_view where = "BehaviourProfile::serialize";
       std::uint64_t hour_total = 0;
       for (const auto c : hours_) hour_total += c;
-      if (amounts_.count() != count_ || hour_total != count_) {
+      if (values_.count() != count_ || hour_total != count_) {
         detail::raise<serialization_error>(where, "event counts disagree");
       }
       if (!valid_event_time(first_ms_) || !valid_event_time(last_ms_)) {
@@ -169,11 +174,11 @@ class BehaviourProfile {
   std::uint64_t count_ = 0;
   double mean_ = 0.0;
   double m2_ = 0.0;
-  KllSketch amounts_;
+  KllSketch values_;
   std::array<std::uint32_t, 24> hours_{};
   std::array<std::uint32_t, 7> weekdays_{};
-  FrequentSet<merchant_capacity> merchants_;
-  FrequentSet<city_capacity> cities_;
+  FrequentSet<counterparty_capacity> counterparties_;
+  FrequentSet<place_capacity> places_;
   std::int64_t first_ms_ = 0;
   std::int64_t last_ms_ = 0;
 };

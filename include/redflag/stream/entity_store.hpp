@@ -9,8 +9,8 @@
 // only then is the event applied. Both happen under the lock of the entity's
 // shard, so the state a visitor sees is exactly the one the event updates.
 //
-//   store.observe(event, [&](const EntityState& before) {
-//     features.write_row(TransactionContext{txn, event, before}, row);
+//   store.observe(txn, TransactionEntity{}, [&](const TransactionContext& context) {
+//     features.write_row(context, row);     // context: the record, its event, the state before
 //   });
 //
 // observe_batch(events, results, visit) does the same for a span of events,
@@ -36,8 +36,8 @@
 // caller can still score it); within the lateness it is applied in time
 // order. An event more than max_future_ms after the latest event time the
 // store has seen (tracked store-wide, to the second), or
-// with an empty id, a non-finite or non-positive amount or an hour or
-// weekday out of range, is rejected with data_error before anything changes.
+// with an empty id, a non-finite value or an hour or weekday out of range,
+// is rejected with data_error before anything changes.
 //
 // Snapshot and restore: the store is a SerializableModel, so
 // redflag::save(store, path) and redflag::load<EntityStore>(path) write and
@@ -50,6 +50,7 @@
 #include <redflag/core/error.hpp>
 #include <redflag/core/schema.hpp>
 #include <redflag/stream/behaviour_profile.hpp>
+#include <redflag/stream/entity.hpp>
 #include <redflag/stream/id_table.hpp>
 
 #include <cereal/cereal.hpp>
@@ -136,6 +137,17 @@ class EntityStore {
 
   ObserveResult observe(const EntityEvent& event) {
     return observe(event, [](const EntityState&) {});
+  }
+
+  // observe() for any record a host has: `description` (an
+  // EntityDescription, stream/entity.hpp) says which fields feed the state,
+  // and visit(const EntityContext<Record>&) sees the record, its event and
+  // the entity's state before it.
+  template <class Record, EntityDescription<Record> Description, class Visitor>
+    requires std::is_invocable_v<Visitor&, const EntityContext<Record>&>
+  ObserveResult observe(const Record& record, const Description& description, Visitor&& visit) {
+    const EntityEvent event = make_entity_event(description, record);
+    return observe(event, [&](const EntityState& before) { visit(EntityContext<Record>{record, event, before}); });
   }
 
   // observe() for events[0], events[1], ... in order, with visit(i, before)
@@ -236,7 +248,7 @@ class EntityStore {
       for (std::uint32_t slot = shard->lru_head; slot != none; slot = shard->slots[slot].next) {
         const Slot& s = shard->slots[slot];
         if (s.id.capacity() > std::string().capacity()) total += s.id.capacity() + 1;
-        total += s.state.profile.amount_sketch().heap_bytes();
+        total += s.state.profile.value_sketch().heap_bytes();
       }
     }
     return total;
@@ -364,7 +376,7 @@ class EntityStore {
       prefetch_lines(&s, sizeof(Slot));
       return;
     }
-    const std::span<const float> items = s.state.profile.amount_sketch().items();
+    const std::span<const float> items = s.state.profile.value_sketch().items();
     prefetch_lines(items.data(), items.size_bytes());
     // touch() relinks the slot's LRU neighbours.
     if (s.prev != none) prefetch_lines(&shard.slots[s.prev].next, sizeof(std::uint32_t));
@@ -420,10 +432,10 @@ class EntityStore {
     auto fail = [&](const std::string& what) {
       detail::raise<data_error>(where(index), subject(event, index) + ": " + what);
     };
-    if (!std::isfinite(event.amount) || event.amount <= 0.0) {
-      fail("amount must be finite and positive, got " + std::to_string(event.amount));
+    // The sketch and the windows keep values as float.
+    if (!(std::abs(event.value) <= static_cast<double>(std::numeric_limits<float>::max()))) {
+      fail("value must be finite and within float range, got " + std::to_string(event.value));
     }
-    if (event.amount > static_cast<double>(std::numeric_limits<float>::max())) fail("amount is out of range");
     if (event.time_ms < 0) fail("event time before 1970-01-01");
     if (event.time_ms > max_event_time_ms) fail("event time after 9999-12-31");
     if (event.local_hour < 0 || event.local_hour > 23) fail("local_hour must be in [0, 23]");

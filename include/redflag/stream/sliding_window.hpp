@@ -1,7 +1,7 @@
 #pragma once
 
 // SlidingWindow: the most recent events of one entity, for event-time window
-// aggregates ("transactions in the last minute", "cities in the last minute").
+// aggregates ("transactions in the last minute", "distinct cities in the last minute").
 //
 // A fixed-capacity ring kept sorted by event time, so updates never allocate
 // and an event that arrives out of order is inserted where it belongs. It
@@ -33,8 +33,8 @@ inline constexpr std::int64_t max_event_time_ms = 253'402'300'799'999;
 
 struct WindowEvent {
   std::int64_t time_ms = 0;
-  float value = 0.0f;     // e.g. the amount
-  std::uint32_t key = 0;  // e.g. a hash of the city, for distinct counts
+  float value = 0.0f;     // the event's value (an amount)
+  std::uint32_t key = 0;  // the place's hash, for distinct counts
 
   friend bool operator==(const WindowEvent&, const WindowEvent&) = default;
 

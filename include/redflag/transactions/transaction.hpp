@@ -1,12 +1,12 @@
 #pragma once
 
 // Transaction: one card or account transaction, the record that redflag's
-// transaction features, rules and risk decisions work on, and its
-// conversion to the EntityEvent that an EntityStore keeps state from.
+// transaction features, rules and risk decisions work on, and
+// TransactionEntity, its EntityDescription: which fields feed the card's or
+// user's state in an EntityStore.
 
-#include <redflag/core/checksum.hpp>
 #include <redflag/core/error.hpp>
-#include <redflag/stream/behaviour_profile.hpp>
+#include <redflag/stream/entity.hpp>
 
 #include <algorithm>
 #include <array>
@@ -40,39 +40,30 @@ inline constexpr std::array<std::string_view, 32> default_currencies = {
 
 inline constexpr std::int32_t max_utc_offset_minutes = 14 * 60;  // UTC+14 (Kiribati) / UTC-12
 
-namespace detail {
+// The entity is the transaction's user or card; the amount feeds the
+// profile and the windows; the merchant and the city (hashed with the
+// country, so Paris FR and Paris US differ) are the known-value sets, the
+// city what velocity rules count distinct values of; hour and weekday are
+// local to the entity's UTC offset.
+struct TransactionEntity {
+  [[nodiscard]] std::string_view key(const Transaction& t) const { return t.entity; }
+  [[nodiscard]] std::int64_t time_ms(const Transaction& t) const { return t.timestamp_ms; }
+  [[nodiscard]] double value(const Transaction& t) const { return t.amount; }
+  [[nodiscard]] std::uint64_t counterparty(const Transaction& t) const { return hash_key(t.merchant); }
+  [[nodiscard]] std::uint64_t place(const Transaction& t) const {
+    return t.city.empty() ? 0 : hash_key(t.city, hash_key(t.country));
+  }
+  [[nodiscard]] int local_hour(const Transaction& t) const {
+    return redflag::local_hour(t.timestamp_ms, t.utc_offset_minutes);
+  }
+  [[nodiscard]] int local_weekday(const Transaction& t) const {
+    return redflag::local_weekday(t.timestamp_ms, t.utc_offset_minutes);
+  }
+};
 
-inline std::uint64_t hash_text(std::string_view text, std::uint64_t seed = 0) {
-  return Xxh64::hash(std::span<const char>(text.data(), text.size()), seed);
-}
-
-// 0 means "unknown" to the profile, so a real hash of 0 is moved to 1.
-inline std::uint64_t nonzero(std::uint64_t hash) { return hash == 0 ? 1 : hash; }
-
-// Floor division for negative local times (before 1970 after the offset).
-inline std::int64_t floor_div(std::int64_t a, std::int64_t b) {
-  const std::int64_t q = a / b;
-  return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
-}
-
-}  // namespace detail
-
-// Local hour (0-23) and weekday (0 = Monday ... 6 = Sunday) of a UTC
-// timestamp shifted by the entity's offset. 1970-01-01 was a Thursday.
-inline int local_hour(std::int64_t timestamp_ms, std::int32_t utc_offset_minutes) {
-  const std::int64_t local_minutes = detail::floor_div(timestamp_ms, 60'000) + utc_offset_minutes;
-  return static_cast<int>(detail::floor_div(local_minutes, 60) - detail::floor_div(local_minutes, 1440) * 24);
-}
-
-inline int local_weekday(std::int64_t timestamp_ms, std::int32_t utc_offset_minutes) {
-  const std::int64_t local_days = detail::floor_div(detail::floor_div(timestamp_ms, 60'000) + utc_offset_minutes, 1440);
-  return static_cast<int>(((local_days + 3) % 7 + 7) % 7);
-}
-
-// Checks what the EntityStore cannot know about (currency, UTC offset, ids)
-// and builds the event: merchant and city hashed (the city together with the
-// country, so Paris FR and Paris US differ), local hour and weekday. Amount,
-// time and entity id are checked by EntityStore::observe. Throws data_error
+// Checks what the EntityStore cannot know about (currency, UTC offset, ids,
+// a positive amount) and builds the event TransactionEntity describes. Time
+// and entity id are checked by EntityStore::observe. Throws data_error
 // naming the transaction and the field.
 inline EntityEvent to_entity_event(const Transaction& txn,
                                    std::span<const std::string_view> currencies = default_currencies) {
@@ -93,15 +84,8 @@ inline EntityEvent to_entity_event(const Transaction& txn,
   if (txn.utc_offset_minutes < -12 * 60 || txn.utc_offset_minutes > max_utc_offset_minutes) {
     fail("utc_offset_minutes must be in [-720, 840], got " + std::to_string(txn.utc_offset_minutes));
   }
-  EntityEvent event;
-  event.entity = txn.entity;
-  event.time_ms = txn.timestamp_ms;
-  event.amount = txn.amount;
-  event.merchant = txn.merchant.empty() ? 0 : detail::nonzero(detail::hash_text(txn.merchant));
-  event.city = txn.city.empty() ? 0 : detail::nonzero(detail::hash_text(txn.city, detail::hash_text(txn.country)));
-  event.local_hour = local_hour(txn.timestamp_ms, txn.utc_offset_minutes);
-  event.local_weekday = local_weekday(txn.timestamp_ms, txn.utc_offset_minutes);
-  return event;
+  if (!(txn.amount > 0.0)) fail("amount must be finite and positive, got " + std::to_string(txn.amount));
+  return make_entity_event(TransactionEntity{}, txn);
 }
 
 }  // namespace redflag

@@ -5,7 +5,9 @@
 // transaction (EntityStore::observe hands that state to its visitor, then
 // applies the transaction). All are Feature-concept features over a
 // TransactionContext, composed by make_transaction_features() into one
-// FeatureSet whose rows go straight into IsolationForest or any other model.
+// FeatureSet whose rows go straight into IsolationForest or any other model;
+// each column carries its phrase, so a risk explanation reads "amount 3.2
+// standard deviations from this user's average".
 //
 // Formulas (n = the entity's past events, t = the transaction's time; see
 // docs/entity-state.md for the table):
@@ -25,6 +27,7 @@
 #include <redflag/core/error.hpp>
 #include <redflag/core/feature.hpp>
 #include <redflag/core/types.hpp>
+#include <redflag/stream/entity_features.hpp>
 #include <redflag/stream/entity_store.hpp>
 #include <redflag/transactions/transaction.hpp>
 
@@ -39,11 +42,7 @@
 namespace redflag {
 
 // A transaction, its entity event, and the entity's state before it.
-struct TransactionContext {
-  const Transaction& txn;
-  const EntityEvent& event;
-  const EntityState& before;
-};
+using TransactionContext = EntityContext<Transaction>;
 
 struct TransactionFeatureParams {
   // Window of velocity_ratio: one hour compares "this hour" with the
@@ -60,6 +59,19 @@ struct TransactionFeatureParams {
 
 namespace detail {
 
+inline std::string phrase_percentile(double v) {
+  return v >= 0.5 ? "amount above " + redflag::format_number(100.0 * v, 0) + "% of this user's past amounts"
+                  : "amount below " + redflag::format_number(100.0 * (1.0 - v), 0) + "% of this user's past amounts";
+}
+inline std::string phrase_familiarity(double v) {
+  return v == 0.0 ? "new merchant for this user"
+                  : "merchant of " + redflag::format_number(100.0 * v, 0) + "% of this user's transactions";
+}
+inline std::string phrase_new_user(double v) { return v > 0.5 ? "new user" : "established user"; }
+inline std::string phrase_global_flag(double v) {
+  return v > 0.5 ? "amount above the global threshold" : "ordinary amount";
+}
+
 template <std::size_t N>
 double histogram_deviation(const std::array<std::uint32_t, N>& histogram, int bin) {
   const std::uint32_t peak = *std::max_element(histogram.begin(), histogram.end());
@@ -71,36 +83,36 @@ double histogram_deviation(const std::array<std::uint32_t, N>& histogram, int bi
 
 struct LogAmount {
   static constexpr std::size_t width = 1;
-  [[nodiscard]] std::array<FeatureColumn, 1> columns() const { return {{{"log_amount"}}}; }
-  void extract(const TransactionContext& c, std::span<double, 1> out) const { out[0] = std::log1p(c.txn.amount); }
+  [[nodiscard]] std::array<FeatureColumn, 1> columns() const { return {{{"log_amount", ColumnKind::numeric, {.text = "amount {value}", .digits = 2, .inverse = undo_log1p}}}}; }
+  void extract(const TransactionContext& c, std::span<double, 1> out) const { out[0] = std::log1p(c.record.amount); }
 };
 
 struct AmountZscore {
   static constexpr std::size_t width = 1;
-  [[nodiscard]] std::array<FeatureColumn, 1> columns() const { return {{{"amount_zscore"}}}; }
+  [[nodiscard]] std::array<FeatureColumn, 1> columns() const { return {{{"amount_zscore", ColumnKind::numeric, {.text = "amount {value} standard deviations from this user's average", .digits = 1}}}}; }
   void extract(const TransactionContext& c, std::span<double, 1> out) const {
     const BehaviourProfile& p = c.before.profile;
     if (p.count() < 2) {
       out[0] = 0.0;
       return;
     }
-    const double scale = std::max({p.stddev_amount(), 0.01 * std::abs(p.mean_amount()), 0.01});
-    out[0] = (c.txn.amount - p.mean_amount()) / scale;
+    const double scale = std::max({p.stddev_value(), 0.01 * std::abs(p.mean_value()), 0.01});
+    out[0] = (c.record.amount - p.mean_value()) / scale;
   }
 };
 
 struct AmountPercentile {
   static constexpr std::size_t width = 1;
-  [[nodiscard]] std::array<FeatureColumn, 1> columns() const { return {{{"amount_percentile"}}}; }
+  [[nodiscard]] std::array<FeatureColumn, 1> columns() const { return {{{"amount_percentile", ColumnKind::numeric, {.format = detail::phrase_percentile}}}}; }
   void extract(const TransactionContext& c, std::span<double, 1> out) const {
-    out[0] = c.before.profile.empty() ? 0.5 : c.before.profile.amount_rank(c.txn.amount);
+    out[0] = c.before.profile.empty() ? 0.5 : c.before.profile.value_rank(c.record.amount);
   }
 };
 
 struct VelocityRatio {
   static constexpr std::size_t width = 1;
   std::int64_t window_ms = TransactionFeatureParams{}.velocity_window_ms;
-  [[nodiscard]] std::array<FeatureColumn, 1> columns() const { return {{{"velocity_ratio"}}}; }
+  [[nodiscard]] std::array<FeatureColumn, 1> columns() const { return {{{"velocity_ratio", ColumnKind::numeric, {.text = "{value}x this user's usual transaction rate", .digits = 1}}}}; }
   void extract(const TransactionContext& c, std::span<double, 1> out) const {
     const BehaviourProfile& p = c.before.profile;
     const double recent = static_cast<double>(c.before.recent.count(c.event.time_ms, window_ms));
@@ -113,7 +125,7 @@ struct VelocityRatio {
 
 struct HourDeviation {
   static constexpr std::size_t width = 1;
-  [[nodiscard]] std::array<FeatureColumn, 1> columns() const { return {{{"hour_deviation"}}}; }
+  [[nodiscard]] std::array<FeatureColumn, 1> columns() const { return {{{"hour_deviation", ColumnKind::numeric, {.text = "unusual hour for this user"}}}}; }
   void extract(const TransactionContext& c, std::span<double, 1> out) const {
     out[0] = detail::histogram_deviation(c.before.profile.hour_histogram(), c.event.local_hour);
   }
@@ -121,7 +133,7 @@ struct HourDeviation {
 
 struct DayDeviation {
   static constexpr std::size_t width = 1;
-  [[nodiscard]] std::array<FeatureColumn, 1> columns() const { return {{{"day_deviation"}}}; }
+  [[nodiscard]] std::array<FeatureColumn, 1> columns() const { return {{{"day_deviation", ColumnKind::numeric, {.text = "unusual weekday for this user"}}}}; }
   void extract(const TransactionContext& c, std::span<double, 1> out) const {
     out[0] = detail::histogram_deviation(c.before.profile.weekday_histogram(), c.event.local_weekday);
   }
@@ -130,40 +142,30 @@ struct DayDeviation {
 struct TimeSinceLast {
   static constexpr std::size_t width = 1;
   double no_history_seconds = TransactionFeatureParams{}.no_history_seconds;
-  [[nodiscard]] std::array<FeatureColumn, 1> columns() const { return {{{"time_since_last"}}}; }
+  [[nodiscard]] std::array<FeatureColumn, 1> columns() const { return {{{"time_since_last", ColumnKind::numeric, {.text = "{value} s since the previous transaction", .digits = 0, .inverse = undo_log1p}}}}; }
   void extract(const TransactionContext& c, std::span<double, 1> out) const {
     out[0] = std::log1p(seconds_since_last(c));
   }
-  // The previous event at or before this one: the window knows the exact one
-  // even for an event that arrived out of order.
   [[nodiscard]] double seconds_since_last(const TransactionContext& c) const {
-    const BehaviourProfile& p = c.before.profile;
-    if (p.empty()) return no_history_seconds;
-    std::int64_t previous = p.last_time_ms();
-    if (const WindowEvent* event = c.before.recent.latest_at_or_before(c.event.time_ms)) {
-      previous = event->time_ms;
-    } else if (previous > c.event.time_ms) {
-      previous = c.event.time_ms;  // only later events are known: treat as simultaneous
-    }
-    return static_cast<double>(c.event.time_ms - previous) / 1000.0;
+    return redflag::seconds_since_last(c.event, c.before, no_history_seconds);
   }
 };
 
 struct MerchantFamiliarity {
   static constexpr std::size_t width = 1;
-  [[nodiscard]] std::array<FeatureColumn, 1> columns() const { return {{{"merchant_familiarity"}}}; }
+  [[nodiscard]] std::array<FeatureColumn, 1> columns() const { return {{{"merchant_familiarity", ColumnKind::numeric, {.format = detail::phrase_familiarity}}}}; }
   void extract(const TransactionContext& c, std::span<double, 1> out) const {
     const BehaviourProfile& p = c.before.profile;
-    out[0] = p.empty() || c.event.merchant == 0
+    out[0] = p.empty() || c.event.counterparty == 0
                  ? 0.0
-                 : static_cast<double>(p.merchants().count(c.event.merchant)) / static_cast<double>(p.count());
+                 : static_cast<double>(p.counterparties().count(c.event.counterparty)) / static_cast<double>(p.count());
   }
 };
 
 struct IsNewUser {
   static constexpr std::size_t width = 1;
   std::uint64_t new_user_events = TransactionFeatureParams{}.new_user_events;
-  [[nodiscard]] std::array<FeatureColumn, 1> columns() const { return {{{"is_new_user"}}}; }
+  [[nodiscard]] std::array<FeatureColumn, 1> columns() const { return {{{"is_new_user", ColumnKind::numeric, {.format = detail::phrase_new_user}}}}; }
   void extract(const TransactionContext& c, std::span<double, 1> out) const {
     out[0] = c.before.profile.count() < new_user_events ? 1.0 : 0.0;
   }
@@ -172,9 +174,9 @@ struct IsNewUser {
 struct GlobalAmountFlag {
   static constexpr std::size_t width = 1;
   double threshold = TransactionFeatureParams{}.global_amount_threshold;
-  [[nodiscard]] std::array<FeatureColumn, 1> columns() const { return {{{"global_amount_flag"}}}; }
+  [[nodiscard]] std::array<FeatureColumn, 1> columns() const { return {{{"global_amount_flag", ColumnKind::numeric, {.format = detail::phrase_global_flag}}}}; }
   void extract(const TransactionContext& c, std::span<double, 1> out) const {
-    out[0] = c.txn.amount > threshold ? 1.0 : 0.0;
+    out[0] = c.record.amount > threshold ? 1.0 : 0.0;
   }
 };
 

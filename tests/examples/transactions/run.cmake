@@ -139,9 +139,9 @@ elseif(CASE STREQUAL "usage")
   endif()
 elseif(CASE STREQUAL "rules")
   head(300 "${WORK}/input.jsonl")
-  file(WRITE "${WORK}/rules.json" [=[{"version": 1, "rules": [
+  file(WRITE "${WORK}/rules.json" [=[{"version": 2, "rules": [
   {"name": "TINY_AMOUNT", "severity": "medium", "weight": 0.3,
-   "when": {"quantity": {"name": "amount", "op": "<", "value": 3}}}]}]=])
+   "when": {"column": "amount", "op": "<", "value": 3}}]}]=])
   run_checked(0 "${EXE}" "${WORK}/input.jsonl" --rules "${WORK}/rules.json" --jsonl)
   file(WRITE "${WORK}/verdicts.jsonl" "${out}")
   string(REGEX MATCHALL "\"reason_codes\":\\[\"TINY_AMOUNT\"\\]" tiny "${out}")
@@ -150,11 +150,24 @@ elseif(CASE STREQUAL "rules")
     fail("with --rules only TINY_AMOUNT may fire, and it should (amounts below 3 are in the input); "
          "it fired ${tiny} times; verdicts in ${WORK}/verdicts.jsonl")
   endif()
-  file(WRITE "${WORK}/bad-rules.json" [=[{"rules": [{"name": "X", "severity": "low", "weight": 2,
-   "when": {"hour_between": {"from": 2, "to": 5}}}]}]=])
+  file(WRITE "${WORK}/bad-rules.json" [=[{"version": 2, "rules": [{"name": "X", "severity": "low", "weight": 2,
+   "when": {"column": "local_hour", "between": [2, 5]}}]}]=])
   run_checked(1 "${EXE}" "${WORK}/input.jsonl" --rules "${WORK}/bad-rules.json")
   if(NOT err MATCHES "redflag::load_rules: .*rules\\[0\\]\\.weight")
     fail("a bad rules file should be refused naming the field:\n${err}")
+  endif()
+  file(WRITE "${WORK}/unknown-column.json" [=[{"version": 2, "rules": [{"name": "X", "severity": "low", "weight": 0.2,
+   "when": {"column": "amount_eur", "op": ">", "value": 5}}]}]=])
+  run_checked(1 "${EXE}" "${WORK}/input.jsonl" --rules "${WORK}/unknown-column.json")
+  if(NOT err MATCHES "rules\\[0\\]\\.when\\.column: unknown column 'amount_eur' \\(known columns: amount, ")
+    fail("a rule naming an unknown column should be refused, listing the known ones:\n${err}")
+  endif()
+  # The rules file shipped beside the example is the built-in rule set: same verdicts.
+  run_checked(0 "${EXE}" "${WORK}/input.jsonl" --jsonl)
+  set(builtin "${out}")
+  run_checked(0 "${EXE}" "${WORK}/input.jsonl" --rules "${SOURCE_DIR}/examples/transactions/rules.json" --jsonl)
+  if(NOT out STREQUAL builtin)
+    fail("examples/transactions/rules.json should decide as the built-in rules")
   endif()
   message("TINY_AMOUNT fired ${tiny} times")
 elseif(CASE STREQUAL "serve")
