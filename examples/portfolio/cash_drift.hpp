@@ -6,13 +6,15 @@
 // IsolationForest (200 trees, contamination 0.05) fitted on a reference
 // history of accounts scores each account of a batch; the recommendation
 // combines the model's verdict and its top explain() contributions with the
-// business rule: cash more than 5 points above or below the model's cash
-// percent is a drift whatever the model says.
+// business rules, a RulesEngine over the same columns loaded from
+// rules.json beside this file: cash more than 5 points above or below the
+// model's cash percent is a drift whatever the model says.
 
 #include "account.hpp"
 
 #include <redflag/core/feature.hpp>
 #include <redflag/forest/isolation_forest.hpp>
+#include <redflag/rules/rule_config.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -20,17 +22,19 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <filesystem>
 #include <span>
 #include <string>
 #include <vector>
 
 namespace portfolio {
 
-// Business rule: a cash share this many percentage points away from the
-// model's is a drift.
-inline constexpr double drift_points = 5.0;
-inline constexpr const char* above_model_reason = "cash allocation significantly above model";
-inline constexpr const char* below_model_reason = "cash allocation significantly below model";
+// "cash 12.4 points above the model", the words of the drift column.
+inline std::string phrase_cash_drift(double points) {
+  char text[64];
+  std::snprintf(text, sizeof text, "cash %.1f points %s the model", std::abs(points), points >= 0 ? "above" : "below");
+  return text;
+}
 
 // The trade columns, in one pass over the securities:
 //   total_trade_amount   the account's TradeAmount
@@ -45,7 +49,7 @@ struct CashAllocation {
              {"cash_trade_amount"},
              {"cash_trade_ratio"},
              {"cash_model_percent"},
-             {"cash_vs_model_diff"}}};
+             {"cash_vs_model_diff", redflag::ColumnKind::numeric, {.digits = 1, .format = phrase_cash_drift}}}};
   }
   void extract(const Account& account, std::span<double, 5> out) const {
     double cash_trade = 0, cash_model = 0;
@@ -81,7 +85,6 @@ inline auto make_account_features() {
 }
 
 using AccountFeatures = decltype(make_account_features());
-inline constexpr redflag::Index cash_vs_model_diff_column = 4;
 
 // A stable id: the same snapshot (same account, same content) always gets the
 // same id, so a re-posted batch finds the viewed flags it had. FNV-1a (64 bit)
@@ -107,9 +110,13 @@ struct DetectorSettings {
 class CashDriftDetector {
  public:
   // Fits the forest on `reference`, the history new batches are judged
-  // against: the same account gets the same score in any batch.
-  CashDriftDetector(std::span<const Account> reference, const DetectorSettings& settings = {})
+  // against: the same account gets the same score in any batch. `rules`: a
+  // rules file over the account columns (redflag::load_rules_file refuses
+  // one naming an unknown column, with its JSON path).
+  CashDriftDetector(std::span<const Account> reference, const std::filesystem::path& rules,
+                    const DetectorSettings& settings = {})
       : features_(make_account_features()),
+        rules_(redflag::load_rules_file(rules, features_)),
         settings_(settings),
         model_({.n_estimators = settings.trees,
                 .contamination = settings.contamination,
@@ -141,17 +148,16 @@ class CashDriftDetector {
 
     std::vector<nlohmann::json> recommendations;
     std::size_t next_flagged = 0;
+    redflag::RuleHits hits;
     for (redflag::Index i = 0; i < X.rows(); ++i) {
-      const double diff = X(i, cash_vs_model_diff_column);
       nlohmann::json reasons = nlohmann::json::array();
-      if (diff > drift_points) reasons.push_back(above_model_reason);
-      if (diff < -drift_points) reasons.push_back(below_model_reason);
+      rules_.evaluate(std::span<const double>(X.row(i).data(), static_cast<std::size_t>(X.cols())), hits);
+      for (const redflag::RuleHit& hit : hits.hits) reasons.push_back(rules_.describe(hit));
       nlohmann::json contributions = nlohmann::json::array();
       if (flagged(i) == 1) {
         const auto row = static_cast<redflag::Index>(next_flagged++);
-        for (const auto& [column, contribution] : why.top(row, settings_.top_contributions)) {
+        for (const auto& [column, name, contribution] : why.top(row, settings_.top_contributions)) {
           if (contribution <= 0) break;  // only features that raised the score
-          const std::string& name = why.feature_names[static_cast<std::size_t>(column)];
           reasons.push_back("model: " + name + " = " + format(X(i, column)) + " raised the score by " +
                             format(contribution));
           contributions.push_back({{"feature", name}, {"value", X(i, column)}, {"contribution", contribution}});
@@ -181,6 +187,7 @@ class CashDriftDetector {
   }
 
   AccountFeatures features_;
+  redflag::RulesEngine rules_;
   DetectorSettings settings_;
   redflag::IsolationForest<double> model_;
 };

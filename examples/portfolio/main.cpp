@@ -20,6 +20,7 @@
 #include <charconv>
 #include <cstdint>
 #include <exception>
+#include <cstdlib>
 #include <fstream>
 #include <initializer_list>
 #include <iostream>
@@ -122,9 +123,16 @@ std::string read_file(const std::string& path) {
   return text.str();
 }
 
+// The business rules: rules.json beside the example's sources, unless
+// REDFLAG_PORTFOLIO_RULES names another file.
+std::string rules_file() {
+  const char* path = std::getenv("REDFLAG_PORTFOLIO_RULES");
+  return path != nullptr && *path != '\0' ? path : REDFLAG_PORTFOLIO_RULES_FILE;
+}
+
 portfolio::CashDriftDetector make_detector() {
   const auto reference = portfolio::generate_accounts(reference_accounts, reference_drifted, reference_seed, 900001);
-  return portfolio::CashDriftDetector(reference.accounts);
+  return portfolio::CashDriftDetector(reference.accounts, rules_file());
 }
 
 // The posted text as accounts, or HttpError 400 naming the problem and where.

@@ -18,6 +18,16 @@ if(TARGET redflag_portfolio)
   add_test(NAME examples.portfolio.analyze
            COMMAND redflag_portfolio analyze "${PROJECT_SOURCE_DIR}/examples/portfolio/data/accounts.json" --flagged)
   set_tests_properties(examples.portfolio.analyze PROPERTIES
-                       PASS_REGULAR_EXPRESSION "cash allocation significantly above model.*cash allocation significantly below model|cash allocation significantly below model.*cash allocation significantly above model")
-  set_tests_properties(examples.portfolio.service examples.portfolio.analyze PROPERTIES LABELS examples TIMEOUT 60)
+                       PASS_REGULAR_EXPRESSION "CASH_ABOVE_MODEL: cash [0-9.]+ points above the model \\(> 5.0\\).*CASH_BELOW_MODEL: cash [0-9.]+ points below the model \\(< -5.0\\)|CASH_BELOW_MODEL: cash [0-9.]+ points below the model \\(< -5.0\\).*CASH_ABOVE_MODEL")
+  # A rules file naming a column the accounts do not have is refused at start, naming it.
+  file(WRITE "${CMAKE_CURRENT_BINARY_DIR}/portfolio-bad-rules.json"
+       [=[{"version": 2, "rules": [{"name": "CASH", "severity": "low", "weight": 0.2,
+          "when": {"column": "cash_percent", "op": ">", "value": 5}}]}]=])
+  add_test(NAME examples.portfolio.bad_rules
+           COMMAND "${CMAKE_COMMAND}" -E env "REDFLAG_PORTFOLIO_RULES=${CMAKE_CURRENT_BINARY_DIR}/portfolio-bad-rules.json"
+                   $<TARGET_FILE:redflag_portfolio> analyze "${PROJECT_SOURCE_DIR}/examples/portfolio/data/accounts.json")
+  set_tests_properties(examples.portfolio.bad_rules PROPERTIES
+                       PASS_REGULAR_EXPRESSION "rules\\[0\\]\\.when\\.column: unknown column 'cash_percent' \\(known columns: total_trade_amount")
+  set_tests_properties(examples.portfolio.service examples.portfolio.analyze examples.portfolio.bad_rules PROPERTIES
+                       LABELS examples TIMEOUT 60)
 endif()

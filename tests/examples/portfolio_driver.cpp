@@ -207,15 +207,16 @@ class Subscriber {
   beast::flat_buffer buffer_;
 };
 
-bool has_reason(const json& recommendation, const std::string& reason) {
+// A reason from the rules file: "CASH_ABOVE_MODEL: cash 12.4 points above the model (> 5.0)".
+bool has_reason(const json& recommendation, const std::string& rule) {
   for (const auto& text : recommendation["reasons"]) {
-    if (text == reason) return true;
+    if (text.get<std::string>().rfind(rule + ": cash ", 0) == 0) return true;
   }
   return false;
 }
 
-const std::string above = "cash allocation significantly above model";
-const std::string below = "cash allocation significantly below model";
+const std::string above = "CASH_ABOVE_MODEL";
+const std::string below = "CASH_BELOW_MODEL";
 
 void check_sample_data(const std::string& program, const std::filesystem::path& data,
                        const std::filesystem::path& scratch) {
