@@ -13,8 +13,9 @@ jobs="${REDFLAG_JOBS:-$(nproc 2>/dev/null || echo 2)}"
 
 packages=(g++ cmake make pkg-config git
           libeigen3-dev libxsimd-dev xtl-dev doctest-dev libcereal-dev libbenchmark-dev
-          # The example pipelines' HTTP/WebSocket and JSON (never the library's headers).
-          libboost-dev nlohmann-json3-dev)
+          # The examples' command lines (CLI11), the pipelines' HTTP/WebSocket and JSON
+          # (never the library's headers).
+          libcli11-dev libboost-dev nlohmann-json3-dev)
 # scikit-learn provides the reference values the parity tests compare against;
 # headless Chromium renders the market example's HTML report in its test;
 # Conan's Python modules run the Conan recipe's test; clang builds the suite a

@@ -1,18 +1,18 @@
 #pragma once
 
-// What a subcommand of the `redflag` tool provides, and the small argument
-// parser they share.
+// What a subcommand of the `redflag` tool provides, and the view of its
+// parsed command line (CLI11) that the commands share.
 
 #include <redflag/core/error.hpp>
+
+#include <CLI/CLI.hpp>
 
 #include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <functional>
 #include <initializer_list>
-#include <map>
 #include <ostream>
-#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -21,43 +21,43 @@
 
 namespace redflag::cli {
 
+// Runs a command once its command line is parsed; returns the exit status.
+using Action = std::function<int(std::ostream& out)>;
+
 struct Command {
   std::string name;
   std::string summary;  // one line for `redflag --help`
-  std::string usage;    // full text for `redflag <name> --help`
-  std::function<int(const std::vector<std::string>& arguments, std::ostream& out)> run;
+  // Declares the command's options and subcommands on `app` (the tool's
+  // subcommand `name`, whose --help CLI11 writes from them) and returns its
+  // action, bound to `app`'s parsed values.
+  std::function<Action(CLI::App& app)> define;
 };
 
-// --name value options and positional arguments. Unknown options and
-// missing values are errors that name the option.
+// Declares a --NAME option taking one value, shown as `--NAME VALUE` in the
+// help. Values are kept as typed: the commands check them and say what they
+// expected (CLI11's type checks would name a C++ type instead).
+inline CLI::Option* add_value_option(CLI::App& app, const std::string& name, const std::string& value,
+                                     const std::string& description) {
+  return app.add_option("--" + name, description)->option_text(value)->type_name(value);
+}
+
+// The --name options and positional arguments of one parsed (sub)command.
+// Unknown options and stray arguments (CLI11 keeps them as extras: see main)
+// are errors that name the option.
 class Arguments {
  public:
-  Arguments(const std::vector<std::string>& arguments, const std::set<std::string>& value_options,
-            const std::set<std::string>& flag_options, std::string command)
-      : command_(std::move(command)) {
-    for (std::size_t i = 0; i < arguments.size(); ++i) {
-      const std::string& argument = arguments[i];
-      if (argument.size() > 2 && argument.starts_with("--")) {
-        const std::string name = argument.substr(2);
-        if (flag_options.contains(name)) {
-          flags_.insert(name);
-        } else if (value_options.contains(name)) {
-          if (i + 1 >= arguments.size()) fail("option --" + name + " needs a value");
-          values_[name] = arguments[++i];
-        } else {
-          fail("unknown option " + argument + " (see redflag " + command_ + " --help)");
-        }
-      } else {
-        positionals_.push_back(argument);
-      }
+  Arguments(const CLI::App& app, std::string command) : app_(&app), command_(std::move(command)) {
+    for (const std::string& extra : app.remaining()) {
+      if (extra.starts_with("-")) fail("unknown option " + extra + " (see " + help_command() + ")");
+    }
+    for (const std::string& extra : app.remaining()) {
+      fail("unexpected argument '" + extra + "' (see " + help_command() + ")");
     }
   }
 
-  [[nodiscard]] bool flag(const std::string& name) const { return flags_.contains(name); }
-  [[nodiscard]] bool has(const std::string& name) const { return values_.contains(name); }
+  [[nodiscard]] bool has(const std::string& name) const { return app_->count("--" + name) > 0; }
   [[nodiscard]] std::string value(const std::string& name, const std::string& fallback = {}) const {
-    const auto found = values_.find(name);
-    return found == values_.end() ? fallback : found->second;
+    return has(name) ? app_->get_option("--" + name)->as<std::string>() : fallback;
   }
   [[nodiscard]] std::string required(const std::string& name) const {
     if (!has(name)) fail("missing required option --" + name);
@@ -65,7 +65,7 @@ class Arguments {
   }
   [[nodiscard]] double number(const std::string& name, double fallback) const {
     if (!has(name)) return fallback;
-    const std::string& text = values_.at(name);
+    const std::string text = value(name);
     std::size_t parsed = 0;
     double result = 0;
     try {
@@ -76,23 +76,43 @@ class Arguments {
     if (parsed != text.size()) fail("option --" + name + " expects a number, got '" + text + "'");
     return result;
   }
-  [[nodiscard]] const std::vector<std::string>& positionals() const { return positionals_; }
-  void require_positionals(std::size_t count, const std::string& what) const {
-    if (positionals_.size() != count) {
-      fail("expected " + what + ", got " + std::to_string(positionals_.size()) + " arguments");
-    }
+  // A positional argument declared with app.add_option(name, ...).
+  [[nodiscard]] std::string positional(const std::string& name) const {
+    return app_->get_option(name)->as<std::string>();
   }
 
  private:
+  [[nodiscard]] std::string help_command() const {
+    std::string path = app_->get_name();
+    for (const CLI::App* parent = app_->get_parent(); parent != nullptr; parent = parent->get_parent()) {
+      path = parent->get_name() + " " + path;
+    }
+    return path + " --help";
+  }
+
   [[noreturn]] void fail(const std::string& what) const {
     throw invalid_argument("redflag " + command_ + ": " + what);
   }
 
+  const CLI::App* app_;
   std::string command_;
-  std::map<std::string, std::string> values_;
-  std::set<std::string> flags_;
-  std::vector<std::string> positionals_;
 };
+
+// fit and eval without a known model subcommand: names the unknown model the
+// first argument gives (CLI11 keeps it as an extra), or asks for one.
+[[noreturn]] inline void fail_unknown_model(const CLI::App& app, const std::string& supported) {
+  const std::vector<std::string> extras = app.remaining();
+  for (std::size_t i = 0; i < extras.size(); ++i) {
+    if (extras[i].starts_with("-")) {
+      ++i;  // every option of fit and eval takes a value
+      continue;
+    }
+    throw invalid_argument("redflag " + app.get_name() + ": unknown model '" + extras[i] + "' (supported: " +
+                           supported + ")");
+  }
+  throw invalid_argument("redflag " + app.get_name() + ": expected a model name (" + supported +
+                         ") and one CSV file (see redflag " + app.get_name() + " --help)");
+}
 
 // Wall-clock timing printed by commands ("read: 12.3 ms"), so researchers
 // can compare runs without a profiler.
@@ -130,6 +150,18 @@ Number parse_number(const std::string& text, const std::string& command, const s
   return value;
 }
 
+// --dtype float32|float64 (default float64): the scalar the forests compute
+// in. float32 compares like for like with scikit-learn, whose forests
+// compute in float32.
+inline constexpr const char* dtype_help = "float64 (default) or float32, the scalar the model computes in\n"
+                                          "(scikit-learn's forests use float32)";
+
+inline bool float32_requested(const Arguments& parsed, const std::string& command) {
+  const std::string text = parsed.value("dtype", "float64");
+  if (text != "float32" && text != "float64") option_error(command, "dtype", text, "float32 or float64");
+  return text == "float32";
+}
+
 // A model parameter and the command-line option that sets it.
 using ParameterOption = std::pair<std::string_view, std::string_view>;
 
@@ -142,7 +174,7 @@ using ParameterOption = std::pair<std::string_view, std::string_view>;
                                                std::span<const ParameterOption> options) {
   std::string what = failure.what();
   for (const std::string_view model : model_types) {
-    const std::string prefix = redflag::detail::message(std::string(model) + "::fit", "");
+    const std::string prefix = "redflag::" + std::string(model) + "::fit: ";  // the library's message prefix
     if (what.starts_with(prefix)) what.erase(0, prefix.size());
   }
   for (const auto& [parameter, option] : options) {

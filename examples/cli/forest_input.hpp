@@ -15,7 +15,9 @@
 #include <redflag/io/csv.hpp>
 
 #include <cmath>
+#include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <string>
 
 namespace redflag::cli {
@@ -28,6 +30,8 @@ template <class Derived>
 void check_forest_input(const Eigen::MatrixBase<Derived>& X, const Schema& schema, MissingPolicy missing,
                         const std::filesystem::path& path, const std::string& command,
                         const std::string& missing_hint) {
+  // The library's range of category codes.
+  constexpr double max_category_code = std::numeric_limits<std::int32_t>::max();
   bool categorical = false;
   for (const Column& column : schema.columns()) categorical |= column.kind == ColumnKind::categorical;
   if (!categorical && X.allFinite()) return;
@@ -49,9 +53,11 @@ void check_forest_input(const Eigen::MatrixBase<Derived>& X, const Schema& schem
                          "; values must be finite (or missing)");
       }
       if (column.kind == ColumnKind::categorical &&
-          (value < 0 || value > detail::forest::max_category_code || value != std::floor(value))) {
-        throw data_error("redflag " + command + ": " + at() + " is " + detail::format_number(value) +
-                         "; categorical column '" + column.name + "' needs whole codes in [0, 2147483647]");
+          (value < 0 || value > max_category_code || value != std::floor(value))) {
+        std::string text;
+        append_csv_number(text, X(row, col));  // as the file has it, in the shortest form
+        throw data_error("redflag " + command + ": " + at() + " is " + text + "; categorical column '" +
+                         column.name + "' needs whole codes in [0, 2147483647]");
       }
     }
   }

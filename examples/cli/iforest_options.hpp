@@ -21,7 +21,6 @@
 #include <charconv>
 #include <cstdint>
 #include <filesystem>
-#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -30,35 +29,48 @@
 
 namespace redflag::cli {
 
-using Forest = IsolationForest<double>;
-using ExtendedForest = ExtendedIsolationForest<double>;
+template <Scalar T>
+using Forest = IsolationForest<T>;
+template <Scalar T>
+using ExtendedForest = ExtendedIsolationForest<T>;
 
 inline constexpr std::string_view iforest_model_name = "iforest";
 
-// Help text for the options below, indented for a usage block.
-inline constexpr const char* iforest_options_help =
-    "  --trees N             trees (n_estimators), >= 1; default 100\n"
-    "  --max-samples S       rows per tree: auto (min(256, n)), a count >= 2 (clipped\n"
-    "                        to n) or a fraction in (0, 1] written with a '.' like 0.5;\n"
-    "                        default auto\n"
-    "  --contamination C     auto (threshold 0.5) or the share of training rows flagged,\n"
-    "                        in (0, 0.5]; default auto\n"
-    "  --max-features F      columns per tree: a count in [1, d] or a fraction in (0, 1]\n"
-    "                        written with a '.' (1 is one column, 1.0 all); default 1.0\n"
-    "  --extension L         fit an Extended Isolation Forest (hyperplane splits) with\n"
-    "                        extension level L: an integer in [0, columns per tree - 1],\n"
-    "                        or auto for fully extended; default: axis-parallel splits\n"
-    "  --seed S              random_state, an integer >= 0; default 0\n"
-    "  --threads T           threads (n_jobs), -1 for all cores; default 1. Results do not\n"
-    "                        depend on it\n"
-    "  --missing M           rows with missing values (empty cells, nan): reject\n"
-    "                        (default: an error) or route (fitted and scored)\n"
-    "  --categorical COLS    comma-separated columns holding category codes (whole\n"
-    "                        numbers >= 0), split by category subsets; not with --extension\n";
+// Declares the options below on `app`, with their help.
+inline void add_iforest_options(CLI::App& app) {
+  add_value_option(app, "trees", "N", "trees (n_estimators), >= 1; default 100");
+  add_value_option(app, "max-samples", "S",
+                   "rows per tree: auto (min(256, n)), a count >= 2 (clipped\n"
+                   "to n) or a fraction in (0, 1] written with a '.' like 0.5;\n"
+                   "default auto");
+  add_value_option(app, "contamination", "C",
+                   "auto (threshold 0.5) or the share of training rows flagged,\n"
+                   "in (0, 0.5]; default auto");
+  add_value_option(app, "max-features", "F",
+                   "columns per tree: a count in [1, d] or a fraction in (0, 1]\n"
+                   "written with a '.' (1 is one column, 1.0 all); default 1.0");
+  add_value_option(app, "extension", "L",
+                   "fit an Extended Isolation Forest (hyperplane splits) with\n"
+                   "extension level L: an integer in [0, columns per tree - 1],\n"
+                   "or auto for fully extended; default: axis-parallel splits");
+  add_value_option(app, "seed", "S", "random_state, an integer >= 0; default 0");
+  add_value_option(app, "threads", "T",
+                   "threads (n_jobs), -1 for all cores; default 1. Results do not\n"
+                   "depend on it");
+  add_value_option(app, "missing", "M",
+                   "rows with missing values (empty cells, nan): reject\n"
+                   "(default: an error) or route (fitted and scored)");
+  add_value_option(app, "categorical", "COLS",
+                   "comma-separated columns holding category codes (whole\n"
+                   "numbers >= 0), split by category subsets; not with --extension");
+  add_value_option(app, "dtype", "TYPE", dtype_help);
+}
 
-// What the options ask for. `params` holds everything but the split policy.
+// What the options ask for, for a forest computing in T. `params` holds
+// everything but the split policy.
+template <Scalar T>
 struct IforestSettings {
-  Forest::Params params;
+  typename Forest<T>::Params params;
   bool extended = false;  // --extension given
   std::variant<Auto, Index> extension_level = Auto{};
   std::vector<std::string> categorical;  // --categorical, in the order given
@@ -69,8 +81,8 @@ struct IforestSettings {
     return level == nullptr ? std::string("auto") : std::to_string(*level);
   }
 
-  [[nodiscard]] ExtendedForest::Params extended_params() const {
-    ExtendedForest::Params result;
+  [[nodiscard]] typename ExtendedForest<T>::Params extended_params() const {
+    typename ExtendedForest<T>::Params result;
     result.n_estimators = params.n_estimators;
     result.max_samples = params.max_samples;
     result.contamination = params.contamination;
@@ -84,7 +96,7 @@ struct IforestSettings {
   }
 };
 
-namespace detail_iforest {
+namespace iforest_options {
 
 // Library parameter -> the option that sets it, so a range error from
 // validate_params or fit names what the user typed.
@@ -117,21 +129,16 @@ inline std::vector<std::string> parse_column_list(const std::string& text, const
   }
 }
 
-}  // namespace detail_iforest
-
-// Value options of the IsolationForest, for Arguments.
-inline std::set<std::string> iforest_option_names() {
-  return {"trees", "max-samples", "contamination", "max-features", "extension",
-          "seed",  "threads",     "missing",       "categorical"};
-}
+}  // namespace iforest_options
 
 // Reads the options and checks them against the library's ranges; throws
 // invalid_argument naming the option. Checks that need the data
 // (max_features <= d, the extension level, enough rows for a fraction)
 // happen in fit_iforest.
-inline IforestSettings parse_iforest_settings(const Arguments& parsed, const std::string& command) {
-  IforestSettings settings;
-  Forest::Params& params = settings.params;
+template <Scalar T>
+IforestSettings<T> parse_iforest_settings(const Arguments& parsed, const std::string& command) {
+  IforestSettings<T> settings;
+  typename Forest<T>::Params& params = settings.params;
   if (parsed.has("trees")) {
     params.n_estimators = parse_number<Index>(parsed.value("trees"), command, "trees", "an integer >= 1");
   }
@@ -188,7 +195,7 @@ inline IforestSettings parse_iforest_settings(const Arguments& parsed, const std
     }
   }
   if (parsed.has("categorical")) {
-    settings.categorical = detail_iforest::parse_column_list(parsed.value("categorical"), command, "categorical");
+    settings.categorical = iforest_options::parse_column_list(parsed.value("categorical"), command, "categorical");
     if (settings.extended) {
       throw invalid_argument("redflag " + command +
                              ": --categorical cannot be combined with --extension (hyperplane splits need "
@@ -197,14 +204,14 @@ inline IforestSettings parse_iforest_settings(const Arguments& parsed, const std
   }
   try {
     if (settings.extended) {
-      ExtendedForest::validate_params(settings.extended_params(), "ExtendedIsolationForest::fit");
+      ExtendedForest<T>::validate_params(settings.extended_params(), "ExtendedIsolationForest::fit");
     } else {
-      Forest::validate_params(params, "IsolationForest::fit");
+      Forest<T>::validate_params(params, "IsolationForest::fit");
     }
     resolve_n_jobs(params.n_jobs, "IsolationForest::fit");
   } catch (const invalid_argument& failure) {
-    rethrow_naming_option(failure, parsed, command, {Forest::model_type, ExtendedForest::model_type},
-                          detail_iforest::option_of_parameter);
+    rethrow_naming_option(failure, parsed, command, {Forest<T>::model_type, ExtendedForest<T>::model_type},
+                          iforest_options::option_of_parameter);
   }
   return settings;
 }
@@ -212,10 +219,11 @@ inline IforestSettings parse_iforest_settings(const Arguments& parsed, const std
 // Reads DATA.csv for fit / eval: missing cells are read as NaN and checked
 // against --missing, the --categorical columns get their kind and are
 // checked for whole codes. `csv` selects the columns (label, drop).
-inline CsvTable<double> read_iforest_data(const std::filesystem::path& path, CsvOptions csv,
-                                          const IforestSettings& settings, const std::string& command) {
+template <Scalar T>
+CsvTable<T> read_iforest_data(const std::filesystem::path& path, CsvOptions csv, const IforestSettings<T>& settings,
+                              const std::string& command) {
   csv.allow_non_finite = true;
-  CsvTable<double> table = read_csv<double>(path, csv);
+  CsvTable<T> table = read_csv<T>(path, csv);
   std::vector<Column> columns = table.schema.columns();
   for (const std::string& name : settings.categorical) {
     const Index at = table.schema.find(name);
@@ -235,34 +243,35 @@ inline CsvTable<double> read_iforest_data(const std::filesystem::path& path, Csv
   return table;
 }
 
-namespace detail_iforest {
+namespace iforest_options {
 
 template <class Model>
-Model fit_model(const typename Model::Params& params, const MatrixRef<double>& X, const Schema& schema,
+Model fit_model(const typename Model::Params& params, const MatrixRef<typename Model::scalar_type>& X,
+                const Schema& schema,
                 const Arguments& parsed, const std::string& command) {
   Model forest(params);
   try {
     forest.fit(X, schema);
   } catch (const invalid_argument& failure) {
-    rethrow_naming_option(failure, parsed, command, {Forest::model_type, ExtendedForest::model_type},
-                          option_of_parameter);
+    rethrow_naming_option(failure, parsed, command, {Model::model_type}, option_of_parameter);
   }
   return forest;
 }
 
-}  // namespace detail_iforest
+}  // namespace iforest_options
 
 // Fits the forest the settings describe and passes it to `use` (a generic
 // callable taking the fitted IsolationForest or ExtendedIsolationForest);
 // range errors that depend on the data name the option too. Returns what
 // `use` returns.
-template <class Use>
-auto fit_iforest(const IforestSettings& settings, const MatrixRef<double>& X, const Schema& schema,
+template <Scalar T, class Use>
+auto fit_iforest(const IforestSettings<T>& settings, const MatrixRef<T>& X, const Schema& schema,
                  const Arguments& parsed, const std::string& command, Use&& use) {
   if (settings.extended) {
-    return use(detail_iforest::fit_model<ExtendedForest>(settings.extended_params(), X, schema, parsed, command));
+    return use(
+        iforest_options::fit_model<ExtendedForest<T>>(settings.extended_params(), X, schema, parsed, command));
   }
-  return use(detail_iforest::fit_model<Forest>(settings.params, X, schema, parsed, command));
+  return use(iforest_options::fit_model<Forest<T>>(settings.params, X, schema, parsed, command));
 }
 
 }  // namespace redflag::cli

@@ -17,26 +17,31 @@
 #include <charconv>
 #include <cstdint>
 #include <filesystem>
-#include <set>
+#include <map>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <variant>
 
 namespace redflag::cli {
 
-using RandomForestModel = RandomForest<double>;
-
 inline constexpr std::string_view rf_model_name = "rf";
 
-inline constexpr const char* rf_options_help =
-    "  --trees N             trees (n_estimators), >= 1; default 100\n"
-    "  --max-depth D         deepest level of a tree, >= 1, or none (grow until pure);\n"
-    "                        default none\n"
-    "  --seed S              random_state, an integer >= 0; default 0\n"
-    "  --threads T           threads (n_jobs), -1 for all cores; default 1. Results do not\n"
-    "                        depend on it\n";
+// Declares the options below (--class-weight is each command's own: its
+// default differs) on `app`, with their help.
+inline void add_rf_options(CLI::App& app) {
+  add_value_option(app, "trees", "N", "trees (n_estimators), >= 1; default 100");
+  add_value_option(app, "max-depth", "D",
+                   "deepest level of a tree, >= 1, or none (grow until pure);\n"
+                   "default none");
+  add_value_option(app, "seed", "S", "random_state, an integer >= 0; default 0");
+  add_value_option(app, "threads", "T",
+                   "threads (n_jobs), -1 for all cores; default 1. Results do not\n"
+                   "depend on it");
+  add_value_option(app, "dtype", "TYPE", dtype_help);
+}
 
-namespace detail_rf {
+namespace rf_options {
 
 inline constexpr std::array<ParameterOption, 4> option_of_parameter = {{
     {"n_estimators", "trees"},
@@ -45,13 +50,10 @@ inline constexpr std::array<ParameterOption, 4> option_of_parameter = {{
     {"n_jobs", "threads"},
 }};
 
-}  // namespace detail_rf
+}  // namespace rf_options
 
-// Value options of the RandomForest, for Arguments.
-inline std::set<std::string> rf_option_names() { return {"trees", "max-depth", "class-weight", "seed", "threads"}; }
-
-inline std::string class_weight_text(const RandomForestModel::Params& params) {
-  const auto* kind = std::get_if<ClassWeight>(&params.class_weight);
+inline std::string class_weight_text(const std::variant<ClassWeight, std::map<Label, double>>& class_weight) {
+  const auto* kind = std::get_if<ClassWeight>(&class_weight);
   if (kind == nullptr) return "map";
   switch (*kind) {
     case ClassWeight::balanced: return "balanced";
@@ -63,9 +65,10 @@ inline std::string class_weight_text(const RandomForestModel::Params& params) {
 
 // Reads the options (--class-weight defaults to `default_weight`) and checks
 // them against the library's ranges; throws invalid_argument naming the option.
-inline RandomForestModel::Params parse_rf_params(const Arguments& parsed, const std::string& command,
-                                                 ClassWeight default_weight) {
-  RandomForestModel::Params params;
+template <Scalar T>
+typename RandomForest<T>::Params parse_rf_params(const Arguments& parsed, const std::string& command,
+                                                      ClassWeight default_weight) {
+  typename RandomForest<T>::Params params;
   params.class_weight = default_weight;
   if (parsed.has("trees")) params.n_estimators = parse_number<Index>(parsed.value("trees"), command, "trees", "an integer >= 1");
   if (parsed.has("max-depth") && parsed.value("max-depth") != "none") {
@@ -88,41 +91,37 @@ inline RandomForestModel::Params parse_rf_params(const Arguments& parsed, const 
   }
   if (parsed.has("threads")) params.n_jobs = parse_number<int>(parsed.value("threads"), command, "threads", "a non-zero integer");
   try {
-    RandomForestModel::validate_params(params, "RandomForestClassifier::fit");
+    RandomForest<T>::validate_params(params, "RandomForestClassifier::fit");
     resolve_n_jobs(params.n_jobs, "RandomForestClassifier::fit");
   } catch (const invalid_argument& failure) {
-    rethrow_naming_option(failure, parsed, command, {RandomForestModel::model_type}, detail_rf::option_of_parameter);
+    rethrow_naming_option(failure, parsed, command, {RandomForest<T>::model_type},
+                          rf_options::option_of_parameter);
   }
   return params;
 }
 
 // Reads DATA.csv with its integer label column; any cell that is not a
 // finite number is an error naming the row and column.
-inline CsvTable<double> read_rf_data(const std::filesystem::path& path, const std::string& label,
-                                     const std::string& command) {
-  CsvTable<double> table = read_csv<double>(path, {.label_column = label, .allow_non_finite = true});
+template <Scalar T>
+CsvTable<T> read_rf_data(const std::filesystem::path& path, const std::string& label, const std::string& command) {
+  CsvTable<T> table = read_csv<T>(path, {.label_column = label, .allow_non_finite = true});
   check_forest_input(table.values, table.schema, MissingPolicy::reject, path, command,
                      "a RandomForestClassifier needs every value present");
   return table;
 }
 
-inline RandomForestModel fit_rf(const RandomForestModel::Params& params, const MatrixRef<double>& X,
-                                const LabelsRef& y, const Schema& schema, const Arguments& parsed,
-                                const std::string& command) {
-  RandomForestModel forest(params);
+template <Scalar T>
+RandomForest<T> fit_rf(const typename RandomForest<T>::Params& params, const MatrixRef<T>& X,
+                            const LabelsRef& y, const Schema& schema, const Arguments& parsed,
+                            const std::string& command) {
+  RandomForest<T> forest(params);
   try {
     forest.fit(X, y, schema);
   } catch (const invalid_argument& failure) {
-    rethrow_naming_option(failure, parsed, command, {RandomForestModel::model_type}, detail_rf::option_of_parameter);
+    rethrow_naming_option(failure, parsed, command, {RandomForest<T>::model_type},
+                          rf_options::option_of_parameter);
   }
   return forest;
-}
-
-// The model argument of fit/eval.
-inline void require_known_model(const std::string& model, const std::string& command) {
-  if (model != "iforest" && model != rf_model_name) {
-    throw invalid_argument("redflag " + command + ": unknown model '" + model + "' (supported: iforest, rf)");
-  }
 }
 
 }  // namespace redflag::cli

@@ -43,7 +43,6 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
-#include <set>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -53,11 +52,7 @@ namespace redflag::cli {
 
 inline constexpr std::string_view tae_model_name = "tae";
 
-inline constexpr const char* tae_eval_usage =
-    "usage: redflag eval tae SERIES.csv [--columns open,high,low,close,volume]\n"
-    "                        [--inject all|contextual|pattern|collective|subtle|mixed | --label COLUMN]\n"
-    "                        [--window 60] [--d-model 64] [--heads 8] [--layers 3] [--ffn 128]\n"
-    "                        [--epochs E] [--batch 32] [--seed S] [--threads T]\n\n"
+inline constexpr const char* tae_eval_footer =
     "Trains a TransformerAutoencoder on the first 60 % of the series' bars, chooses\n"
     "thresholds on the next 20 % and evaluates on the last 20 %, then prints one\n"
     "JSON line:\n"
@@ -70,28 +65,40 @@ inline constexpr const char* tae_eval_usage =
     "series' own 0/1 labels are used and the type is \"labelled\". A window is\n"
     "anomalous if any of its bars is; a bar's score combines its errors over the\n"
     "windows containing it. windows_per_s is the scoring throughput on the test\n"
-    "segment. A metric that is undefined (no anomaly in the test segment) is null.\n\n"
-    "options:\n"
-    "  --columns A,B,...     feature columns; default open,high,low,close,volume. Five\n"
-    "                        OHLCV columns are scaled per window (log prices over the\n"
-    "                        window's first open, centred log volume), others are\n"
-    "                        standardised\n"
-    "  --window N            bars per window; default 60\n"
-    "  --d-model N           model width; default 64\n"
-    "  --heads N             attention heads (must divide --d-model); default 8\n"
-    "  --layers N            encoder and decoder blocks each; default 3\n"
-    "  --ffn N               feed-forward width; default 128\n"
-    "  --epochs N            most training epochs (early stopping may end sooner); default 20\n"
-    "  --batch N             mini-batch size; default 32\n"
-    "  --learning-rate X     Adam's learning rate; default 0.001\n"
-    "  --repeats N           injections per type, pooled; default 40\n"
-    "  --threshold RULE      f1 (default) or youden: how thresholds are chosen on validation\n"
-    "  --window-score RULE   rms (default), mean or max of a window's per-position errors\n"
-    "  --bar-score RULE      neighbourhood-min (default: the lowest error any window gives\n"
-    "                        the bar's neighbourhood), mean or median of its errors\n"
-    "                        over the windows containing it\n"
-    "  --seed S              random_state of the model and the injector; default 0\n"
-    "  --threads T           threads; results do not depend on it; default 1\n";
+    "segment. A metric that is undefined (no anomaly in the test segment) is null.\n"
+    "The model computes in float32.";
+
+// Declares the options of `redflag eval tae` on `app`, with their help.
+inline void add_tae_options(CLI::App& app) {
+  app.add_option("SERIES.csv", "the series, one bar per row, with a header")->required();
+  add_value_option(app, "columns", "A,B,...",
+                   "feature columns; default open,high,low,close,volume. Five\n"
+                   "OHLCV columns are scaled per window (log prices over the\n"
+                   "window's first open, centred log volume), others are\n"
+                   "standardised");
+  add_value_option(app, "inject", "TYPE",
+                   "all (default), contextual, pattern, collective, subtle or\n"
+                   "mixed: the anomalies planted; not with --label");
+  add_value_option(app, "label", "COLUMN", "use the series' own 0/1 labels instead of injecting");
+  add_value_option(app, "window", "N", "bars per window; default 60");
+  add_value_option(app, "d-model", "N", "model width; default 64");
+  add_value_option(app, "heads", "N", "attention heads (must divide --d-model); default 8");
+  add_value_option(app, "layers", "N", "encoder and decoder blocks each; default 3");
+  add_value_option(app, "ffn", "N", "feed-forward width; default 128");
+  add_value_option(app, "epochs", "N", "most training epochs (early stopping may end sooner); default 20");
+  add_value_option(app, "batch", "N", "mini-batch size; default 32");
+  add_value_option(app, "learning-rate", "X", "Adam's learning rate; default 0.001");
+  add_value_option(app, "repeats", "N", "injections per type, pooled; default 40");
+  add_value_option(app, "threshold", "RULE", "f1 (default) or youden: how thresholds are chosen on validation");
+  add_value_option(app, "window-score", "RULE", "rms (default), mean or max of a window's per-position errors");
+  add_value_option(app, "bar-score", "RULE",
+                   "neighbourhood-min (default: the lowest error any window gives\n"
+                   "the bar's neighbourhood), mean or median of its errors\n"
+                   "over the windows containing it");
+  add_value_option(app, "seed", "S", "random_state of the model and the injector; default 0");
+  add_value_option(app, "threads", "T", "threads; results do not depend on it; default 1");
+  app.footer(tae_eval_footer);
+}
 
 namespace tae_eval {
 
@@ -199,14 +206,8 @@ Number positive_option(const Arguments& parsed, const std::string& name, Number 
   return value;
 }
 
-// The command: parses, trains, evaluates, prints the JSON line.
-inline int run(const std::vector<std::string>& arguments, std::ostream& out) {
-  const Arguments parsed(arguments,
-                         {"columns", "inject", "label", "window", "d-model", "heads", "layers", "ffn", "epochs",
-                          "batch", "learning-rate", "repeats", "threshold", "window-score", "bar-score", "seed",
-                          "threads"},
-                         {}, "eval");
-  parsed.require_positionals(2, "a model name (tae) and one series CSV file");
+// The command: checks the options, trains, evaluates, prints the JSON line.
+inline int run(const Arguments& parsed, std::ostream& out) {
   if (parsed.has("inject") && parsed.has("label")) {
     throw invalid_argument("redflag eval: give --inject or --label, not both");
   }
@@ -247,7 +248,7 @@ inline int run(const std::vector<std::string>& arguments, std::ostream& out) {
 
   const std::vector<std::string> columns =
       split_names(parsed.value("columns", "open,high,low,close,volume"));
-  const auto table = read_csv<float>(parsed.positionals()[1],
+  const auto table = read_csv<float>(parsed.positional("SERIES.csv"),
                                      {.label_column = parsed.value("label"), .columns = columns});
   const Matrix<float>& series = table.values;
   const bool ohlcv_columns = series.cols() == ohlcv::columns;

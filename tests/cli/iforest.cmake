@@ -7,9 +7,9 @@ include("${CMAKE_CURRENT_LIST_DIR}/expect.cmake")
 
 # The options are documented.
 expect(0 "--trees N.*--max-samples S.*--contamination C.*--max-features F.*--extension L.*--seed S.*--threads T.*--missing M.*reject.*route.*--categorical COLS"
-       fit --help)
-expect(0 "--label COLUMN.*--trees N.*--extension L.*--threads T" eval --help)
-expect(0 "usage: redflag score MODEL DATA.csv.*--explain K" score --help)
+       fit iforest --help)
+expect(0 "--label COLUMN.*--trees N.*--extension L.*--threads T" eval iforest --help)
+expect(0 "usage: redflag score \\[OPTIONS\\] MODEL DATA.csv.*--explain K" score --help)
 
 # fit -> info: the label column is not a feature.
 expect(0 "fitted IsolationForest \\(100 trees, max_samples 256, [0-9]+ nodes, threshold 0.5\\) on 1831 rows x 21 columns in [0-9.]+ ms"

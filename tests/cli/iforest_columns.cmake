@@ -127,7 +127,7 @@ run(out err fit iforest "${WORK}/missing_code.csv" --label label --categorical m
 
 # Bad --categorical: a non-integer column, unknown or label columns, bad lists.
 set(fit_args fit iforest "${WORK}/mcc.csv" --label label --out "${WORK}/bad.bin")
-expect(1 "fit: .*mcc.csv row 1, column 'f0' is 0.004912; categorical column 'f0' needs whole codes"
+expect(1 "fit: .*mcc.csv row 1, column 'f0' is 0.004912314662; categorical column 'f0' needs whole codes"
        ${fit_args} --categorical mcc,f0)
 expect(1 "--categorical names 'nope', which is not a column of .*mcc.csv" ${fit_args} --categorical nope)
 expect(2 "--categorical names 'label', the label column, which is not a feature" ${fit_args} --categorical label)

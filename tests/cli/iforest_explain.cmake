@@ -56,4 +56,4 @@ foreach(k IN ITEMS 0 22 -1 abc 2.5)
   expect(2 "score: --explain expects a feature count in \\[1, 21\\] \\(the model's features\\), got '${k}'"
          score "${WORK}/model.bin" "${WORK}/rows.csv" --explain ${k})
 endforeach()
-expect(2 "option --explain needs a value" score "${WORK}/model.bin" "${WORK}/rows.csv" --explain)
+expect(2 "score: --explain: 1 required K missing" score "${WORK}/model.bin" "${WORK}/rows.csv" --explain)

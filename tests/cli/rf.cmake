@@ -7,8 +7,9 @@ file(REMOVE_RECURSE "${WORK}")
 file(MAKE_DIRECTORY "${WORK}")
 include("${CMAKE_CURRENT_LIST_DIR}/expect.cmake")
 
-expect(0 "fit rf DATA.csv --label COLUMN --out MODEL.*--class-weight W.*balanced_subsample.*--max-depth D" fit --help)
-expect(0 "eval rf DATA.csv.*n_train.*--test-size F.*--class-weight W" eval --help)
+expect(0 "usage: redflag fit rf \\[OPTIONS\\] DATA.csv.*--label COLUMN.*--out MODEL.*--class-weight W.*balanced_subsample.*--max-depth D"
+       fit rf --help)
+expect(0 "usage: redflag eval rf \\[OPTIONS\\] DATA.csv.*--test-size F.*--class-weight W.*n_train" eval rf --help)
 expect(0 "proba_<label>,...,prediction,explained_class,expected_value" score --help)
 
 # fit -> info: the label column is not a feature.

@@ -6,8 +6,9 @@ file(REMOVE_RECURSE "${WORK}")
 file(MAKE_DIRECTORY "${WORK}")
 include("${CMAKE_CURRENT_LIST_DIR}/expect.cmake")
 
-expect(0 "redflag simulate ohlcv \\[--bars N\\]" simulate --help)
-expect(0 "eval tae SERIES.csv.*--inject all\\|contextual.*--label COLUMN" eval --help)
+expect(0 "usage: redflag simulate \\[OPTIONS\\] SERIES.*--bars N" simulate --help)
+expect(0 "usage: redflag eval tae \\[OPTIONS\\] SERIES.csv.*--inject TYPE.*all \\(default\\), contextual.*--label COLUMN"
+       eval tae --help)
 
 # simulate: a header and one line per bar; the same seed, the same file.
 run(series err simulate ohlcv --bars 2000 --bars-per-day 100 --seed 4)

@@ -6,11 +6,12 @@
 # explain_check, which does the arithmetic CMake cannot); cli.iforest_columns
 # covers --missing and --categorical; cli.rf runs fit / info / score (with
 # --explain, checked by explain_check --proba) / eval with a RandomForest;
-# cli.tae runs simulate and eval tae.
+# cli.tae runs simulate and eval tae; cli.dtype fits, scores and evaluates
+# float32 forests (--dtype).
 if(TARGET redflag_cli)
   add_executable(redflag_cli_explain_check "${CMAKE_CURRENT_LIST_DIR}/explain_check.cpp")
   target_link_libraries(redflag_cli_explain_check PRIVATE redflag_project_options)
-  foreach(script IN ITEMS workflow iforest iforest_eif iforest_explain iforest_columns rf tae)
+  foreach(script IN ITEMS workflow iforest iforest_eif iforest_explain iforest_columns rf tae dtype)
     add_test(NAME cli.${script}
              COMMAND "${CMAKE_COMMAND}"
                      "-DREDFLAG=$<TARGET_FILE:redflag_cli>"

@@ -8,7 +8,14 @@ include("${CMAKE_CURRENT_LIST_DIR}/expect.cmake")
 expect(0 "eval.*fit.*info.*metrics.*scale.*score" --help)
 expect(0 "redflag [0-9]+\\.[0-9]+\\.[0-9]+" --version)
 expect(2 "unknown command 'frobnicate'" frobnicate)
-expect(0 "usage: redflag info MODEL" info --help)
+expect(0 "usage: redflag info \\[OPTIONS\\] MODEL" info --help)
+# Every command and subcommand has CLI11's --help (exit 0, a usage line naming it).
+foreach(command IN ITEMS "eval" "eval iforest" "eval rf" "eval tae" "fit" "fit iforest" "fit rf" "info" "metrics" "scale"
+                         "scale fit" "scale transform" "score" "simulate")
+  separate_arguments(words UNIX_COMMAND "${command}")
+  expect(0 "usage: redflag ${command} \\[OPTIONS\\]" ${words} --help)
+endforeach()
+expect(0 "usage: redflag \\[OPTIONS\\] \\[SUBCOMMAND\\].*eval.*fit.*info.*metrics.*scale.*score.*simulate" help)
 
 # fit -> info -> transform
 expect(0 "fitted StandardScaler on 1831 rows x 21 columns in [0-9.]+ ms"

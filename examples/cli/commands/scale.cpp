@@ -12,15 +12,6 @@
 namespace redflag::cli {
 namespace {
 
-constexpr const char* scale_usage =
-    "usage: redflag scale fit DATA.csv --out MODEL [--scaler standard|minmax|robust]\n"
-    "                         [--label COLUMN] [--format binary|json]\n"
-    "       redflag scale transform MODEL DATA.csv --out SCALED.csv [--label COLUMN]\n\n"
-    "fit learns the scaler (default standard) on every column of DATA.csv except the\n"
-    "label column (default 'label', skipped when absent) and saves it as a model file.\n"
-    "transform checks that DATA.csv has the columns the scaler was fitted on, scales\n"
-    "them and writes SCALED.csv (with the label column, if any, last).\n";
-
 CsvTable<double> read_features(const std::filesystem::path& path, const std::string& label) {
   // The label column is optional: peek at the header to decide.
   std::ifstream in(path);
@@ -61,44 +52,66 @@ int load_and_transform(const std::filesystem::path& model_path, const CsvTable<d
   return 0;
 }
 
-int run_scale(const std::vector<std::string>& arguments, std::ostream& out) {
-  const Arguments parsed(arguments, {"out", "scaler", "label", "format"}, {}, "scale");
-  if (parsed.positionals().empty()) throw invalid_argument("redflag scale: expected 'fit' or 'transform'");
-  const std::string& action = parsed.positionals()[0];
-  const std::string label = parsed.value("label", "label");
-  if (action == "fit") {
-    parsed.require_positionals(2, "'fit' and one CSV file");
-    const std::string format_name = parsed.value("format", "binary");
-    if (format_name != "binary" && format_name != "json") {
-      throw invalid_argument("redflag scale: --format must be binary or json, got '" + format_name + "'");
-    }
-    const Format format = format_name == "json" ? Format::json : Format::portable_binary;
-    const auto table = read_features(parsed.positionals()[1], label);
-    const std::filesystem::path out_path = parsed.required("out");
-    const std::string scaler = parsed.value("scaler", "standard");
-    if (scaler == "standard") return fit_and_save<StandardScaler<double>>(table, out_path, format, out);
-    if (scaler == "minmax") return fit_and_save<MinMaxScaler<double>>(table, out_path, format, out);
-    if (scaler == "robust") return fit_and_save<RobustScaler<double>>(table, out_path, format, out);
-    throw invalid_argument("redflag scale: --scaler must be standard, minmax or robust, got '" + scaler + "'");
+int run_scale_fit(const Arguments& parsed, std::ostream& out) {
+  const std::string format_name = parsed.value("format", "binary");
+  if (format_name != "binary" && format_name != "json") {
+    throw invalid_argument("redflag scale: --format must be binary or json, got '" + format_name + "'");
   }
-  if (action == "transform") {
-    parsed.require_positionals(3, "'transform', a model file and a CSV file");
-    const std::filesystem::path model_path = parsed.positionals()[1];
-    const auto table = read_features(parsed.positionals()[2], label);
-    const std::filesystem::path out_path = parsed.required("out");
-    const std::string type = read_info(model_path).model_type;
-    if (type == StandardScaler<double>::model_type) {
-      return load_and_transform<StandardScaler<double>>(model_path, table, out_path, out);
-    }
-    if (type == MinMaxScaler<double>::model_type) {
-      return load_and_transform<MinMaxScaler<double>>(model_path, table, out_path, out);
-    }
-    if (type == RobustScaler<double>::model_type) {
-      return load_and_transform<RobustScaler<double>>(model_path, table, out_path, out);
-    }
-    throw invalid_argument("redflag scale: " + model_path.string() + " holds a '" + type + "', not a scaler");
+  const Format format = format_name == "json" ? Format::json : Format::portable_binary;
+  const auto table = read_features(parsed.positional("DATA.csv"), parsed.value("label", "label"));
+  const std::filesystem::path out_path = parsed.required("out");
+  const std::string scaler = parsed.value("scaler", "standard");
+  if (scaler == "standard") return fit_and_save<StandardScaler<double>>(table, out_path, format, out);
+  if (scaler == "minmax") return fit_and_save<MinMaxScaler<double>>(table, out_path, format, out);
+  if (scaler == "robust") return fit_and_save<RobustScaler<double>>(table, out_path, format, out);
+  throw invalid_argument("redflag scale: --scaler must be standard, minmax or robust, got '" + scaler + "'");
+}
+
+int run_scale_transform(const Arguments& parsed, std::ostream& out) {
+  const std::filesystem::path model_path = parsed.positional("MODEL");
+  const auto table = read_features(parsed.positional("DATA.csv"), parsed.value("label", "label"));
+  const std::filesystem::path out_path = parsed.required("out");
+  const std::string type = read_info(model_path).model_type;
+  if (type == StandardScaler<double>::model_type) {
+    return load_and_transform<StandardScaler<double>>(model_path, table, out_path, out);
   }
-  throw invalid_argument("redflag scale: unknown action '" + action + "' (expected fit or transform)");
+  if (type == MinMaxScaler<double>::model_type) {
+    return load_and_transform<MinMaxScaler<double>>(model_path, table, out_path, out);
+  }
+  if (type == RobustScaler<double>::model_type) {
+    return load_and_transform<RobustScaler<double>>(model_path, table, out_path, out);
+  }
+  throw invalid_argument("redflag scale: " + model_path.string() + " holds a '" + type + "', not a scaler");
+}
+
+Action define_scale(CLI::App& app) {
+  app.footer("`redflag scale fit --help` and `redflag scale transform --help` describe each action.");
+  const std::string label_help = "the label column, kept out of the scaling (skipped when\nabsent); default label";
+
+  CLI::App* fit = app.add_subcommand("fit", "fit a scaler on a CSV and save it as a model file");
+  fit->add_option("DATA.csv", "the rows to fit on, with a header")->required();
+  add_value_option(*fit, "out", "MODEL", "the model file to write (required)");
+  add_value_option(*fit, "scaler", "NAME", "standard (default), minmax or robust");
+  add_value_option(*fit, "label", "COLUMN", label_help);
+  add_value_option(*fit, "format", "FORMAT", "binary (default) or json");
+  fit->footer("Learns the scaler on every column of DATA.csv except the label column and saves it.");
+
+  CLI::App* transform = app.add_subcommand("transform", "apply a saved scaler to a CSV");
+  transform->add_option("MODEL", "a scaler written by `redflag scale fit`")->required();
+  transform->add_option("DATA.csv", "the rows to scale, with the scaler's columns")->required();
+  add_value_option(*transform, "out", "SCALED.csv", "the CSV to write (required)");
+  add_value_option(*transform, "label", "COLUMN", label_help);
+  transform->footer(
+      "Checks that DATA.csv has the columns the scaler was fitted on, scales them and\n"
+      "writes SCALED.csv (with the label column, if any, last).");
+
+  return [&app, fit, transform](std::ostream& out) {
+    if (fit->parsed()) return run_scale_fit(Arguments(*fit, "scale"), out);
+    if (transform->parsed()) return run_scale_transform(Arguments(*transform, "scale"), out);
+    const std::vector<std::string> extras = app.remaining();
+    if (extras.empty()) throw invalid_argument("redflag scale: expected 'fit' or 'transform'");
+    throw invalid_argument("redflag scale: unknown action '" + extras.front() + "' (expected fit or transform)");
+  };
 }
 
 }  // namespace
@@ -106,8 +119,7 @@ int run_scale(const std::vector<std::string>& arguments, std::ostream& out) {
 Command make_scale_command() {
   return {.name = "scale",
           .summary = "fit a standard/min-max/robust scaler on a CSV, or apply a saved one",
-          .usage = scale_usage,
-          .run = run_scale};
+          .define = define_scale};
 }
 
 }  // namespace redflag::cli

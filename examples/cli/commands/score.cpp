@@ -23,14 +23,13 @@
 namespace redflag::cli {
 namespace {
 
-constexpr const char* score_usage =
-    "usage: redflag score MODEL DATA.csv [--out SCORES.csv] [--label COLUMN] [--explain K]\n\n"
+constexpr const char* score_footer =
     "Scores every row of DATA.csv with the model in MODEL (an IsolationForest or\n"
-    "ExtendedIsolationForest, float32 or float64, e.g. fitted with `redflag fit`) and\n"
-    "writes a CSV with the header anomaly_score,prediction and one line per row: the\n"
-    "score (higher = more anomalous) and 1 if it is at least the model's threshold,\n"
-    "else 0. Written to SCORES.csv, or to standard output (the summary line then goes\n"
-    "to standard error).\n\n"
+    "ExtendedIsolationForest, float32 or float64 as its file records, e.g. fitted\n"
+    "with `redflag fit`) and writes a CSV with the header anomaly_score,prediction and\n"
+    "one line per row: the score (higher = more anomalous) and 1 if it is at least\n"
+    "the model's threshold, else 0. Written to SCORES.csv, or to standard output (the\n"
+    "summary line then goes to standard error).\n\n"
     "--explain K (IsolationForest only) adds, per row, the K features that raised its\n"
     "score most, with their contributions (K in [1, number of features]):\n"
     "  anomaly_score,prediction,base_value,feature_1,contribution_1,...,feature_K,contribution_K\n"
@@ -48,7 +47,7 @@ constexpr const char* score_usage =
     "classes, else the predicted one), its expected value and the K features that\n"
     "raised its probability most (TreeSHAP):\n"
     "  proba_<label>,...,prediction,explained_class,expected_value,feature_1,contribution_1,...\n"
-    "expected_value plus all the features' contributions is that class's probability.\n";
+    "expected_value plus all the features' contributions is that class's probability.";
 
 // The CSV's columns, without the label column when the model does not use it.
 template <Scalar T>
@@ -90,14 +89,14 @@ void write_explanation(std::ostream& out, const Explanation<T>& explanation, con
   for (Index j = 1; j <= k; ++j) buffer += ",feature_" + std::to_string(j) + ",contribution_" + std::to_string(j);
   buffer += '\n';
   for (Index row = 0; row < explanation.scores.size(); ++row) {
-    redflag::detail::csv::append_number(buffer, explanation.scores(row));
+    append_csv_number(buffer, explanation.scores(row));
     buffer += predictions(row) != 0 ? ",1," : ",0,";
-    redflag::detail::csv::append_number(buffer, explanation.base_value);
+    append_csv_number(buffer, explanation.base_value);
     for (const auto& [feature, contribution] : explanation.top(row, k)) {
       buffer += ',';
-      redflag::detail::csv::append_name(buffer, explanation.feature_names[static_cast<std::size_t>(feature)], ',');
+      append_csv_field(buffer, explanation.feature_names[static_cast<std::size_t>(feature)]);
       buffer += ',';
-      redflag::detail::csv::append_number(buffer, contribution + T(0));  // -0 (a feature with no say) prints as 0
+      append_csv_number(buffer, contribution + T(0));  // -0 (a feature with no say) prints as 0
     }
     buffer += '\n';
     if (buffer.size() >= (1U << 16)) {
@@ -172,7 +171,7 @@ int score_with(const Arguments& parsed, const std::filesystem::path& model_path,
   // Explanations carry the same scores; otherwise score once.
   const Vector<T> scores = explain > 0 ? explanation.scores : forest.anomaly_score(table.values, table.schema);
   // The model's own rule (score >= threshold), without scoring a second time.
-  const LabelVector predictions = detail::flag_anomalies<T>(scores, forest.threshold());
+  const LabelVector predictions = (scores.array() >= forest.threshold()).template cast<Label>();
   const double score_ms = clock.milliseconds();
 
   const auto write = [&](std::ostream& to) {
@@ -213,10 +212,10 @@ void write_class_scores(std::ostream& out, const RandomForest<T>& forest, const 
   std::vector<std::size_t> order(d);
   for (Index row = 0; row < proba.rows(); ++row) {
     for (Index k = 0; k < classes.size(); ++k) {
-      redflag::detail::csv::append_number(buffer, proba(row, k));
+      append_csv_number(buffer, proba(row, k));
       buffer += ',';
     }
-    redflag::detail::csv::append_number(buffer, predictions(row));
+    append_csv_number(buffer, predictions(row));
     if (explanation != nullptr) {
       // Two classes: always the larger label, so rows compare; more: the predicted class.
       Index k = 1;
@@ -225,9 +224,9 @@ void write_class_scores(std::ostream& out, const RandomForest<T>& forest, const 
       }
       const Matrix<T>& contributions = explanation->contributions[static_cast<std::size_t>(k)];
       buffer += ',';
-      redflag::detail::csv::append_number(buffer, classes(k));
+      append_csv_number(buffer, classes(k));
       buffer += ',';
-      redflag::detail::csv::append_number(buffer, explanation->expected_value(k));
+      append_csv_number(buffer, explanation->expected_value(k));
       std::iota(order.begin(), order.end(), std::size_t{0});
       // Largest contribution first; ties keep the column order.
       std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
@@ -236,9 +235,9 @@ void write_class_scores(std::ostream& out, const RandomForest<T>& forest, const 
       for (Index j = 0; j < explain; ++j) {
         const std::size_t feature = order[static_cast<std::size_t>(j)];
         buffer += ',';
-        redflag::detail::csv::append_name(buffer, explanation->feature_names[feature], ',');
+        append_csv_field(buffer, explanation->feature_names[feature]);
         buffer += ',';
-        redflag::detail::csv::append_number(buffer, contributions(row, static_cast<Index>(feature)) + T(0));  // no -0
+        append_csv_number(buffer, contributions(row, static_cast<Index>(feature)) + T(0));  // no -0
       }
     }
     buffer += '\n';
@@ -305,11 +304,9 @@ int score_classifier(const Arguments& parsed, const std::filesystem::path& model
   return 0;
 }
 
-int run_score(const std::vector<std::string>& arguments, std::ostream& out) {
-  const Arguments parsed(arguments, {"out", "label", "explain"}, {}, "score");
-  parsed.require_positionals(2, "a model file and one CSV file");
-  const std::filesystem::path model_path = parsed.positionals()[0];
-  const std::filesystem::path data_path = parsed.positionals()[1];
+int run_score(const Arguments& parsed, std::ostream& out) {
+  const std::filesystem::path model_path = parsed.positional("MODEL");
+  const std::filesystem::path data_path = parsed.positional("DATA.csv");
 
   const ModelInfo info = read_info(model_path);
   const bool float32 = info.scalar == scalar_name<float>;
@@ -336,13 +333,22 @@ int run_score(const std::vector<std::string>& arguments, std::ostream& out) {
                          std::string(scalar_name<float>) + " or " + std::string(scalar_name<double>) + ")");
 }
 
+Action define_score(CLI::App& app) {
+  app.add_option("MODEL", "a forest written by `redflag fit`")->required();
+  app.add_option("DATA.csv", "the rows to score, with the model's columns")->required();
+  add_value_option(app, "out", "SCORES.csv", "the CSV to write; default standard output");
+  add_value_option(app, "label", "COLUMN", "a label column to ignore; default label");
+  add_value_option(app, "explain", "K", "add each row's K most contributing features");
+  app.footer(score_footer);
+  return [&app](std::ostream& out) { return run_score(Arguments(app, "score"), out); };
+}
+
 }  // namespace
 
 Command make_score_command() {
   return {.name = "score",
           .summary = "score a CSV with a saved forest (anomaly scores or class probabilities), optionally explained",
-          .usage = score_usage,
-          .run = run_score};
+          .define = define_score};
 }
 
 }  // namespace redflag::cli

@@ -13,11 +13,10 @@
 namespace redflag::cli {
 namespace {
 
-int run_simulate(const std::vector<std::string>& arguments, std::ostream& out) {
-  const Arguments parsed(arguments, {"bars", "bars-per-day", "volatility", "seed", "out"}, {}, "simulate");
-  parsed.require_positionals(1, "what to simulate (ohlcv)");
-  if (parsed.positionals()[0] != "ohlcv") {
-    throw invalid_argument("redflag simulate: unknown series '" + parsed.positionals()[0] + "' (supported: ohlcv)");
+int run_simulate(const Arguments& parsed, std::ostream& out) {
+  const std::string series_name = parsed.positional("SERIES");
+  if (series_name != "ohlcv") {
+    throw invalid_argument("redflag simulate: unknown series '" + series_name + "' (supported: ohlcv)");
   }
   OhlcvSimulator<double>::Params params;
   if (parsed.has("bars")) params.bars = parse_number<Index>(parsed.value("bars"), "simulate", "bars", "an integer");
@@ -41,19 +40,24 @@ int run_simulate(const std::vector<std::string>& arguments, std::ostream& out) {
   return 0;
 }
 
+Action define_simulate(CLI::App& app) {
+  app.add_option("SERIES", "what to simulate: ohlcv")->required();
+  add_value_option(app, "bars", "N", "bars to write; default 1560");
+  add_value_option(app, "bars-per-day", "N", "bars per trading day; default 78");
+  add_value_option(app, "volatility", "S", "per-bar volatility; default 0.001");
+  add_value_option(app, "seed", "S", "random_state, an integer >= 0; default 0");
+  add_value_option(app, "out", "FILE", "the CSV to write; default standard output");
+  app.footer(
+      "Writes bars of the OhlcvSimulator (geometric Brownian motion with an intraday\n"
+      "U shape in volatility and volume) as CSV with the columns\n"
+      "open,high,low,close,volume. The same seed gives the same file.");
+  return [&app](std::ostream& out) { return run_simulate(Arguments(app, "simulate"), out); };
+}
+
 }  // namespace
 
 Command make_simulate_command() {
-  return {.name = "simulate",
-          .summary = "write a seeded simulated OHLCV series as CSV",
-          .usage = "usage: redflag simulate ohlcv [--bars N] [--bars-per-day N] [--volatility S] [--seed S]\n"
-                   "                              [--out FILE]\n\n"
-                   "Writes bars of the OhlcvSimulator (geometric Brownian motion with an intraday\n"
-                   "U shape in volatility and volume) as CSV with the columns\n"
-                   "open,high,low,close,volume, to FILE or standard output. Defaults: 1560 bars,\n"
-                   "78 bars per day, per-bar volatility 0.001, seed 0. The same seed gives the\n"
-                   "same file.\n",
-          .run = run_simulate};
+  return {.name = "simulate", .summary = "write a seeded simulated OHLCV series as CSV", .define = define_simulate};
 }
 
 }  // namespace redflag::cli

@@ -341,4 +341,24 @@ void write_csv(const std::filesystem::path& path, const CsvTable<T>& table,
   }
 }
 
+// Building blocks for writing CSV rows that write_csv's shape does not cover
+// (text columns, mixed columns), with write_csv's guarantees, so that
+// read_csv reads the row back as written.
+
+// Appends `value` in the shortest text that parses back to exactly `value`
+// (integers as they are; NaN and infinities as std::to_chars writes them:
+// nan, inf, -inf).
+template <class T>
+  requires std::is_arithmetic_v<T>
+void append_csv_number(std::string& line, T value) {
+  detail::csv::append_number(line, value);
+}
+
+// Appends `text` as one field (a column name or a text cell), quoted when a
+// reader would otherwise split it at `delimiter` or a line break, trim it or
+// take it for a byte-order mark; an empty field appends nothing.
+inline void append_csv_field(std::string& line, std::string_view text, char delimiter = ',') {
+  if (!text.empty()) detail::csv::append_name(line, text, delimiter);
+}
+
 }  // namespace redflag
