@@ -11,7 +11,7 @@
 # examples.market.chromium renders that report in headless Chromium: the DOM
 # after parsing must hold both SVG charts with their paths and circles and the
 # table with rows, and a 1280 x 1600 screenshot is written next to it
-# (report.png). It is registered only when a `chromium` executable is found.
+# (report.png). Without a `chromium` executable it reports a skip.
 #
 # This file has two roles: included by tests/examples/tests.cmake it
 # registers the tests; run with `cmake -P` it is the test (MARKET = the
@@ -24,15 +24,15 @@ if(NOT CMAKE_SCRIPT_MODE_FILE)
                      -P "${CMAKE_CURRENT_LIST_FILE}")
     set_tests_properties(examples.market PROPERTIES LABELS examples TIMEOUT 120 FIXTURES_SETUP market_report)
     find_program(REDFLAG_CHROMIUM NAMES chromium chromium-browser)
-    if(REDFLAG_CHROMIUM)
-      add_test(NAME examples.market.chromium
-               COMMAND "${CMAKE_COMMAND}" "-DCHROMIUM=${REDFLAG_CHROMIUM}" "-DWORK=${market_work}" -DMODE=chromium
-                       -P "${CMAKE_CURRENT_LIST_FILE}")
-      set_tests_properties(examples.market.chromium PROPERTIES LABELS examples TIMEOUT 60
-                                                               FIXTURES_REQUIRED market_report)
-    else()
-      message(STATUS "redflag: examples.market.chromium not registered (no chromium found: apt install chromium)")
+    set(missing "")
+    if(NOT REDFLAG_CHROMIUM)
+      set(missing "no chromium found (apt install chromium, then reconfigure)")
     endif()
+    redflag_add_tool_test(NAME examples.market.chromium MISSING "${missing}"
+                          COMMAND "${CMAKE_COMMAND}" "-DCHROMIUM=${REDFLAG_CHROMIUM}" "-DWORK=${market_work}"
+                                  -DMODE=chromium -P "${CMAKE_CURRENT_LIST_FILE}")
+    set_tests_properties(examples.market.chromium PROPERTIES LABELS examples TIMEOUT 60
+                                                             FIXTURES_REQUIRED market_report)
   endif()
   return()
 endif()

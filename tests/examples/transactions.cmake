@@ -6,7 +6,7 @@
 #   examples.transactions.generate   `generate` reproduces the bundled stream
 #   examples.transactions.usage      bad arguments
 #   examples.transactions.rules      --rules FILE, and a bad rules file
-#   examples.transactions.serve      POST /detect and GET /health (when built with Boost)
+#   examples.transactions.serve      POST /detect and GET /health (a skip when built without Boost)
 if(TARGET redflag_transactions)
   find_package(nlohmann_json 3 REQUIRED)  # found already: the example needs it too
   add_executable(transactions_check "${CMAKE_CURRENT_LIST_DIR}/transactions/check.cpp")
@@ -14,27 +14,33 @@ if(TARGET redflag_transactions)
   # -Wno-maybe-uninitialized: GCC 12 warns falsely inside libstdc++'s <regex> at -O1 and above.
   target_compile_options(transactions_check PRIVATE -Werror -Wno-maybe-uninitialized)
   target_compile_features(transactions_check PRIVATE cxx_std_20)
-  set(cases demo stdin malformed generate usage rules)
   set(client "")
+  set(serve_missing "")
   get_target_property(definitions redflag_transactions COMPILE_DEFINITIONS)
   if("REDFLAG_TRANSACTIONS_HTTP" IN_LIST definitions)
     add_executable(transactions_detect_client "${CMAKE_CURRENT_LIST_DIR}/transactions/detect_client.cpp")
     target_link_libraries(transactions_detect_client PRIVATE redflag_project_options nlohmann_json::nlohmann_json)
     target_compile_options(transactions_detect_client PRIVATE -Werror -Wno-maybe-uninitialized)
     target_compile_features(transactions_detect_client PRIVATE cxx_std_20)
-    list(APPEND cases serve)
     set(client "-DCLIENT=$<TARGET_FILE:transactions_detect_client>")
+  else()
+    set(serve_missing "redflag_transactions was built without `serve` (needs Boost 1.74+: apt install libboost-dev)")
   endif()
-  foreach(case IN LISTS cases)
-    add_test(NAME examples.transactions.${case}
-             COMMAND "${CMAKE_COMMAND}"
-                     "-DEXE=$<TARGET_FILE:redflag_transactions>"
-                     "-DCHECK=$<TARGET_FILE:transactions_check>"
-                     ${client}
-                     "-DDATA=${PROJECT_SOURCE_DIR}/examples/transactions/data/transactions.jsonl"
-                     "-DWORK=${CMAKE_CURRENT_BINARY_DIR}/examples-transactions-${case}"
-                     "-DCASE=${case}"
-                     -P "${CMAKE_CURRENT_LIST_DIR}/transactions/run.cmake")
+  foreach(case IN ITEMS demo stdin malformed generate usage rules serve)
+    set(missing "")
+    if(case STREQUAL "serve")
+      set(missing "${serve_missing}")
+    endif()
+    redflag_add_tool_test(NAME examples.transactions.${case} MISSING "${missing}"
+                          COMMAND "${CMAKE_COMMAND}"
+                                  "-DEXE=$<TARGET_FILE:redflag_transactions>"
+                                  "-DCHECK=$<TARGET_FILE:transactions_check>"
+                                  ${client}
+                                  "-DDATA=${PROJECT_SOURCE_DIR}/examples/transactions/data/transactions.jsonl"
+                                  "-DWORK=${CMAKE_CURRENT_BINARY_DIR}/examples-transactions-${case}"
+                                  "-DCASE=${case}"
+                                  "-DSOURCE_DIR=${PROJECT_SOURCE_DIR}"
+                                  -P "${CMAKE_CURRENT_LIST_DIR}/transactions/run.cmake")
     set_tests_properties(examples.transactions.${case} PROPERTIES LABELS examples TIMEOUT 120)
   endforeach()
 endif()

@@ -17,13 +17,13 @@
 #include <cmath>
 #include <concepts>
 #include <cstdint>
-#include <filesystem>
 #include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "../support/forest_test_support.hpp"
+#include "../support/skip.hpp"
 
 using redflag::Auto;
 using redflag::ColumnKind;
@@ -146,8 +146,6 @@ void check_blames_the_changed_feature(const IsolationForest<T>& model, const Mat
     CHECK(explanation.top(i, 1).front().first == k);
   }
 }
-
-std::filesystem::path data_file(const char* name) { return std::filesystem::path(REDFLAG_DATA_DIR) / name; }
 
 template <class Model>
 Model round_tripped(const Model& model) {
@@ -323,13 +321,11 @@ TEST_CASE_TEMPLATE("A row made anomalous in one feature is blamed on that featur
   check_blames_the_changed_feature(model, ordinary_rows(model, X, 20), far_values(X));
 }
 
-TEST_CASE("A row made anomalous in one feature is blamed on that feature (mammography)") {
-  const auto path = data_file("mammography.csv");
-  if (!std::filesystem::exists(path)) {
-    MESSAGE("skipped: ", path.string(), " not found");
-    return;
-  }
-  const auto table = redflag::read_csv<double>(path, {.label_column = "label"});
+TEST_CASE("A row made anomalous in one feature is blamed on that feature (mammography)" *
+          doctest::test_suite("data")) {
+  const auto path = redflag::test::dataset("mammography.csv");
+  if (!path) return;
+  const auto table = redflag::read_csv<double>(*path, {.label_column = "label"});
   REQUIRE(table.values.cols() == 6);
   Matrix<double> inliers(table.values.rows(), 6);
   Index n = 0;

@@ -5,7 +5,8 @@ last, 1 = positive) made by scikit-learn's train_test_split and written to a
 temporary folder; scikit-learn's RandomForestClassifier(class_weight=
 "balanced") and redflag's (the rf_auc helper, same parameters) are fitted on
 the training part and scored on the test part. Exits non-zero when the mean
-ROC AUCs differ by more than 0.01.
+ROC AUCs differ by more than 0.01, and 77 (the test's SKIP_RETURN_CODE) when
+DATA.csv does not exist.
 
     random_forest_sklearn_parity.py RF_AUC_BINARY DATA.csv [--max-depth D]
 """
@@ -23,6 +24,7 @@ from sklearn.model_selection import train_test_split
 SEEDS = 5
 N_ESTIMATORS = 100
 TOLERANCE = 0.01
+SKIP = 77
 
 
 def write(path, header, X, y):
@@ -36,6 +38,9 @@ def main():
     parser.add_argument("data")
     parser.add_argument("--max-depth", type=int, default=0, help="0: unlimited")
     args = parser.parse_args()
+    if not Path(args.data).exists():
+        print(f"SKIPPED: {args.data} not found (REDFLAG_DATA_DIR holds the labelled datasets)")
+        return SKIP
     with open(args.data) as f:
         header = f.readline().strip().split(",")
     data = np.loadtxt(args.data, delimiter=",", skiprows=1)

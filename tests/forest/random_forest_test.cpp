@@ -9,11 +9,12 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
-#include <filesystem>
 #include <limits>
 #include <map>
 #include <sstream>
 #include <string>
+
+#include "../support/skip.hpp"
 
 using redflag::Index;
 using redflag::Label;
@@ -398,13 +399,10 @@ TEST_CASE_TEMPLATE("RandomForest explanations add up to the probabilities", T, f
   CHECK(mean_abs(0) > mean_abs(3));
 }
 
-TEST_CASE("RandomForest on a real dataset beats chance by far") {
-  const std::filesystem::path path = std::filesystem::path(REDFLAG_DATA_DIR) / "mammography.csv";
-  if (!std::filesystem::exists(path)) {
-    MESSAGE("skipped: ", path.string(), " not found");
-    return;
-  }
-  const auto table = redflag::read_csv<double>(path, {.label_column = "label"});
+TEST_CASE("RandomForest on a real dataset beats chance by far" * doctest::test_suite("data")) {
+  const auto path = redflag::test::dataset("mammography.csv");
+  if (!path) return;
+  const auto table = redflag::read_csv<double>(*path, {.label_column = "label"});
   const auto split = redflag::train_test_split(table.values, table.labels, {.test_size = 0.3, .random_state = 1});
   RandomForest<double> model({.n_estimators = 20, .max_depth = 8, .class_weight = redflag::ClassWeight::balanced,
                               .random_state = 1, .n_jobs = 2});

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "../support/allocation_tracker.hpp"
+#include "../support/skip.hpp"
 
 namespace {
 
@@ -440,13 +441,10 @@ TEST_CASE("write_csv rejects inconsistent arguments") {
                        data_error);
 }
 
-TEST_CASE_TEMPLATE("shuttle.csv from REDFLAG_DATA_DIR", T, float, double) {
-  const auto path = std::filesystem::path(REDFLAG_DATA_DIR) / "shuttle.csv";
-  if (!std::filesystem::exists(path)) {
-    WARN_MESSAGE(false, "skipped: " << path.string() << " not found");
-    return;
-  }
-  const auto table = redflag::read_csv<T>(path, {.label_column = "label"});
+TEST_CASE_TEMPLATE("shuttle.csv from REDFLAG_DATA_DIR" * doctest::test_suite("data"), T, float, double) {
+  const auto path = redflag::test::dataset("shuttle.csv");
+  if (!path) return;
+  const auto table = redflag::read_csv<T>(*path, {.label_column = "label"});
   CHECK(table.values.rows() == 49097);
   CHECK(table.values.cols() == 9);
   CHECK(table.column_names() == std::vector<std::string>{"f0", "f1", "f2", "f3", "f4", "f5", "f6", "f7", "f8"});

@@ -2,9 +2,8 @@
 # sklearn_reference.py; this test regenerates them into a temporary file and
 # fails when they differ from the checked-in header, so the literals provably
 # are scikit-learn's.
-if(REDFLAG_SKLEARN_PYTHON)
-  add_test(NAME metrics.sklearn_reference_current
-           COMMAND "${REDFLAG_SKLEARN_PYTHON}" "${CMAKE_CURRENT_LIST_DIR}/sklearn_reference.py"
-                   --check "${CMAKE_CURRENT_LIST_DIR}/sklearn_reference.hpp")
-  set_tests_properties(metrics.sklearn_reference_current PROPERTIES LABELS "metrics")
-endif()
+# Without scikit-learn it reports a skip.
+redflag_add_tool_test(NAME metrics.sklearn_reference_current MISSING "${redflag_sklearn_missing}"
+                      COMMAND "${REDFLAG_SKLEARN_PYTHON}" "${CMAKE_CURRENT_LIST_DIR}/sklearn_reference.py"
+                              --check "${CMAKE_CURRENT_LIST_DIR}/sklearn_reference.hpp")
+set_tests_properties(metrics.sklearn_reference_current PROPERTIES LABELS "metrics")

@@ -30,6 +30,9 @@ if(GIT_FOUND OR NOT EXISTS "${PROJECT_SOURCE_DIR}/.git")
   redflag_add_consumer_test(fetch_content OPTIONS
     "-DREDFLAG_SOURCE_DIR=${PROJECT_SOURCE_DIR}" "-DREDFLAG_GIT_REVISION=HEAD"
     "-DGIT_EXECUTABLE=${GIT_EXECUTABLE}")
+else()
+  redflag_add_tool_test(NAME package.fetch_content MISSING "no git found to fetch the repository (apt install git)")
+  set_tests_properties(package.fetch_content PROPERTIES LABELS package)
 endif()
 
 # A request for a newer major version must fail at configure time, and for
@@ -49,17 +52,19 @@ set_tests_properties(package.version_mismatch PROPERTIES
   PASS_REGULAR_EXPRESSION "compatible with requested version \"${redflag_incompatible_major}\\.0\".*version: ${PROJECT_VERSION}")
 
 find_program(REDFLAG_PKG_CONFIG NAMES pkg-config pkgconf)
-if(REDFLAG_PKG_CONFIG)
-  add_test(NAME package.pkg_config
-           COMMAND "${CMAKE_COMMAND}"
-                   "-DPKG_CONFIG=${REDFLAG_PKG_CONFIG}"
-                   "-DCXX=${CMAKE_CXX_COMPILER}"
-                   "-DPREFIX=${redflag_test_prefix}"
-                   "-DSOURCE=${redflag_package_sources}/consumer.cpp"
-                   "-DOUTPUT=${redflag_package_dir}/pkg_config_consumer"
-                   -P "${redflag_package_sources}/pkg_config_check.cmake")
-  set_tests_properties(package.pkg_config PROPERTIES FIXTURES_REQUIRED redflag_installed LABELS package)
+set(missing "")
+if(NOT REDFLAG_PKG_CONFIG)
+  set(missing "no pkg-config found (apt install pkg-config, then reconfigure)")
 endif()
+redflag_add_tool_test(NAME package.pkg_config MISSING "${missing}"
+                      COMMAND "${CMAKE_COMMAND}"
+                              "-DPKG_CONFIG=${REDFLAG_PKG_CONFIG}"
+                              "-DCXX=${CMAKE_CXX_COMPILER}"
+                              "-DPREFIX=${redflag_test_prefix}"
+                              "-DSOURCE=${redflag_package_sources}/consumer.cpp"
+                              "-DOUTPUT=${redflag_package_dir}/pkg_config_consumer"
+                              -P "${redflag_package_sources}/pkg_config_check.cmake")
+set_tests_properties(package.pkg_config PROPERTIES FIXTURES_REQUIRED redflag_installed LABELS package)
 
 # The redflag tool is part of the installed package.
 if(TARGET redflag_cli)
