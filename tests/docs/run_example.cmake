@@ -1,0 +1,106 @@
+# One documentation example as a test (tests/docs/tests.cmake registers them):
+# runs EXAMPLE with DATA as its argument in WORK and compares its standard
+# output, line by line, with EXPECTED, the output block of example NUMBER on
+# PAGE. In EXPECTED, "…" stands for any text within a line.
+cmake_minimum_required(VERSION 3.21)
+
+# Prints `details` as they are (message(FATAL_ERROR) would rewrap them) and
+# fails with `summary`.
+function(fail summary details)
+  message("${details}")
+  message(FATAL_ERROR "${PAGE}, example ${NUMBER}: ${summary}")
+endfunction()
+
+# The lines of `text` as a list; the separators and brackets in it are
+# replaced so that they do not split or group list elements.
+function(split_lines text out)
+  string(REPLACE "\\" "@backslash@" text "${text}")
+  string(REPLACE ";" "@semicolon@" text "${text}")
+  string(REPLACE "[" "@open@" text "${text}")
+  string(REPLACE "]" "@close@" text "${text}")
+  string(REGEX REPLACE "\n$" "" text "${text}")
+  if("${text}" STREQUAL "")
+    set(${out} "" PARENT_SCOPE)
+  else()
+    string(REPLACE "\n" ";" lines "${text}")
+    set(${out} "${lines}" PARENT_SCOPE)
+  endif()
+endfunction()
+
+# Whether `actual` matches the page's line `expected`: equal, except that
+# each "…" matches any text. The literal pieces between them must appear in
+# order, the first at the start and the last at the end.
+function(line_matches actual expected out)
+  string(FIND "${expected}" "…" ellipsis)
+  if(ellipsis EQUAL -1)
+    if("${actual}" STREQUAL "${expected}")
+      set(${out} TRUE PARENT_SCOPE)
+    else()
+      set(${out} FALSE PARENT_SCOPE)
+    endif()
+    return()
+  endif()
+  set(${out} FALSE PARENT_SCOPE)
+  string(REPLACE "…" ";" pieces "${expected}")
+  string(LENGTH "${actual}" length)
+  list(POP_FRONT pieces first)
+  list(POP_BACK pieces last)
+  string(LENGTH "${first}" position)
+  string(FIND "${actual}" "${first}" at)
+  if(NOT at EQUAL 0)
+    return()
+  endif()
+  foreach(piece IN LISTS pieces)
+    string(SUBSTRING "${actual}" ${position} -1 rest)
+    string(FIND "${rest}" "${piece}" at)
+    if(at EQUAL -1)
+      return()
+    endif()
+    string(LENGTH "${piece}" piece_length)
+    math(EXPR position "${position} + ${at} + ${piece_length}")
+  endforeach()
+  string(LENGTH "${last}" last_length)
+  math(EXPR last_start "${length} - ${last_length}")
+  if(last_start LESS position)
+    return()
+  endif()
+  string(SUBSTRING "${actual}" ${last_start} -1 tail)
+  if("${tail}" STREQUAL "${last}")
+    set(${out} TRUE PARENT_SCOPE)
+  endif()
+endfunction()
+
+execute_process(COMMAND "${EXAMPLE}" "${DATA}" WORKING_DIRECTORY "${WORK}" RESULT_VARIABLE code
+                OUTPUT_VARIABLE output ERROR_VARIABLE errors)
+get_filename_component(name "${EXAMPLE}" NAME)
+file(WRITE "${WORK}/${name}.out" "${output}")
+if(NOT code EQUAL 0)
+  fail("the example exited with ${code}" "${output}${errors}")
+endif()
+if(NOT EXISTS "${EXPECTED}")
+  fail("the page shows no output for it. Put what it prints in a ``` block after it (before the next heading or \
+code block), or, if it prints nothing, list it in redflag_doc_silent_examples in tests/docs/tests.cmake"
+       "It printed:\n${output}${errors}")
+endif()
+file(READ "${EXPECTED}" expected)
+split_lines("${output}" actual_lines)
+split_lines("${expected}" expected_lines)
+list(LENGTH actual_lines actual_count)
+list(LENGTH expected_lines expected_count)
+set(number 0)
+foreach(actual_line expected_line IN ZIP_LISTS actual_lines expected_lines)
+  math(EXPR number "${number} + 1")
+  line_matches("${actual_line}" "${expected_line}" matches)
+  if(NOT matches OR number GREATER actual_count OR number GREATER expected_count)
+    foreach(variable IN ITEMS actual_line expected_line)
+      string(REPLACE "@backslash@" "\\" ${variable} "${${variable}}")
+      string(REPLACE "@semicolon@" ";" ${variable} "${${variable}}")
+      string(REPLACE "@open@" "[" ${variable} "${${variable}}")
+      string(REPLACE "@close@" "]" ${variable} "${${variable}}")
+    endforeach()
+    fail("output line ${number} differs from the page (${actual_count} lines printed, ${expected_count} shown)"
+         "line ${number}\n  printed: ${actual_line}\n  page:    ${expected_line}\n\
+The example printed:\n${output}${errors}\nThe page shows:\n${expected}")
+  endif()
+endforeach()
+message(STATUS "${PAGE}, example ${NUMBER}: ${actual_count} lines of output as the page shows them")
