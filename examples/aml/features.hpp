@@ -10,14 +10,13 @@
 #include <redflag/core/schema.hpp>
 #include <redflag/core/types.hpp>
 #include <redflag/preprocessing/cyclical.hpp>
+#include <redflag/stream/entity_store.hpp>
 
 #include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdint>
-#include <deque>
 #include <span>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -77,55 +76,53 @@ inline auto customer_features() {
   return redflag::make_feature_set<Customer>(PaymentProfile{}, DocumentFile{}, age, business);
 }
 
-// Stateful: the customer's payments in the 24 hours before this one (how
-// many and how much), the hours since the previous one, and how this amount
-// compares with the customer's usual amount (the mean log amount of all
-// earlier payments). Transactions must arrive oldest first, as they do in
-// production.
-class CustomerVelocity {
- public:
+// How a payment feeds its customer's state in a redflag::EntityStore: keyed
+// by the customer's number, its amount the value (running statistics,
+// percentiles, window sums), its country the place.
+struct CustomerEntity {
+  std::int64_t key(const Transaction& t) const { return t.customer; }
+  std::int64_t time_ms(const Transaction& t) const { return t.time * 1000; }
+  double value(const Transaction& t) const { return t.amount; }
+  std::uint64_t place(const Transaction& t) const { return static_cast<std::uint64_t>(t.country) + 1; }
+};
+
+// A payment with its customer's state before it.
+using PaymentContext = redflag::EntityContext<Transaction>;
+
+// Where the customer's state is kept: payments of the last 24 hours in the
+// window, so the velocity columns see them.
+inline redflag::EntityStoreParams customer_store_params() {
+  return {.max_entities = 100'000, .shards = 4, .window_horizon_ms = seconds_per_day * 1000};
+}
+
+// The customer's payments in the 24 hours before this one (how many and how
+// much), the hours since the previous one, and how this amount compares with
+// the customer's usual amount (the median of all earlier payments), all read
+// from the customer's EntityState.
+struct CustomerVelocity {
   static constexpr std::size_t width = 4;
   std::array<redflag::FeatureColumn, width> columns() const {
     return {{{"payments_24h"}, {"log_amount_24h"}, {"log_hours_since_previous"}, {"amount_vs_usual"}}};
   }
-  void extract(const Transaction& t, std::span<double, width> out) {
-    History& history = customers_[t.customer];
-    while (!history.last_day.empty() && history.last_day.front().first <= t.time - seconds_per_day) {
-      history.day_total -= history.last_day.front().second;
-      history.last_day.pop_front();
-    }
-    if (history.last_day.empty()) history.day_total = 0.0;  // no rounding residue from the subtractions
-    const double log_amount = std::log1p(t.amount);
-    out[0] = static_cast<double>(history.last_day.size());
-    out[1] = std::log1p(history.day_total);
+  void extract(const PaymentContext& c, std::span<double, width> out) const {
+    const redflag::BehaviourProfile& history = c.before.profile;
+    const redflag::WindowStats day = c.before.recent.stats(c.event.time_ms, seconds_per_day * 1000);
+    out[0] = static_cast<double>(day.count);
+    out[1] = std::log1p(day.count == 0 ? 0.0 : day.sum);
     // Gaps are capped at 30 days; a customer's first payment counts as one.
-    const double hours = history.count == 0 ? 30.0 * 24.0 : static_cast<double>(t.time - history.previous) / 3600.0;
+    const double hours = history.empty() ? 30.0 * 24.0
+                                         : static_cast<double>(c.event.time_ms - history.last_time_ms()) / 3.6e6;
     out[2] = std::log1p(std::min(hours, 30.0 * 24.0));
-    out[3] = history.count == 0 ? 0.0 : log_amount - history.mean_log_amount;
-    history.previous = t.time;
-    history.last_day.emplace_back(t.time, t.amount);
-    history.day_total += t.amount;
-    history.count += 1;
-    history.mean_log_amount += (log_amount - history.mean_log_amount) / static_cast<double>(history.count);
+    out[3] = history.empty() ? 0.0 : std::log1p(c.record.amount) - std::log1p(history.value_sketch().quantile(0.5));
   }
-
- private:
-  struct History {
-    std::deque<std::pair<std::int64_t, double>> last_day;  // (time, amount)
-    double day_total = 0.0;
-    std::int64_t count = 0;
-    std::int64_t previous = 0;  // time of the previous payment
-    double mean_log_amount = 0.0;
-  };
-  std::unordered_map<std::int64_t, History> customers_;
 };
 
 inline auto transaction_features() {
-  auto amount = redflag::make_feature<Transaction>("log_amount",
-                                                   [](const Transaction& t) { return std::log1p(t.amount); });
-  auto country = redflag::make_feature<Transaction>(
-      "high_risk_country", [](const Transaction& t) { return is_high_risk_country(t.country) ? 1.0 : 0.0; });
-  return redflag::make_feature_set<Transaction>(amount, country, CustomerVelocity{});
+  auto amount = redflag::make_feature<PaymentContext>(
+      "log_amount", [](const PaymentContext& c) { return std::log1p(c.record.amount); });
+  auto country = redflag::make_feature<PaymentContext>(
+      "high_risk_country", [](const PaymentContext& c) { return is_high_risk_country(c.record.country) ? 1.0 : 0.0; });
+  return redflag::make_feature_set<PaymentContext>(amount, country, CustomerVelocity{});
 }
 using TransactionFeatures = decltype(transaction_features());
 
@@ -138,12 +135,18 @@ inline redflag::Schema transaction_schema(const TransactionFeatures& features) {
   return redflag::Schema(std::move(columns));
 }
 
-inline redflag::Matrix<double> transaction_matrix(TransactionFeatures& features,
+// One row per payment, oldest first; each payment then updates its
+// customer's state in `store`, so a later month continues the history.
+inline redflag::Matrix<double> transaction_matrix(const TransactionFeatures& features, redflag::EntityStore& store,
                                                   const std::vector<Transaction>& transactions) {
   const auto n = static_cast<redflag::Index>(transactions.size());
   constexpr auto d = static_cast<redflag::Index>(TransactionFeatures::width);
   redflag::Matrix<double> X(n, d + 4);
-  features.transform_into<double>(transactions, X.leftCols(d));
+  for (redflag::Index i = 0; i < n; ++i) {
+    store.observe(transactions[static_cast<std::size_t>(i)], CustomerEntity{}, [&](const PaymentContext& c) {
+      features.write_row(c, std::span<double>(X.row(i).data(), static_cast<std::size_t>(d)));
+    });
+  }
   redflag::Vector<double> hours(n), weekdays(n);
   for (redflag::Index i = 0; i < n; ++i) {
     const std::int64_t time = transactions[static_cast<std::size_t>(i)].time;

@@ -12,6 +12,7 @@
 // usage: redflag_aml [--seed N] [--customers N] [--json FILE]
 #include "bank.hpp"
 #include "features.hpp"
+#include "levels.hpp"
 
 #include <redflag/forest/isolation_forest.hpp>
 #include <redflag/forest/random_forest.hpp>
@@ -27,11 +28,14 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
 #include <numeric>
 #include <optional>
+#include <span>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -45,8 +49,6 @@ using redflag::Matrix;
 using redflag::Vector;
 using Forest = redflag::RandomForest<double>;
 
-constexpr double high_level = 0.7;    // P(high risk) above this: level high, sent for review
-constexpr double medium_level = 0.4;  // above this: level medium
 constexpr int reasons_shown = 3;
 constexpr double transaction_contamination = 0.005;  // share of training payments the detector would flag
 constexpr std::size_t customers_listed = 10;
@@ -90,6 +92,7 @@ struct Results {
   Options options;
   std::size_t training_payments = 0, live_payments = 0;
   std::vector<RiskRow> risk;  // held-out customers, most likely high risk first
+  std::string level_rules;    // the rules the levels come from
   Index scored_payments = 0, flagged_payments = 0, flagged_injected = 0, injected = 0;
   double transaction_threshold = 0.0;
   double transaction_roc_auc = 0.0;  // the scores against the generator's injected payments
@@ -106,8 +109,11 @@ struct Results {
   }
 };
 
-std::string_view risk_level(double probability) {
-  return probability > high_level ? "high" : probability > medium_level ? "medium" : "low";
+// The risk levels' rules: rules.json beside the example's sources, unless
+// REDFLAG_AML_RULES names another file.
+std::filesystem::path rules_file() {
+  const char* path = std::getenv("REDFLAG_AML_RULES");
+  return path != nullptr && *path != '\0' ? path : REDFLAG_AML_RULES_FILE;
 }
 
 Matrix<double> rows_of(const Matrix<double>& X, const std::vector<Index>& rows) {
@@ -142,6 +148,8 @@ Results run(const Options& options) {
   const redflag::Schema& schema = customer_features.schema();
   const Matrix<double> month1 = customer_features.transform<double>(bank.training.customers);
   const Matrix<double> month2 = customer_features.transform<double>(bank.live.customers);
+  const aml::RiskLevels levels(schema, rules_file());
+  results.level_rules = levels.describe();
 
   // Hold out 30% of the customers (stratified); the models never see them.
   const auto split = redflag::train_test_split(month1, bank.high_risk, {.test_size = 0.3, .random_state = options.seed});
@@ -169,7 +177,10 @@ Results run(const Options& options) {
   redflag::PerformanceMonitor performance({.window = live_held_out.rows(), .min_feedback = 100});
   const auto monitor = [&](std::uint64_t version, const Forest& forest, std::string trained_on) {
     const Vector<double> p = forest.predict_proba(live_held_out).col(1);
-    for (Index i = 0; i < p.size(); ++i) performance.record(version, p(i) > high_level, y_held_out(i) == 1);
+    for (Index i = 0; i < p.size(); ++i) {
+      const std::span<const double> customer(live_held_out.row(i).data(), static_cast<std::size_t>(schema.size()));
+      performance.record(version, levels.level(customer, p(i)) == "high", y_held_out(i) == 1);
+    }
     results.versions.push_back({version, std::move(trained_on), redflag::roc_auc_score(y_held_out, p),
                                 performance.stats(version)});
     return p;
@@ -184,27 +195,29 @@ Results run(const Options& options) {
   std::vector<Index> high_rows;
   for (Index i = 0; i < production.size(); ++i) {
     const aml::Customer& customer = bank.live.customers[static_cast<std::size_t>(split.test_index[static_cast<std::size_t>(i)])];
-    results.risk.push_back({customer.id, customer.business, production(i), risk_level(production(i)), {}});
-    if (production(i) > high_level) high_rows.push_back(i);
+    const std::span<const double> row(live_held_out.row(i).data(), static_cast<std::size_t>(schema.size()));
+    results.risk.push_back({customer.id, customer.business, production(i), levels.level(row, production(i)), {}});
+    if (results.risk.back().level == "high") high_rows.push_back(i);
   }
   if (!high_rows.empty()) {
     const Matrix<double> high = rows_of(live_held_out, high_rows);
-    const auto why = v2.explain(high);
+    const auto why = v2.explain(high, 1);  // class 1, the suspicious one
     for (std::size_t k = 0; k < high_rows.size(); ++k) {
       results.risk[static_cast<std::size_t>(high_rows[k])].reasons =
-          top_reasons(why.contributions[1], high, static_cast<Index>(k), why.feature_names, reasons_shown);
+          top_reasons(why.contributions, high, static_cast<Index>(k), why.feature_names, reasons_shown);
     }
   }
   std::stable_sort(results.risk.begin(), results.risk.end(),
                    [](const RiskRow& a, const RiskRow& b) { return a.probability > b.probability; });
 
   // ---- 3. Unusual transactions ---------------------------------------------
-  // The velocity feature keeps per-customer state, so the live month's rows
-  // continue the training month's history.
-  auto transaction_features = aml::transaction_features();
+  // The velocity columns read each customer's state in an EntityStore, so the
+  // live month's rows continue the training month's history.
+  const auto transaction_features = aml::transaction_features();
   const redflag::Schema transaction_schema = aml::transaction_schema(transaction_features);
-  const Matrix<double> payments1 = aml::transaction_matrix(transaction_features, bank.training.transactions);
-  const Matrix<double> payments2 = aml::transaction_matrix(transaction_features, bank.live.transactions);
+  redflag::EntityStore customers(aml::customer_store_params());
+  const Matrix<double> payments1 = aml::transaction_matrix(transaction_features, customers, bank.training.transactions);
+  const Matrix<double> payments2 = aml::transaction_matrix(transaction_features, customers, bank.live.transactions);
   redflag::IsolationForest<double> detector(
       {.n_estimators = 100, .contamination = transaction_contamination, .random_state = options.seed});
   detector.fit(payments1, transaction_schema);
@@ -243,7 +256,10 @@ Results run(const Options& options) {
 
   // ---- 5. Classification report of the production model (v2) ---------------
   LabelVector predicted(production.size());
-  for (Index i = 0; i < production.size(); ++i) predicted(i) = production(i) > high_level ? 1 : 0;
+  for (Index i = 0; i < production.size(); ++i) {
+    const std::span<const double> row(live_held_out.row(i).data(), static_cast<std::size_t>(schema.size()));
+    predicted(i) = levels.level(row, production(i)) == "high" ? 1 : 0;
+  }
   results.report = redflag::classification_report(y_held_out, predicted);
   results.roc_auc = redflag::roc_auc_score(y_held_out, production);
   results.average_precision = redflag::average_precision_score(y_held_out, production);
@@ -298,8 +314,8 @@ void print_text(const Results& r, std::ostream& out) {
       << format_time(aml::live_month_begin).substr(0, 10) << " + 30 days (" << r.live_payments << " payments)\n";
 
   out << "\n== 1. Customer risk: model v2, live month, " << r.risk.size() << " held-out customers ==\n"
-      << "levels: high " << r.count("high") << " (P > " << high_level << "), medium " << r.count("medium")
-      << " (P > " << medium_level << "), low " << r.count("low") << "\n"
+      << "levels: high " << r.count("high") << ", medium " << r.count("medium") << ", low " << r.count("low")
+      << " (rules " << r.level_rules << ")\n"
       << pad("customer", 10) << pad("business", 17) << pad("P(high)", 9) << pad("level", 8)
       << "top reasons: feature value (SHAP contribution to P(high))\n";
   for (std::size_t i = 0; i < std::min(customers_listed, r.risk.size()); ++i) {

@@ -240,5 +240,26 @@ foreach(case IN ITEMS "--customers;10|--customers must be in \\[400, 1000000\\],
     fail("redflag_aml ${case}: exit ${code}, expected 2 and '${pattern}'\n${errors}")
   endif()
 endforeach()
+# ---- The levels are the rules of a file: an edited file changes them, a bad one is refused ----
+file(WRITE "${WORK}/strict-rules.json" [=[{"version": 2, "rules": [
+  {"name": "HIGH_RISK", "severity": "high", "weight": 0, "when": {"column": "p_high_risk", "op": ">", "value": 0.4}},
+  {"name": "STALE_FILE", "severity": "medium", "weight": 0,
+   "when": {"all": [{"column": "expired_documents", "op": ">", "value": 0}, {"column": "p_high_risk", "op": ">", "value": 0.2}]}}]}]=])
+execute_process(COMMAND "${CMAKE_COMMAND}" -E env "REDFLAG_AML_RULES=${WORK}/strict-rules.json" "${AML}"
+                RESULT_VARIABLE code OUTPUT_VARIABLE strict ERROR_VARIABLE errors)
+string(REGEX MATCH "levels: high ([0-9]+), medium ([0-9]+)" levels_line "${strict}")
+if(NOT code EQUAL 0 OR NOT levels_line OR NOT CMAKE_MATCH_1 GREATER counted_high
+   OR NOT strict MATCHES "rules HIGH_RISK, STALE_FILE from strict-rules.json")
+  fail("an edited rules file (high from P > 0.4) should give more high-level customers than ${counted_high}:\n"
+       "${strict}${errors}")
+endif()
+file(WRITE "${WORK}/bad-rules.json" [=[{"version": 2, "rules": [
+  {"name": "X", "severity": "high", "weight": 0, "when": {"column": "p_fraud", "op": ">", "value": 0.5}}]}]=])
+execute_process(COMMAND "${CMAKE_COMMAND}" -E env "REDFLAG_AML_RULES=${WORK}/bad-rules.json" "${AML}"
+                RESULT_VARIABLE code OUTPUT_VARIABLE out ERROR_VARIABLE errors)
+if(code EQUAL 0 OR NOT errors MATCHES "rules\\[0\\]\\.when\\.column: unknown column 'p_fraud' \\(known columns: avg_amount, .*, p_high_risk\\)")
+  fail("a rules file naming an unknown column should be refused with its JSON path: exit ${code}\n${errors}")
+endif()
+
 message(STATUS "examples.aml: ROC AUC ${roc_auc}, ${counted_high} high-level customers, "
                "${flagged_injected} of ${flagged} flagged payments injected")

@@ -6,7 +6,7 @@
 // alike.
 //
 //   struct DepositEntity {                       // an EntityDescription<Deposit>
-//     std::string_view key(const Deposit& d) const { return d.customer; }
+//     std::string_view key(const Deposit& d) const { return d.customer; }   // or an integer id
 //     std::int64_t time_ms(const Deposit& d) const { return d.time_ms; }
 //     double value(const Deposit& d) const { return d.amount; }
 //     // optional: counterparty(d), place(d) (64-bit hashes, 0 = unknown; see hash_key),
@@ -24,6 +24,8 @@
 #include <redflag/core/checksum.hpp>
 #include <redflag/stream/behaviour_profile.hpp>
 
+#include <array>
+#include <charconv>
 #include <concepts>
 #include <cstdint>
 #include <span>
@@ -62,15 +64,40 @@ inline std::uint64_t hash_key(std::string_view text, std::uint64_t seed = 0) {
   return hash == 0 ? 1 : hash;
 }
 
-// How a host's record feeds its entity's state. key() must return a view
-// into the record (or a string_view that outlives it), not a temporary.
+// An entity's key: text (anything that converts to std::string_view) or an integer id.
+template <class K>
+concept EntityKey = std::convertible_to<K, std::string_view> || std::integral<std::remove_cvref_t<K>>;
+
+// How a host's record feeds its entity's state.
 template <class D, class Record>
 concept EntityDescription = requires(const D& description, const Record& record) {
-  { description.key(record) } -> std::convertible_to<std::string_view>;
+  { description.key(record) } -> EntityKey;
   { description.time_ms(record) } -> std::convertible_to<std::int64_t>;
   { description.value(record) } -> std::convertible_to<double>;
-} && !std::is_same_v<std::remove_cvref_t<decltype(std::declval<const D&>().key(std::declval<const Record&>()))>,
-                     std::string>;
+};
+
+// A key as text, for as long as this object lives: a view of a text key, the
+// decimal digits of an integer one (so 42 and "42" are the same entity).
+class EntityKeyText {
+ public:
+  template <EntityKey K>
+  explicit EntityKeyText(const K& key) {
+    if constexpr (std::integral<K>) {
+      const auto [end, failure] = std::to_chars(digits_.data(), digits_.data() + digits_.size(), key);
+      view_ = std::string_view(digits_.data(), static_cast<std::size_t>(end - digits_.data()));
+    } else {
+      view_ = std::string_view(key);
+    }
+  }
+  EntityKeyText(const EntityKeyText&) = delete;
+  EntityKeyText& operator=(const EntityKeyText&) = delete;
+
+  [[nodiscard]] std::string_view view() const { return view_; }
+
+ private:
+  std::array<char, 24> digits_{};  // any 64-bit integer with its sign
+  std::string_view view_;
+};
 
 // A record, its entity's event, and the entity's state before the record.
 template <class Record>
@@ -80,12 +107,13 @@ struct EntityContext {
   const EntityState& before;
 };
 
-// The event `description` reads from `record`; optional parts default to
-// unknown (0) and to the UTC hour and weekday of the event time.
+// The event `description` reads from `record`, for the entity `key` (its
+// key as text, EntityKeyText); optional parts default to unknown (0) and to
+// the UTC hour and weekday of the event time.
 template <class Record, EntityDescription<Record> Description>
-EntityEvent make_entity_event(const Description& description, const Record& record) {
+EntityEvent make_entity_event(const Description& description, const Record& record, std::string_view key) {
   EntityEvent event;
-  event.entity = description.key(record);
+  event.entity = key;
   event.time_ms = static_cast<std::int64_t>(description.time_ms(record));
   event.value = static_cast<double>(description.value(record));
   if constexpr (requires { description.counterparty(record); }) {

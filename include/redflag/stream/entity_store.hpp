@@ -146,7 +146,9 @@ class EntityStore {
   template <class Record, EntityDescription<Record> Description, class Visitor>
     requires std::is_invocable_v<Visitor&, const EntityContext<Record>&>
   ObserveResult observe(const Record& record, const Description& description, Visitor&& visit) {
-    const EntityEvent event = make_entity_event(description, record);
+    const auto& key = description.key(record);  // a key returned by value lives until the end of this call
+    const EntityKeyText text(key);
+    const EntityEvent event = make_entity_event(description, record, text.view());
     return observe(event, [&](const EntityState& before) { visit(EntityContext<Record>{record, event, before}); });
   }
 

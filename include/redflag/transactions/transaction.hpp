@@ -85,7 +85,7 @@ inline EntityEvent to_entity_event(const Transaction& txn,
     fail("utc_offset_minutes must be in [-720, 840], got " + std::to_string(txn.utc_offset_minutes));
   }
   if (!(txn.amount > 0.0)) fail("amount must be finite and positive, got " + std::to_string(txn.amount));
-  return make_entity_event(TransactionEntity{}, txn);
+  return make_entity_event(TransactionEntity{}, txn, txn.entity);
 }
 
 }  // namespace redflag
