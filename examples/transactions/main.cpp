@@ -29,6 +29,8 @@
 #include <redflag/rules/rule_config.hpp>
 #include <redflag/transactions/transaction_simulator.hpp>
 
+#include <CLI/CLI.hpp>
+
 #include <algorithm>
 
 #ifdef REDFLAG_TRANSACTIONS_HTTP
@@ -55,17 +57,12 @@ namespace {
 
 namespace tx = transactions_example;
 
-constexpr std::string_view usage = R"(usage:
-  redflag_transactions [run] [FILE|-] [--out FILE | --jsonl] [--rules FILE] [--registry DIR] [--top N]
-  redflag_transactions generate [--users N] [--transactions N] [--days N] [--fraud-rate F] [--seed S] [--out FILE]
-  redflag_transactions serve [FILE|-] [--host ADDRESS] [--port P] [--rules FILE] [--registry DIR]
-)";
-
 struct usage_error : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// --name value pairs after the mode and an optional positional argument.
+// What CLI11 parsed for one mode: --name value pairs, flags and the optional
+// positional argument.
 struct Arguments {
   std::optional<std::string> positional;
   std::vector<std::pair<std::string, std::string>> options;
@@ -83,27 +80,33 @@ struct Arguments {
   }
 };
 
-Arguments parse_arguments(const std::vector<std::string>& args, const std::vector<std::string_view>& valued,
-                          const std::vector<std::string_view>& flags) {
+// The values CLI11 parsed for `app`, the mode that ran. Options are kept as
+// typed and checked where they are read (number); unknown options are kept
+// by CLI11 (allow_extras) and refused here, naming the option.
+Arguments parsed_arguments(const CLI::App& app) {
+  for (const std::string& extra : app.remaining()) {
+    throw usage_error(extra.starts_with("-") ? "unknown option " + extra : "unexpected argument " + extra);
+  }
   Arguments out;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a.starts_with("--")) {
-      if (std::find(flags.begin(), flags.end(), a) != flags.end()) {
-        out.flags.push_back(a);
-      } else if (std::find(valued.begin(), valued.end(), a) != valued.end()) {
-        if (i + 1 == args.size()) throw usage_error(a + " needs a value");
-        out.options.emplace_back(a, args[++i]);
-      } else {
-        throw usage_error("unknown option " + a);
-      }
-    } else if (!out.positional) {
-      out.positional = a;
+  for (const CLI::Option* option : app.get_options()) {
+    if (option->count() == 0 || option == app.get_help_ptr()) continue;
+    if (option->get_positional()) {
+      out.positional = option->as<std::string>();
+    } else if (option->get_expected_max() == 0) {
+      out.flags.push_back(option->get_name());
     } else {
-      throw usage_error("unexpected argument " + a);
+      out.options.emplace_back(option->get_name(), option->as<std::string>());
     }
   }
   return out;
+}
+
+// Declares the options of one mode on `app`; each takes a value.
+void add_options(CLI::App& app, const std::vector<std::pair<std::string, std::string>>& options) {
+  for (const auto& [name, help] : options) {
+    const std::size_t space = name.find(' ');
+    app.add_option(name.substr(0, space), help)->option_text(name.substr(space + 1))->type_name(name.substr(space + 1));
+  }
 }
 
 template <class Number>
@@ -302,30 +305,61 @@ int serve(const Arguments& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::vector<std::string> args(argv + 1, argv + argc);
+  // `run` is also the default mode: its options and FILE go on the tool itself.
+  CLI::App tool("Card-transaction monitoring on a stream of JSON lines (redflag example). Without a mode, runs "
+                "`run`.",
+                "redflag_transactions");
+  tool.get_formatter()->label("Usage", "usage");
+  tool.allow_extras();
+  tool.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  const auto define_run = [](CLI::App& app) {
+    app.add_option("FILE", "transactions as JSON lines, - for stdin; default: the bundled stream");
+    add_options(app, {{"--out FILE", "write one verdict per transaction as JSON lines to FILE"},
+                      {"--rules FILE", "the rules, as a JSON configuration; default: the built-in rules"},
+                      {"--registry DIR", "keep the model registry in DIR (new or empty); default: a\n"
+                                         "temporary directory removed at exit"},
+                      {"--top N", "entities listed in the summary; default 5"}});
+    app.add_flag("--jsonl")->description("write the verdicts to stdout and the summary to stderr");
+  };
+  define_run(tool);
+  CLI::App* run_mode = tool.add_subcommand("run", "score every transaction of FILE and print a summary (the default)");
+  define_run(*run_mode);
+  CLI::App* generate_mode =
+      tool.add_subcommand("generate", "write a labelled stream from redflag's TransactionSimulator (the defaults "
+                                      "reproduce the bundled data/transactions.jsonl)");
+  add_options(*generate_mode, {{"--users N", "card holders; default 40"},
+                               {"--transactions N", "transactions; default 4000"},
+                               {"--days N", "days covered; default 21"},
+                               {"--fraud-rate F", "share of fraudulent transactions; default 0.02"},
+                               {"--seed S", "random seed; default 2024"},
+                               {"--out FILE", "the stream to write; default stdout"}});
+  CLI::App* serve_mode =
+      tool.add_subcommand("serve", "replay FILE, then answer POST /detect and GET /health until SIGINT or "
+                                   "SIGTERM (needs Boost)");
+  serve_mode->add_option("FILE", "transactions to replay first, - for stdin; default: the bundled stream");
+  add_options(*serve_mode, {{"--host ADDRESS", "the address to listen on; default 127.0.0.1"},
+                            {"--port P", "the port; default 8080, 0 picks a free one"},
+                            {"--rules FILE", "the rules, as a JSON configuration; default: the built-in rules"},
+                            {"--registry DIR", "keep the model registry in DIR (new or empty)"}});
   try {
-    std::string mode = "run";
-    if (!args.empty() && (args[0] == "run" || args[0] == "generate" || args[0] == "serve")) {
-      mode = args[0];
-      args.erase(args.begin());
-    } else if (!args.empty() && (args[0] == "-h" || args[0] == "--help")) {
-      std::cout << usage;
-      return 0;
+    try {
+      tool.parse(argc, argv);
+    } catch (const CLI::Success& help) {
+      return tool.exit(help);
+    } catch (const CLI::ParseError& failure) {
+      throw usage_error(failure.what());
     }
-    if (mode == "generate") {
-      return generate(
-          parse_arguments(args, {"--users", "--transactions", "--days", "--fraud-rate", "--seed", "--out"}, {}));
-    }
-    if (mode == "serve") {
+    if (generate_mode->parsed()) return generate(parsed_arguments(*generate_mode));
+    if (serve_mode->parsed()) {
 #ifdef REDFLAG_TRANSACTIONS_HTTP
-      return serve(parse_arguments(args, {"--host", "--port", "--rules", "--registry"}, {}));
+      return serve(parsed_arguments(*serve_mode));
 #else
       throw std::runtime_error("serve is not available: this build found no Boost (libboost-dev)");
 #endif
     }
-    return run(parse_arguments(args, {"--out", "--rules", "--registry", "--top"}, {"--jsonl"}));
+    return run(parsed_arguments(run_mode->parsed() ? *run_mode : tool));
   } catch (const usage_error& failure) {
-    std::cerr << "redflag_transactions: " << failure.what() << "\n" << usage;
+    std::cerr << "redflag_transactions: " << failure.what() << " (see redflag_transactions --help)\n";
     return 2;
   } catch (const std::exception& failure) {
     std::cerr << "redflag_transactions: " << failure.what() << "\n";

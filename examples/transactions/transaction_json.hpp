@@ -62,7 +62,7 @@ inline std::optional<redflag::FraudPattern> pattern_from_string(std::string_view
   return std::nullopt;
 }
 
-namespace detail {
+namespace json_fields {
 
 inline const nlohmann::json& field(const nlohmann::json& object, const char* name) {
   const auto it = object.find(name);
@@ -99,7 +99,7 @@ inline std::int64_t integer(const nlohmann::json& object, const char* name, std:
   return n;
 }
 
-}  // namespace detail
+}  // namespace json_fields
 
 // Parses one line; throws bad_line naming the problem. Amount, time and
 // currency are checked by the pipeline itself (redflag::to_entity_event and
@@ -120,22 +120,22 @@ inline LabelledTransaction parse_transaction(std::string_view line) {
   if (!object.is_object()) throw bad_line("expected a JSON object");
   LabelledTransaction out;
   redflag::Transaction& t = out.txn;
-  t.id = detail::text(object, "transaction_id");
-  t.entity = detail::text(object, "user_id");
-  const nlohmann::json& amount = detail::field(object, "amount");
+  t.id = json_fields::text(object, "transaction_id");
+  t.entity = json_fields::text(object, "user_id");
+  const nlohmann::json& amount = json_fields::field(object, "amount");
   if (!amount.is_number()) throw bad_line("field 'amount' must be a number");
   t.amount = amount.get<double>();
-  t.currency = detail::text(object, "currency");
-  t.timestamp_ms = detail::integer(object, "timestamp_ms", std::numeric_limits<std::int64_t>::min(),
+  t.currency = json_fields::text(object, "currency");
+  t.timestamp_ms = json_fields::integer(object, "timestamp_ms", std::numeric_limits<std::int64_t>::min(),
                                    std::numeric_limits<std::int64_t>::max());
-  t.utc_offset_minutes = static_cast<std::int32_t>(detail::integer(object, "utc_offset_minutes", -100'000, 100'000));
-  t.merchant = detail::text(object, "merchant");
-  t.merchant_category = static_cast<std::uint16_t>(detail::integer(object, "merchant_category", 0, 9999));
-  t.city = detail::text(object, "city");
-  t.country = detail::text(object, "country");
-  if (object.contains("label")) out.fraud = detail::integer(object, "label", 0, 1) == 1;
+  t.utc_offset_minutes = static_cast<std::int32_t>(json_fields::integer(object, "utc_offset_minutes", -100'000, 100'000));
+  t.merchant = json_fields::text(object, "merchant");
+  t.merchant_category = static_cast<std::uint16_t>(json_fields::integer(object, "merchant_category", 0, 9999));
+  t.city = json_fields::text(object, "city");
+  t.country = json_fields::text(object, "country");
+  if (object.contains("label")) out.fraud = json_fields::integer(object, "label", 0, 1) == 1;
   if (object.contains("pattern")) {
-    out.pattern = pattern_from_string(detail::text(object, "pattern"));
+    out.pattern = pattern_from_string(json_fields::text(object, "pattern"));
     if (!out.pattern) throw bad_line("field 'pattern' names no fraud pattern of the simulator");
     if (out.fraud && *out.fraud != (*out.pattern != redflag::FraudPattern::none)) {
       throw bad_line("fields 'label' and 'pattern' disagree");
