@@ -38,17 +38,22 @@ static_assert(std::is_base_of_v<redflag::error, redflag::schema_mismatch>);
 static_assert(std::is_base_of_v<redflag::error, redflag::not_fitted>);
 static_assert(std::is_base_of_v<redflag::error, redflag::serialization_error>);
 static_assert(std::is_base_of_v<redflag::error, redflag::data_error>);
+static_assert(std::is_base_of_v<redflag::error, redflag::training_error>);
+static_assert(std::is_base_of_v<redflag::error, redflag::io_error>);
 // Siblings are distinct: a handler for one never swallows another.
 static_assert(!std::is_base_of_v<redflag::invalid_argument, redflag::schema_mismatch>);
 static_assert(!std::is_base_of_v<redflag::schema_mismatch, redflag::invalid_argument>);
 static_assert(!std::is_base_of_v<redflag::data_error, redflag::serialization_error>);
 static_assert(!std::is_base_of_v<redflag::not_fitted, redflag::data_error>);
+static_assert(!std::is_base_of_v<redflag::serialization_error, redflag::io_error>);
+static_assert(!std::is_base_of_v<redflag::invalid_argument, redflag::training_error>);
 // redflag::invalid_argument is a runtime error, not std::invalid_argument.
 static_assert(!std::is_base_of_v<std::logic_error, redflag::invalid_argument>);
 
 TEST_CASE_TEMPLATE("every redflag error is caught as redflag::error and std::runtime_error", E,
                    redflag::invalid_argument, redflag::schema_mismatch, redflag::not_fitted,
-                   redflag::serialization_error, redflag::data_error) {
+                   redflag::serialization_error, redflag::data_error, redflag::training_error,
+                   redflag::io_error) {
   CHECK(caught_as_redflag_error<E>() ==
         "redflag::IsolationForest::fit: n_estimators must be positive, got 0");
   CHECK(caught_as_runtime_error<E>() == "redflag::StandardScaler::transform: X has 2 columns, expected 3");

@@ -231,9 +231,7 @@ TEST_CASE_TEMPLATE("ExtendedIsolationForest rejects bad extension levels and cat
   using redflag::invalid_argument;
   const Matrix<T> X = gaussian_with_nan<T>(50, 3, 6, 0.0);
   const auto rejects = [&](const typename ExtendedIsolationForest<T>::Params& params, const char* message) {
-    ExtendedIsolationForest<T> model(params);
-    CHECK_THROWS_WITH_AS(model.fit(X), doctest::Contains(message), invalid_argument);
-    CHECK_FALSE(model.is_fitted());
+    CHECK_THROWS_WITH_AS(ExtendedIsolationForest<T>(params).fit(X), doctest::Contains(message), invalid_argument);
   };
   rejects({.split = {.extension_level = Index{3}}},
           "ExtendedIsolationForest::fit: extension_level must be in [0, 2] (columns per tree - 1), got 3");

@@ -46,7 +46,7 @@ concept Explainable = requires(const Model& model, const redflag::MatrixRef<type
 static_assert(Explainable<IsolationForest<double>>);
 static_assert(!Explainable<ExtendedIsolationForest<double>>);  // hyperplanes mix columns
 
-// base_value + row sum of contributions vs the score, in T.
+// expected_value + row sum of contributions vs the score, in T.
 template <class T>
 constexpr double additivity_tolerance = std::same_as<T, double> ? 1e-9 : 2e-6;
 
@@ -62,7 +62,7 @@ Explanation<T> check_additive(const Model& model, const Matrix<T>& X) {
   CHECK(explanation.scores == scores);
   double worst = 0.0;
   for (Index i = 0; i < X.rows(); ++i) {
-    const double sum = static_cast<double>(explanation.base_value) +
+    const double sum = static_cast<double>(explanation.expected_value) +
                        explanation.contributions.row(i).template cast<double>().sum();
     worst = std::max(worst, std::abs(sum - static_cast<double>(scores(i))));
   }
@@ -143,7 +143,7 @@ void check_blames_the_changed_feature(const IsolationForest<T>& model, const Mat
     CHECK(explanation.scores(i) > before(i / d));
     const Eigen::RowVectorXd contributions = explanation.contributions.row(i).template cast<double>();
     CHECK(argmax(contributions) == k);
-    CHECK(explanation.top(i, 1).front().first == k);
+    CHECK(explanation.top(i, 1).front().column == k);
   }
 }
 
@@ -194,7 +194,7 @@ TEST_CASE_TEMPLATE("IsolationForest explanations add up to anomaly_score", T, fl
     explained.row(1).head(4).setConstant(nan_value<T>);
     const auto explanation = check_additive<T>(model, explained);
     CHECK(explanation.contributions.row(0).isZero(0));
-    CHECK(std::abs(static_cast<double>(explanation.scores(0)) - static_cast<double>(explanation.base_value)) <=
+    CHECK(std::abs(static_cast<double>(explanation.scores(0)) - static_cast<double>(explanation.expected_value)) <=
           (std::same_as<T, double> ? 1e-12 : 1e-6));
     // A missing value gets no credit: row 1 is explained by its last column alone.
     CHECK(explanation.contributions.row(1).head(4).isZero(0));
@@ -223,7 +223,7 @@ TEST_CASE_TEMPLATE("IsolationForest explanations add up to anomaly_score", T, fl
     CHECK(explanation.contributions(2, 1) == T(0));
     CHECK(explanation.contributions(3, 3) == T(0));
     // Rows with the rare code are blamed on it.
-    CHECK(explanation.top(20, 1).front().first == 3);
+    CHECK(explanation.top(20, 1).front().column == 3);
   }
 }
 
@@ -253,7 +253,7 @@ TEST_CASE_TEMPLATE("IsolationForest explains format 1 models (counts recovered f
   // Saved again in format 2 (with the recovered counts) it explains the same.
   const auto again = round_tripped(model).explain(X);
   CHECK(again.contributions == explanation.contributions);
-  CHECK(again.base_value == explanation.base_value);
+  CHECK(again.expected_value == explanation.expected_value);
 }
 
 TEST_CASE("IsolationForest explanations are the Shapley values of the path-length game") {
@@ -272,7 +272,7 @@ TEST_CASE("IsolationForest explanations are the Shapley values of the path-lengt
 
   const Matrix<double> nothing = Matrix<double>::Constant(1, d, nan_value<double>);
   const double base_score = model.anomaly_score(nothing)(0);
-  CHECK(explanation.base_value == doctest::Approx(base_score).epsilon(1e-12));
+  CHECK(explanation.expected_value == doctest::Approx(base_score).epsilon(1e-12));
 
   const auto subsets = std::size_t{1} << d;
   std::vector<double> factorial(static_cast<std::size_t>(d) + 1, 1.0);
@@ -308,8 +308,8 @@ TEST_CASE("IsolationForest explanations are the Shapley values of the path-lengt
   // The planted row is blamed on its two far columns, with positive
   // contributions (they raised the score).
   const auto top = explanation.top(7, 2);
-  CHECK(((top[0].first == 0 && top[1].first == 1) || (top[0].first == 1 && top[1].first == 0)));
-  CHECK(top[1].second > 0.0);
+  CHECK(((top[0].column == 0 && top[1].column == 1) || (top[0].column == 1 && top[1].column == 0)));
+  CHECK(top[1].value > 0.0);
 }
 
 TEST_CASE_TEMPLATE("A row made anomalous in one feature is blamed on that feature (synthetic)", T, float, double) {
@@ -374,20 +374,22 @@ TEST_CASE_TEMPLATE("feature_importances sum to 1 and rank the column that carrie
 
 TEST_CASE("Explanation::top ranks contributions, largest first, ties by column") {
   Explanation<double> explanation;
+  explanation.feature_names = {"a", "b", "c", "d", "e"};
   explanation.contributions.resize(2, 5);
   explanation.contributions << 0.1, -0.3, 0.4, 0.1, 0.0,  //
       -0.2, -0.1, -0.5, -0.1, -0.4;
+  using Reason = Explanation<double>::Contribution;
   const auto top = explanation.top(0, 5);
   REQUIRE(top.size() == 5);
-  CHECK(top[0] == std::pair<Index, double>{2, 0.4});
-  CHECK(top[1] == std::pair<Index, double>{0, 0.1});  // tie with column 3: lower column first
-  CHECK(top[2] == std::pair<Index, double>{3, 0.1});
-  CHECK(top[3] == std::pair<Index, double>{4, 0.0});
-  CHECK(top[4] == std::pair<Index, double>{1, -0.3});
-  CHECK(explanation.top(0, 2) == std::vector<std::pair<Index, double>>(top.begin(), top.begin() + 2));
+  CHECK(top[0] == Reason{2, "c", 0.4});
+  CHECK(top[1] == Reason{0, "a", 0.1});  // tie with column 3: lower column first
+  CHECK(top[2] == Reason{3, "d", 0.1});
+  CHECK(top[3] == Reason{4, "e", 0.0});
+  CHECK(top[4] == Reason{1, "b", -0.3});
+  CHECK(explanation.top(0, 2) == std::vector<Reason>(top.begin(), top.begin() + 2));
   CHECK(explanation.top(0, 0).empty());
   CHECK(explanation.top(0, 99).size() == 5);
-  CHECK(explanation.top(1, 2) == std::vector<std::pair<Index, double>>{{1, -0.1}, {3, -0.1}});
+  CHECK(explanation.top(1, 2) == std::vector<Reason>{{1, "b", -0.1}, {3, "d", -0.1}});
   CHECK_THROWS_WITH_AS((void)explanation.top(2, 1),
                        doctest::Contains("Explanation::top: row must be in [0, 2), got 2"), redflag::invalid_argument);
   CHECK_THROWS_AS((void)explanation.top(-1, 1), redflag::invalid_argument);
@@ -409,13 +411,16 @@ TEST_CASE_TEMPLATE("IsolationForest explanations name the schema's columns and r
   rows(0, 2) = T(9);
   const auto explanation = model.explain(rows);
   CHECK(explanation.feature_names == std::vector<std::string>{"amount", "hour", "velocity"});
-  CHECK(explanation.top(0, 1).front().first == 2);
+  CHECK(explanation.top(0, 1).front().column == 2);
   for (Index i = 0; i < rows.rows(); ++i) {
     const auto top = explanation.top(i, 3);
     REQUIRE(top.size() == 3);
-    CHECK(top[0].second >= top[1].second);
-    CHECK(top[1].second >= top[2].second);
-    for (const auto& [column, value] : top) CHECK(value == explanation.contributions(i, column));
+    CHECK(top[0].value >= top[1].value);
+    CHECK(top[1].value >= top[2].value);
+    for (const auto& [column, name, value] : top) {
+      CHECK(value == explanation.contributions(i, column));
+      CHECK(name == explanation.feature_names[static_cast<std::size_t>(column)]);
+    }
   }
   IsolationForest<T> unnamed({.n_estimators = 5, .random_state = 12});
   unnamed.fit(X);
@@ -435,7 +440,7 @@ TEST_CASE_TEMPLATE("IsolationForest explanations are bit-identical for any n_job
   const auto all = model.explain(rows);
   CHECK(parallel.contributions == serial.contributions);
   CHECK(parallel.scores == serial.scores);
-  CHECK(parallel.base_value == serial.base_value);
+  CHECK(parallel.expected_value == serial.expected_value);
   CHECK(all.contributions == serial.contributions);
 }
 

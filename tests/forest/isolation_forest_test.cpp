@@ -181,9 +181,9 @@ TEST_CASE_TEMPLATE("IsolationForest rejects bad input", T, float, double) {
                        doctest::Contains("threshold must be finite"), invalid_argument);
 
   using Params = typename IsolationForest<T>::Params;
+  // Field ranges are checked at construction, what depends on X at fit.
   const auto rejects = [&](const Params& params, const char* message) {
-    IsolationForest<T> candidate(params);
-    CHECK_THROWS_WITH_AS(candidate.fit(X), doctest::Contains(message), invalid_argument);
+    CHECK_THROWS_WITH_AS(IsolationForest<T>(params).fit(X), doctest::Contains(message), invalid_argument);
   };
   rejects({.n_estimators = 0}, "n_estimators must be >= 1, got 0");
   rejects({.max_samples = Index{1}}, "max_samples must be auto, a count >= 2 or a fraction in (0, 1], got 1");
@@ -194,7 +194,9 @@ TEST_CASE_TEMPLATE("IsolationForest rejects bad input", T, float, double) {
   rejects({.max_features = Index{0}}, "max_features must be a count >= 1 or a fraction in (0, 1], got 0");
   rejects({.max_features = Index{4}}, "max_features must be in [1, 3] (the number of columns), got 4");
   rejects({.max_features = 0.0}, "max_features must be a count >= 1 or a fraction in (0, 1], got 0");
-  rejects({.n_jobs = 0}, "IsolationForest::fit: n_jobs must be a non-zero integer, got 0");
+  rejects({.n_jobs = 0}, "IsolationForest::IsolationForest: n_jobs must be a non-zero integer, got 0");
+  CHECK_THROWS_WITH_AS(Params{.n_estimators = 0}.validate(), doctest::Contains("n_estimators must be >= 1"),
+                       invalid_argument);
   rejects({.n_estimators = 100000000, .max_samples = Index{20}}, "must be <= 2147483647");
   CHECK_THROWS_AS(model.set_n_jobs(0), invalid_argument);
   CHECK(model.is_fitted());  // failed fits leave the previous fit intact

@@ -83,7 +83,7 @@ TEST_CASE_TEMPLATE("RandomForest learns blobs with arbitrary labels", T, float, 
   CHECK(accuracy<T>(test.y, model.predict(test.X)) > 0.8);
   // Fully grown trees fit their (distinct) training rows.
   CHECK(accuracy<T>(train.y, model.predict(train.X)) > 0.97);
-  const Vector<T> importances = model.feature_importances();
+  const Vector<T> importances = model.impurity_importances();
   CHECK(std::abs(static_cast<double>(importances.sum()) - 1.0) < 1e-5);
   CHECK(importances(0) > importances(2));
   CHECK(importances(1) > importances(3));
@@ -239,11 +239,11 @@ TEST_CASE_TEMPLATE("RandomForest rejects bad input naming the problem", T, float
   RandomForest<T> unfitted;
   CHECK_THROWS_AS((void)unfitted.predict_proba(data.X), redflag::not_fitted);
   CHECK_THROWS_AS((void)unfitted.predict(data.X), redflag::not_fitted);
-  CHECK_THROWS_AS((void)unfitted.feature_importances(), redflag::not_fitted);
+  CHECK_THROWS_AS((void)unfitted.impurity_importances(), redflag::not_fitted);
   RandomForest<T> model({.n_estimators = 3});
   model.fit(data.X, data.y);
   CHECK_THROWS_AS((void)model.predict_proba(data.X.leftCols(2)), redflag::schema_mismatch);
-  CHECK_THROWS_AS((void)model.oob_score(), redflag::invalid_argument);
+  CHECK_THROWS_AS((void)model.oob_score(), redflag::not_fitted);
   Matrix<T> nan_row = data.X.topRows(2);
   nan_row(1, 0) = std::numeric_limits<T>::quiet_NaN();
   CHECK_THROWS_AS((void)model.predict(nan_row), redflag::data_error);
@@ -270,9 +270,9 @@ TEST_CASE_TEMPLATE("RandomForest round-trips through the model envelope", T, flo
     CHECK(loaded.predict_proba(data.X) == model.predict_proba(data.X));
     CHECK(loaded.classes() == model.classes());
     CHECK(loaded.schema() == model.schema());
-    CHECK(loaded.feature_importances() == model.feature_importances());
+    CHECK(loaded.impurity_importances() == model.impurity_importances());
     CHECK(loaded.oob_score() == model.oob_score());
-    CHECK_THROWS_AS((void)loaded.oob_decision_function(), redflag::invalid_argument);
+    CHECK_THROWS_AS((void)loaded.oob_decision_function(), redflag::not_fitted);
     CHECK(std::get<double>(loaded.params().max_features) == 0.7);
     CHECK(std::get<Index>(*loaded.params().max_samples) == 150);
     CHECK(std::get<std::map<Label, double>>(loaded.params().class_weight).at(7) == 2.0);
@@ -371,32 +371,38 @@ TEST_CASE_TEMPLATE("RandomForest explanations add up to the probabilities", T, f
   const auto data = blobs<T>(200, 4, 14);
   RandomForest<T> model({.n_estimators = 10, .max_depth = 6, .random_state = 3});
   model.fit(data.X, data.y);
-  const auto explanation = model.explain(data.X.topRows(40));
-  REQUIRE(explanation.contributions.size() == 3);
   const Matrix<T> proba = model.predict_proba(data.X.topRows(40));
-  CHECK(explanation.probabilities == proba);
+  std::vector<redflag::Explanation<T>> explanations;
+  for (Index k = 0; k < 3; ++k) explanations.push_back(model.explain(data.X.topRows(40), k));
   const double tolerance = std::same_as<T, double> ? 1e-9 : 1e-5;
-  for (Index r = 0; r < 40; ++r) {
-    for (Index k = 0; k < 3; ++k) {
-      const auto kk = static_cast<std::size_t>(k);
-      const double total = static_cast<double>(explanation.expected_value(k)) +
-                           static_cast<double>(explanation.contributions[kk].row(r).sum());
+  for (Index k = 0; k < 3; ++k) {
+    const auto& explanation = explanations[static_cast<std::size_t>(k)];
+    CHECK(explanation.scores == proba.col(k));
+    CHECK(explanation.feature_names == model.schema().names());
+    for (Index r = 0; r < 40; ++r) {
+      const double total = static_cast<double>(explanation.expected_value) +
+                           static_cast<double>(explanation.contributions.row(r).sum());
       CHECK(std::abs(total - static_cast<double>(proba(r, k))) < tolerance);
     }
   }
   // Class probabilities sum to 1, so each feature's contributions sum to 0
-  // over the classes.
+  // over the classes, and so do the expected values to 1.
+  double expected_sum = 0;
+  for (const auto& explanation : explanations) expected_sum += static_cast<double>(explanation.expected_value);
+  CHECK(std::abs(expected_sum - 1.0) < tolerance);
   for (Index j = 0; j < 4; ++j) {
     double sum = 0;
-    for (const auto& phi : explanation.contributions) sum += static_cast<double>(phi(5, j));
+    for (const auto& explanation : explanations) sum += static_cast<double>(explanation.contributions(5, j));
     CHECK(std::abs(sum) < tolerance);
   }
-  CHECK(std::abs(static_cast<double>(explanation.expected_value.sum()) - 1.0) < tolerance);
   // The noise columns matter least.
-  Vector<T> mean_abs = Vector<T>::Zero(4);
-  for (const auto& phi : explanation.contributions) mean_abs += phi.cwiseAbs().colwise().mean().transpose();
-  CHECK(mean_abs(0) > mean_abs(2));
-  CHECK(mean_abs(0) > mean_abs(3));
+  const Vector<T> importances = model.feature_importances(data.X.topRows(40), 0);
+  CHECK(std::abs(static_cast<double>(importances.sum()) - 1.0) < tolerance);
+  CHECK(importances(0) > importances(2));
+  CHECK(importances(0) > importances(3));
+  CHECK_THROWS_WITH_AS((void)model.explain(data.X.topRows(2), 3),
+                       doctest::Contains("RandomForest::explain: class_index must be in [0, 3)"),
+                       redflag::invalid_argument);
 }
 
 TEST_CASE("RandomForest on a real dataset beats chance by far" * doctest::test_suite("data")) {

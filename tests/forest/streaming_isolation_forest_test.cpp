@@ -1,3 +1,4 @@
+#include <redflag/core/concepts.hpp>
 #include <redflag/core/random.hpp>
 #include <redflag/core/serialization.hpp>
 #include <redflag/forest/streaming_isolation_forest.hpp>
@@ -25,6 +26,11 @@ using redflag::Schema;
 using redflag::StreamingIsolationForest;
 using redflag::Vector;
 using namespace redflag::test;
+
+// A Detector like the batch models, so hosts and the contract test
+// (tests/core/contract_test.cpp) use it through the same interface.
+static_assert(redflag::Detector<StreamingIsolationForest<float>>);
+static_assert(redflag::Detector<StreamingIsolationForest<double>>);
 
 static_assert(redflag::SerializableModel<StreamingIsolationForest<float>>);
 static_assert(redflag::SerializableModel<StreamingIsolationForest<double>>);

@@ -47,11 +47,11 @@ TEST_CASE("write_file_atomically replaces a file and leaves no temporary behind"
 TEST_CASE("a failed write names the step and leaves the old file") {
   const auto directory = redflag::test::fresh_directory("atomic_write_failure");
   CHECK_THROWS_WITH_AS(redflag::detail::write_file_atomically(directory / "missing" / "file", "x", "test"),
-                       doctest::Contains("redflag::test: creating '"), redflag::serialization_error);
+                       doctest::Contains("redflag::test: creating '"), redflag::io_error);
   // A directory in the way: the rename fails, the temporary is removed.
   std::filesystem::create_directories(directory / "occupied" / "child");
   CHECK_THROWS_WITH_AS(redflag::detail::write_file_atomically(directory / "occupied", "x", "test"),
-                       doctest::Contains("failed"), redflag::serialization_error);
+                       doctest::Contains("failed"), redflag::io_error);
   CHECK(std::filesystem::is_directory(directory / "occupied" / "child"));
   CHECK(temporaries_in(directory) == 0);
 }
@@ -139,5 +139,5 @@ TEST_CASE("redflag::write_file_atomically is the public entry point, with the sa
     CHECK_FALSE(redflag::detail::is_temporary_file(entry.path()));
   }
   CHECK_THROWS_WITH_AS(redflag::write_file_atomically(directory / "missing" / "state.json", "x"),
-                       doctest::Contains("redflag::write_file_atomically"), redflag::serialization_error);
+                       doctest::Contains("redflag::write_file_atomically"), redflag::io_error);
 }

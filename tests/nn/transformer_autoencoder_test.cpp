@@ -179,7 +179,7 @@ TEST_CASE("TransformerAutoencoder stops with a clear error when the loss overflo
   CHECK_THROWS_WITH_AS(model.fit(X),
                        doctest::Contains("loss became NaN or infinite in epoch 1 of 4; training diverged — try a "
                                          "lower learning_rate (now 0.01) or set clip_norm"),
-                       redflag::invalid_argument);
+                       redflag::training_error);
   CHECK_FALSE(model.is_fitted());
 }
 

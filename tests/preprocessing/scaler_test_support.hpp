@@ -87,19 +87,33 @@ void check_equal(const Eigen::DenseBase<Derived>& got, const std::vector<double>
   check_close(got, expected, 0.0, {}, what);
 }
 
-// cereal's own archives, versioned as cereal does (version 0): the path a
+// Calls serialize(archive, version) with an explicit format version.
+template <class Model>
+struct WithVersion {
+  Model& model;
+  std::uint32_t version;
+  template <class Archive>
+  void serialize(Archive& archive) {
+    model.serialize(archive, version);
+  }
+};
+
+// cereal's own archives, the model wrapped with its format version (cereal's
+// own class version would be 0, which every component refuses): the path a
 // model takes when embedded in a user's own cereal-serialized struct.
 template <class Model>
 Model json_round_trip(const Model& model, std::string* text = nullptr) {
   std::stringstream stream;
   {
     cereal::JSONOutputArchive archive(stream);
-    archive(cereal::make_nvp("model", model));
+    WithVersion<Model> versioned{const_cast<Model&>(model), Model::format_version};
+    archive(cereal::make_nvp("model", versioned));
   }
   if (text != nullptr) *text = stream.str();
   Model loaded;
   cereal::JSONInputArchive archive(stream);
-  archive(cereal::make_nvp("model", loaded));
+  WithVersion<Model> versioned{loaded, Model::format_version};
+  archive(cereal::make_nvp("model", versioned));
   return loaded;
 }
 
@@ -108,7 +122,8 @@ Model json_load(const std::string& text) {
   std::istringstream stream(text);
   Model loaded;
   cereal::JSONInputArchive archive(stream);
-  archive(cereal::make_nvp("model", loaded));
+  WithVersion<Model> versioned{loaded, Model::format_version};
+  archive(cereal::make_nvp("model", versioned));
   return loaded;
 }
 
@@ -117,11 +132,13 @@ Model binary_round_trip(const Model& model) {
   std::stringstream stream;
   {
     cereal::PortableBinaryOutputArchive archive(stream);
-    archive(model);
+    WithVersion<Model> versioned{const_cast<Model&>(model), Model::format_version};
+    archive(versioned);
   }
   Model loaded;
   cereal::PortableBinaryInputArchive archive(stream);
-  archive(loaded);
+  WithVersion<Model> versioned{loaded, Model::format_version};
+  archive(versioned);
   return loaded;
 }
 
@@ -133,16 +150,6 @@ Model envelope_round_trip(const Model& model, redflag::Format format) {
   return redflag::load<Model>(stream);
 }
 
-// Calls serialize(archive, version) with an explicit format version.
-template <class Model>
-struct WithVersion {
-  Model& model;
-  std::uint32_t version;
-  template <class Archive>
-  void serialize(Archive& archive) {
-    model.serialize(archive, version);
-  }
-};
 
 // doctest::Contains for a std::string (it copies the text).
 inline doctest::Contains contains(const std::string& text) { return doctest::Contains(text.c_str()); }
@@ -355,7 +362,8 @@ void check_common_behaviour() {
                          redflag::serialization_error);
     std::istringstream stream(dropped);
     cereal::JSONInputArchive archive(stream);
-    CHECK_THROWS_AS(archive(cereal::make_nvp("model", target)), redflag::serialization_error);
+    WithVersion<Scaler> versioned{target, Scaler::format_version};
+    CHECK_THROWS_AS(archive(cereal::make_nvp("model", versioned)), redflag::serialization_error);
     CHECK(target.transform(X_new) == before);
     CHECK(target.schema() == redflag::Schema::numeric(6));
 

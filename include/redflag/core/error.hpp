@@ -27,8 +27,26 @@ class schema_mismatch : public error {
   using error::error;
 };
 
-// A model used before fit().
+// A model used before fit(), or asked for something its fit did not
+// compute (RandomForest::oob_score without oob_score = true).
 class not_fitted : public error {
+ public:
+  using error::error;
+};
+
+// Training that failed on valid parameters and data: a loss that became NaN
+// or infinite. Unlike invalid_argument, retrying with the same settings
+// fails again only because of the data's scale; lower the learning rate.
+class training_error : public error {
+ public:
+  using error::error;
+};
+
+// The operating system refused a file operation: creating a directory,
+// creating, writing, syncing or renaming a file. The message names the path,
+// the step and the system's reason. A file that exists but holds the wrong
+// bytes is a serialization_error instead.
+class io_error : public error {
  public:
   using error::error;
 };

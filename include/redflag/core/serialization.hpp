@@ -14,7 +14,11 @@
 //
 // redflag::load<Model> checks everything it can before touching the payload,
 // and reports any mismatch, truncation or corruption as serialization_error.
+// redflag::save to a path writes through write_file_atomically (temporary
+// file, fsync, rename), so a crash never leaves a half-written model; a file
+// system failure is an io_error.
 
+#include <redflag/core/atomic_file.hpp>
 #include <redflag/core/bounded_archive.hpp>
 #include <redflag/core/checksum.hpp>
 #include <redflag/core/detail/json_archive.hpp>
@@ -36,12 +40,10 @@
 #include <fstream>
 #include <istream>
 #include <ostream>
-#include <random>
 #include <span>
 #include <sstream>
 #include <string>
 #include <string_view>
-#include <system_error>
 
 namespace redflag {
 
@@ -106,6 +108,17 @@ struct VersionedModel {
     model.serialize(archive, version);
   }
 };
+
+// Every component's serialize(archive, version) starts with this: version 0
+// (a model archived without redflag's envelope, or a corrupted header) and
+// versions newer than this build's are refused, naming the model type and
+// both numbers. Versions 1 to `known` are the component's to read.
+inline void check_format_version(std::string_view model_type, std::uint32_t found, std::uint32_t known) {
+  if (found >= 1 && found <= known) return;
+  throw serialization_error("redflag::load: " + std::string(model_type) + " format version " + std::to_string(found) +
+                            (found == 0 ? " is not a valid version" : " is newer than this build supports") +
+                            " (this build reads versions 1 to " + std::to_string(known) + ")");
+}
 
 [[noreturn]] inline void fail_load(std::string_view source, std::string_view what) {
   // Errors raised while reading a part already say where they happened;
@@ -287,11 +300,10 @@ void require_compatible(const ModelInfo& info, std::string_view source) {
   if (info.scalar != expected_scalar) {
     fail_load(source, "file holds " + info.scalar + " parameters, expected " + std::string(expected_scalar));
   }
-  if (info.model_format_version > Model::format_version) {
-    fail_load(source, std::string(Model::model_type) + " format version " +
-                          std::to_string(info.model_format_version) + " is newer than this build supports (" +
-                          std::to_string(Model::format_version) + "); written by redflag " +
-                          info.library_version);
+  try {
+    check_format_version(Model::model_type, info.model_format_version, Model::format_version);
+  } catch (const serialization_error& failure) {
+    fail_load(source, std::string(failure.what()) + "; written by redflag " + info.library_version);
   }
 }
 
@@ -390,34 +402,14 @@ void save(const Model& model, std::ostream& out, Format format = Format::portabl
   if (!out) throw serialization_error("redflag::save: writing " + std::string(Model::model_type) + " failed");
 }
 
-// Writes to a temporary file beside `path` and renames it into place, so a
-// crash never leaves a half-written model under the final name.
+// Writes the model file through write_file_atomically: after a crash `path`
+// holds either its old content or the complete new model. Throws io_error when
+// the file system refuses a step.
 template <SerializableModel Model>
 void save(const Model& model, const std::filesystem::path& path, Format format = Format::portable_binary) {
-  std::filesystem::path temporary = path;
-  temporary += ".tmp-" + std::to_string(std::random_device{}());
-  {
-    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-    if (!out) throw serialization_error("redflag::save: cannot open '" + temporary.string() + "' for writing");
-    try {
-      save(model, out, format);
-      out.flush();
-      if (!out) throw serialization_error("redflag::save: writing '" + temporary.string() + "' failed");
-    } catch (...) {
-      // Whatever failed (the stream, or the model's own serialize), leave no temporary behind.
-      out.close();
-      std::error_code ignored;
-      std::filesystem::remove(temporary, ignored);
-      throw;
-    }
-  }
-  std::error_code failure;
-  std::filesystem::rename(temporary, path, failure);
-  if (failure) {
-    std::filesystem::remove(temporary);
-    throw serialization_error("redflag::save: cannot rename '" + temporary.string() + "' to '" +
-                              path.string() + "': " + failure.message());
-  }
+  std::ostringstream bytes(std::ios::binary);
+  save(model, bytes, format);
+  detail::write_file_atomically(path, std::move(bytes).str(), "save");
 }
 
 template <SerializableModel Model>
@@ -428,7 +420,7 @@ Model load(std::istream& in, std::string_view source = "<stream>") {
 template <SerializableModel Model>
 Model load(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw serialization_error("redflag::load: cannot open '" + path.string() + "'");
+  if (!in) detail::raise<io_error>("load", "cannot open '" + path.string() + "'");
   return detail::load_bytes<Model>(detail::read_all(in), path.string());
 }
 
@@ -440,7 +432,7 @@ inline ModelInfo read_info(std::istream& in, std::string_view source = "<stream>
 
 inline ModelInfo read_info(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw serialization_error("redflag::read_info: cannot open '" + path.string() + "'");
+  if (!in) detail::raise<io_error>("read_info", "cannot open '" + path.string() + "'");
   return read_info(in, path.string());
 }
 

@@ -9,6 +9,7 @@
 #include <concepts>
 #include <cstdint>
 #include <string_view>
+#include <variant>
 
 namespace redflag {
 
@@ -35,6 +36,16 @@ using LabelVector = Eigen::Matrix<Label, Eigen::Dynamic, 1>;
 using LabelsRef = Eigen::Ref<const LabelVector>;
 
 using Index = Eigen::Index;
+
+// scikit-learn's "auto" for a parameter: `.max_samples = redflag::Auto{}`.
+struct Auto {
+  friend bool operator==(Auto, Auto) = default;
+};
+
+// The share of training rows a detector's fitted threshold flags, the same
+// type in every detector's Params: auto (each component documents what it
+// means) or a fraction in (0, 0.5].
+using Contamination = std::variant<Auto, double>;
 
 // Name recorded in model files and messages: "float32" or "float64".
 template <Scalar T>

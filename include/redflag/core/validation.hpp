@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <variant>
 
 namespace redflag::detail {
 
@@ -128,6 +129,14 @@ void require_parameter(bool condition, std::string_view where, std::string_view 
   }
   raise<invalid_argument>(where, std::string(parameter) + " must be " + std::string(requirement) +
                                      ", got " + got_text);
+}
+
+// Throws invalid_argument unless `contamination` is auto or a fraction in (0, 0.5].
+inline void require_contamination(const Contamination& contamination, std::string_view where) {
+  if (const auto* fraction = std::get_if<double>(&contamination)) {
+    require_parameter(*fraction > 0.0 && *fraction <= 0.5, where, "contamination", "auto or a fraction in (0, 0.5]",
+                      *fraction);
+  }
 }
 
 // Throws data_error naming the first label that is neither 0 nor 1.

@@ -19,6 +19,7 @@
 #include <redflag/core/parallel.hpp>
 #include <redflag/core/random.hpp>
 #include <redflag/core/schema.hpp>
+#include <redflag/core/serialization.hpp>
 #include <redflag/core/types.hpp>
 #include <redflag/core/validation.hpp>
 #include <redflag/forest/isolation_forest_explanation.hpp>
@@ -57,7 +58,7 @@ class IsolationForest {
     // Rows per tree: auto = min(256, n) | count >= 2 (clipped to n) | fraction in (0, 1].
     std::variant<Auto, Index, double> max_samples = Auto{};
     // Threshold: auto = 0.5 | the share of training rows flagged, in (0, 0.5].
-    std::variant<Auto, double> contamination = Auto{};
+    Contamination contamination = Auto{};
     // Columns per tree: count in [1, d] | fraction in (0, 1].
     std::variant<Index, double> max_features = 1.0;
     bool bootstrap = false;  // draw rows with replacement
@@ -65,6 +66,13 @@ class IsolationForest {
     int n_jobs = 1;  // 1 serial, -1 all cores (scikit-learn semantics); not saved with the model
     MissingPolicy missing = MissingPolicy::reject;  // NaN input: reject, or route (see the header comment)
     Split split = {};  // Hyperplane: {.extension_level = ...}
+
+    // Throws invalid_argument naming the first field out of its range. Called
+    // by the constructor and again by fit, which also checks what depends on
+    // the data (max_features <= the column count, max_samples of n rows).
+    void validate(std::string_view where = "IsolationForest::Params::validate") const {
+      IsolationForest::validate_params(*this, where);
+    }
   };
 
   static constexpr std::string_view model_type =
@@ -72,7 +80,7 @@ class IsolationForest {
   static constexpr std::uint32_t format_version = 2;
 
   IsolationForest() = default;
-  explicit IsolationForest(const Params& params) : params_(params) {}
+  explicit IsolationForest(const Params& params) : params_(params) { params_.validate(at(model_type)); }
 
   // Fits on X with numeric columns named x0, x1, ...
   IsolationForest& fit(const MatrixRef<T>& X) { return fit(X, Schema::numeric(X.cols())); }
@@ -81,8 +89,7 @@ class IsolationForest {
   // category subsets (axis-parallel policy only).
   IsolationForest& fit(const MatrixRef<T>& X, const Schema& schema) {
     const std::string where = at("fit");
-    validate_params(params_, where);
-    resolve_n_jobs(params_.n_jobs, where);
+    params_.validate(where);
     detail::require_non_empty(X, where, "X");
     if (X.rows() < 2) {
       detail::raise<data_error>(where, "X has " + std::to_string(X.rows()) + " row, at least 2 are required");
@@ -213,9 +220,9 @@ class IsolationForest {
   }
 
   // Per row, per column: how much each feature moved the row's anomaly score
-  // away from the model's base value; base_value + row sum = anomaly_score.
-  // Path-dependent TreeSHAP on the path lengths, rescaled onto the score (see
-  // isolation_forest_explanation.hpp). Axis-parallel forests only.
+  // away from the model's expected value; expected_value + row sum =
+  // anomaly_score. Path-dependent TreeSHAP on the path lengths, rescaled onto
+  // the score (see isolation_forest_explanation.hpp). Axis-parallel forests only.
   [[nodiscard]] Explanation<T> explain(const MatrixRef<T>& X) const
     requires std::same_as<Split, AxisParallel>
   {
@@ -223,9 +230,10 @@ class IsolationForest {
     return detail::forest::explain(state_.trees, state_.schema, max_samples(), X, params_.n_jobs);
   }
 
-  // Mean absolute contribution of each feature over X's rows, normalised to
-  // sum to 1. Over all rows it is dominated by normal ones; pass the flagged
-  // rows to see which features drive the alerts.
+  // explain(X).importances(): the mean absolute contribution of each feature
+  // over X's rows, normalised to sum to 1 (core/explanation.hpp). Over all
+  // rows it is dominated by normal ones; pass the flagged rows to see which
+  // features drive the alerts.
   [[nodiscard]] Vector<T> feature_importances(const MatrixRef<T>& X) const
     requires std::same_as<Split, AxisParallel>
   {
@@ -262,10 +270,10 @@ class IsolationForest {
   // Heap bytes the fitted model holds (nodes, counts, side tables, schema).
   [[nodiscard]] std::size_t memory_usage() const { return state_.memory_usage(); }
 
-  // Throws invalid_argument naming the first parameter out of its range;
-  // data-dependent checks (max_features <= d) happen in fit.
+  // Params::validate; data-dependent checks (max_features <= d) happen in fit.
   static void validate_params(const Params& params, std::string_view where) {
     detail::require_parameter(params.n_estimators >= 1, where, "n_estimators", ">= 1", params.n_estimators);
+    resolve_n_jobs(params.n_jobs, where);
     if (const auto* count = std::get_if<Index>(&params.max_samples)) {
       detail::require_parameter(*count >= 2, where, "max_samples", "auto, a count >= 2 or a fraction in (0, 1]",
                                 *count);
@@ -273,10 +281,7 @@ class IsolationForest {
       detail::require_parameter(*fraction > 0.0 && *fraction <= 1.0, where, "max_samples",
                                 "auto, a count >= 2 or a fraction in (0, 1]", *fraction);
     }
-    if (const auto* fraction = std::get_if<double>(&params.contamination)) {
-      detail::require_parameter(*fraction > 0.0 && *fraction <= 0.5, where, "contamination",
-                                "auto or a fraction in (0, 0.5]", *fraction);
-    }
+    detail::require_contamination(params.contamination, where);
     if (const auto* count = std::get_if<Index>(&params.max_features)) {
       detail::require_parameter(*count >= 1, where, "max_features", "a count >= 1 or a fraction in (0, 1]",
                                 *count);
@@ -296,11 +301,7 @@ class IsolationForest {
 
   template <class Archive>
   void serialize(Archive& archive, std::uint32_t version) {
-    if (version > format_version || version == 0) {
-      throw serialization_error("redflag::load: " + std::string(model_type) + " format version " +
-                                std::to_string(version) + " is not supported (this build reads 1 to " +
-                                std::to_string(format_version) + ")");
-    }
+    detail::check_format_version(model_type, version, format_version);
     if constexpr (Archive::is_loading::value) {
       // Load into a fresh model so a rejected file leaves *this untouched.
       IsolationForest loaded;

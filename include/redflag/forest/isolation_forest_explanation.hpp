@@ -1,7 +1,7 @@
 #pragma once
 
 // Why a row is anomalous: per-feature contributions to IsolationForest's
-// anomaly score.
+// anomaly score, returned as redflag::Explanation (core/explanation.hpp).
 //
 // Method. Exact path-dependent TreeSHAP (Lundberg, Erion & Lee 2018) on each
 // tree's path-length model — leaf value depth + c(size), node cover the
@@ -11,13 +11,14 @@
 // E[h], so each feature keeps its share of the path-length change:
 //   contribution_j = phi_j * (s(x) - s_base) / (E[h(x)] - h_base),
 //   s_base = 2^(-h_base / c(psi)),
-// and base_value + sum_j contribution_j = s(x) exactly (up to rounding). A
+// and expected_value + sum_j contribution_j = s(x) exactly (up to rounding). A
 // positive contribution raised the score (shortened the path). When
 // E[h(x)] = h_base the ratio is the derivative of s at h_base.
 //
 // A missing value or a category a node never saw takes both branches by
 // cover, as in scoring, and gives its feature no credit at that node.
 
+#include <redflag/core/explanation.hpp>
 #include <redflag/core/parallel.hpp>
 #include <redflag/core/schema.hpp>
 #include <redflag/core/types.hpp>
@@ -35,38 +36,6 @@
 #include <vector>
 
 namespace redflag {
-
-template <Scalar T>
-struct Explanation {
-  std::vector<std::string> feature_names;
-  T base_value = T(0);   // the score of a row that tells the trees nothing
-  Matrix<T> contributions;  // rows x features
-  Vector<T> scores;         // anomaly_score of each row = base_value + its row of contributions
-
-  // Row `row`'s k largest contributions (most anomaly-raising first, ties by
-  // column), as (feature index, contribution); all of them when k exceeds
-  // the column count.
-  [[nodiscard]] std::vector<std::pair<Index, T>> top(Index row, Index k) const {
-    detail::require_parameter(row >= 0 && row < contributions.rows(), "Explanation::top", "row",
-                              "in [0, " + std::to_string(contributions.rows()) + ")", row);
-    std::vector<std::pair<Index, T>> ranked;
-    for (Index j = 0; j < contributions.cols(); ++j) ranked.emplace_back(j, contributions(row, j));
-    const auto count = static_cast<std::size_t>(std::clamp<Index>(k, 0, contributions.cols()));
-    std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(count), ranked.end(),
-                      [](const auto& a, const auto& b) { return a.second > b.second || (a.second == b.second && a.first < b.first); });
-    ranked.resize(count);
-    return ranked;
-  }
-
-  // Mean absolute contribution per feature, normalised to sum to 1 (all
-  // zero when no feature moved any score).
-  [[nodiscard]] Vector<T> importances() const {
-    Vector<T> mean = contributions.cwiseAbs().colwise().mean().transpose();
-    const T total = mean.sum();
-    if (total > T(0)) mean /= total;
-    return mean;
-  }
-};
 
 namespace detail::forest {
 
@@ -115,7 +84,7 @@ Explanation<T> explain(const IsolationTrees<T>& trees, const Schema& schema, Ind
 
   Explanation<T> result;
   for (const Column& column : schema.columns()) result.feature_names.push_back(column.name);
-  result.base_value = static_cast<T>(base_score);
+  result.expected_value = static_cast<T>(base_score);
   result.contributions.resize(X.rows(), X.cols());
   result.scores.resize(X.rows());
   int deepest = 0;

@@ -19,11 +19,6 @@
 
 namespace redflag {
 
-// scikit-learn's "auto" for a parameter: `.max_samples = redflag::Auto{}`.
-struct Auto {
-  friend bool operator==(Auto, Auto) = default;
-};
-
 // What a model does with NaN in its input.
 enum class MissingPolicy : std::uint8_t {
   reject,  // data_error naming the row and column (scikit-learn's behaviour)

@@ -17,16 +17,17 @@
 
 #include <redflag/core/concepts.hpp>
 #include <redflag/core/error.hpp>
+#include <redflag/core/explanation.hpp>
 #include <redflag/core/parallel.hpp>
 #include <redflag/core/random.hpp>
 #include <redflag/core/schema.hpp>
+#include <redflag/core/serialization.hpp>
 #include <redflag/core/types.hpp>
 #include <redflag/core/validation.hpp>
 #include <redflag/forest/decision_tree_builder.hpp>
+#include <redflag/forest/random_forest_params.hpp>
 #include <redflag/forest/random_forest_state.hpp>
 #include <redflag/forest/tree_shap.hpp>
-
-#include <cereal/types/map.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -44,56 +45,21 @@
 
 namespace redflag {
 
-// scikit-learn's class_weight = None / "balanced" / "balanced_subsample";
-// a std::map<Label, double> gives explicit weights (absent classes weigh 1).
-enum class ClassWeight : std::uint8_t { none, balanced, balanced_subsample };
-
-// Per-class TreeSHAP explanation of predict_proba:
-// probabilities(r, k) = expected_value(k) + sum_j contributions[k](r, j).
-template <Scalar T>
-struct ClassExplanation {
-  std::vector<std::string> feature_names;
-  LabelVector classes;
-  Vector<T> expected_value;              // per class: the mean leaf probability weighted by cover
-  std::vector<Matrix<T>> contributions;  // per class: rows x features
-  Matrix<T> probabilities;               // predict_proba of the rows
-};
-
 template <Scalar T>
 class RandomForest {
  public:
   using scalar_type = T;
 
-  // An Index is a count, a double a fraction (scikit-learn's int / float).
-  struct Params {
-    Index n_estimators = 100;  // trees, >= 1
-    Criterion criterion = Criterion::gini;
-    std::optional<Index> max_depth = std::nullopt;  // none: grow until pure or too small; else >= 1
-    // Rows a node needs to be split: a count >= 2 | a fraction in (0, 1] of
-    // the training rows, ceil(fraction * n) and at least 2.
-    std::variant<Index, double> min_samples_split = Index{2};
-    // Rows each side of a split keeps: a count >= 1 | a fraction in (0, 1),
-    // ceil(fraction * n).
-    std::variant<Index, double> min_samples_leaf = Index{1};
-    double min_impurity_decrease = 0.0;  // >= 0, weighted as in scikit-learn
-    std::variant<Sqrt, Log2, Index, double> max_features = Sqrt{};  // count in [1, d] | fraction in (0, 1]
-    bool bootstrap = true;
-    bool oob_score = false;  // out-of-bag accuracy (needs bootstrap)
-    std::optional<std::variant<Index, double>> max_samples = std::nullopt;  // bootstrap draws: none = n | count | fraction
-    std::variant<ClassWeight, std::map<Label, double>> class_weight = ClassWeight::none;
-    // Histogram bins per column for split search, in [2, 256]; a column with
-    // at most max_bins distinct values is searched exactly.
-    Index max_bins = 255;
-    std::uint64_t random_state = 0;
-    int n_jobs = 1;  // 1 serial, -1 all cores; not saved with the model
-  };
+  using Params = RandomForestParams;
 
+  // The type tag in model files, kept from the first release so older files
+  // load; messages name the class, RandomForest.
   static constexpr std::string_view model_type = "RandomForestClassifier";
   // 2: min_samples_split / min_samples_leaf may be fractions. Format 1 files load.
   static constexpr std::uint32_t format_version = 2;
 
   RandomForest() = default;
-  explicit RandomForest(const Params& params) : params_(params) {}
+  explicit RandomForest(const Params& params) : params_(params) { params_.validate(at("RandomForest")); }
 
   RandomForest& fit(const MatrixRef<T>& X, const LabelsRef& y) { return fit(X, y, Schema::numeric(X.cols())); }
   RandomForest& fit(const MatrixRef<T>& X, const LabelsRef& y, const Schema& schema) {
@@ -114,6 +80,13 @@ class RandomForest {
     return probabilities(X);
   }
 
+  // Also checks that `schema` names the columns the model was fitted on.
+  [[nodiscard]] Matrix<T> predict_proba(const MatrixRef<T>& X, const Schema& schema) const {
+    require_fitted("predict_proba");
+    state_.schema.require_same(schema, at("predict_proba"));
+    return predict_proba(X);
+  }
+
   // The class of highest probability (the first, in classes() order, on ties).
   [[nodiscard]] LabelVector predict(const MatrixRef<T>& X) const {
     require_input(X, "predict");
@@ -128,9 +101,12 @@ class RandomForest {
   }
 
   // Mean decrease in impurity per column, each tree's normalised to sum 1,
-  // averaged over trees and normalised again (scikit-learn's definition).
-  [[nodiscard]] Vector<T> feature_importances() const {
-    require_fitted("feature_importances");
+  // averaged over trees and normalised again: scikit-learn's
+  // feature_importances_, computed at fit and saved with the model. Not
+  // redflag's feature_importances (core/explanation.hpp), which measures
+  // contributions on given rows.
+  [[nodiscard]] Vector<T> impurity_importances() const {
+    require_fitted("impurity_importances");
     Vector<T> result(static_cast<Index>(state_.importances.size()));
     for (std::size_t j = 0; j < state_.importances.size(); ++j) {
       result(static_cast<Index>(j)) = static_cast<T>(state_.importances[j]);
@@ -142,7 +118,7 @@ class RandomForest {
   // oob_score = true); kept when the model is saved.
   [[nodiscard]] double oob_score() const {
     require_fitted("oob_score");
-    if (!state_.has_oob) detail::raise<invalid_argument>(at("oob_score"), "fit with oob_score = true first");
+    if (!state_.has_oob) detail::raise<not_fitted>(at("oob_score"), "fit with oob_score = true first");
     return state_.oob_score;
   }
 
@@ -152,34 +128,38 @@ class RandomForest {
   [[nodiscard]] const Matrix<T>& oob_decision_function() const {
     require_fitted("oob_decision_function");
     if (oob_decision_.size() == 0) {
-      detail::raise<invalid_argument>(at("oob_decision_function"),
-                                      state_.has_oob ? "the out-of-bag decision function is not saved with the model"
-                                                     : "fit with oob_score = true first");
+      detail::raise<not_fitted>(at("oob_decision_function"),
+                                state_.has_oob ? "the out-of-bag decision function is not saved with the model"
+                                               : "fit with oob_score = true first");
     }
     return oob_decision_;
   }
 
-  // Exact path-dependent TreeSHAP of each class's probability, averaged
-  // over trees, with covers = weighted training rows per node.
-  [[nodiscard]] ClassExplanation<T> explain(const MatrixRef<T>& X) const {
+  // Exact path-dependent TreeSHAP of the probability of classes()[class_index],
+  // averaged over trees, with covers = weighted training rows per node:
+  // scores are that column of predict_proba, expected_value the class's
+  // cover-weighted mean leaf probability. One class per call (ask for each
+  // class you need; for two classes the second's contributions are the
+  // first's negated).
+  [[nodiscard]] Explanation<T> explain(const MatrixRef<T>& X, Index class_index) const {
+    const std::string where = at("explain");
     require_input(X, "explain");
+    detail::require_parameter(class_index >= 0 && class_index < n_classes(), where, "class_index",
+                              "in [0, " + std::to_string(n_classes()) + ") (a column of predict_proba)", class_index);
     const std::size_t n_trees = state_.trees.tree_count();
     const std::size_t k_count = state_.classes.size();
+    const auto k = static_cast<std::size_t>(class_index);
     const auto d = static_cast<std::size_t>(X.cols());
     const double per_tree = 1.0 / static_cast<double>(n_trees);
-    ClassExplanation<T> result;
+    Explanation<T> result;
     result.feature_names = state_.schema.names();
-    result.classes = classes();
-    result.expected_value = Vector<T>::Zero(static_cast<Index>(k_count));
-    for (std::size_t k = 0; k < k_count; ++k) {
-      double sum = 0.0;
-      for (std::size_t t = 0; t < n_trees; ++t) {
-        sum += detail::forest::expected_value(detail::forest::ClassTreeView<T>(state_.trees, t), k);
-      }
-      result.expected_value(static_cast<Index>(k)) = static_cast<T>(sum * per_tree);
+    double expected = 0.0;
+    for (std::size_t t = 0; t < n_trees; ++t) {
+      expected += detail::forest::expected_value(detail::forest::ClassTreeView<T>(state_.trees, t), k);
     }
-    result.contributions.assign(k_count, Matrix<T>(X.rows(), X.cols()));
-    result.probabilities = probabilities(X);
+    result.expected_value = static_cast<T>(expected * per_tree);
+    result.contributions.resize(X.rows(), X.cols());
+    result.scores = probabilities(X).col(class_index);
     int deepest = 0;
     for (const auto depth : state_.trees.depth) deepest = std::max(deepest, depth);
     const auto stride = static_cast<std::size_t>(X.outerStride());
@@ -188,6 +168,7 @@ class RandomForest {
         [&](std::size_t begin, std::size_t end) {
           detail::forest::TreeShapWorkspace workspace;
           workspace.reserve(deepest);
+          // TreeSHAP computes every class at once; the others are dropped.
           std::vector<double> phi(d * k_count);
           for (std::size_t r = begin; r < end; ++r) {
             const T* x = X.data() + r * stride;
@@ -197,15 +178,20 @@ class RandomForest {
                                             std::span<double>(phi), workspace);
             }
             for (std::size_t j = 0; j < d; ++j) {
-              for (std::size_t k = 0; k < k_count; ++k) {
-                result.contributions[k](static_cast<Index>(r), static_cast<Index>(j)) =
-                    static_cast<T>(phi[j * k_count + k] * per_tree);
-              }
+              result.contributions(static_cast<Index>(r), static_cast<Index>(j)) =
+                  static_cast<T>(phi[j * k_count + k] * per_tree);
             }
           }
         },
         {.grain = 16});
     return result;
+  }
+
+  // explain(X, class_index).importances(): the mean absolute contribution of
+  // each feature to that class's probability over X's rows, normalised to
+  // sum to 1 — feature_importances as every component defines it.
+  [[nodiscard]] Vector<T> feature_importances(const MatrixRef<T>& X, Index class_index) const {
+    return explain(X, class_index).importances();
   }
 
   void set_n_jobs(int n_jobs) {
@@ -223,90 +209,32 @@ class RandomForest {
   [[nodiscard]] Index node_count() const { return static_cast<Index>(state_.trees.nodes.size()); }
   [[nodiscard]] std::size_t memory_usage() const { return state_.memory_usage(); }
 
-  // Throws invalid_argument naming the first parameter out of its range;
-  // data-dependent checks (max_features <= d, class_weight's classes) happen in fit.
-  static void validate_params(const Params& params, std::string_view where) {
-    using detail::require_parameter;
-    require_parameter(params.n_estimators >= 1, where, "n_estimators", ">= 1", params.n_estimators);
-    const auto criterion = static_cast<std::uint8_t>(params.criterion);
-    require_parameter(criterion <= 1, where, "criterion", "gini or entropy", criterion);
-    if (params.max_depth) require_parameter(*params.max_depth >= 1, where, "max_depth", "none or >= 1", *params.max_depth);
-    if (const auto* count = std::get_if<Index>(&params.min_samples_split)) {
-      require_parameter(*count >= 2, where, "min_samples_split", "a count >= 2 or a fraction in (0, 1]", *count);
-    } else {
-      const double fraction = std::get<double>(params.min_samples_split);
-      require_parameter(fraction > 0.0 && fraction <= 1.0, where, "min_samples_split",
-                        "a count >= 2 or a fraction in (0, 1]", fraction);
-    }
-    if (const auto* count = std::get_if<Index>(&params.min_samples_leaf)) {
-      require_parameter(*count >= 1, where, "min_samples_leaf", "a count >= 1 or a fraction in (0, 1)", *count);
-    } else {
-      const double fraction = std::get<double>(params.min_samples_leaf);
-      require_parameter(fraction > 0.0 && fraction < 1.0, where, "min_samples_leaf",
-                        "a count >= 1 or a fraction in (0, 1)", fraction);
-    }
-    require_parameter(std::isfinite(params.min_impurity_decrease) && params.min_impurity_decrease >= 0.0, where,
-                      "min_impurity_decrease", "finite and >= 0", params.min_impurity_decrease);
-    if (const auto* count = std::get_if<Index>(&params.max_features)) {
-      require_parameter(*count >= 1, where, "max_features", "sqrt, log2, a count >= 1 or a fraction in (0, 1]", *count);
-    } else if (const auto* fraction = std::get_if<double>(&params.max_features)) {
-      require_parameter(*fraction > 0.0 && *fraction <= 1.0, where, "max_features",
-                        "sqrt, log2, a count >= 1 or a fraction in (0, 1]", *fraction);
-    }
-    if (params.max_samples) {
-      if (!params.bootstrap) {
-        detail::raise<invalid_argument>(where, "max_samples must be none when bootstrap = false");
-      }
-      if (const auto* count = std::get_if<Index>(&*params.max_samples)) {
-        require_parameter(*count >= 1, where, "max_samples", "none, a count >= 1 or a fraction in (0, 1]", *count);
-      } else {
-        const double fraction = std::get<double>(*params.max_samples);
-        require_parameter(fraction > 0.0 && fraction <= 1.0, where, "max_samples",
-                          "none, a count >= 1 or a fraction in (0, 1]", fraction);
-      }
-    }
-    require_parameter(params.max_bins >= 2 && params.max_bins <= 256, where, "max_bins", "in [2, 256]",
-                      params.max_bins);
-    if (params.oob_score && !params.bootstrap) {
-      detail::raise<invalid_argument>(where, "oob_score = true needs bootstrap = true");
-    }
-    if (const auto* kind = std::get_if<ClassWeight>(&params.class_weight)) {
-      const auto code = static_cast<std::uint8_t>(*kind);
-      require_parameter(code <= 2, where, "class_weight", "none, balanced, balanced_subsample or a map", code);
-    } else {
-      for (const auto& [label, weight] : std::get<std::map<Label, double>>(params.class_weight)) {
-        require_parameter(std::isfinite(weight) && weight >= 0.0, where,
-                          "class_weight[" + std::to_string(label) + "]", "finite and >= 0", weight);
-      }
-    }
-  }
+  // Params::validate, for callers that name the place themselves.
+  static void validate_params(const Params& params, std::string_view where) { params.validate(where); }
 
   template <class Archive>
   void serialize(Archive& archive, std::uint32_t version) {
-    if (version < 1 || version > format_version) {
-      throw serialization_error("redflag::load: RandomForestClassifier format version " + std::to_string(version) +
-                                " is not supported (this build reads 1 to " + std::to_string(format_version) + ")");
-    }
+    detail::check_format_version("RandomForest", version, format_version);
     if constexpr (Archive::is_loading::value) {
       RandomForest loaded;
-      serialize_params(archive, loaded.params_, version);
+      detail::forest::serialize_random_forest_params(archive, loaded.params_, version);
       loaded.state_.serialize(archive, version);
       try {
-        validate_params(loaded.params_, "load");
+        loaded.params_.validate("load");
       } catch (const invalid_argument& failure) {
-        throw serialization_error(std::string(failure.what()) + " (in a RandomForestClassifier)");
+        throw serialization_error(std::string(failure.what()) + " (in a RandomForest)");
       }
       loaded.state_.check_loaded(loaded.params_.n_estimators);
       loaded.classes_ = to_labels(loaded.state_.classes);
       *this = std::move(loaded);
     } else {
-      serialize_params(archive, params_, version);
+      detail::forest::serialize_random_forest_params(archive, params_, version);
       state_.serialize(archive, version);
     }
   }
 
  private:
-  static std::string at(std::string_view method) { return "RandomForestClassifier::" + std::string(method); }
+  static std::string at(std::string_view method) { return "RandomForest::" + std::string(method); }
 
   static LabelVector to_labels(const std::vector<Label>& classes) {
     LabelVector labels(static_cast<Index>(classes.size()));
@@ -427,8 +355,7 @@ class RandomForest {
   RandomForest& fit_impl(const MatrixRef<T>& X, const LabelsRef& y, const VectorRef<T>* sample_weight,
                          const Schema& schema) {
     const std::string where = at("fit");
-    validate_params(params_, where);
-    resolve_n_jobs(params_.n_jobs, where);
+    params_.validate(where);
     detail::require_non_empty(X, where, "X");
     detail::require_same_length(X.rows(), y.size(), where, "X", "y");
     schema.require_columns(X.cols(), where);
@@ -586,90 +513,6 @@ class RandomForest {
         },
         {.grain = block_rows});
     return out;
-  }
-
-  // Variants as a kind code plus value, so files need no variant support.
-  // Format 1 held min_samples_split / min_samples_leaf as counts only.
-  template <class Archive>
-  static void serialize_params(Archive& archive, Params& params, std::uint32_t version) {
-    constexpr bool loading = Archive::is_loading::value;
-    auto criterion = static_cast<std::uint8_t>(params.criterion);
-    const bool depth_limited = params.max_depth.has_value();
-    std::uint8_t has_max_depth = depth_limited ? 1 : 0;
-    Index max_depth = depth_limited ? *params.max_depth : 0;
-    auto max_features_kind = static_cast<std::uint8_t>(params.max_features.index());
-    Index max_features_count = 0;
-    double max_features_fraction = 0.0;
-    if (const auto* count = std::get_if<Index>(&params.max_features)) max_features_count = *count;
-    if (const auto* fraction = std::get_if<double>(&params.max_features)) max_features_fraction = *fraction;
-    std::uint8_t max_samples_kind = 0;
-    Index max_samples_count = 0;
-    double max_samples_fraction = 0.0;
-    if (params.max_samples) {
-      max_samples_kind = static_cast<std::uint8_t>(params.max_samples->index() + 1);
-      if (const auto* count = std::get_if<Index>(&*params.max_samples)) max_samples_count = *count;
-      if (const auto* fraction = std::get_if<double>(&*params.max_samples)) max_samples_fraction = *fraction;
-    }
-    std::uint8_t class_weight_kind = 0;
-    std::map<Label, double> class_weights;
-    if (const auto* kind = std::get_if<ClassWeight>(&params.class_weight)) class_weight_kind = static_cast<std::uint8_t>(*kind);
-    else {
-      class_weight_kind = 3;
-      class_weights = std::get<std::map<Label, double>>(params.class_weight);
-    }
-    // A count, or (format 2) a negative count and the fraction.
-    Index split_count = 0;
-    double split_fraction = 0.0;
-    Index leaf_count = 0;
-    double leaf_fraction = 0.0;
-    if constexpr (!loading) {
-      if (const auto* count = std::get_if<Index>(&params.min_samples_split)) split_count = *count;
-      else split_count = -1, split_fraction = std::get<double>(params.min_samples_split);
-      if (const auto* count = std::get_if<Index>(&params.min_samples_leaf)) leaf_count = *count;
-      else leaf_count = -1, leaf_fraction = std::get<double>(params.min_samples_leaf);
-    }
-    archive(cereal::make_nvp("n_estimators", params.n_estimators), cereal::make_nvp("criterion", criterion),
-            cereal::make_nvp("has_max_depth", has_max_depth), cereal::make_nvp("max_depth", max_depth),
-            cereal::make_nvp("min_samples_split", split_count), cereal::make_nvp("min_samples_leaf", leaf_count));
-    if (version >= 2) {
-      archive(cereal::make_nvp("min_samples_split_fraction", split_fraction),
-              cereal::make_nvp("min_samples_leaf_fraction", leaf_fraction));
-    }
-    archive(cereal::make_nvp("min_impurity_decrease", params.min_impurity_decrease),
-            cereal::make_nvp("max_features_kind", max_features_kind),
-            cereal::make_nvp("max_features_count", max_features_count),
-            cereal::make_nvp("max_features_fraction", max_features_fraction),
-            cereal::make_nvp("bootstrap", params.bootstrap), cereal::make_nvp("oob_score", params.oob_score),
-            cereal::make_nvp("max_samples_kind", max_samples_kind),
-            cereal::make_nvp("max_samples_count", max_samples_count),
-            cereal::make_nvp("max_samples_fraction", max_samples_fraction),
-            cereal::make_nvp("class_weight_kind", class_weight_kind),
-            cereal::make_nvp("class_weights", class_weights), cereal::make_nvp("max_bins", params.max_bins),
-            cereal::make_nvp("random_state", params.random_state));
-    if constexpr (loading) {
-      const auto fail = [](const std::string& what) { throw serialization_error("redflag::load: " + what); };
-      if (criterion > 1) fail("criterion " + std::to_string(criterion) + " is unknown");
-      if (has_max_depth > 1) fail("has_max_depth " + std::to_string(has_max_depth) + " is not 0 or 1");
-      if (max_features_kind > 3) fail("max_features kind " + std::to_string(max_features_kind) + " is unknown");
-      if (max_samples_kind > 2) fail("max_samples kind " + std::to_string(max_samples_kind) + " is unknown");
-      if (class_weight_kind > 3) fail("class_weight kind " + std::to_string(class_weight_kind) + " is unknown");
-      if (version < 2 && (split_count < 0 || leaf_count < 0)) fail("min_samples_split or min_samples_leaf is negative");
-      params.min_samples_split = split_count < 0 ? std::variant<Index, double>(split_fraction)
-                                                 : std::variant<Index, double>(split_count);
-      params.min_samples_leaf = leaf_count < 0 ? std::variant<Index, double>(leaf_fraction)
-                                               : std::variant<Index, double>(leaf_count);
-      params.criterion = static_cast<Criterion>(criterion);
-      params.max_depth = has_max_depth == 1 ? std::optional<Index>(max_depth) : std::nullopt;
-      if (max_features_kind == 0) params.max_features = Sqrt{};
-      if (max_features_kind == 1) params.max_features = Log2{};
-      if (max_features_kind == 2) params.max_features = max_features_count;
-      if (max_features_kind == 3) params.max_features = max_features_fraction;
-      params.max_samples = std::nullopt;
-      if (max_samples_kind == 1) params.max_samples = std::variant<Index, double>(max_samples_count);
-      if (max_samples_kind == 2) params.max_samples = std::variant<Index, double>(max_samples_fraction);
-      if (class_weight_kind == 3) params.class_weight = std::move(class_weights);
-      else params.class_weight = static_cast<ClassWeight>(class_weight_kind);
-    }
   }
 
   Params params_;

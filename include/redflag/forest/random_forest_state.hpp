@@ -82,7 +82,7 @@ struct ClassTrees {
   // make them read out of bounds or loop.
   void validate(Index columns) const {
     const auto fail = [](const std::string& what) {
-      throw serialization_error("redflag::load: RandomForestClassifier " + what);
+      throw serialization_error("redflag::load: RandomForest " + what);
     };
     if (cover.size() != nodes.size() || leaf_row.size() != nodes.size()) fail("node arrays differ in length");
     if (n_classes < 2) fail("has " + std::to_string(n_classes) + " classes, at least 2 are required");
@@ -154,7 +154,7 @@ struct ClassTrees {
     // Row offsets within a group of walks are 32-bit (int32 in the vector walk).
     constexpr std::size_t max_stride = static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()) / wide;
     if (stride > max_stride) {
-      throw invalid_argument("redflag::RandomForestClassifier::predict_proba: rows more than " +
+      throw invalid_argument("redflag::RandomForest::predict_proba: rows more than " +
                              std::to_string(max_stride) + " values apart");
     }
     std::vector<std::uint32_t> reached(rows);
@@ -310,7 +310,7 @@ struct ClassForestState {
   }
 
   [[noreturn]] static void fail(const std::string& what) {
-    throw serialization_error("redflag::load: RandomForestClassifier " + what);
+    throw serialization_error("redflag::load: RandomForest " + what);
   }
 };
 

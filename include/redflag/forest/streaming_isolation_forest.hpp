@@ -18,13 +18,20 @@
 // The window is passed to the forest in ring order: row r of window() holds
 // the latest stream row whose index is r modulo W.
 //
+// A Detector like the others: fit(X) starts the stream over on X's rows;
+// anomaly_score, decision_function, predict, threshold and explain use the
+// current forest and throw not_fitted until the window has been full once.
+//
 // Not thread-safe: do not call learn_one while another thread scores on the
-// same object. To score elsewhere, share a copy of model().
+// same object (const calls may run concurrently). To score elsewhere, share
+// a copy of model().
 
 #include <redflag/core/eigen_cereal.hpp>
 #include <redflag/core/error.hpp>
+#include <redflag/core/explanation.hpp>
 #include <redflag/core/parallel.hpp>
 #include <redflag/core/schema.hpp>
+#include <redflag/core/serialization.hpp>
 #include <redflag/core/types.hpp>
 #include <redflag/core/validation.hpp>
 #include <redflag/forest/isolation_forest.hpp>
@@ -60,6 +67,12 @@ class StreamingIsolationForest {
     // max(1, n_estimators * block_size / window_size), which renews the whole
     // forest about once per window.
     std::variant<Auto, Index> trees_per_block = Auto{};
+
+    // Throws invalid_argument naming the first field out of its range,
+    // including the forest's. Called by the constructor and again by fit.
+    void validate(std::string_view where = "StreamingIsolationForest::Params::validate") const {
+      StreamingIsolationForest::validate_params(*this, where);
+    }
   };
 
   static constexpr std::string_view model_type = "StreamingIsolationForest";
@@ -69,8 +82,9 @@ class StreamingIsolationForest {
 
   // The first row learned fixes the column count; columns are numeric,
   // named x0, x1, ...
-  explicit StreamingIsolationForest(const Params& params) : params_(params), forest_(params.forest) {
-    validate_params(params_, "StreamingIsolationForest::StreamingIsolationForest");
+  explicit StreamingIsolationForest(const Params& params) : params_(params) {
+    params_.validate("StreamingIsolationForest::StreamingIsolationForest");
+    forest_ = Forest(params_.forest);
   }
 
   // Columns from `schema` (categorical columns hold codes >= 0).
@@ -105,6 +119,23 @@ class StreamingIsolationForest {
     for (Index i = 0; i < X.rows(); ++i) append(X.row(i).data());
   }
 
+  // Starts the stream over: forgets every row learned, then learns X's rows
+  // in order (the columns named x0, x1, ...). X needs at least window_size
+  // rows, so the model is fitted afterwards; on any error it is left as it was.
+  StreamingIsolationForest& fit(const MatrixRef<T>& X) {
+    constexpr std::string_view where = "StreamingIsolationForest::fit";
+    params_.validate(where);
+    detail::require_non_empty(X, where, "X");
+    if (X.rows() < params_.window_size) {
+      detail::raise<data_error>(where, "X has " + std::to_string(X.rows()) + " rows, the first forest needs a full "
+                                       "window of window_size = " + std::to_string(params_.window_size));
+    }
+    StreamingIsolationForest fresh(params_);
+    fresh.learn(X);
+    *this = std::move(fresh);
+    return *this;
+  }
+
   // The current forest's anomaly score of one row, without allocating.
   [[nodiscard]] T score_one(std::span<const T> row) const {
     constexpr std::string_view where = "StreamingIsolationForest::score_one";
@@ -120,6 +151,59 @@ class StreamingIsolationForest {
     require_rows(X, where);
     return forest_.anomaly_score(X);
   }
+
+  // Also checks that `schema` names the columns the rows have.
+  [[nodiscard]] Vector<T> anomaly_score(const MatrixRef<T>& X, const Schema& schema) const {
+    constexpr std::string_view where = "StreamingIsolationForest::anomaly_score";
+    require_ready(where);
+    schema_.require_same(schema, where);
+    return anomaly_score(X);
+  }
+
+  // anomaly_score(X) - threshold(): >= 0 means anomaly.
+  [[nodiscard]] Vector<T> decision_function(const MatrixRef<T>& X) const {
+    constexpr std::string_view where = "StreamingIsolationForest::decision_function";
+    require_ready(where);
+    detail::require_non_empty(X, where, "X");
+    require_rows(X, where);
+    return forest_.decision_function(X);
+  }
+
+  // 1 (anomaly) where anomaly_score >= threshold(), else 0.
+  [[nodiscard]] LabelVector predict(const MatrixRef<T>& X) const {
+    constexpr std::string_view where = "StreamingIsolationForest::predict";
+    require_ready(where);
+    detail::require_non_empty(X, where, "X");
+    require_rows(X, where);
+    return forest_.predict(X);
+  }
+
+  // The current forest's explanation (core/explanation.hpp).
+  [[nodiscard]] Explanation<T> explain(const MatrixRef<T>& X) const {
+    constexpr std::string_view where = "StreamingIsolationForest::explain";
+    require_ready(where);
+    detail::require_non_empty(X, where, "X");
+    require_rows(X, where);
+    return forest_.explain(X);
+  }
+
+  // explain(X).importances(), as everywhere (core/explanation.hpp).
+  [[nodiscard]] Vector<T> feature_importances(const MatrixRef<T>& X) const { return explain(X).importances(); }
+
+  // The current forest's threshold. Every refresh re-applies the forest's
+  // contamination, replacing a threshold set with set_threshold.
+  [[nodiscard]] T threshold() const {
+    require_ready("StreamingIsolationForest::threshold");
+    return forest_.threshold();
+  }
+
+  void set_threshold(T threshold) {
+    require_ready("StreamingIsolationForest::set_threshold");
+    forest_.set_threshold(threshold);
+  }
+
+  // Whether a forest has been fitted (the window has been full once); is_ready.
+  [[nodiscard]] bool is_fitted() const { return is_ready(); }
 
   // Whether a forest has been fitted (the window has been full once).
   [[nodiscard]] bool is_ready() const { return rows_seen_ >= static_cast<std::uint64_t>(params_.window_size); }
@@ -150,11 +234,9 @@ class StreamingIsolationForest {
     return std::max<Index>(1, params.forest.n_estimators * params.block_size / params.window_size);
   }
 
-  // Throws invalid_argument naming the first parameter out of range,
-  // including the forest's.
+  // Params::validate.
   static void validate_params(const Params& params, std::string_view where) {
-    Forest::validate_params(params.forest, where);
-    resolve_n_jobs(params.forest.n_jobs, where);
+    params.forest.validate(where);
     detail::require_parameter(params.window_size >= 2, where, "window_size", ">= 2", params.window_size);
     detail::require_parameter(params.block_size >= 1 && params.block_size <= params.window_size, where,
                               "block_size", "in [1, window_size] = [1, " + std::to_string(params.window_size) + "]",
@@ -185,10 +267,7 @@ class StreamingIsolationForest {
 
   template <class Archive>
   void serialize(Archive& archive, std::uint32_t version) {
-    if (version != format_version) {
-      throw serialization_error("redflag::load: StreamingIsolationForest format version " + std::to_string(version) +
-                                " is not supported (this build reads 1)");
-    }
+    detail::check_format_version(model_type, version, format_version);
     auto trees_kind = static_cast<std::uint8_t>(params_.trees_per_block.index());
     Index trees_count = 0;
     if (const auto* count = std::get_if<Index>(&params_.trees_per_block)) trees_count = *count;
@@ -201,10 +280,8 @@ class StreamingIsolationForest {
             cereal::make_nvp("schema", target.schema_), cereal::make_nvp("rows_seen", target.rows_seen_),
             cereal::make_nvp("window", target.window_), cereal::make_nvp("forest_format_version", forest_version));
     if constexpr (Archive::is_loading::value) {
-      if (forest_version == 0 || forest_version > Forest::format_version) {
-        fail("holds an IsolationForest of format version " + std::to_string(forest_version) +
-             " (this build reads 1 to " + std::to_string(Forest::format_version) + ")");
-      }
+      detail::check_format_version("IsolationForest (in a StreamingIsolationForest)", forest_version,
+                                   Forest::format_version);
     }
     NestedForest nested{target.forest_, forest_version};
     archive(cereal::make_nvp("forest", nested));
@@ -298,7 +375,7 @@ class StreamingIsolationForest {
 
   void check_loaded() {
     try {
-      validate_params(params_, "load");
+      params_.validate("load");
     } catch (const invalid_argument& failure) {
       throw serialization_error(std::string(failure.what()) + " (in a StreamingIsolationForest)");
     }

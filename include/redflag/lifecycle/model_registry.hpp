@@ -147,16 +147,16 @@ class WriterLock {
 class ModelRegistry {
  public:
   // Opens the registry in `directory`, creating it (and the directory) when
-  // it does not exist yet. Throws serialization_error when registry.json is
-  // corrupt, or missing while manifests exist.
+  // it does not exist yet. Throws io_error when a folder cannot be created,
+  // serialization_error when registry.json is corrupt, or missing while
+  // manifests exist.
   explicit ModelRegistry(std::filesystem::path directory) : directory_(std::move(directory)) {
     const std::string where = "ModelRegistry::ModelRegistry";
     std::error_code failure;
     for (const char* folder : {"models", "manifests", "log"}) {
       std::filesystem::create_directories(directory_ / folder, failure);
       if (failure) {
-        detail::raise<serialization_error>(where, "cannot create '" + (directory_ / folder).string() +
-                                                      "': " + failure.message());
+        detail::raise<io_error>(where, "cannot create '" + (directory_ / folder).string() + "': " + failure.message());
       }
     }
     if (!std::filesystem::exists(state_path())) {

@@ -22,14 +22,20 @@
 // mean squared error, predict flags windows scoring at or above threshold().
 // fit() sets the threshold to the (1 - contamination) quantile of the fitted
 // windows' scores; fit_threshold() replaces it by the Youden's J threshold on
-// labelled windows (a validation segment, never the test segment).
+// labelled windows (a validation segment, never the test segment). explain()
+// splits each window's score over its columns (core/explanation.hpp).
+//
+// File format 2 no longer stores n_jobs (a property of the host, not of the
+// model) and stores contamination as auto or a fraction; format 1 files load.
 
 #include <redflag/core/concepts.hpp>
 #include <redflag/core/eigen_cereal.hpp>
 #include <redflag/core/error.hpp>
+#include <redflag/core/explanation.hpp>
 #include <redflag/core/parallel.hpp>
 #include <redflag/core/random.hpp>
 #include <redflag/core/schema.hpp>
+#include <redflag/core/serialization.hpp>
 #include <redflag/core/types.hpp>
 #include <redflag/core/validation.hpp>
 #include <redflag/metrics/thresholds.hpp>
@@ -53,6 +59,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <variant>
 #include <vector>
 
 namespace redflag {
@@ -63,7 +70,7 @@ class TransformerAutoencoder {
   using scalar_type = T;
   using Network = nn::TransformerNetwork<T>;
   static constexpr std::string_view model_type = "TransformerAutoencoder";
-  static constexpr std::uint32_t format_version = 1;
+  static constexpr std::uint32_t format_version = 2;
 
   // A batch's buffers are sized up front; the cap keeps a model file's
   // batch_size from asking for more memory than any real batch needs.
@@ -86,9 +93,10 @@ class TransformerAutoencoder {
     // time-ordered input validates on the most recent windows) is held out for
     // early stopping; 0 = no hold-out, the training loss is monitored instead.
     double validation_fraction = 0.1;
-    // Fraction of the fitted windows expected to be anomalous: fit() sets the
-    // threshold to the (1 - contamination) quantile of their scores.
-    double contamination = 0.01;
+    // Fraction of the fitted windows expected to be anomalous, in (0, 0.5]:
+    // fit() sets the threshold to the (1 - contamination) quantile of their
+    // scores. auto = 0.01.
+    Contamination contamination = Auto{};
     // Keep the optimiser's state (Adam's moments, the last epoch's weights,
     // the early-stopping counters) in the model and its file, so resume() can
     // continue training. Triples the file size; off for models that only score.
@@ -97,8 +105,17 @@ class TransformerAutoencoder {
     // training windows, stored in the model); none = inputs used as given.
     std::optional<typename WindowScaler<T>::Params> scaling = std::nullopt;
     std::uint64_t random_state = 0;
-    int n_jobs = 1;  // threads over each batch; results are the same for any value
+    int n_jobs = 1;  // threads over each batch; results are the same for any value; not saved
+
+    // Throws invalid_argument naming the first field out of its range. Called
+    // by the constructor and again by fit and resume.
+    void validate(std::string_view where = "TransformerAutoencoder::Params::validate") const {
+      TransformerAutoencoder::check_params(*this, where);
+    }
   };
+
+  // What contamination = auto means here.
+  static constexpr double auto_contamination = 0.01;
 
   // Mean squared reconstruction error after each epoch.
   struct EpochLosses {
@@ -107,13 +124,15 @@ class TransformerAutoencoder {
   };
 
   TransformerAutoencoder() = default;
-  explicit TransformerAutoencoder(Params params) : params_(std::move(params)) {}
+  explicit TransformerAutoencoder(Params params) : params_(std::move(params)) {
+    params_.validate("TransformerAutoencoder::TransformerAutoencoder");
+  }
 
   // Fits on `windows` (see the layout above; the feature count is
   // windows.cols() / window). On any error the model is left as it was.
   TransformerAutoencoder& fit(const MatrixRef<T>& windows) {
     constexpr std::string_view where = "TransformerAutoencoder::fit";
-    check_params(params_, where);
+    params_.validate(where);
     const Index features = check_training_windows(windows, where);
     std::optional<WindowScaler<T>> scaler;
     if (params_.scaling) {
@@ -144,6 +163,7 @@ class TransformerAutoencoder {
   TransformerAutoencoder& resume(const MatrixRef<T>& windows, Index epochs) {
     constexpr std::string_view where = "TransformerAutoencoder::resume";
     if (!fitted_) detail::raise<not_fitted>(where, "call fit() first");
+    params_.validate(where);
     if (!checkpoint_) {
       detail::raise<invalid_argument>(where, "the model holds no training state; fit it with keep_training_state = "
                                              "true to resume training later");
@@ -175,6 +195,14 @@ class TransformerAutoencoder {
     return with_model_input(windows, [&](const MatrixRef<T>& input) { return window_errors(network_, input); });
   }
 
+  // Also checks that `schema` names the columns the model was fitted on.
+  [[nodiscard]] Vector<T> anomaly_score(const MatrixRef<T>& windows, const Schema& schema) const {
+    constexpr std::string_view where = "TransformerAutoencoder::anomaly_score";
+    if (!fitted_) detail::raise<not_fitted>(where, "call fit() first");
+    schema_.require_same(schema, where);
+    return anomaly_score(windows);
+  }
+
   // anomaly_score - threshold(): non-negative for flagged windows.
   [[nodiscard]] Vector<T> decision_function(const MatrixRef<T>& windows) const {
     return anomaly_score(windows).array() - threshold_;
@@ -185,7 +213,10 @@ class TransformerAutoencoder {
     return detail::flag_anomalies(anomaly_score(windows), threshold_);
   }
 
-  [[nodiscard]] T threshold() const noexcept { return threshold_; }
+  [[nodiscard]] T threshold() const {
+    if (!fitted_) detail::raise<not_fitted>("TransformerAutoencoder::threshold", "call fit() first");
+    return threshold_;
+  }
 
   void set_threshold(T threshold) {
     constexpr std::string_view where = "TransformerAutoencoder::set_threshold";
@@ -226,6 +257,28 @@ class TransformerAutoencoder {
     return scaler_ ? scaler_->transform(windows) : Matrix<T>(windows);
   }
 
+  // Each column's share of each window's score: column j's squared
+  // reconstruction error (of the scaled input when the model scales) over the
+  // column count, so a row's contributions add up to its anomaly_score and
+  // expected_value is 0 (core/explanation.hpp).
+  [[nodiscard]] Explanation<T> explain(const MatrixRef<T>& windows) const {
+    check_input(windows, "TransformerAutoencoder::explain");
+    Explanation<T> result;
+    result.feature_names = schema_.names();
+    result.expected_value = T(0);
+    result.contributions = with_model_input(windows, [&](const MatrixRef<T>& input) {
+      Matrix<T> residual = reconstruction(input) - input;
+      return Matrix<T>(residual.array().square() / static_cast<T>(windows.cols()));
+    });
+    result.scores = anomaly_score(windows);
+    return result;
+  }
+
+  // explain(X).importances(), as everywhere (core/explanation.hpp).
+  [[nodiscard]] Vector<T> feature_importances(const MatrixRef<T>& windows) const {
+    return explain(windows).importances();
+  }
+
   // Reconstruction error of every position of every window (windows x
   // window): the squared error averaged over the features. A row's mean is
   // the window's anomaly_score.
@@ -263,17 +316,14 @@ class TransformerAutoencoder {
   // bit like the saved one.
   template <class Archive>
   void serialize(Archive& archive, std::uint32_t version) {
+    detail::check_format_version(model_type, version, format_version);
     if constexpr (Archive::is_loading::value) {
-      if (version > format_version) {
-        throw serialization_error("redflag::load: TransformerAutoencoder format version " + std::to_string(version) +
-                                  " is newer than this build supports (" + std::to_string(format_version) + ")");
-      }
       // Load into a fresh model so a rejected file leaves *this untouched.
       TransformerAutoencoder loaded;
-      loaded.archive_fields(archive);
+      loaded.archive_fields(archive, version);
       *this = std::move(loaded);
     } else {
-      archive_fields(archive);
+      archive_fields(archive, version);
     }
   }
 
@@ -402,8 +452,7 @@ class TransformerAutoencoder {
 
   // Installs a finished training run: best weights, threshold, training state.
   void commit(Training&& run, const MatrixRef<T>& windows, std::optional<WindowScaler<T>> scaler) {
-    const T threshold = static_cast<T>(contamination_threshold(window_errors(run.best, windows),
-                                                               params_.contamination));
+    const T threshold = static_cast<T>(contamination_threshold(window_errors(run.best, windows), contamination()));
     std::optional<Checkpoint> checkpoint;
     if (params_.keep_training_state) {
       checkpoint = Checkpoint{.last = std::move(run.last),
@@ -467,24 +516,42 @@ class TransformerAutoencoder {
     require_parameter(p.patience >= 1, where, "patience", ">= 1", p.patience);
     require_parameter(p.validation_fraction >= 0 && p.validation_fraction < 1, where, "validation_fraction",
                       "in [0, 1)", p.validation_fraction);
-    require_parameter(p.contamination > 0 && p.contamination <= 0.5, where, "contamination", "in (0, 0.5]",
-                      p.contamination);
+    detail::require_contamination(p.contamination, where);
     resolve_n_jobs(p.n_jobs, where);
   }
 
+  [[nodiscard]] double contamination() const {
+    const auto* fraction = std::get_if<double>(&params_.contamination);
+    return fraction != nullptr ? *fraction : auto_contamination;
+  }
+
+  // Format 1 held contamination as a plain fraction and n_jobs; a format 1
+  // file keeps its n_jobs on load (so re-encoding it for the JSON checksum
+  // reproduces the file), format 2 files never carry one.
   template <class Archive>
-  void archive_fields(Archive& archive) {
+  void archive_fields(Archive& archive, std::uint32_t version) {
     Params& p = params_;
+    auto contamination_kind = static_cast<std::uint8_t>(p.contamination.index());
+    double contamination_fraction = std::holds_alternative<double>(p.contamination) ? std::get<double>(p.contamination) : 0.0;
     archive(cereal::make_nvp("window", p.window), cereal::make_nvp("d_model", p.d_model),
             cereal::make_nvp("heads", p.heads), cereal::make_nvp("encoder_layers", p.encoder_layers),
             cereal::make_nvp("decoder_layers", p.decoder_layers), cereal::make_nvp("ffn", p.ffn),
             cereal::make_nvp("batch_size", p.batch_size), cereal::make_nvp("epochs", p.epochs),
             cereal::make_nvp("learning_rate", p.learning_rate), cereal::make_nvp("decay", p.decay),
             cereal::make_nvp("clip_norm", p.clip_norm), cereal::make_nvp("patience", p.patience),
-            cereal::make_nvp("validation_fraction", p.validation_fraction),
-            cereal::make_nvp("contamination", p.contamination),
+            cereal::make_nvp("validation_fraction", p.validation_fraction));
+    if (version >= 2) archive(cereal::make_nvp("contamination_kind", contamination_kind));
+    if (version < 2 && !Archive::is_loading::value) contamination_fraction = contamination();
+    archive(cereal::make_nvp("contamination", contamination_fraction),
             cereal::make_nvp("keep_training_state", p.keep_training_state),
-            cereal::make_nvp("random_state", p.random_state), cereal::make_nvp("n_jobs", p.n_jobs));
+            cereal::make_nvp("random_state", p.random_state));
+    if (version < 2) archive(cereal::make_nvp("n_jobs", p.n_jobs));
+    if constexpr (Archive::is_loading::value) {
+      if (version < 2) contamination_kind = 1;
+      if (contamination_kind > 1) fail_load("contamination kind " + std::to_string(contamination_kind) + " is unknown");
+      if (contamination_kind == 0) p.contamination = Auto{};
+      else p.contamination = contamination_fraction;
+    }
     Index features = n_features();
     std::vector<Matrix<T>> weights;
     std::vector<double> training, validation;
@@ -557,7 +624,7 @@ class TransformerAutoencoder {
   void restore(Index features, const std::vector<Matrix<T>>& weights, const std::vector<double>& training,
                const std::vector<double>& validation) {
     try {
-      check_params(params_, "load: TransformerAutoencoder");
+      params_.validate("load: TransformerAutoencoder");
     } catch (const invalid_argument& bad) {
       throw serialization_error(bad.what());
     }
@@ -652,7 +719,7 @@ class TransformerAutoencoder {
   }
 
   [[noreturn]] void raise_diverged(Index epoch, std::string_view loss, std::string_view where) const {
-    detail::raise<invalid_argument>(
+    detail::raise<training_error>(
         where, "the " + std::string(loss) + " loss became NaN or infinite in epoch " + std::to_string(epoch + 1) +
                    " of " + std::to_string(params_.epochs) + "; training diverged — try a lower learning_rate (now " +
                    detail::format_number(params_.learning_rate) + ")" +

@@ -35,6 +35,12 @@ class MinMaxScaler : public detail::preprocessing::ColumnScaler<MinMaxScaler<T>,
     double feature_min = 0.0;  // lower end of the output range (scikit-learn's feature_range[0])
     double feature_max = 1.0;  // upper end, > feature_min
     bool clip = false;         // clamp transformed values into [feature_min, feature_max]
+
+    // Throws invalid_argument naming the first field out of its range. Called
+    // by the constructor and again by fit.
+    void validate(std::string_view where = "MinMaxScaler::Params::validate") const {
+      MinMaxScaler::validate_params(*this, where);
+    }
   };
 
   static constexpr std::string_view model_type = "MinMaxScaler";
@@ -42,13 +48,14 @@ class MinMaxScaler : public detail::preprocessing::ColumnScaler<MinMaxScaler<T>,
 
   MinMaxScaler() = default;
   explicit MinMaxScaler(const Params& params) : params_(params) {
-    validate_params(params_, "MinMaxScaler::MinMaxScaler");
+    params_.validate("MinMaxScaler::MinMaxScaler");
   }
 
   MinMaxScaler& fit(const MatrixRef<T>& X) { return fit(X, Schema::numeric(X.cols())); }
 
   MinMaxScaler& fit(const MatrixRef<T>& X, const Schema& schema) {
     constexpr std::string_view where = "MinMaxScaler::fit";
+    params_.validate(where);
     detail::preprocessing::require_scaler_input(X, schema, where);
 
     const Index d = X.cols();

@@ -114,6 +114,12 @@ class RobustScaler : public detail::preprocessing::ColumnScaler<RobustScaler<T>,
     double quantile_min = 25.0;  // lower percentile of the range, in [0, 100)
     double quantile_max = 75.0;  // upper percentile, in (quantile_min, 100]
     bool unit_variance = false;  // rescale so normal data gets variance 1
+
+    // Throws invalid_argument naming the first field out of its range. Called
+    // by the constructor and again by fit.
+    void validate(std::string_view where = "RobustScaler::Params::validate") const {
+      RobustScaler::validate_params(*this, where);
+    }
   };
 
   static constexpr std::string_view model_type = "RobustScaler";
@@ -121,13 +127,14 @@ class RobustScaler : public detail::preprocessing::ColumnScaler<RobustScaler<T>,
 
   RobustScaler() = default;
   explicit RobustScaler(const Params& params) : params_(params) {
-    validate_params(params_, "RobustScaler::RobustScaler");
+    params_.validate("RobustScaler::RobustScaler");
   }
 
   RobustScaler& fit(const MatrixRef<T>& X) { return fit(X, Schema::numeric(X.cols())); }
 
   RobustScaler& fit(const MatrixRef<T>& X, const Schema& schema) {
     constexpr std::string_view where = "RobustScaler::fit";
+    params_.validate(where);
     detail::preprocessing::require_scaler_input(X, schema, where);
 
     const Index n = X.rows();

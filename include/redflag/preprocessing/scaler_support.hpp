@@ -7,6 +7,7 @@
 
 #include <redflag/core/error.hpp>
 #include <redflag/core/schema.hpp>
+#include <redflag/core/serialization.hpp>
 #include <redflag/core/types.hpp>
 #include <redflag/core/validation.hpp>
 
@@ -120,15 +121,6 @@ inline void require_loaded_schema(bool fitted, const Schema& schema, std::string
   }
 }
 
-inline void require_loaded_version(std::uint32_t version, std::uint32_t supported, std::string_view model) {
-  // cereal passes 0 when a model is archived without redflag's envelope.
-  if (version > supported) {
-    throw serialization_error("redflag::load: " + std::string(model) + " format version " +
-                              std::to_string(version) + " is newer than this build supports (" +
-                              std::to_string(supported) + ")");
-  }
-}
-
 // "<Component>::<method>" built at compile time, so a method can name itself
 // in its messages without allocating.
 class MethodName {
@@ -161,7 +153,7 @@ class MethodName {
 //   fields(archive, n_samples, schema): every field in file order;
 //   validate_loaded(): checks its statistics after a load (params and schema
 //     are checked before it is called);
-//   optionally static validate_params(params, where), rechecked on load.
+//   Params::validate(where), rechecked on load.
 // Derived befriends ColumnScaler so these can stay private.
 template <class Derived, Scalar T>
 class ColumnScaler {
@@ -211,7 +203,7 @@ class ColumnScaler {
 
   template <class Archive>
   void serialize(Archive& archive, std::uint32_t version) {
-    require_loaded_version(version, Derived::format_version, Derived::model_type);
+    check_format_version(Derived::model_type, version, Derived::format_version);
     if constexpr (Archive::is_loading::value) {
       // Load into a fresh scaler so a rejected file leaves *this untouched.
       Derived loaded;
@@ -264,13 +256,10 @@ class ColumnScaler {
   // the order decides which error a file with several faults reports.
   void check_loaded() {
     Derived& self = derived();
-    if constexpr (requires { Derived::validate_params(self.params_, std::string_view()); }) {
-      try {
-        Derived::validate_params(self.params_, "load");
-      } catch (const invalid_argument& failure) {
-        throw serialization_error(std::string(failure.what()) + " (in a " + std::string(Derived::model_type) +
-                                  ")");
-      }
+    try {
+      self.params_.validate("load");
+    } catch (const invalid_argument& failure) {
+      throw serialization_error(std::string(failure.what()) + " (in a " + std::string(Derived::model_type) + ")");
     }
     require_loaded_schema(is_fitted(), schema_, Derived::model_type);
     self.validate_loaded();

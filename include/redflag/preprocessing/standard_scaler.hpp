@@ -35,6 +35,10 @@ class StandardScaler : public detail::preprocessing::ColumnScaler<StandardScaler
   struct Params {
     bool with_mean = true;  // subtract the column mean
     bool with_std = true;   // divide by the column standard deviation
+
+    // Every combination is valid; present so every component's Params is
+    // checked the same way (docs/writing-a-component.md).
+    void validate(std::string_view /*where*/ = "StandardScaler::Params::validate") const {}
   };
 
   static constexpr std::string_view model_type = "StandardScaler";

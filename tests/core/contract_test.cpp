@@ -1,0 +1,322 @@
+// The contract every model component keeps (docs/writing-a-component.md),
+// checked by one templated test over all of them. A component joins with one
+// Traits specialisation: how to build it with small parameters, what data it
+// takes and how it is fitted. Everything else is derived from the concept it
+// satisfies (Detector, Classifier, Transformer).
+
+#include <redflag/core/concepts.hpp>
+#include <redflag/core/error.hpp>
+#include <redflag/core/explanation.hpp>
+#include <redflag/core/serialization.hpp>
+#include <redflag/forest/isolation_forest.hpp>
+#include <redflag/forest/random_forest.hpp>
+#include <redflag/forest/streaming_isolation_forest.hpp>
+#include <redflag/nn/transformer_autoencoder.hpp>
+#include <redflag/preprocessing/min_max_scaler.hpp>
+#include <redflag/preprocessing/robust_scaler.hpp>
+#include <redflag/preprocessing/standard_scaler.hpp>
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <functional>
+#include <limits>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace contract {
+
+using redflag::Index;
+using redflag::Matrix;
+using redflag::Schema;
+using redflag::Vector;
+
+// Deterministic, varied, no two rows alike; column j has its own scale.
+template <class T>
+Matrix<T> smooth_data(Index rows, Index cols) {
+  Matrix<T> X(rows, cols);
+  for (Index i = 0; i < rows; ++i) {
+    for (Index j = 0; j < cols; ++j) {
+      const double t = static_cast<double>(i);
+      X(i, j) = static_cast<T>(std::sin(0.37 * t * static_cast<double>(j + 1) + static_cast<double>(j)) *
+                                   static_cast<double>(j + 1) +
+                               0.01 * t);
+    }
+  }
+  return X;
+}
+
+// How to make, feed and fit each component; see the file comment.
+template <class Model>
+struct Traits;
+
+template <class T>
+struct Traits<redflag::IsolationForest<T>> {
+  static redflag::IsolationForest<T> make() {
+    return redflag::IsolationForest<T>({.n_estimators = 10, .max_samples = Index{32}, .n_jobs = 2});
+  }
+  static Matrix<T> data() { return smooth_data<T>(64, 3); }
+  static void fit(redflag::IsolationForest<T>& model, const Matrix<T>& X) { model.fit(X); }
+};
+
+template <class T>
+struct Traits<redflag::StreamingIsolationForest<T>> {
+  static redflag::StreamingIsolationForest<T> make() {
+    return redflag::StreamingIsolationForest<T>(
+        {.forest = {.n_estimators = 8, .n_jobs = 2}, .window_size = 32, .block_size = 8});
+  }
+  static Matrix<T> data() { return smooth_data<T>(48, 3); }  // one refresh after warm-up
+  static void fit(redflag::StreamingIsolationForest<T>& model, const Matrix<T>& X) { model.fit(X); }
+};
+
+template <class T>
+struct Traits<redflag::RandomForest<T>> {
+  static redflag::RandomForest<T> make() {
+    return redflag::RandomForest<T>({.n_estimators = 5, .max_depth = 4, .n_jobs = 2});
+  }
+  static Matrix<T> data() { return smooth_data<T>(64, 3); }
+  static void fit(redflag::RandomForest<T>& model, const Matrix<T>& X) {
+    redflag::LabelVector y(X.rows());
+    for (Index i = 0; i < X.rows(); ++i) y(i) = X(i, 0) > T(0) ? 1 : 0;
+    model.fit(X, y);
+  }
+};
+
+template <class T>
+struct Traits<redflag::TransformerAutoencoder<T>> {
+  static redflag::TransformerAutoencoder<T> make() {
+    return redflag::TransformerAutoencoder<T>({.window = 4,
+                                               .d_model = 4,
+                                               .heads = 2,
+                                               .encoder_layers = 1,
+                                               .decoder_layers = 1,
+                                               .ffn = 4,
+                                               .batch_size = 8,
+                                               .epochs = 2,
+                                               .learning_rate = 1e-2,
+                                               .validation_fraction = 0.25,
+                                               .n_jobs = 2});
+  }
+  static Matrix<T> data() { return smooth_data<T>(16, 8); }  // windows of 4 positions x 2 features
+  static void fit(redflag::TransformerAutoencoder<T>& model, const Matrix<T>& X) { model.fit(X); }
+};
+
+template <class Scaler>
+struct ScalerTraits {
+  static Scaler make() { return Scaler(typename Scaler::Params{}); }
+  static Matrix<typename Scaler::scalar_type> data() { return smooth_data<typename Scaler::scalar_type>(64, 3); }
+  static void fit(Scaler& model, const Matrix<typename Scaler::scalar_type>& X) { model.fit(X); }
+};
+template <class T>
+struct Traits<redflag::StandardScaler<T>> : ScalerTraits<redflag::StandardScaler<T>> {};
+template <class T>
+struct Traits<redflag::MinMaxScaler<T>> : ScalerTraits<redflag::MinMaxScaler<T>> {};
+template <class T>
+struct Traits<redflag::RobustScaler<T>> : ScalerTraits<redflag::RobustScaler<T>> {};
+
+// The component's main output as a matrix: scores, probabilities or the
+// transformed rows.
+template <class Model, class T = typename Model::scalar_type>
+Matrix<T> output(const Model& model, const Matrix<T>& X) {
+  if constexpr (redflag::Detector<Model>) {
+    return Matrix<T>(model.anomaly_score(X));
+  } else if constexpr (redflag::Classifier<Model>) {
+    return model.predict_proba(X);
+  } else {
+    static_assert(redflag::Transformer<Model>, "a component is a Detector, a Classifier or a Transformer");
+    return model.transform(X);
+  }
+}
+
+// The same, checking the column names too.
+template <class Model, class T = typename Model::scalar_type>
+Matrix<T> named_output(const Model& model, const Matrix<T>& X, const Schema& schema) {
+  if constexpr (redflag::Detector<Model>) {
+    return Matrix<T>(model.anomaly_score(X, schema));
+  } else if constexpr (redflag::Classifier<Model>) {
+    return model.predict_proba(X, schema);
+  } else {
+    return model.transform(X, schema);
+  }
+}
+
+template <class Model, class T = typename Model::scalar_type>
+redflag::Explanation<T> explanation_of(const Model& model, const Matrix<T>& X) {
+  if constexpr (redflag::Classifier<Model>) {
+    return model.explain(X, 0);
+  } else {
+    return model.explain(X);
+  }
+}
+
+template <class Model, class T = typename Model::scalar_type>
+constexpr bool explains = requires(const Model& model, const Matrix<T>& X) { model.explain(X); } ||
+                          requires(const Model& model, const Matrix<T>& X) { model.explain(X, Index{0}); };
+
+// Every call that needs a fitted model, by name.
+template <class Model, class T = typename Model::scalar_type>
+std::vector<std::pair<std::string, std::function<void()>>> scoring_calls(const Model& model, const Matrix<T>& X) {
+  std::vector<std::pair<std::string, std::function<void()>>> calls;
+  calls.emplace_back("output", [&] { (void)output(model, X); });
+  calls.emplace_back("output with a schema", [&] { (void)named_output(model, X, Schema::numeric(X.cols())); });
+  if constexpr (redflag::Detector<Model>) {
+    calls.emplace_back("decision_function", [&] { (void)model.decision_function(X); });
+    calls.emplace_back("predict", [&] { (void)model.predict(X); });
+    calls.emplace_back("threshold", [&] { (void)model.threshold(); });
+    calls.emplace_back("set_threshold", [&] { const_cast<Model&>(model).set_threshold(T(0.5)); });
+  }
+  if constexpr (redflag::Classifier<Model>) {
+    calls.emplace_back("predict", [&] { (void)model.predict(X); });
+  }
+  if constexpr (redflag::Transformer<Model>) {
+    calls.emplace_back("inverse_transform", [&] { (void)model.inverse_transform(X); });
+  }
+  if constexpr (explains<Model>) {
+    calls.emplace_back("explain", [&] { (void)explanation_of(model, X); });
+    calls.emplace_back("feature_importances", [&] { (void)explanation_of(model, X).importances(); });
+  }
+  return calls;
+}
+
+template <class Model>
+std::filesystem::path contract_scratch(const std::string& file) {
+  const auto directory = std::filesystem::path(REDFLAG_TEST_SCRATCH_DIR) / "contract";
+  std::filesystem::create_directories(directory);
+  return directory / (std::string(Model::model_type) + "_" + std::string(redflag::scalar_name<typename Model::scalar_type>) +
+                      "_" + file);
+}
+
+template <class Model>
+int saved_n_jobs(const Model& model) {
+  if constexpr (requires { model.params().n_jobs; }) {
+    return model.params().n_jobs;
+  } else if constexpr (requires { model.params().forest.n_jobs; }) {
+    return model.params().forest.n_jobs;
+  } else {
+    return 1;
+  }
+}
+
+}  // namespace contract
+
+// A new component: a Traits specialisation above and its types here.
+TEST_CASE_TEMPLATE("every component keeps the contract", Model, redflag::IsolationForest<float>,
+                   redflag::IsolationForest<double>, redflag::StreamingIsolationForest<float>,
+                   redflag::StreamingIsolationForest<double>, redflag::RandomForest<float>, redflag::RandomForest<double>,
+                   redflag::TransformerAutoencoder<float>, redflag::TransformerAutoencoder<double>,
+                   redflag::StandardScaler<float>, redflag::StandardScaler<double>, redflag::MinMaxScaler<float>,
+                   redflag::MinMaxScaler<double>, redflag::RobustScaler<float>, redflag::RobustScaler<double>) {
+  using T = typename Model::scalar_type;
+  using Traits = contract::Traits<Model>;
+  using redflag::Matrix;
+  CAPTURE(Model::model_type);
+  CAPTURE(redflag::scalar_name<T>);
+  static_assert(redflag::SerializableModel<Model>);
+  static_assert(redflag::Detector<Model> || redflag::Classifier<Model> || redflag::Transformer<Model>);
+
+  // Params: nested, default-valid, checked by validate().
+  typename Model::Params{}.validate();
+
+  const Matrix<T> X = Traits::data();
+  Model model = Traits::make();
+
+  // Before fit every scoring call, threshold() included, throws not_fitted.
+  CHECK_FALSE(model.is_fitted());
+  for (const auto& [name, call] : contract::scoring_calls(model, X)) {
+    CAPTURE(name);
+    CHECK_THROWS_AS(call(), redflag::not_fitted);
+  }
+
+  Traits::fit(model, X);
+  REQUIRE(model.is_fitted());
+  CHECK(model.schema().size() == X.cols());
+  const Matrix<T> reference = contract::output(model, X);
+  CHECK(reference.rows() == X.rows());
+  CHECK(reference.allFinite());
+  for (const auto& [name, call] : contract::scoring_calls(model, X)) {
+    if (name == "set_threshold") continue;  // would change the model the later checks compare against
+    CAPTURE(name);
+    CHECK_NOTHROW(call());
+  }
+
+  // Save and load through files, both formats: bit-identical outputs; n_jobs
+  // is a property of the host and is not saved.
+  for (const auto format : {redflag::Format::portable_binary, redflag::Format::json}) {
+    CAPTURE(redflag::to_string(format));
+    const auto path = contract::contract_scratch<Model>(std::string(redflag::to_string(format)));
+    redflag::save(model, path, format);
+    const Model loaded = redflag::load<Model>(path);
+    CHECK(loaded.is_fitted());
+    CHECK(loaded.schema() == model.schema());
+    CHECK(contract::output(loaded, X) == reference);
+    if constexpr (redflag::Detector<Model>) CHECK(loaded.threshold() == model.threshold());
+    CHECK(contract::saved_n_jobs(loaded) == 1);
+  }
+
+  // Format versions 0 and newer than this build are refused by name.
+  const std::string payload = redflag::detail::portable_binary_payload(model);
+  for (const std::uint32_t version : {std::uint32_t{0}, Model::format_version + 1}) {
+    CAPTURE(version);
+    Model target;
+    redflag::detail::BoundedBinaryInputArchive archive(std::span<const char>(payload.data(), payload.size()));
+    redflag::detail::VersionedModel<Model> versioned{target, version};
+    const std::string message = "format version " + std::to_string(version);
+    CHECK_THROWS_WITH_AS(archive(versioned), doctest::Contains(message.c_str()), redflag::serialization_error);
+  }
+
+  // Column names are checked where a schema is given.
+  CHECK(contract::named_output(model, X, model.schema()) == reference);
+  std::vector<std::string> wrong_names;
+  for (Index j = 0; j < X.cols(); ++j) wrong_names.push_back("other" + std::to_string(j));
+  CHECK_THROWS_AS((void)contract::named_output(model, X, redflag::Schema::from_names(wrong_names)),
+                  redflag::schema_mismatch);
+
+  // NaN is a data_error, a wrong column count a schema_mismatch, from every
+  // scoring call.
+  Matrix<T> with_nan = X;
+  with_nan(1, 1) = std::numeric_limits<T>::quiet_NaN();
+  const Matrix<T> wider = Matrix<T>::Ones(X.rows(), X.cols() + 1);
+  for (const auto& [name, call] : contract::scoring_calls(model, with_nan)) {
+    if (name == "threshold" || name == "set_threshold" || name == "output with a schema") continue;
+    CAPTURE(name);
+    CHECK_THROWS_AS(call(), redflag::data_error);
+  }
+  for (const auto& [name, call] : contract::scoring_calls(model, wider)) {
+    if (name == "threshold" || name == "set_threshold") continue;
+    CAPTURE(name);
+    CHECK_THROWS_AS(call(), redflag::schema_mismatch);
+  }
+
+  // Explanations: one type, additive, named, importances summing to 1.
+  if constexpr (contract::explains<Model>) {
+    const redflag::Explanation<T> explanation = contract::explanation_of(model, X);
+    CHECK(explanation.rows() == X.rows());
+    CHECK(explanation.cols() == X.cols());
+    CHECK(explanation.feature_names == model.schema().names());
+    const double tolerance = std::same_as<T, float> ? 1e-4 : 1e-9;
+    for (Index r = 0; r < X.rows(); ++r) {
+      const double total = static_cast<double>(explanation.expected_value) +
+                           static_cast<double>(explanation.contributions.row(r).sum());
+      CHECK(std::abs(total - static_cast<double>(explanation.scores(r))) <=
+            tolerance * std::max(1.0, std::abs(static_cast<double>(explanation.scores(r)))));
+    }
+    const auto top = explanation.top(0, 2);
+    REQUIRE(top.size() == 2);
+    CHECK(top[0].value >= top[1].value);
+    CHECK(top[0].name == model.schema()[top[0].column].name);
+    CHECK(std::abs(static_cast<double>(explanation.importances().sum()) - 1.0) < 1e-4);
+  }
+
+  // Const calls from 8 threads at once give the single-threaded result.
+  std::vector<Matrix<T>> results(8);
+  {
+    std::vector<std::thread> threads;
+    for (std::size_t t = 0; t < results.size(); ++t) {
+      threads.emplace_back([&, t] { results[t] = contract::output(model, X); });
+    }
+    for (auto& thread : threads) thread.join();
+  }
+  for (const auto& result : results) CHECK(result == reference);
+}
