@@ -91,12 +91,12 @@ void write_explanation(std::ostream& out, const Explanation<T>& explanation, con
   for (Index row = 0; row < explanation.scores.size(); ++row) {
     append_csv_number(buffer, explanation.scores(row));
     buffer += predictions(row) != 0 ? ",1," : ",0,";
-    append_csv_number(buffer, explanation.base_value);
-    for (const auto& [feature, contribution] : explanation.top(row, k)) {
+    append_csv_number(buffer, explanation.expected_value);
+    for (const auto& reason : explanation.top(row, k)) {
       buffer += ',';
-      append_csv_field(buffer, explanation.feature_names[static_cast<std::size_t>(feature)]);
+      append_csv_field(buffer, reason.name);
       buffer += ',';
-      append_csv_number(buffer, contribution + T(0));  // -0 (a feature with no say) prints as 0
+      append_csv_number(buffer, reason.value + T(0));  // -0 (a feature with no say) prints as 0
     }
     buffer += '\n';
     if (buffer.size() >= (1U << 16)) {
@@ -186,7 +186,7 @@ int score_with(const Arguments& parsed, const std::filesystem::path& model_path,
            << format_milliseconds(score_ms) << ", " << predictions.sum() << " flagged";
   if (explain > 0) {
     char base[32];
-    std::snprintf(base, sizeof base, "%.6g", static_cast<double>(explanation.base_value));
+    std::snprintf(base, sizeof base, "%.6g", static_cast<double>(explanation.expected_value));
     *summary << ", explained (top " << explain << " of " << forest.n_features() << " features, base value "
              << base << ")";
   }
@@ -198,7 +198,7 @@ int score_with(const Arguments& parsed, const std::filesystem::path& model_path,
 // explained class, its expected value and its top K contributions.
 template <Scalar T>
 void write_class_scores(std::ostream& out, const RandomForest<T>& forest, const Matrix<T>& proba,
-                        const LabelVector& predictions, const ClassExplanation<T>* explanation, Index explain) {
+                        const LabelVector& predictions, const std::vector<Explanation<T>>* explanation, Index explain) {
   const LabelVector& classes = forest.classes();
   std::string buffer;
   for (Index k = 0; k < classes.size(); ++k) buffer += "proba_" + std::to_string(classes(k)) + ",";
@@ -222,11 +222,12 @@ void write_class_scores(std::ostream& out, const RandomForest<T>& forest, const 
       if (classes.size() != 2) {
         while (classes(k) != predictions(row)) k = (k + 1) % classes.size();
       }
-      const Matrix<T>& contributions = explanation->contributions[static_cast<std::size_t>(k)];
+      const Explanation<T>& explained = (*explanation)[static_cast<std::size_t>(k)];
+      const Matrix<T>& contributions = explained.contributions;
       buffer += ',';
       append_csv_number(buffer, classes(k));
       buffer += ',';
-      append_csv_number(buffer, explanation->expected_value(k));
+      append_csv_number(buffer, explained.expected_value);
       std::iota(order.begin(), order.end(), std::size_t{0});
       // Largest contribution first; ties keep the column order.
       std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
@@ -235,7 +236,7 @@ void write_class_scores(std::ostream& out, const RandomForest<T>& forest, const 
       for (Index j = 0; j < explain; ++j) {
         const std::size_t feature = order[static_cast<std::size_t>(j)];
         buffer += ',';
-        append_csv_field(buffer, explanation->feature_names[feature]);
+        append_csv_field(buffer, explained.feature_names[feature]);
         buffer += ',';
         append_csv_number(buffer, contributions(row, static_cast<Index>(feature)) + T(0));  // no -0
       }
@@ -266,10 +267,11 @@ int score_classifier(const Arguments& parsed, const std::filesystem::path& model
                      "a RandomForestClassifier needs every value present");
 
   Stopwatch clock;
-  ClassExplanation<T> explanation;
-  if (explain > 0) explanation = forest.explain(table.values);
-  // Explanations carry the probabilities; otherwise compute them once.
-  const Matrix<T> proba = explain > 0 ? explanation.probabilities : forest.predict_proba(table.values);
+  std::vector<Explanation<T>> explanation;  // one per class
+  if (explain > 0) {
+    for (Index k = 0; k < forest.n_classes(); ++k) explanation.push_back(forest.explain(table.values, k));
+  }
+  const Matrix<T> proba = forest.predict_proba(table.values);
   const LabelVector& classes = forest.classes();
   LabelVector predictions(proba.rows());
   std::vector<Index> counts(static_cast<std::size_t>(classes.size()), 0);
@@ -293,7 +295,7 @@ int score_classifier(const Arguments& parsed, const std::filesystem::path& model
     summary << ", explained (";
     if (classes.size() == 2) {
       char expected[32];
-      std::snprintf(expected, sizeof expected, "%.6g", static_cast<double>(explanation.expected_value(1)));
+      std::snprintf(expected, sizeof expected, "%.6g", static_cast<double>(explanation[1].expected_value));
       summary << "class " << classes(1) << ", expected value " << expected << ", ";
     } else {
       summary << "predicted class, ";
