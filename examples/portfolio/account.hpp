@@ -67,7 +67,7 @@ class InputError : public std::runtime_error {
   std::string path_;
 };
 
-namespace detail {
+namespace json_input {
 
 using nlohmann::json;
 
@@ -110,22 +110,22 @@ inline double read_number(const json& object, const char* key, const std::string
   return number;
 }
 
-}  // namespace detail
+}  // namespace json_input
 
 // Reads a batch of snapshots, checking every field; throws InputError naming
 // the first problem and where it is. An empty batch and a repeated AccountId
 // are errors too.
 inline std::vector<Account> parse_accounts(const nlohmann::json& batch) {
-  using detail::read_number;
-  using detail::read_string;
-  detail::require_array(batch, "$");
+  using json_input::read_number;
+  using json_input::read_string;
+  json_input::require_array(batch, "$");
   if (batch.empty()) throw InputError("expected at least one account", "$");
   std::vector<Account> accounts;
   accounts.reserve(batch.size());
   std::unordered_set<std::string> seen;
   for (std::size_t a = 0; a < batch.size(); ++a) {
     const std::string account_path = "$[" + std::to_string(a) + "]";
-    const auto& item = detail::require_object(batch[a], account_path);
+    const auto& item = json_input::require_object(batch[a], account_path);
     Account account;
     account.account_id = read_string(item, "AccountId", account_path, true);
     if (!seen.insert(account.account_id).second) {
@@ -134,19 +134,20 @@ inline std::vector<Account> parse_accounts(const nlohmann::json& batch) {
     }
     account.trade_amount = read_number(item, "TradeAmount", account_path);
     const std::string sleeves_path = account_path + ".RebalancingModels";
-    const auto& sleeves = detail::require_array(detail::member(item, "RebalancingModels", account_path), sleeves_path);
+    const auto& sleeves =
+        json_input::require_array(json_input::member(item, "RebalancingModels", account_path), sleeves_path);
     if (sleeves.empty()) throw InputError("expected at least one rebalancing model", sleeves_path);
     for (std::size_t s = 0; s < sleeves.size(); ++s) {
       const std::string sleeve_path = sleeves_path + "[" + std::to_string(s) + "]";
-      const auto& sleeve_item = detail::require_object(sleeves[s], sleeve_path);
+      const auto& sleeve_item = json_input::require_object(sleeves[s], sleeve_path);
       Sleeve sleeve;
       sleeve.model_name = read_string(sleeve_item, "ModelName", sleeve_path, false);
       const std::string securities_path = sleeve_path + ".Securities";
       const auto& securities =
-          detail::require_array(detail::member(sleeve_item, "Securities", sleeve_path), securities_path);
+          json_input::require_array(json_input::member(sleeve_item, "Securities", sleeve_path), securities_path);
       for (std::size_t k = 0; k < securities.size(); ++k) {
         const std::string security_path = securities_path + "[" + std::to_string(k) + "]";
-        const auto& security_item = detail::require_object(securities[k], security_path);
+        const auto& security_item = json_input::require_object(securities[k], security_path);
         Security security;
         security.symbol = read_string(security_item, "Symbol", security_path, false);
         security.security_type = read_string(security_item, "SecurityType", security_path, true);

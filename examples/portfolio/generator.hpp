@@ -31,7 +31,7 @@ struct GeneratedAccounts {
   std::vector<Drift> drift;  // per account
 };
 
-namespace detail {
+namespace generation {
 
 struct Holding {
   const char* symbol;
@@ -150,7 +150,7 @@ inline Account generate_account(redflag::Random& rng, std::string id, Drift drif
   return account;
 }
 
-}  // namespace detail
+}  // namespace generation
 
 // `count` accounts "ACC-<first_id>", "ACC-<first_id + 1>", ...; `drifted` of
 // them (at random places, half above and half below the model) drift.
@@ -165,7 +165,7 @@ inline GeneratedAccounts generate_accounts(std::size_t count, std::size_t drifte
     out.drift[static_cast<std::size_t>(places[k])] = k % 2 == 0 ? Drift::above : Drift::below;
   }
   for (std::size_t i = 0; i < count; ++i) {
-    out.accounts.push_back(detail::generate_account(rng, "ACC-" + std::to_string(first_id + i), out.drift[i]));
+    out.accounts.push_back(generation::generate_account(rng, "ACC-" + std::to_string(first_id + i), out.drift[i]));
   }
   return out;
 }

@@ -16,13 +16,14 @@
 
 #include <redflag/lifecycle/atomic_file.hpp>
 
+#include <CLI/CLI.hpp>
+
 #include <algorithm>
 #include <charconv>
 #include <cstdint>
 #include <exception>
 #include <cstdlib>
 #include <fstream>
-#include <initializer_list>
 #include <iostream>
 #include <sstream>
 #include <stdexcept>
@@ -47,73 +48,50 @@ constexpr std::size_t sample_accounts = 40;
 constexpr std::size_t sample_drifted = 4;
 constexpr std::uint64_t sample_seed = 7;
 
-constexpr const char* usage =
-    "usage: redflag_portfolio serve [--port N] [--address A] [--state-dir DIR]\n"
-    "       redflag_portfolio analyze FILE [--flagged]\n"
-    "       redflag_portfolio generate FILE [--accounts N] [--drifted K] [--seed S] [--truth FILE]\n"
-    "\n"
-    "serve     HTTP on A:N (default 127.0.0.1:8080; N = 0 picks a free port), WebSocket on /ws;\n"
-    "          state in DIR (default ./portfolio-state)\n"
-    "analyze   prints the recommendations for a batch (--flagged: only flagged or drifted accounts)\n"
-    "generate  writes synthetic accounts (default 40, 4 drifted, seed 7: the bundled sample);\n"
-    "          --truth FILE also lists the drifted ones\n";
-
 struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// --name value options after the mode's positional arguments.
+// The options of the mode CLI11 parsed, as typed; numbers are checked where
+// they are read. Unknown options and stray arguments (CLI11 keeps them:
+// allow_extras) are usage errors naming them.
 class Options {
  public:
-  Options(const std::vector<std::string>& arguments, std::size_t first) {
-    for (std::size_t i = first; i < arguments.size(); ++i) {
-      const std::string& name = arguments[i];
-      if (name.rfind("--", 0) != 0) throw UsageError("unexpected argument '" + name + "'");
-      if (name == "--flagged") {
-        values_.emplace_back(name, "");
-      } else if (i + 1 < arguments.size()) {
-        values_.emplace_back(name, arguments[++i]);
-      } else {
-        throw UsageError(name + " needs a value");
-      }
+  explicit Options(const CLI::App& mode) : mode_(&mode) {
+    for (const std::string& extra : mode.remaining()) {
+      throw UsageError(extra.starts_with("-") ? "unknown option " + extra : "unexpected argument '" + extra + "'");
     }
   }
 
-  [[nodiscard]] bool has(std::string_view name) const {
-    for (const auto& [key, value] : values_) {
-      if (key == name) return true;
-    }
-    return false;
+  [[nodiscard]] bool has(const std::string& name) const { return mode_->count(name) > 0; }
+
+  [[nodiscard]] std::string text(const std::string& name, std::string fallback) const {
+    return has(name) ? mode_->get_option(name)->as<std::string>() : fallback;
   }
 
-  [[nodiscard]] std::string text(std::string_view name, std::string fallback) const {
-    for (const auto& [key, value] : values_) {
-      if (key == name) return value;
-    }
-    return fallback;
-  }
-
-  [[nodiscard]] std::uint64_t number(std::string_view name, std::uint64_t fallback, std::uint64_t max) const {
+  [[nodiscard]] std::uint64_t number(const std::string& name, std::uint64_t fallback, std::uint64_t max) const {
     if (!has(name)) return fallback;
     const std::string value = text(name, "");
     std::uint64_t parsed = 0;
     const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), parsed);
     if (error != std::errc{} || end != value.data() + value.size() || parsed > max) {
-      throw UsageError(std::string(name) + " must be an integer in [0, " + std::to_string(max) + "], got '" +
-                       value + "'");
+      throw UsageError(name + " must be an integer in [0, " + std::to_string(max) + "], got '" + value + "'");
     }
     return parsed;
   }
 
-  void allow(std::initializer_list<std::string_view> known) const {
-    for (const auto& [key, value] : values_) {
-      if (std::find(known.begin(), known.end(), key) == known.end()) throw UsageError("unknown option " + key);
-    }
-  }
-
  private:
-  std::vector<std::pair<std::string, std::string>> values_;
+  const CLI::App* mode_;
 };
+
+// Declares `--name VALUE` options, each taking one value.
+void add_options(CLI::App& mode, const std::vector<std::pair<std::string, std::string>>& options) {
+  for (const auto& [name, help] : options) {
+    const std::size_t space = name.find(' ');
+    const std::string value = name.substr(space + 1);
+    mode.add_option(name.substr(0, space), help)->option_text(value)->type_name(value);
+  }
+}
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -157,7 +135,6 @@ std::pair<json, std::vector<portfolio::Account>> parse_batch(const std::string& 
 }
 
 int serve(const Options& options) {
-  options.allow({"--port", "--address", "--state-dir"});
   const auto port = static_cast<unsigned short>(options.number("--port", 8080, 65535));
   const std::string address = options.text("--address", "127.0.0.1");
   portfolio::RecommendationStore store(options.text("--state-dir", "portfolio-state"));
@@ -194,15 +171,14 @@ int serve(const Options& options) {
   return 0;
 }
 
-int analyze(const std::vector<std::string>& arguments, const Options& options) {
-  options.allow({"--flagged"});
-  if (arguments.size() < 2) throw UsageError("analyze needs a FILE");
-  const std::string text = read_file(arguments[1]);
+int analyze(const Options& options) {
+  const std::string file = options.text("FILE", "");
+  const std::string text = read_file(file);
   std::pair<json, std::vector<portfolio::Account>> parsed;
   try {
     parsed = parse_batch(text);
   } catch (const HttpError& failure) {
-    std::cerr << "redflag_portfolio: " << arguments[1] << ": " << failure.body().value("path", "$") << ": "
+    std::cerr << "redflag_portfolio: " << file << ": " << failure.body().value("path", "$") << ": "
               << failure.body().value("error", "") << "\n";
     return 1;
   }
@@ -218,9 +194,8 @@ int analyze(const std::vector<std::string>& arguments, const Options& options) {
   return 0;
 }
 
-int generate(const std::vector<std::string>& arguments, const Options& options) {
-  options.allow({"--accounts", "--drifted", "--seed", "--truth"});
-  if (arguments.size() < 2) throw UsageError("generate needs a FILE");
+int generate(const Options& options) {
+  const std::string file = options.text("FILE", "");
   const auto count = options.number("--accounts", sample_accounts, 1000000);
   const auto drifted = options.number("--drifted", sample_drifted, count);
   const auto seed = options.number("--seed", sample_seed, UINT64_MAX);
@@ -232,34 +207,49 @@ int generate(const std::vector<std::string>& arguments, const Options& options) 
     if (generated.drift[i] == portfolio::Drift::above) truth["above"].push_back(generated.accounts[i].account_id);
     if (generated.drift[i] == portfolio::Drift::below) truth["below"].push_back(generated.accounts[i].account_id);
   }
-  redflag::write_file_atomically(arguments[1], accounts.dump(1) + "\n");
+  redflag::write_file_atomically(file, accounts.dump(1) + "\n");
   if (options.has("--truth")) {
     redflag::write_file_atomically(options.text("--truth", ""), truth.dump(1) + "\n");
   }
-  std::cout << "wrote " << count << " accounts (" << drifted << " drifted) to " << arguments[1] << "\n";
+  std::cout << "wrote " << count << " accounts (" << drifted << " drifted) to " << file << "\n";
   return 0;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::vector<std::string> arguments(argv + 1, argv + argc);
-  if (arguments.empty()) {
-    std::cerr << usage;
-    return 2;
-  }
+  CLI::App tool("Cash drift in portfolio rebalancing (redflag example).", "redflag_portfolio");
+  tool.get_formatter()->label("Usage", "usage");
+  tool.allow_extras();
+  tool.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  CLI::App* serve_mode = tool.add_subcommand("serve", "HTTP, with WebSocket on /ws, until SIGINT or SIGTERM");
+  add_options(*serve_mode, {{"--port N", "the port; default 8080, 0 picks a free one"},
+                            {"--address A", "the address to listen on; default 127.0.0.1"},
+                            {"--state-dir DIR", "where the recommendations are kept; default ./portfolio-state"}});
+  CLI::App* analyze_mode = tool.add_subcommand("analyze", "print the recommendations for a batch");
+  analyze_mode->add_option("FILE", "the batch of accounts, as JSON")->required();
+  analyze_mode->add_flag("--flagged")->description("only flagged or drifted accounts");
+  CLI::App* generate_mode = tool.add_subcommand(
+      "generate", "write synthetic accounts (the defaults: the bundled sample)");
+  generate_mode->add_option("FILE", "the accounts to write, as JSON")->required();
+  add_options(*generate_mode, {{"--accounts N", "accounts; default " + std::to_string(sample_accounts)},
+                               {"--drifted K", "accounts with cash drift; default " + std::to_string(sample_drifted)},
+                               {"--seed S", "random seed; default " + std::to_string(sample_seed)},
+                               {"--truth FILE", "also write which accounts drifted, as JSON"}});
+  tool.require_subcommand(1);
   try {
-    const std::string& mode = arguments[0];
-    if (mode == "serve") return serve(Options(arguments, 1));
-    if (mode == "analyze") return analyze(arguments, Options(arguments, 2));
-    if (mode == "generate") return generate(arguments, Options(arguments, 2));
-    if (mode == "--help" || mode == "-h") {
-      std::cout << usage;
-      return 0;
+    try {
+      tool.parse(argc, argv);
+    } catch (const CLI::Success& help) {
+      return tool.exit(help);
+    } catch (const CLI::ParseError& failure) {
+      throw UsageError(failure.what());
     }
-    throw UsageError("unknown mode '" + mode + "'");
+    if (serve_mode->parsed()) return serve(Options(*serve_mode));
+    if (analyze_mode->parsed()) return analyze(Options(*analyze_mode));
+    return generate(Options(*generate_mode));
   } catch (const UsageError& failure) {
-    std::cerr << "redflag_portfolio: " << failure.what() << "\n" << usage;
+    std::cerr << "redflag_portfolio: " << failure.what() << " (see redflag_portfolio --help)\n";
     return 2;
   } catch (const std::exception& failure) {
     std::cerr << "redflag_portfolio: " << failure.what() << "\n";
