@@ -105,7 +105,8 @@ Arguments parsed_arguments(const CLI::App& app) {
 void add_options(CLI::App& app, const std::vector<std::pair<std::string, std::string>>& options) {
   for (const auto& [name, help] : options) {
     const std::size_t space = name.find(' ');
-    app.add_option(name.substr(0, space), help)->option_text(name.substr(space + 1))->type_name(name.substr(space + 1));
+    const std::string value = name.substr(space + 1);
+    app.add_option(name.substr(0, space), help)->option_text(value)->type_name(value);
   }
 }
 

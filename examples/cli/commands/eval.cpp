@@ -142,7 +142,8 @@ int run_eval_iforest(const Arguments& parsed, std::ostream& out) {
     extra += dtype_field<T>();
     char line[320];
     std::snprintf(line, sizeof line,
-                  "{\"model\":\"%s\",\"n\":%lld,\"d\":%lld,\"fit_s\":%.6g,\"score_s\":%.6g,\"auc\":%.6f,\"ap\":%.6f%s}\n",
+                  "{\"model\":\"%s\",\"n\":%lld,\"d\":%lld,\"fit_s\":%.6g,\"score_s\":%.6g,\"auc\":%.6f,"
+                  "\"ap\":%.6f%s}\n",
                   std::string(iforest_model_name).c_str(), static_cast<long long>(table.values.rows()),
                   static_cast<long long>(table.values.cols()), fit_s, score_s, auc, ap, extra.c_str());
     out << line;
