@@ -26,7 +26,7 @@ struct Bars {
   redflag::Matrix<float> ohlcv;         // one row per bar: open, high, low, close, volume
 };
 
-namespace detail {
+namespace csv_text {
 
 inline std::string_view trim(std::string_view text) {
   while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
@@ -45,7 +45,7 @@ inline std::string_view field(std::string_view line, std::size_t column) {
   return trim(line.substr(0, line.find(',')));
 }
 
-}  // namespace detail
+}  // namespace csv_text
 
 // Bars of `path`: columns open, high, low, close, volume (any order, any
 // other columns ignored) and a `timestamp` column of strictly increasing
@@ -54,7 +54,7 @@ inline std::string_view field(std::string_view line, std::size_t column) {
 // high < low (an open or close outside [low, high] is accepted: the bundled
 // series has two such bars, 2015-03-05 and 2015-03-30, as Yahoo printed them).
 inline Bars read_bars(const std::filesystem::path& path) {
-  constexpr std::string_view where = "read_bars";
+  const auto fail = [](const std::string& what) { throw redflag::data_error("read_bars: " + what); };
   const std::string name = path.string();
   Bars bars;
   bars.ohlcv = redflag::read_csv<float>(path, {.columns = {"open", "high", "low", "close", "volume"}}).values;
@@ -69,27 +69,25 @@ inline Bars read_bars(const std::filesystem::path& path) {
     lines.emplace_back(content.data() + start, end - start);
     start = end + 1;
   }
-  while (!lines.empty() && detail::trim(lines.back()).empty()) lines.pop_back();
+  while (!lines.empty() && csv_text::trim(lines.back()).empty()) lines.pop_back();
   std::string_view header = lines.front();
   if (header.starts_with("\xEF\xBB\xBF")) header.remove_prefix(3);  // UTF-8 byte order mark
   const auto columns = static_cast<std::size_t>(std::count(header.begin(), header.end(), ',')) + 1;
   std::size_t column = 0;
-  while (column < columns && detail::field(header, column) != "timestamp") ++column;
-  if (column == columns) redflag::detail::raise<redflag::data_error>(where, name + " has no 'timestamp' column");
+  while (column < columns && csv_text::field(header, column) != "timestamp") ++column;
+  if (column == columns) fail(name + " has no 'timestamp' column");
   if (lines.size() - 1 != static_cast<std::size_t>(bars.ohlcv.rows())) {
-    redflag::detail::raise<redflag::data_error>(
-        where, name + ": " + std::to_string(lines.size() - 1) + " data lines but " +
-                   std::to_string(bars.ohlcv.rows()) + " rows (quoted line breaks are not supported here)");
+    fail(name + ": " + std::to_string(lines.size() - 1) + " data lines but " + std::to_string(bars.ohlcv.rows()) +
+         " rows (quoted line breaks are not supported here)");
   }
   for (std::size_t i = 1; i < lines.size(); ++i) {
-    std::string timestamp(detail::field(lines[i], column));
+    std::string timestamp(csv_text::field(lines[i], column));
     if (timestamp.empty()) {
-      redflag::detail::raise<redflag::data_error>(where, name + " line " + std::to_string(i + 1) + ": empty timestamp");
+      fail(name + " line " + std::to_string(i + 1) + ": empty timestamp");
     }
     if (!bars.timestamps.empty() && !(bars.timestamps.back() < timestamp)) {
-      redflag::detail::raise<redflag::data_error>(where, name + " line " + std::to_string(i + 1) + ": timestamp '" +
-                                                             timestamp + "' does not come after '" +
-                                                             bars.timestamps.back() + "' (bars must be in time order)");
+      fail(name + " line " + std::to_string(i + 1) + ": timestamp '" + timestamp + "' does not come after '" +
+           bars.timestamps.back() + "' (bars must be in time order)");
     }
     bars.timestamps.push_back(std::move(timestamp));
   }

@@ -41,6 +41,8 @@
 #include <redflag/timeseries/sliding_windows.hpp>
 #include <redflag/timeseries/streaming_scorer.hpp>
 
+#include <CLI/CLI.hpp>
+
 #include <charconv>
 #include <chrono>
 #include <cstdint>
@@ -51,6 +53,7 @@
 #include <cmath>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -87,26 +90,6 @@ struct Options {
   bool stream = false;
 };
 
-constexpr std::string_view usage = R"(usage: redflag_market [CSV] [--train-until DATE] [--quick] [--window N] [--d-model N]
-                      [--heads N] [--layers N] [--ffn N] [--epochs N] [--learning-rate X]
-                      [--train-stride N] [--contamination X] [--gap N] [--threads N] [--seed N]
-                      [--inject TYPE] [--report FILE] [--scores FILE] [--stream]
-  CSV              OHLCV bars with a timestamp column (default: the bundled SPY daily series)
-  --train-until    last timestamp of the training part (default 2013-12-31)
-  --quick          a small, fast model: window 10, d-model 8, 2 heads, 1 + 1 layers, ffn 16, 3 epochs
-                   on every second training window (a smoke test, not a good model)
-  defaults         window 30, d-model 32, 4 heads, 2 + 2 layers, ffn 64, 20 epochs, learning rate 0.002
-  --layers         encoder layers, and as many decoder layers
-  --train-stride   train on every N-th window only (default 1: all)
-  --contamination  share of the training bars above the threshold (default 0.05)
-  --gap            flagged bars at most this many bars apart form one episode (default 3)
-  --threads        threads per training batch, -1 = all cores (default 1; results do not depend on it)
-  --inject         plant labelled anomalies into the test part: contextual, pattern, collective, subtle, mixed
-  --report         write a self-contained HTML report
-  --scores         write every bar's scores as CSV
-  --stream         score the test part bar by bar, as a live feed would
-)";
-
 struct usage_error : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
@@ -126,82 +109,103 @@ Number parse_number(std::string_view option, std::string_view text, Number lo, N
 }
 
 Options parse_options(int argc, char** argv) {
+  CLI::App app("Market time series: OHLCV bars through a TransformerAutoencoder, with an HTML report and a "
+               "streaming mode (redflag example).",
+               "redflag_market");
+  app.get_formatter()->label("Usage", "usage");
+  app.get_formatter()->column_width(26);
+  // Unknown options and a second CSV are kept (extras) and refused below, naming them.
+  app.allow_extras();
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  std::string csv;
+  app.add_option("CSV", csv, "OHLCV bars with a timestamp column (default: the bundled SPY daily series)");
+  // The values as typed; each is checked below with its range.
+  std::map<std::string, std::string> text;
+  const auto value_option = [&](const std::string& name, const std::string& value, const std::string& help) {
+    app.add_option(name, text[name], help)->option_text(value)->type_name(value);
+  };
+  bool quick = false;
+  bool stream = false;
+  value_option("--train-until", "DATE", "last timestamp of the training part (default 2013-12-31)");
+  app.add_flag("--quick", quick,
+               "a small, fast model: window 10, d-model 8, 2 heads, 1 + 1 layers, ffn 16,\n"
+               "3 epochs on every second training window (a smoke test, not a good model);\n"
+               "options given as well override it");
+  value_option("--window", "N", "bars per window, in [2, 1000] (default 30)");
+  value_option("--d-model", "N", "model width, a multiple of --heads (default 32)");
+  value_option("--heads", "N", "attention heads (default 4)");
+  value_option("--layers", "N", "encoder layers, and as many decoder layers (default 2)");
+  value_option("--ffn", "N", "feed-forward width (default 64)");
+  value_option("--epochs", "N", "training epochs (default 20)");
+  value_option("--learning-rate", "X", "Adam's learning rate (default 0.002)");
+  value_option("--train-stride", "N", "train on every N-th window only (default 1: all)");
+  value_option("--contamination", "X", "share of the training bars above the threshold (default 0.05)");
+  value_option("--gap", "N", "flagged bars at most this many bars apart form one episode (default 3)");
+  value_option("--threads", "N",
+               "threads per training batch, -1 = all cores (default 1; results do not\n"
+               "depend on it)");
+  value_option("--seed", "N", "random seed (default 0)");
+  value_option("--inject", "TYPE",
+               "plant labelled anomalies into the test part: contextual, pattern,\n"
+               "collective, subtle, mixed");
+  value_option("--report", "FILE", "write a self-contained HTML report");
+  value_option("--scores", "FILE", "write every bar's scores as CSV");
+  app.add_flag("--stream", stream, "score the test part bar by bar, as a live feed would");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& help) {
+    std::exit(app.exit(help));
+  } catch (const CLI::ParseError& failure) {
+    throw usage_error(failure.what());
+  }
+  for (const std::string& extra : app.remaining()) {
+    if (extra.starts_with("-")) throw usage_error("unknown option '" + extra + "'");
+    throw usage_error("more than one CSV file given ('" + extra + "')");
+  }
+
   Options o;
-  std::vector<std::string_view> args(argv + 1, argv + argc);
-  // The preset first, so explicit options after (or before) it override it.
-  for (const auto arg : args) {
-    if (arg == "--quick") {
-      o.window = 10;
-      o.d_model = 8;
-      o.heads = 2;
-      o.layers = 1;
-      o.ffn = 16;
-      o.epochs = 3;
-      o.train_stride = 2;
+  if (quick) {  // the preset first, so that options given as well override it
+    o.window = 10;
+    o.d_model = 8;
+    o.heads = 2;
+    o.layers = 1;
+    o.ffn = 16;
+    o.epochs = 3;
+    o.train_stride = 2;
+  }
+  o.stream = stream;
+  if (!csv.empty()) o.csv = csv;
+  const auto given = [&](const std::string& name) { return app.count(name) > 0; };
+  if (given("--train-until")) o.train_until = text["--train-until"];
+  if (given("--window")) o.window = parse_number<Index>("--window", text["--window"], 2, 1000);
+  if (given("--d-model")) o.d_model = parse_number<Index>("--d-model", text["--d-model"], 1, 4096);
+  if (given("--heads")) o.heads = parse_number<Index>("--heads", text["--heads"], 1, 64);
+  if (given("--layers")) o.layers = parse_number<Index>("--layers", text["--layers"], 0, 16);
+  if (given("--ffn")) o.ffn = parse_number<Index>("--ffn", text["--ffn"], 1, 16384);
+  if (given("--epochs")) o.epochs = parse_number<Index>("--epochs", text["--epochs"], 1, 10000);
+  if (given("--learning-rate")) {
+    o.learning_rate = parse_number<double>("--learning-rate", text["--learning-rate"], 1e-6, 1.0);
+  }
+  if (given("--train-stride")) o.train_stride = parse_number<Index>("--train-stride", text["--train-stride"], 1, 1000);
+  if (given("--contamination")) {
+    o.contamination = parse_number<double>("--contamination", text["--contamination"], 1e-4, 0.5);
+  }
+  if (given("--gap")) o.gap = parse_number<Index>("--gap", text["--gap"], 0, 1000);
+  if (given("--threads")) {
+    o.threads = parse_number<int>("--threads", text["--threads"], -1, 256);
+    if (o.threads == 0) throw usage_error("--threads must be -1 (all cores) or at least 1, got 0");
+  }
+  if (given("--seed")) o.seed = parse_number<std::uint64_t>("--seed", text["--seed"], 0, UINT64_MAX);
+  if (given("--inject")) {
+    try {
+      o.inject = redflag::parse_anomaly_type(text["--inject"]);
+    } catch (const redflag::invalid_argument&) {
+      throw usage_error("--inject expects contextual, pattern, collective, subtle or mixed, got '" +
+                        text["--inject"] + "'");
     }
   }
-  bool have_csv = false;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string_view arg = args[i];
-    if (arg == "--quick") continue;
-    if (arg == "--stream") {
-      o.stream = true;
-      continue;
-    }
-    if (arg == "--help" || arg == "-h") {
-      std::cout << usage;
-      std::exit(0);
-    }
-    if (!arg.starts_with("--")) {
-      if (have_csv) throw usage_error("more than one CSV file given ('" + std::string(arg) + "')");
-      o.csv = arg;
-      have_csv = true;
-      continue;
-    }
-    if (i + 1 == args.size()) throw usage_error(std::string(arg) + " needs a value");
-    const std::string_view value = args[++i];
-    if (arg == "--train-until") {
-      o.train_until = value;
-    } else if (arg == "--window") {
-      o.window = parse_number<Index>(arg, value, 2, 1000);
-    } else if (arg == "--d-model") {
-      o.d_model = parse_number<Index>(arg, value, 1, 4096);
-    } else if (arg == "--heads") {
-      o.heads = parse_number<Index>(arg, value, 1, 64);
-    } else if (arg == "--layers") {
-      o.layers = parse_number<Index>(arg, value, 0, 16);
-    } else if (arg == "--ffn") {
-      o.ffn = parse_number<Index>(arg, value, 1, 16384);
-    } else if (arg == "--epochs") {
-      o.epochs = parse_number<Index>(arg, value, 1, 10000);
-    } else if (arg == "--learning-rate") {
-      o.learning_rate = parse_number<double>(arg, value, 1e-6, 1.0);
-    } else if (arg == "--train-stride") {
-      o.train_stride = parse_number<Index>(arg, value, 1, 1000);
-    } else if (arg == "--contamination") {
-      o.contamination = parse_number<double>(arg, value, 1e-4, 0.5);
-    } else if (arg == "--gap") {
-      o.gap = parse_number<Index>(arg, value, 0, 1000);
-    } else if (arg == "--threads") {
-      o.threads = parse_number<int>(arg, value, -1, 256);
-      if (o.threads == 0) throw usage_error("--threads must be -1 (all cores) or at least 1, got 0");
-    } else if (arg == "--seed") {
-      o.seed = parse_number<std::uint64_t>(arg, value, 0, UINT64_MAX);
-    } else if (arg == "--inject") {
-      try {
-        o.inject = redflag::parse_anomaly_type(value);
-      } catch (const redflag::invalid_argument&) {
-        throw usage_error("--inject expects contextual, pattern, collective, subtle or mixed, got '" +
-                          std::string(value) + "'");
-      }
-    } else if (arg == "--report") {
-      o.report = value;
-    } else if (arg == "--scores") {
-      o.scores = value;
-    } else {
-      throw usage_error("unknown option '" + std::string(arg) + "'");
-    }
-  }
+  if (given("--report")) o.report = text["--report"];
+  if (given("--scores")) o.scores = text["--scores"];
   if (o.d_model % o.heads != 0) {
     throw usage_error("--d-model (" + std::to_string(o.d_model) + ") must be a multiple of --heads (" +
                       std::to_string(o.heads) + ")");
@@ -209,7 +213,7 @@ Options parse_options(int argc, char** argv) {
   return o;
 }
 
-std::string format(const char* spec, double value) { return market::detail::format(spec, value); }
+std::string format(const char* spec, double value) { return market::html::format(spec, value); }
 
 // Flagged bars grouped into episodes, never across the training/test split.
 std::vector<market::Episode> episodes(const Vector<float>& scores, const std::vector<bool>& flagged, Index train_end,
@@ -414,7 +418,7 @@ int main(int argc, char** argv) {
   try {
     return run(parse_options(argc, argv));
   } catch (const usage_error& e) {
-    std::cerr << "redflag_market: " << e.what() << "\n" << usage;
+    std::cerr << "redflag_market: " << e.what() << " (see redflag_market --help)\n";
     return 2;
   } catch (const std::exception& e) {
     std::cerr << e.what() << "\n";

@@ -49,7 +49,7 @@ struct Report {
   std::vector<Band> injected;
 };
 
-namespace detail {
+namespace html {
 
 inline std::string escape(std::string_view text) {
   std::string out;
@@ -334,14 +334,14 @@ inline void episode_table(std::ostream& out, const Report& r) {
   out << "</tbody>\n</table>\n";
 }
 
-}  // namespace detail
+}  // namespace html
 
 inline void write_report(std::ostream& out, const Report& r) {
   out << R"(<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
-<title>)" << detail::escape(r.title)
+<title>)" << html::escape(r.title)
       << R"(</title>
 <style>
 body { font-family: "DejaVu Sans", Helvetica, Arial, sans-serif; color: #222; margin: 24px auto; max-width: 1180px; font-size: 14px; }
@@ -363,20 +363,20 @@ tr.test td { background: #fff4f4; }
 </head>
 <body>
 )";
-  out << "<h1>" << detail::escape(r.title) << "</h1>\n<dl class=\"summary\">\n";
+  out << "<h1>" << html::escape(r.title) << "</h1>\n<dl class=\"summary\">\n";
   for (const auto& [label, value] : r.summary) {
-    out << "<dt>" << detail::escape(label) << "</dt><dd>" << detail::escape(value) << "</dd>\n";
+    out << "<dt>" << html::escape(label) << "</dt><dd>" << html::escape(value) << "</dd>\n";
   }
   out << "</dl>\n<h2>Price</h2>\n<p class=\"note\">Daily close; red dots are bars whose reconstruction error reaches "
          "the threshold, red bands the episodes they form.</p>\n";
-  detail::price_chart(out, r);
+  html::price_chart(out, r);
   out << "<h2>Reconstruction error</h2>\n<p class=\"note\">Each bar's error, averaged over every window that "
          "contains it; dashed: the threshold, the training bars' quantile at the contamination.</p>\n";
-  detail::error_chart(out, r);
+  html::error_chart(out, r);
   out << "<h2>Anomalies</h2>\n<p class=\"note\">Episodes of flagged bars, the test part first; in the training "
          "part the threshold flags the contamination share by construction. Close change: from the close before "
          "the episode to its last close.</p>\n";
-  detail::episode_table(out, r);
+  html::episode_table(out, r);
   out << "</body>\n</html>\n";
 }
 

@@ -188,7 +188,7 @@ foreach(case IN ITEMS "--window;x|--window expects a number, got 'x'"
                       "--d-model;10;--heads;4|--d-model \\(10\\) must be a multiple of --heads \\(4\\)"
                       "--inject;all|--inject expects contextual, pattern, collective, subtle or mixed, got 'all'"
                       "--train-until;2008-02-01|--train-until 2008-02-01 leaves 23 training and 2496 test bars"
-                      "--epochs|--epochs needs a value"
+                      "--epochs|--epochs: 1 required N missing"
                       "--trees;5|unknown option '--trees'")
   string(REPLACE "|" ";" case "${case}")
   list(POP_BACK case pattern)
