@@ -15,11 +15,16 @@
 #include <redflag/preprocessing/min_max_scaler.hpp>
 #include <redflag/preprocessing/robust_scaler.hpp>
 #include <redflag/preprocessing/standard_scaler.hpp>
+#include <redflag/rules/rule_config.hpp>
+#include <redflag/stream/entity_store.hpp>
 
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <array>
 #include <filesystem>
+#include <fstream>
+#include <span>
 #include <functional>
 #include <limits>
 #include <string>
@@ -315,6 +320,142 @@ TEST_CASE_TEMPLATE("every component keeps the contract", Model, redflag::Isolati
     std::vector<std::thread> threads;
     for (std::size_t t = 0; t < results.size(); ++t) {
       threads.emplace_back([&, t] { results[t] = contract::output(model, X); });
+    }
+    for (auto& thread : threads) thread.join();
+  }
+  for (const auto& result : results) CHECK(result == reference);
+}
+
+namespace contract {
+
+// Components that are not fitted models — rules compiled against a schema,
+// per-entity state fed by events — keep the same contract where it applies:
+// built, fed, their output saved and loaded bit for bit, bad input refused
+// with the documented error, const calls safe from many threads. A component
+// joins with one StatefulTraits specialisation.
+template <class Component>
+struct StatefulTraits;
+
+template <>
+struct StatefulTraits<redflag::RulesEngine> {
+  static Schema schema() {
+    return Schema{{"amount", redflag::ColumnKind::numeric},
+                  {"limit", redflag::ColumnKind::numeric},
+                  {"channel", redflag::ColumnKind::categorical}};
+  }
+  static redflag::RulesEngine make() {
+    using redflag::rules::column;
+    redflag::RulesEngine engine(schema());
+    engine.add({"OVER_LIMIT", redflag::Severity::high, 0.5, column("amount") > column("limit")});
+    engine.add({"BIG_ONLINE", redflag::Severity::medium, 0.3, column("channel").in({2, 3}) && column("amount") >= 0.5});
+    engine.add({"ODD_HOUR", redflag::Severity::low, 0.1, !column("amount").between(-0.5, 0.5)});
+    return engine;
+  }
+  static void feed(redflag::RulesEngine&) {}  // built complete: no state to feed
+  static Matrix<double> rows() {
+    Matrix<double> X = smooth_data<double>(64, 3);
+    for (Index i = 0; i < X.rows(); ++i) X(i, 2) = static_cast<double>(i % 4);  // channel codes
+    return X;
+  }
+  // One column per rule: 1 where it fired.
+  static Matrix<double> output(const redflag::RulesEngine& engine) {
+    const Matrix<double> X = rows();
+    Matrix<double> fired = Matrix<double>::Zero(X.rows(), static_cast<Index>(engine.rules().size()));
+    redflag::RuleHits hits;
+    for (Index i = 0; i < X.rows(); ++i) {
+      engine.evaluate(std::span<const double>(X.row(i).data(), static_cast<std::size_t>(X.cols())), hits);
+      for (const redflag::RuleHit& hit : hits.hits) fired(i, static_cast<Index>(hit.rule)) = 1.0;
+    }
+    return fired;
+  }
+  static redflag::RulesEngine save_and_load(const redflag::RulesEngine& engine, const std::filesystem::path& path) {
+    std::ofstream(path) << redflag::save_rules(engine);
+    return redflag::load_rules_file(path, schema());
+  }
+  // A row of another width is a schema_mismatch; NaN satisfies no
+  // comparison (documented), so it fires only negated leaves.
+  static void refuses_bad_input(const redflag::RulesEngine& engine) {
+    redflag::RuleHits hits;
+    const std::array<double, 2> narrow{1.0, 2.0};
+    CHECK_THROWS_AS(engine.evaluate(std::span<const double>(narrow), hits), redflag::schema_mismatch);
+    const std::array<double, 3> nan{std::numeric_limits<double>::quiet_NaN(), 0.0, 2.0};
+    engine.evaluate(std::span<const double>(nan), hits);
+    REQUIRE(hits.size() == 1);
+    CHECK(engine.rule(hits.hits[0].rule).name == "ODD_HOUR");
+    CHECK_THROWS_AS(redflag::load_rules(R"({"version": 2, "rules": [{"name": "X", "severity": "low", "weight": 0.1,
+                                           "when": {"column": "amount_eur", "op": ">", "value": 1}}]})",
+                                        schema()),
+                    redflag::invalid_argument);
+  }
+};
+
+template <>
+struct StatefulTraits<redflag::EntityStore> {
+  static redflag::EntityStore make() { return redflag::EntityStore({.max_entities = 64, .shards = 4}); }
+  static void feed(redflag::EntityStore& store) {
+    for (int i = 0; i < 200; ++i) {
+      const std::string id = "e" + std::to_string(i % 9);
+      store.observe(redflag::EntityEvent{.entity = id,
+                                         .time_ms = 1'704'067'200'000 + i * 20'000LL,
+                                         .value = 1.0 + (i * 7) % 31,
+                                         .counterparty = static_cast<std::uint64_t>(1 + i % 4),
+                                         .place = static_cast<std::uint64_t>(1 + i % 3),
+                                         .local_hour = i % 24,
+                                         .local_weekday = i % 7});
+    }
+  }
+  // Per entity: events, mean, variance, median and the last minute's count.
+  static Matrix<double> output(const redflag::EntityStore& store) {
+    Matrix<double> out(9, 5);
+    for (Index e = 0; e < 9; ++e) {
+      const auto state = store.find("e" + std::to_string(e));
+      REQUIRE(state);
+      const auto& p = state->profile;
+      out.row(e) << static_cast<double>(p.count()), p.mean_value(), p.variance_value(),
+          p.value_sketch().quantile(0.5), static_cast<double>(state->recent.count(p.last_time_ms(), 60'000));
+    }
+    return out;
+  }
+  static redflag::EntityStore save_and_load(const redflag::EntityStore& store, const std::filesystem::path& path) {
+    redflag::save(store, path);
+    return redflag::load<redflag::EntityStore>(path);
+  }
+  // A NaN value or an empty id is a data_error, and nothing changes.
+  static void refuses_bad_input(const redflag::EntityStore& store) {
+    redflag::EntityStore copy = save_and_load(store, std::filesystem::path(REDFLAG_TEST_SCRATCH_DIR) / "bad_input.bin");
+    CHECK_THROWS_AS(copy.observe(redflag::EntityEvent{.entity = "e1",
+                                                      .time_ms = 1'704'067'200'000,
+                                                      .value = std::numeric_limits<double>::quiet_NaN()}),
+                    redflag::data_error);
+    CHECK_THROWS_AS(copy.observe(redflag::EntityEvent{.entity = "", .time_ms = 1'704'067'200'000, .value = 1.0}),
+                    redflag::data_error);
+    CHECK(output(copy) == output(store));
+  }
+};
+
+}  // namespace contract
+
+TEST_CASE_TEMPLATE("every stateful component keeps the contract", Component, redflag::RulesEngine,
+                   redflag::EntityStore) {
+  using Traits = contract::StatefulTraits<Component>;
+  Component component = Traits::make();
+  Traits::feed(component);
+  const redflag::Matrix<double> reference = Traits::output(component);
+  CHECK(reference.allFinite());
+  CHECK(reference.sum() > 0.0);
+
+  const auto path = std::filesystem::path(REDFLAG_TEST_SCRATCH_DIR) / "stateful_contract.out";
+  const Component loaded = Traits::save_and_load(component, path);
+  CHECK(Traits::output(loaded) == reference);
+
+  Traits::refuses_bad_input(component);
+  CHECK(Traits::output(component) == reference);
+
+  std::vector<redflag::Matrix<double>> results(8);
+  {
+    std::vector<std::thread> threads;
+    for (std::size_t t = 0; t < results.size(); ++t) {
+      threads.emplace_back([&, t] { results[t] = Traits::output(component); });
     }
     for (auto& thread : threads) thread.join();
   }

@@ -30,6 +30,10 @@
 // operator the column's kind does not support, a cyclic rule reference —
 // rejects the whole file with invalid_argument naming the JSON path
 // ("$.rules[1].when.all[0].column: unknown column 'cities_5m' (known columns: ...)").
+//
+// save_rules(engine) writes an engine's rules back in this format (rule
+// references written out in full), so load_rules(save_rules(engine), ...)
+// gives an engine with the same rules.
 
 #include <redflag/core/detail/json.hpp>
 #include <redflag/core/error.hpp>
@@ -37,7 +41,8 @@
 
 #include <algorithm>
 #include <array>
-#include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -45,7 +50,9 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <unordered_map>
+#include <variant>
 #include <vector>
 
 namespace redflag {
@@ -264,6 +271,83 @@ class Parser {
 };
 
 }  // namespace detail::rule_config
+
+namespace detail::rule_config {
+
+// Shortest text that reads back as the same double.
+inline std::string exact_number(double value) {
+  std::array<char, 32> text{};
+  for (int digits = 15; digits <= 17; ++digits) {
+    const int written = std::snprintf(text.data(), text.size(), "%.*g", digits, value);
+    if (std::strtod(text.data(), nullptr) == value || digits == 17) {
+      return std::string(text.data(), static_cast<std::size_t>(written));
+    }
+  }
+  return {};
+}
+
+inline std::string json_string(std::string_view text) {
+  std::string out = "\"";
+  for (const char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      std::array<char, 8> escape{};
+      std::snprintf(escape.data(), escape.size(), "\\u%04x", static_cast<unsigned>(c));
+      out += escape.data();
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+inline std::string condition_json(const rules::Condition& condition) {
+  namespace d = rules::detail;
+  return std::visit(
+      [](const auto& node) -> std::string {
+        using Node = std::decay_t<decltype(node)>;
+        if constexpr (std::is_same_v<Node, d::Compare>) {
+          return "{\"column\": " + json_string(node.column) + ", \"op\": \"" + std::string(rules::to_string(node.op)) +
+                 "\", \"value\": " + exact_number(node.constant) + "}";
+        } else if constexpr (std::is_same_v<Node, d::CompareColumns>) {
+          return "{\"column\": " + json_string(node.column) + ", \"op\": \"" + std::string(rules::to_string(node.op)) +
+                 "\", \"other\": " + json_string(node.other) + "}";
+        } else if constexpr (std::is_same_v<Node, d::Between>) {
+          return "{\"column\": " + json_string(node.column) + ", \"between\": [" + exact_number(node.from) + ", " +
+                 exact_number(node.to) + "]}";
+        } else if constexpr (std::is_same_v<Node, d::Member>) {
+          std::string codes;
+          for (const double code : node.codes) codes += (codes.empty() ? "" : ", ") + exact_number(code);
+          return "{\"column\": " + json_string(node.column) + ", \"in\": [" + codes + "]}";
+        } else if constexpr (std::is_same_v<Node, d::Not>) {
+          return "{\"not\": " + condition_json(node.child.front()) + "}";
+        } else {
+          std::string children;
+          for (const rules::Condition& child : node.children) {
+            children += (children.empty() ? "" : ", ") + condition_json(child);
+          }
+          return std::string("{\"") + (std::is_same_v<Node, d::All> ? "all" : "any") + "\": [" + children + "]}";
+        }
+      },
+      condition.node());
+}
+
+}  // namespace detail::rule_config
+
+// The engine's rules as a version 2 rules file.
+inline std::string save_rules(const RulesEngine& engine) {
+  std::string text = "{\"version\": 2, \"rules\": [";
+  for (std::size_t i = 0; i < engine.rules().size(); ++i) {
+    const Rule& rule = engine.rule(i);
+    text += std::string(i == 0 ? "\n" : ",\n") + "  {\"name\": " + detail::rule_config::json_string(rule.name) +
+            ", \"severity\": \"" + std::string(to_string(rule.severity)) +
+            "\", \"weight\": " + detail::rule_config::exact_number(rule.weight) +
+            ", \"when\": " + detail::rule_config::condition_json(rule.when) + "}";
+  }
+  return text + "\n]}\n";
+}
 
 // Parses a rules file against `schema` (and its columns' phrases, for the
 // engine's explanations); all or nothing.
