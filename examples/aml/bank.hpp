@@ -123,7 +123,7 @@ struct GeneratorParams {
   double live_corridor_share = 0.12;
 };
 
-namespace detail {
+namespace generation {
 
 struct Behaviour {
   double log_amount;
@@ -196,7 +196,7 @@ inline void by_time(std::vector<Transaction>& transactions) {
                    [](const Transaction& a, const Transaction& b) { return a.time < b.time; });
 }
 
-}  // namespace detail
+}  // namespace generation
 
 // Same params, same bank, bit for bit.
 inline GeneratedBank generate_bank(const GeneratorParams& params) {
@@ -205,7 +205,7 @@ inline GeneratedBank generate_bank(const GeneratorParams& params) {
   GeneratedBank bank;
   bank.high_risk.resize(params.customers);
   std::vector<Customer> profiles(n);
-  std::vector<detail::Behaviour> behaviours(n);
+  std::vector<generation::Behaviour> behaviours(n);
   for (std::size_t i = 0; i < n; ++i) {
     const double z = rng.normal(-2.0, 1.5);
     const double r = 1.0 / (1.0 + std::exp(-2.0 * z));
@@ -235,23 +235,23 @@ inline GeneratedBank generate_bank(const GeneratorParams& params) {
   const auto make_month = [&](std::int64_t begin, double amount_factor, double corridor_share) {
     std::vector<std::vector<Transaction>> payments(n);
     for (std::size_t i = 0; i < n; ++i) {
-      detail::add_payments(rng, behaviours[i], profiles[i].id, begin, amount_factor, corridor_share, payments[i]);
+      generation::add_payments(rng, behaviours[i], profiles[i].id, begin, amount_factor, corridor_share, payments[i]);
     }
     const auto events = static_cast<long>(std::lround(params.unusual_events_per_customer * static_cast<double>(n)));
     for (long e = 0; e < events; ++e) {
       const auto i = rng.uniform_int<std::size_t>(0, n);
-      detail::add_unusual_event(rng, behaviours[i], profiles[i].id, begin, amount_factor, payments[i]);
+      generation::add_unusual_event(rng, behaviours[i], profiles[i].id, begin, amount_factor, payments[i]);
     }
     Month month;
     for (std::size_t i = 0; i < n; ++i) {
       Customer c = profiles[i];
-      detail::by_time(payments[i]);
+      generation::by_time(payments[i]);
       c.transactions = std::move(payments[i]);
       c.as_of = begin + month_days * seconds_per_day;
       month.transactions.insert(month.transactions.end(), c.transactions.begin(), c.transactions.end());
       month.customers.push_back(std::move(c));
     }
-    detail::by_time(month.transactions);
+    generation::by_time(month.transactions);
     return month;
   };
   bank.training = make_month(training_month_begin, 1.0, 0.0);

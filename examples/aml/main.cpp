@@ -23,6 +23,8 @@
 #include <redflag/metrics/roc.hpp>
 #include <redflag/preprocessing/train_test_split.hpp>
 
+#include <CLI/CLI.hpp>
+
 #include <algorithm>
 #include <charconv>
 #include <chrono>
@@ -430,9 +432,8 @@ void write_json(const Results& r, std::ostream& out) {
 
 // ---- Command line ---------------------------------------------------------------
 
-int usage(const std::string& problem) {
-  if (!problem.empty()) std::cerr << "redflag_aml: " << problem << "\n";
-  std::cerr << "usage: redflag_aml [--seed N] [--customers N (400 to 1000000, default 2000)] [--json FILE]\n";
+int usage_error(const std::string& problem) {
+  std::cerr << "redflag_aml: " << problem << " (see redflag_aml --help)\n";
   return 2;
 }
 
@@ -444,25 +445,45 @@ bool parse_whole(std::string_view text, std::uint64_t& value) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  CLI::App app("AML customer risk on generated customers (redflag example).", "redflag_aml");
+  app.get_formatter()->label("Usage", "usage");
+  // Unknown options are kept (extras) and refused below, naming them; values
+  // are kept as typed and checked below, saying what was expected.
+  app.allow_extras();
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  std::string seed;
+  std::string customers;
   Options options;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--help") return usage("");
-    if (arg != "--seed" && arg != "--customers" && arg != "--json") return usage("unknown option '" + arg + "'");
-    if (i + 1 == argc) return usage(arg + " needs a value");
-    const std::string value = argv[++i];
-    std::uint64_t whole = 0;
-    if (arg == "--json") {
-      options.json = value;
-    } else if (!parse_whole(value, whole)) {
-      return usage(arg + " expects a whole number, got '" + value + "'");
-    } else if (arg == "--seed") {
-      options.seed = whole;
-    } else if (whole < 400 || whole > 1000000) {
-      return usage("--customers must be in [400, 1000000], got " + value);
-    } else {
-      options.customers = static_cast<Index>(whole);
+  app.add_option("--seed", seed, "random seed of the bank and the models (default 7)")
+      ->option_text("N")
+      ->type_name("N");
+  app.add_option("--customers", customers, "customers, in [400, 1000000] (default 2000)")
+      ->option_text("N")
+      ->type_name("N");
+  app.add_option("--json", options.json, "also write the results as JSON")->option_text("FILE")->type_name("FILE");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& help) {
+    return app.exit(help);
+  } catch (const CLI::ParseError& failure) {
+    return usage_error(failure.what());
+  }
+  if (!app.remaining().empty()) {
+    const std::string extra = app.remaining().front();
+    return usage_error(extra.starts_with("-") ? "unknown option '" + extra + "'"
+                                              : "unexpected argument '" + extra + "'");
+  }
+  std::uint64_t whole = 0;
+  if (app.count("--seed") > 0) {
+    if (!parse_whole(seed, whole)) return usage_error("--seed expects a whole number, got '" + seed + "'");
+    options.seed = whole;
+  }
+  if (app.count("--customers") > 0) {
+    if (!parse_whole(customers, whole)) {
+      return usage_error("--customers expects a whole number, got '" + customers + "'");
     }
+    if (whole < 400 || whole > 1000000) return usage_error("--customers must be in [400, 1000000], got " + customers);
+    options.customers = static_cast<Index>(whole);
   }
 
   const Results results = run(options);

@@ -81,7 +81,7 @@ class HttpError : public std::runtime_error {
 
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
 
-namespace service_detail {
+namespace service_parts {
 
 namespace beast = boost::beast;
 namespace http = boost::beast::http;
@@ -338,15 +338,15 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   bool reading_ = false;
 };
 
-}  // namespace service_detail
+}  // namespace service_parts
 
 class HttpService {
  public:
   // Binds and listens on address:port at once, so port() is known before
   // run(); port 0 lets the system pick a free port.
-  HttpService(const std::string& address, unsigned short port) : core_(std::make_unique<service_detail::Core>()) {
+  HttpService(const std::string& address, unsigned short port) : core_(std::make_unique<service_parts::Core>()) {
     namespace net = boost::asio;
-    const service_detail::tcp::endpoint endpoint(net::ip::make_address(address), port);
+    const service_parts::tcp::endpoint endpoint(net::ip::make_address(address), port);
     auto& acceptor = core_->acceptor;
     acceptor.open(endpoint.protocol());
     acceptor.set_option(net::socket_base::reuse_address(true));
@@ -361,7 +361,7 @@ class HttpService {
   // be "{name}" placeholders, e.g. "/recommendations/{id}/viewed".
   void route(boost::beast::http::verb method, std::string_view pattern, HttpHandler handler) {
     std::vector<std::string> segments;
-    for (const std::string_view segment : service_detail::split_path(pattern)) segments.emplace_back(segment);
+    for (const std::string_view segment : service_parts::split_path(pattern)) segments.emplace_back(segment);
     core_->routes.push_back({method, std::move(segments), std::move(handler)});
   }
 
@@ -418,10 +418,10 @@ class HttpService {
 
  private:
   void accept() {
-    core_->acceptor.async_accept([this](boost::beast::error_code error, service_detail::tcp::socket socket) {
+    core_->acceptor.async_accept([this](boost::beast::error_code error, service_parts::tcp::socket socket) {
       if (core_->stopping) return;  // the listener was closed by stop()
       if (error) return accept();  // e.g. out of descriptors: drop this one, keep listening
-      auto session = std::make_shared<service_detail::HttpSession>(*core_, std::move(socket));
+      auto session = std::make_shared<service_parts::HttpSession>(*core_, std::move(socket));
       std::erase_if(core_->http_sessions, [](const auto& known) { return known.expired(); });
       core_->http_sessions.push_back(session);
       session->start();
@@ -429,7 +429,7 @@ class HttpService {
     });
   }
 
-  std::unique_ptr<service_detail::Core> core_;
+  std::unique_ptr<service_parts::Core> core_;
 };
 
 }  // namespace redflag::examples

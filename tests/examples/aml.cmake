@@ -232,7 +232,7 @@ endif()
 foreach(case IN ITEMS "--customers;10|--customers must be in \\[400, 1000000\\], got 10"
                       "--seed;x|--seed expects a whole number, got 'x'"
                       "--trees;5|unknown option '--trees'"
-                      "--json|--json needs a value")
+                      "--json|--json: 1 required FILE missing")
   string(REPLACE "|" ";" case "${case}")
   list(POP_BACK case pattern)
   execute_process(COMMAND "${AML}" ${case} RESULT_VARIABLE code OUTPUT_VARIABLE out ERROR_VARIABLE errors)
