@@ -90,9 +90,7 @@ class Arguments {
     return path + " --help";
   }
 
-  [[noreturn]] void fail(const std::string& what) const {
-    throw invalid_argument("redflag " + command_ + ": " + what);
-  }
+  [[noreturn]] void fail(const std::string& what) const { throw invalid_argument("redflag " + command_ + ": " + what); }
 
   const CLI::App* app_;
   std::string command_;
@@ -107,8 +105,8 @@ class Arguments {
       ++i;  // every option of fit and eval takes a value
       continue;
     }
-    throw invalid_argument("redflag " + app.get_name() + ": unknown model '" + extras[i] + "' (supported: " +
-                           supported + ")");
+    throw invalid_argument("redflag " + app.get_name() + ": unknown model '" + extras[i] +
+                           "' (supported: " + supported + ")");
   }
   throw invalid_argument("redflag " + app.get_name() + ": expected a model name (" + supported +
                          ") and one CSV file (see redflag " + app.get_name() + " --help)");
@@ -153,8 +151,9 @@ Number parse_number(const std::string& text, const std::string& command, const s
 // --dtype float32|float64 (default float64): the scalar the forests compute
 // in. float32 compares like for like with scikit-learn, whose forests
 // compute in float32.
-inline constexpr const char* dtype_help = "float64 (default) or float32, the scalar the model computes in\n"
-                                          "(scikit-learn's forests use float32)";
+inline constexpr const char* dtype_help =
+    "float64 (default) or float32, the scalar the model computes in\n"
+    "(scikit-learn's forests use float32)";
 
 inline bool float32_requested(const Arguments& parsed, const std::string& command) {
   const std::string text = parsed.value("dtype", "float64");

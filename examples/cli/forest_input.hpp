@@ -56,8 +56,8 @@ void check_forest_input(const Eigen::MatrixBase<Derived>& X, const Schema& schem
           (value < 0 || value > max_category_code || value != std::floor(value))) {
         std::string text;
         append_csv_number(text, X(row, col));  // as the file has it, in the shortest form
-        throw data_error("redflag " + command + ": " + at() + " is " + text + "; categorical column '" +
-                         column.name + "' needs whole codes in [0, 2147483647]");
+        throw data_error("redflag " + command + ": " + at() + " is " + text + "; categorical column '" + column.name +
+                         "' needs whole codes in [0, 2147483647]");
       }
     }
   }

@@ -178,8 +178,7 @@ IforestSettings<T> parse_iforest_settings(const Arguments& parsed, const std::st
     }
   }
   if (parsed.has("seed")) {
-    params.random_state =
-        parse_number<std::uint64_t>(parsed.value("seed"), command, "seed", "an integer in [0, 2^64)");
+    params.random_state = parse_number<std::uint64_t>(parsed.value("seed"), command, "seed", "an integer in [0, 2^64)");
   }
   if (parsed.has("threads")) {
     params.n_jobs = parse_number<int>(parsed.value("threads"), command, "threads", "a non-zero integer");
@@ -247,8 +246,7 @@ namespace iforest_options {
 
 template <class Model>
 Model fit_model(const typename Model::Params& params, const MatrixRef<typename Model::scalar_type>& X,
-                const Schema& schema,
-                const Arguments& parsed, const std::string& command) {
+                const Schema& schema, const Arguments& parsed, const std::string& command) {
   Model forest(params);
   try {
     forest.fit(X, schema);
@@ -268,8 +266,7 @@ template <Scalar T, class Use>
 auto fit_iforest(const IforestSettings<T>& settings, const MatrixRef<T>& X, const Schema& schema,
                  const Arguments& parsed, const std::string& command, Use&& use) {
   if (settings.extended) {
-    return use(
-        iforest_options::fit_model<ExtendedForest<T>>(settings.extended_params(), X, schema, parsed, command));
+    return use(iforest_options::fit_model<ExtendedForest<T>>(settings.extended_params(), X, schema, parsed, command));
   }
   return use(iforest_options::fit_model<Forest<T>>(settings.params, X, schema, parsed, command));
 }

@@ -67,10 +67,11 @@ inline std::string class_weight_text(const std::variant<ClassWeight, std::map<La
 // them against the library's ranges; throws invalid_argument naming the option.
 template <Scalar T>
 typename RandomForest<T>::Params parse_rf_params(const Arguments& parsed, const std::string& command,
-                                                      ClassWeight default_weight) {
+                                                 ClassWeight default_weight) {
   typename RandomForest<T>::Params params;
   params.class_weight = default_weight;
-  if (parsed.has("trees")) params.n_estimators = parse_number<Index>(parsed.value("trees"), command, "trees", "an integer >= 1");
+  if (parsed.has("trees"))
+    params.n_estimators = parse_number<Index>(parsed.value("trees"), command, "trees", "an integer >= 1");
   if (parsed.has("max-depth") && parsed.value("max-depth") != "none") {
     params.max_depth = parse_number<Index>(parsed.value("max-depth"), command, "max-depth", "none or an integer >= 1");
   }
@@ -89,13 +90,13 @@ typename RandomForest<T>::Params parse_rf_params(const Arguments& parsed, const 
   if (parsed.has("seed")) {
     params.random_state = parse_number<std::uint64_t>(parsed.value("seed"), command, "seed", "an integer in [0, 2^64)");
   }
-  if (parsed.has("threads")) params.n_jobs = parse_number<int>(parsed.value("threads"), command, "threads", "a non-zero integer");
+  if (parsed.has("threads"))
+    params.n_jobs = parse_number<int>(parsed.value("threads"), command, "threads", "a non-zero integer");
   try {
     RandomForest<T>::validate_params(params, "RandomForestClassifier::fit");
     resolve_n_jobs(params.n_jobs, "RandomForestClassifier::fit");
   } catch (const invalid_argument& failure) {
-    rethrow_naming_option(failure, parsed, command, {RandomForest<T>::model_type},
-                          rf_options::option_of_parameter);
+    rethrow_naming_option(failure, parsed, command, {RandomForest<T>::model_type}, rf_options::option_of_parameter);
   }
   return params;
 }
@@ -111,15 +112,13 @@ CsvTable<T> read_rf_data(const std::filesystem::path& path, const std::string& l
 }
 
 template <Scalar T>
-RandomForest<T> fit_rf(const typename RandomForest<T>::Params& params, const MatrixRef<T>& X,
-                            const LabelsRef& y, const Schema& schema, const Arguments& parsed,
-                            const std::string& command) {
+RandomForest<T> fit_rf(const typename RandomForest<T>::Params& params, const MatrixRef<T>& X, const LabelsRef& y,
+                       const Schema& schema, const Arguments& parsed, const std::string& command) {
   RandomForest<T> forest(params);
   try {
     forest.fit(X, y, schema);
   } catch (const invalid_argument& failure) {
-    rethrow_naming_option(failure, parsed, command, {RandomForest<T>::model_type},
-                          rf_options::option_of_parameter);
+    rethrow_naming_option(failure, parsed, command, {RandomForest<T>::model_type}, rf_options::option_of_parameter);
   }
   return forest;
 }

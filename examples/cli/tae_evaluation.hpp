@@ -149,8 +149,12 @@ inline void score_segment(const TransformerAutoencoder<float>& model, const Matr
   const Matrix<float> errors = model.timestep_errors(sliding_windows(bars, window));
   Vector<float> window_scores;
   switch (scoring.window) {
-    case Scoring::Window::rms: window_scores = errors.rowwise().squaredNorm().cwiseQuotient(
-                                   Vector<float>::Constant(errors.rows(), static_cast<float>(window))).cwiseSqrt(); break;
+    case Scoring::Window::rms:
+      window_scores = errors.rowwise()
+                          .squaredNorm()
+                          .cwiseQuotient(Vector<float>::Constant(errors.rows(), static_cast<float>(window)))
+                          .cwiseSqrt();
+      break;
     case Scoring::Window::mean: window_scores = errors.rowwise().mean(); break;
     case Scoring::Window::max: window_scores = errors.rowwise().maxCoeff(); break;
   }
@@ -246,10 +250,9 @@ inline int run(const Arguments& parsed, std::ostream& out) {
     }
   }
 
-  const std::vector<std::string> columns =
-      split_names(parsed.value("columns", "open,high,low,close,volume"));
-  const auto table = read_csv<float>(parsed.positional("SERIES.csv"),
-                                     {.label_column = parsed.value("label"), .columns = columns});
+  const std::vector<std::string> columns = split_names(parsed.value("columns", "open,high,low,close,volume"));
+  const auto table =
+      read_csv<float>(parsed.positional("SERIES.csv"), {.label_column = parsed.value("label"), .columns = columns});
   const Matrix<float>& series = table.values;
   const bool ohlcv_columns = series.cols() == ohlcv::columns;
   if (!labelled && !ohlcv_columns) {
@@ -270,18 +273,18 @@ inline int run(const Arguments& parsed, std::ostream& out) {
       .learning_rate = positive_option<double>(parsed, "learning-rate", 1e-3),
       .scaling = ohlcv_columns ? WindowScaler<float>::Params{}
                                : WindowScaler<float>::Params{.price_columns = {}, .volume_columns = {}},
-      .random_state = parsed.has("seed") ? parse_number<std::uint64_t>(parsed.value("seed"), "eval", "seed",
-                                                                       "an integer >= 0")
-                                         : 0,
-      .n_jobs = parsed.has("threads") ? parse_number<int>(parsed.value("threads"), "eval", "threads", "an integer")
-                                      : 1};
+      .random_state =
+          parsed.has("seed") ? parse_number<std::uint64_t>(parsed.value("seed"), "eval", "seed", "an integer >= 0") : 0,
+      .n_jobs =
+          parsed.has("threads") ? parse_number<int>(parsed.value("threads"), "eval", "threads", "an integer") : 1};
   const Index repeats = labelled ? 1 : positive_option<Index>(parsed, "repeats", 40);
 
   const Index n = series.rows(), window = params.window;
   const Index train_end = n * 6 / 10, validation_end = n * 8 / 10;
   if (train_end < window + 1 || validation_end - train_end < window || n - validation_end < window) {
     throw data_error("redflag eval: a series of " + std::to_string(n) + " bars is too short for --window " +
-                     std::to_string(window) + ": each of the training (60 %), validation and test (20 % each) "
+                     std::to_string(window) +
+                     ": each of the training (60 %), validation and test (20 % each) "
                      "segments needs at least one window");
   }
   const Matrix<float> training = series.topRows(train_end);
@@ -303,9 +306,10 @@ inline int run(const Arguments& parsed, std::ostream& out) {
   try {
     model.fit(training_windows);
   } catch (const invalid_argument& failure) {
-    rethrow_naming_option(failure, parsed, "eval", {"TransformerAutoencoder"},
-                          std::vector<ParameterOption>{{"window", "window"}, {"d_model", "d-model"},
-                                                       {"heads", "heads"}, {"ffn", "ffn"}, {"n_jobs", "threads"}});
+    rethrow_naming_option(
+        failure, parsed, "eval", {"TransformerAutoencoder"},
+        std::vector<ParameterOption>{
+            {"window", "window"}, {"d_model", "d-model"}, {"heads", "heads"}, {"ffn", "ffn"}, {"n_jobs", "threads"}});
   }
   const double train_s = clock.milliseconds() / 1000.0;
 
@@ -319,8 +323,8 @@ inline int run(const Arguments& parsed, std::ostream& out) {
     const bool youden = rule == "youden";
     const Metrics windows = evaluate(tested.windows, choose_threshold(valid.windows, youden, fallback));
     const Metrics bars = evaluate(tested.bars, choose_threshold(valid.bars, youden, fallback));
-    per_type += std::string(per_type.empty() ? "" : ",") + "\"" + std::string(name) + "\":{\"window\":" +
-                json_metrics(windows) + ",\"timestep\":" + json_metrics(bars) + "}";
+    per_type += std::string(per_type.empty() ? "" : ",") + "\"" + std::string(name) +
+                "\":{\"window\":" + json_metrics(windows) + ",\"timestep\":" + json_metrics(bars) + "}";
   };
   if (labelled) {
     Segment valid, tested;
@@ -333,8 +337,8 @@ inline int run(const Arguments& parsed, std::ostream& out) {
       Segment valid, tested;
       for (Index r = 0; r < repeats; ++r) {
         // Independent seeds per type, repeat and segment, all from --seed.
-        Random seeds = Random::stream(params.random_state, 1000 + 100 * static_cast<std::uint64_t>(type) +
-                                                               static_cast<std::uint64_t>(r));
+        Random seeds = Random::stream(params.random_state,
+                                      1000 + 100 * static_cast<std::uint64_t>(type) + static_cast<std::uint64_t>(r));
         const AnomalyInjector<float> validation_injector({.type = type, .random_state = seeds.next_u64()}, sigma);
         const AnomalyInjector<float> test_injector({.type = type, .random_state = seeds.next_u64()}, sigma);
         const InjectedSeries<float> v = validation_injector.inject(validation);

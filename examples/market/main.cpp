@@ -43,14 +43,14 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <algorithm>
-#include <cmath>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -109,9 +109,10 @@ Number parse_number(std::string_view option, std::string_view text, Number lo, N
 }
 
 Options parse_options(int argc, char** argv) {
-  CLI::App app("Market time series: OHLCV bars through a TransformerAutoencoder, with an HTML report and a "
-               "streaming mode (redflag example).",
-               "redflag_market");
+  CLI::App app(
+      "Market time series: OHLCV bars through a TransformerAutoencoder, with an HTML report and a "
+      "streaming mode (redflag example).",
+      "redflag_market");
   app.get_formatter()->label("Usage", "usage");
   app.get_formatter()->column_width(26);
   // Unknown options and a second CSV are kept (extras) and refused below, naming them.
@@ -200,8 +201,8 @@ Options parse_options(int argc, char** argv) {
     try {
       o.inject = redflag::parse_anomaly_type(text["--inject"]);
     } catch (const redflag::invalid_argument&) {
-      throw usage_error("--inject expects contextual, pattern, collective, subtle or mixed, got '" +
-                        text["--inject"] + "'");
+      throw usage_error("--inject expects contextual, pattern, collective, subtle or mixed, got '" + text["--inject"] +
+                        "'");
     }
   }
   if (given("--report")) o.report = text["--report"];

@@ -341,8 +341,8 @@ inline void write_report(std::ostream& out, const Report& r) {
 <html lang="en">
 <head>
 <meta charset="utf-8">
-<title>)" << html::escape(r.title)
-      << R"(</title>
+<title>)"
+      << html::escape(r.title) << R"(</title>
 <style>
 body { font-family: "DejaVu Sans", Helvetica, Arial, sans-serif; color: #222; margin: 24px auto; max-width: 1180px; font-size: 14px; }
 h1 { font-size: 22px; margin: 0 0 4px; }

@@ -229,8 +229,8 @@ int main(int argc, char** argv) {
   CLI::App* analyze_mode = tool.add_subcommand("analyze", "print the recommendations for a batch");
   analyze_mode->add_option("FILE", "the batch of accounts, as JSON")->required();
   analyze_mode->add_flag("--flagged")->description("only flagged or drifted accounts");
-  CLI::App* generate_mode = tool.add_subcommand(
-      "generate", "write synthetic accounts (the defaults: the bundled sample)");
+  CLI::App* generate_mode =
+      tool.add_subcommand("generate", "write synthetic accounts (the defaults: the bundled sample)");
   generate_mode->add_option("FILE", "the accounts to write, as JSON")->required();
   add_options(*generate_mode, {{"--accounts N", "accounts; default " + std::to_string(sample_accounts)},
                                {"--drifted K", "accounts with cash drift; default " + std::to_string(sample_drifted)},

@@ -307,9 +307,10 @@ int serve(const Arguments& args) {
 
 int main(int argc, char** argv) {
   // `run` is also the default mode: its options and FILE go on the tool itself.
-  CLI::App tool("Card-transaction monitoring on a stream of JSON lines (redflag example). Without a mode, runs "
-                "`run`.",
-                "redflag_transactions");
+  CLI::App tool(
+      "Card-transaction monitoring on a stream of JSON lines (redflag example). Without a mode, runs "
+      "`run`.",
+      "redflag_transactions");
   tool.get_formatter()->label("Usage", "usage");
   tool.allow_extras();
   tool.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
@@ -317,8 +318,9 @@ int main(int argc, char** argv) {
     app.add_option("FILE", "transactions as JSON lines, - for stdin; default: the bundled stream");
     add_options(app, {{"--out FILE", "write one verdict per transaction as JSON lines to FILE"},
                       {"--rules FILE", "the rules, as a JSON configuration; default: the built-in rules"},
-                      {"--registry DIR", "keep the model registry in DIR (new or empty); default: a\n"
-                                         "temporary directory removed at exit"},
+                      {"--registry DIR",
+                       "keep the model registry in DIR (new or empty); default: a\n"
+                       "temporary directory removed at exit"},
                       {"--top N", "entities listed in the summary; default 5"}});
     app.add_flag("--jsonl")->description("write the verdicts to stdout and the summary to stderr");
   };
@@ -326,17 +328,18 @@ int main(int argc, char** argv) {
   CLI::App* run_mode = tool.add_subcommand("run", "score every transaction of FILE and print a summary (the default)");
   define_run(*run_mode);
   CLI::App* generate_mode =
-      tool.add_subcommand("generate", "write a labelled stream from redflag's TransactionSimulator (the defaults "
-                                      "reproduce the bundled data/transactions.jsonl)");
+      tool.add_subcommand("generate",
+                          "write a labelled stream from redflag's TransactionSimulator (the defaults "
+                          "reproduce the bundled data/transactions.jsonl)");
   add_options(*generate_mode, {{"--users N", "card holders; default 40"},
                                {"--transactions N", "transactions; default 4000"},
                                {"--days N", "days covered; default 21"},
                                {"--fraud-rate F", "share of fraudulent transactions; default 0.02"},
                                {"--seed S", "random seed; default 2024"},
                                {"--out FILE", "the stream to write; default stdout"}});
-  CLI::App* serve_mode =
-      tool.add_subcommand("serve", "replay FILE, then answer POST /detect and GET /health until SIGINT or "
-                                   "SIGTERM (needs Boost)");
+  CLI::App* serve_mode = tool.add_subcommand("serve",
+                                             "replay FILE, then answer POST /detect and GET /health until SIGINT or "
+                                             "SIGTERM (needs Boost)");
   serve_mode->add_option("FILE", "transactions to replay first, - for stdin; default: the bundled stream");
   add_options(*serve_mode, {{"--host ADDRESS", "the address to listen on; default 127.0.0.1"},
                             {"--port P", "the port; default 8080, 0 picks a free one"},

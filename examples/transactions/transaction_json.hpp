@@ -127,7 +127,7 @@ inline LabelledTransaction parse_transaction(std::string_view line) {
   t.amount = amount.get<double>();
   t.currency = json_fields::text(object, "currency");
   t.timestamp_ms = json_fields::integer(object, "timestamp_ms", std::numeric_limits<std::int64_t>::min(),
-                                   std::numeric_limits<std::int64_t>::max());
+                                        std::numeric_limits<std::int64_t>::max());
   t.utc_offset_minutes =
       static_cast<std::int32_t>(json_fields::integer(object, "utc_offset_minutes", -100'000, 100'000));
   t.merchant = json_fields::text(object, "merchant");

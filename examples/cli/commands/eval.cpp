@@ -152,8 +152,9 @@ int run_eval_iforest(const Arguments& parsed, std::ostream& out) {
 }
 
 Action define_eval(CLI::App& app) {
-  app.footer("`redflag eval iforest --help`, `redflag eval rf --help` and `redflag eval tae --help`\n"
-             "list each model's options.");
+  app.footer(
+      "`redflag eval iforest --help`, `redflag eval rf --help` and `redflag eval tae --help`\n"
+      "list each model's options.");
 
   CLI::App* iforest = app.add_subcommand("iforest", "fit and score an (Extended)IsolationForest on labelled rows");
   iforest->add_option("DATA.csv", "the rows, with a header and a 0/1 label column")->required();
@@ -169,8 +170,9 @@ Action define_eval(CLI::App& app) {
   add_rf_options(*rf);
   rf->footer(eval_rf_footer);
 
-  CLI::App* tae = app.add_subcommand(std::string(tae_model_name), "train a TransformerAutoencoder on a series, "
-                                                                   "evaluate it on injected or labelled anomalies");
+  CLI::App* tae = app.add_subcommand(std::string(tae_model_name),
+                                     "train a TransformerAutoencoder on a series, "
+                                     "evaluate it on injected or labelled anomalies");
   add_tae_options(*tae);
 
   return [&app, iforest, rf, tae](std::ostream& out) {

@@ -43,7 +43,8 @@ int run_rf(const Arguments& parsed, std::ostream& out) {
   const double fit_ms = clock.milliseconds();
   save(forest, out_path);
   std::string classes;
-  for (const Label label_value : forest.classes()) classes += (classes.empty() ? "" : " ") + std::to_string(label_value);
+  for (const Label label_value : forest.classes())
+    classes += (classes.empty() ? "" : " ") + std::to_string(label_value);
   out << "fitted " << forest.model_type << " (" << forest.n_estimators() << " trees, max_depth "
       << (params.max_depth ? std::to_string(*params.max_depth) : std::string("none")) << ", class_weight "
       << class_weight_text(params.class_weight) << ", " << forest.node_count() << " nodes, classes " << classes

@@ -18,9 +18,9 @@ int run_metrics(const Arguments& parsed, std::ostream& out) {
     throw invalid_argument("redflag metrics: give --threshold or --contamination, not both");
   }
   Stopwatch clock;
-  const auto table = read_csv<double>(
-      std::filesystem::path(parsed.positional("DATA.csv")),
-      {.label_column = parsed.value("label", "label"), .columns = {parsed.required("score")}});
+  const auto table =
+      read_csv<double>(std::filesystem::path(parsed.positional("DATA.csv")),
+                       {.label_column = parsed.value("label", "label"), .columns = {parsed.required("score")}});
   const double read_ms = clock.milliseconds();
   clock.restart();
   const Vector<double> scores = table.values.col(0);
@@ -45,13 +45,13 @@ int run_metrics(const Arguments& parsed, std::ostream& out) {
   out << line;
   std::snprintf(line, sizeof line, "ROC AUC            %.6f\naverage precision  %.6f\n", auc, ap);
   out << line;
-  std::snprintf(line, sizeof line, "Youden's J         %.6f at %.6g (TPR %.4f, FPR %.4f)\n", youden.j,
-                youden.threshold, youden.tpr, youden.fpr);
+  std::snprintf(line, sizeof line, "Youden's J         %.6f at %.6g (TPR %.4f, FPR %.4f)\n", youden.j, youden.threshold,
+                youden.tpr, youden.fpr);
   out << line;
   std::snprintf(line, sizeof line, "threshold          %.6g (%s)\n\n", threshold, rule.c_str());
   out << line << report.to_string() << "\n";
-  out << "timing             read " << format_milliseconds(read_ms) << ", metrics "
-      << format_milliseconds(compute_ms) << "\n";
+  out << "timing             read " << format_milliseconds(read_ms) << ", metrics " << format_milliseconds(compute_ms)
+      << "\n";
   return 0;
 }
 

@@ -17,9 +17,9 @@ CsvTable<double> read_features(const std::filesystem::path& path, const std::str
   std::ifstream in(path);
   std::string header;
   std::getline(in, header);
-  const bool has_label = !label.empty() && (header == label || header.starts_with(label + ",") ||
-                                            header.ends_with("," + label) ||
-                                            header.find("," + label + ",") != std::string::npos);
+  const bool has_label =
+      !label.empty() && (header == label || header.starts_with(label + ",") || header.ends_with("," + label) ||
+                         header.find("," + label + ",") != std::string::npos);
   return read_csv<double>(path, {.label_column = has_label ? label : std::string()});
 }
 

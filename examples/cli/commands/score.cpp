@@ -83,8 +83,7 @@ Schema with_kinds_of(const Schema& model_schema, const Schema& csv_schema) {
 }
 
 template <Scalar T>
-void write_explanation(std::ostream& out, const Explanation<T>& explanation, const LabelVector& predictions,
-                       Index k) {
+void write_explanation(std::ostream& out, const Explanation<T>& explanation, const LabelVector& predictions, Index k) {
   std::string buffer = "anomaly_score,prediction,base_value";
   for (Index j = 1; j <= k; ++j) buffer += ",feature_" + std::to_string(j) + ",contribution_" + std::to_string(j);
   buffer += '\n';
@@ -110,11 +109,9 @@ void write_explanation(std::ostream& out, const Explanation<T>& explanation, con
 // --explain K as a count in [1, d], checked before any data is read.
 Index parse_explain(const Arguments& parsed, const ModelInfo& info, const std::filesystem::path& model_path) {
   if (!parsed.has("explain")) return 0;
-  if (info.model_type != IsolationForest<double>::model_type &&
-      info.model_type != RandomForest<double>::model_type) {
+  if (info.model_type != IsolationForest<double>::model_type && info.model_type != RandomForest<double>::model_type) {
     throw invalid_argument("redflag score: --explain needs an IsolationForest or a RandomForestClassifier; " +
-                           model_path.string() +
-                           " holds an " + info.model_type +
+                           model_path.string() + " holds an " + info.model_type +
                            " (explanations are for axis-parallel forests; hyperplane splits mix features)");
   }
   const std::string text = parsed.value("explain");
@@ -147,8 +144,8 @@ std::ostream& write_scores(const Arguments& parsed, std::ostream& out, const Wri
 }
 
 template <class Model>
-int score_with(const Arguments& parsed, const std::filesystem::path& model_path,
-               const std::filesystem::path& data_path, Index explain, std::ostream& out) {
+int score_with(const Arguments& parsed, const std::filesystem::path& model_path, const std::filesystem::path& data_path,
+               Index explain, std::ostream& out) {
   using T = typename Model::scalar_type;
   const Model forest = load<Model>(model_path);
   auto table = read_model_columns<T>(data_path, forest.schema(), parsed.value("label", "label"));
@@ -156,8 +153,8 @@ int score_with(const Arguments& parsed, const std::filesystem::path& model_path,
   try {
     forest.schema().require_same(table.schema, std::string(Model::model_type) + "::anomaly_score");
   } catch (const schema_mismatch& failure) {
-    throw schema_mismatch("redflag score: " + data_path.string() + " does not have the model's columns: " +
-                          failure.what());
+    throw schema_mismatch("redflag score: " + data_path.string() +
+                          " does not have the model's columns: " + failure.what());
   }
   check_forest_input(table.values, forest.schema(), forest.params().missing, data_path, "score",
                      "the model was fitted with --missing reject (refit with --missing route to score rows "
@@ -187,8 +184,8 @@ int score_with(const Arguments& parsed, const std::filesystem::path& model_path,
   if (explain > 0) {
     char base[32];
     std::snprintf(base, sizeof base, "%.6g", static_cast<double>(explanation.expected_value));
-    *summary << ", explained (top " << explain << " of " << forest.n_features() << " features, base value "
-             << base << ")";
+    *summary << ", explained (top " << explain << " of " << forest.n_features() << " features, base value " << base
+             << ")";
   }
   *summary << (parsed.has("out") ? ", wrote " + parsed.value("out") : std::string()) << "\n";
   return 0;
@@ -205,7 +202,8 @@ void write_class_scores(std::ostream& out, const RandomForest<T>& forest, const 
   buffer += "prediction";
   if (explanation != nullptr) {
     buffer += ",explained_class,expected_value";
-    for (Index j = 1; j <= explain; ++j) buffer += ",feature_" + std::to_string(j) + ",contribution_" + std::to_string(j);
+    for (Index j = 1; j <= explain; ++j)
+      buffer += ",feature_" + std::to_string(j) + ",contribution_" + std::to_string(j);
   }
   buffer += '\n';
   const auto d = static_cast<std::size_t>(forest.n_features());
@@ -260,8 +258,8 @@ int score_classifier(const Arguments& parsed, const std::filesystem::path& model
   try {
     forest.schema().require_same(table.schema, std::string(Model::model_type) + "::predict_proba");
   } catch (const schema_mismatch& failure) {
-    throw schema_mismatch("redflag score: " + data_path.string() + " does not have the model's columns: " +
-                          failure.what());
+    throw schema_mismatch("redflag score: " + data_path.string() +
+                          " does not have the model's columns: " + failure.what());
   }
   check_forest_input(table.values, forest.schema(), MissingPolicy::reject, data_path, "score",
                      "a RandomForestClassifier needs every value present");
@@ -329,10 +327,10 @@ int run_score(const Arguments& parsed, std::ostream& out) {
                    : score_classifier<double>(parsed, model_path, data_path, explain, out);
   }
   throw invalid_argument("redflag score: " + model_path.string() + " holds a '" + info.model_type + "' (" +
-                         info.scalar + "); score supports " + std::string(IsolationForest<double>::model_type) +
-                         ", " + std::string(ExtendedIsolationForest<double>::model_type) + " and " +
-                         std::string(RandomForest<double>::model_type) + " (" +
-                         std::string(scalar_name<float>) + " or " + std::string(scalar_name<double>) + ")");
+                         info.scalar + "); score supports " + std::string(IsolationForest<double>::model_type) + ", " +
+                         std::string(ExtendedIsolationForest<double>::model_type) + " and " +
+                         std::string(RandomForest<double>::model_type) + " (" + std::string(scalar_name<float>) +
+                         " or " + std::string(scalar_name<double>) + ")");
 }
 
 Action define_score(CLI::App& app) {

@@ -350,9 +350,7 @@ void write_csv(const std::filesystem::path& path, const CsvTable<T>& table,
 // nan, inf, -inf).
 template <class T>
   requires std::is_arithmetic_v<T>
-void append_csv_number(std::string& line, T value) {
-  detail::csv::append_number(line, value);
-}
+void append_csv_number(std::string& line, T value) { detail::csv::append_number(line, value); }
 
 // Appends `text` as one field (a column name or a text cell), quoted when a
 // reader would otherwise split it at `delimiter` or a line break, trim it or
