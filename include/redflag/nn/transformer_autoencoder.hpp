@@ -29,7 +29,6 @@
 // model) and stores contamination as auto or a fraction; format 1 files load.
 
 #include <redflag/core/concepts.hpp>
-#include <redflag/core/eigen_cereal.hpp>
 #include <redflag/core/error.hpp>
 #include <redflag/core/explanation.hpp>
 #include <redflag/core/parallel.hpp>
@@ -40,22 +39,15 @@
 #include <redflag/core/validation.hpp>
 #include <redflag/metrics/thresholds.hpp>
 #include <redflag/nn/adam.hpp>
-#include <redflag/nn/module.hpp>
+#include <redflag/nn/detail/autoencoder_serialization.hpp>
+#include <redflag/nn/detail/autoencoder_trainer.hpp>
 #include <redflag/nn/transformer_network.hpp>
-#include <redflag/nn/window_batches.hpp>
 #include <redflag/timeseries/window_scaling.hpp>
 
-#include <cereal/cereal.hpp>
-#include <cereal/types/optional.hpp>
-#include <cereal/types/vector.hpp>
-
-#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
 #include <optional>
-#include <numeric>
-#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -133,24 +125,25 @@ class TransformerAutoencoder {
   TransformerAutoencoder& fit(const MatrixRef<T>& windows) {
     constexpr std::string_view where = "TransformerAutoencoder::fit";
     params_.validate(where);
-    const Index features = check_training_windows(windows, where);
+    const Index features = detail::autoencoder::check_training_windows(settings(), windows, where);
     std::optional<WindowScaler<T>> scaler;
     if (params_.scaling) {
       scaler.emplace(*params_.scaling);
-      scaler->fit(windows.topRows(windows.rows() - validation_windows(windows.rows())), features);
+      scaler->fit(windows.topRows(windows.rows() - detail::autoencoder::validation_windows(settings(), windows.rows())),
+                  features);
     }
     const Matrix<T> scaled = scaler ? scaler->transform(windows) : Matrix<T>();
     const MatrixRef<T> input = scaler ? MatrixRef<T>(scaled) : windows;
     Random init = Random::stream(params_.random_state, 0);
     Network network(shape(features), init);
-    Training run{.adam = Adam(network, adam_params()),
-                 .best = network,
-                 .last = std::move(network),
-                 .history = {},
-                 .best_loss = std::numeric_limits<double>::infinity(),
-                 .best_epoch = 0,
-                 .stale_epochs = 0};
-    train(input, run, params_.epochs, where);
+    TrainingRun run{.adam = Adam(network, adam_params()),
+                    .best = network,
+                    .last = std::move(network),
+                    .history = {},
+                    .best_loss = std::numeric_limits<double>::infinity(),
+                    .best_epoch = 0,
+                    .stale_epochs = 0};
+    detail::autoencoder::train(settings(), input, run, params_.epochs, where);
     commit(std::move(run), input, std::move(scaler));
     return *this;
   }
@@ -172,18 +165,18 @@ class TransformerAutoencoder {
     detail::require_parameter(epochs >= done, where, "epochs",
                               ">= the " + std::to_string(done) + " epochs already trained", epochs);
     schema_.require_columns(windows.cols(), where);
-    check_training_windows(windows, where);
-    Training run{.adam = Adam(adam_params(), checkpoint_->learning_rate, checkpoint_->steps, checkpoint_->first,
-                              checkpoint_->second),
-                 .best = network_,
-                 .last = checkpoint_->last,
-                 .history = history_,
-                 .best_loss = history_[static_cast<std::size_t>(best_epoch_)].validation,
-                 .best_epoch = best_epoch_,
-                 .stale_epochs = checkpoint_->stale_epochs};
+    detail::autoencoder::check_training_windows(settings(), windows, where);
+    TrainingRun run{.adam = Adam(adam_params(), checkpoint_->learning_rate, checkpoint_->steps, checkpoint_->first,
+                                 checkpoint_->second),
+                    .best = network_,
+                    .last = checkpoint_->last,
+                    .history = history_,
+                    .best_loss = history_[static_cast<std::size_t>(best_epoch_)].validation,
+                    .best_epoch = best_epoch_,
+                    .stale_epochs = checkpoint_->stale_epochs};
     const Matrix<T> scaled = scaler_ ? scaler_->transform(windows) : Matrix<T>();
     const MatrixRef<T> input = scaler_ ? MatrixRef<T>(scaled) : windows;
-    train(input, run, epochs, where);
+    detail::autoencoder::train(settings(), input, run, epochs, where);
     params_.epochs = epochs;
     commit(std::move(run), input, scaler_);
     return *this;
@@ -320,36 +313,18 @@ class TransformerAutoencoder {
     if constexpr (Archive::is_loading::value) {
       // Load into a fresh model so a rejected file leaves *this untouched.
       TransformerAutoencoder loaded;
-      loaded.archive_fields(archive, version);
+      detail::autoencoder::ModelFile::archive(archive, loaded, version);
       *this = std::move(loaded);
     } else {
-      archive_fields(archive, version);
+      detail::autoencoder::ModelFile::archive(archive, *this, version);
     }
   }
 
  private:
+  friend struct detail::autoencoder::ModelFile;  // reads and writes the fields below
   using Adam = nn::Adam<Network>;
-
-  // What training carries from epoch to epoch.
-  struct Training {
-    Adam adam;
-    Network best;  // weights of the best validation epoch so far
-    Network last;  // weights after the last epoch
-    std::vector<EpochLosses> history;
-    double best_loss = std::numeric_limits<double>::infinity();
-    Index best_epoch = 0;
-    Index stale_epochs = 0;  // epochs since the best one
-  };
-
-  // Training state kept after fit for resume().
-  struct Checkpoint {
-    Network last;
-    Network first;  // Adam's moments
-    Network second;
-    std::int64_t steps = 0;
-    double learning_rate = 0.0;
-    Index stale_epochs = 0;
-  };
+  using TrainingRun = detail::autoencoder::TrainingRun<T, EpochLosses>;
+  using Checkpoint = detail::autoencoder::TrainingCheckpoint<T>;
 
   [[nodiscard]] nn::TransformerShape shape(Index features) const {
     return {.features = features,
@@ -365,93 +340,20 @@ class TransformerAutoencoder {
     return {.learning_rate = params_.learning_rate, .decay = params_.decay, .clip_norm = params_.clip_norm};
   }
 
-  [[nodiscard]] Index validation_windows(Index n) const {
-    return params_.validation_fraction > 0
-               ? std::max<Index>(1, static_cast<Index>(std::llround(params_.validation_fraction *
-                                                                    static_cast<double>(n))))
-               : 0;
-  }
-
-  // Checks the layout and size of training windows; returns the feature count.
-  Index check_training_windows(const MatrixRef<T>& windows, std::string_view where) const {
-    const Index window = params_.window;
-    if (windows.cols() < window || windows.cols() % window != 0) {
-      detail::raise<invalid_argument>(where, "windows must have window * features columns, a positive multiple of "
-                                             "window = " + std::to_string(window) + ", got " +
-                                                 std::to_string(windows.cols()));
-    }
-    detail::require_finite(windows, where, "windows");
-    const Index n_validation = validation_windows(windows.rows());
-    if (windows.rows() - n_validation < 1) {
-      detail::raise<data_error>(where, "needs at least " + std::to_string(n_validation + 1) + " windows (" +
-                                           std::to_string(n_validation) + " held out for validation_fraction = " +
-                                           detail::format_number(params_.validation_fraction) + "), got " +
-                                           std::to_string(windows.rows()));
-    }
-    return windows.cols() / window;
-  }
-
-  // Epochs history.size() .. epochs - 1, unless early stopping ends them first.
-  void train(const MatrixRef<T>& windows, Training& run, Index epochs, std::string_view where) const {
-    const Index n = windows.rows();
-    const Index n_validation = validation_windows(n);
-    const Index n_training = n - n_validation;
-    const Network& shape_source = run.last;
-    Network gradient = nn::zeros_like(shape_source);
-    // Never more windows per batch than there are: buffers sized by what runs.
-    const Index capacity = std::max<Index>(1, std::min(params_.batch_size, std::max(n_training, n_validation)));
-    nn::WindowBatches<T> batches(shape_source, capacity, true);
-    const double cells_per_window = static_cast<double>(windows.cols());
-    std::vector<Index> order(static_cast<std::size_t>(n_training));
-    std::vector<Index> validation(static_cast<std::size_t>(n_validation));
-    std::iota(validation.begin(), validation.end(), n_training);
-
-    for (auto epoch = static_cast<Index>(run.history.size()); epoch < epochs && run.stale_epochs < params_.patience;
-         ++epoch) {
-      // Each epoch's shuffle has its own stream, so it depends on the seed and epoch alone.
-      std::iota(order.begin(), order.end(), Index{0});
-      Random shuffle = Random::stream(params_.random_state, static_cast<std::uint64_t>(epoch) + 1);
-      for (Index i = n_training - 1; i > 0; --i) {
-        std::swap(order[static_cast<std::size_t>(i)], order[static_cast<std::size_t>(shuffle.uniform_int(i + 1))]);
-      }
-      double training_error = 0.0;
-      for (Index start = 0; start < n_training; start += params_.batch_size) {
-        const Index size = std::min(params_.batch_size, n_training - start);
-        const std::span<const Index> batch(order.data() + start, static_cast<std::size_t>(size));
-        const double batch_error = batches.run(run.last, windows, batch, params_.n_jobs, &gradient);
-        if (!std::isfinite(batch_error) || !nn::all_parameters_finite(gradient)) {
-          raise_diverged(epoch, "training", where);
-        }
-        training_error += batch_error;
-        run.adam.step(run.last, gradient);
-      }
-      run.adam.end_epoch();
-      EpochLosses losses{.training = training_error / (static_cast<double>(n_training) * cells_per_window)};
-      losses.validation = losses.training;
-      if (n_validation > 0) {
-        double validation_error = 0.0;
-        for (Index start = 0; start < n_validation; start += params_.batch_size) {
-          const Index size = std::min(params_.batch_size, n_validation - start);
-          const std::span<const Index> part(validation.data() + start, static_cast<std::size_t>(size));
-          validation_error += batches.run(run.last, windows, part, params_.n_jobs, nullptr);
-        }
-        losses.validation = validation_error / (static_cast<double>(n_validation) * cells_per_window);
-      }
-      if (!std::isfinite(losses.validation)) raise_diverged(epoch, "validation", where);
-      run.history.push_back(losses);
-      if (losses.validation < run.best_loss) {
-        run.best_loss = losses.validation;
-        run.best = run.last;
-        run.best_epoch = epoch;
-        run.stale_epochs = 0;
-      } else {
-        ++run.stale_epochs;
-      }
-    }
+  [[nodiscard]] detail::autoencoder::TrainingSettings settings() const {
+    return {.window = params_.window,
+            .batch_size = params_.batch_size,
+            .epochs = params_.epochs,
+            .learning_rate = params_.learning_rate,
+            .clip_norm = params_.clip_norm,
+            .patience = params_.patience,
+            .validation_fraction = params_.validation_fraction,
+            .random_state = params_.random_state,
+            .n_jobs = params_.n_jobs};
   }
 
   // Installs a finished training run: best weights, threshold, training state.
-  void commit(Training&& run, const MatrixRef<T>& windows, std::optional<WindowScaler<T>> scaler) {
+  void commit(TrainingRun&& run, const MatrixRef<T>& windows, std::optional<WindowScaler<T>> scaler) {
     const T threshold = static_cast<T>(contamination_threshold(window_errors(run.best, windows), contamination()));
     std::optional<Checkpoint> checkpoint;
     if (params_.keep_training_state) {
@@ -480,18 +382,8 @@ class TransformerAutoencoder {
     return f(MatrixRef<T>(scaled));
   }
 
-  // Each window's mean squared error under `network`, batch by batch.
   [[nodiscard]] Vector<T> window_errors(const Network& network, const MatrixRef<T>& windows) const {
-    Vector<T> scores(windows.rows());
-    nn::WindowBatches<T> batches(network, std::max<Index>(1, std::min(params_.batch_size, windows.rows())), false);
-    std::vector<Index> indices(static_cast<std::size_t>(windows.rows()));
-    std::iota(indices.begin(), indices.end(), Index{0});
-    for (Index start = 0; start < windows.rows(); start += params_.batch_size) {
-      const auto size = static_cast<std::size_t>(std::min(params_.batch_size, windows.rows() - start));
-      batches.run(network, windows, std::span<const Index>(indices.data() + start, size), params_.n_jobs, nullptr,
-                  std::span<T>(scores.data() + start, size));
-    }
-    return scores;
+    return detail::autoencoder::window_errors(settings(), network, windows);
   }
 
   static void check_params(const Params& p, std::string_view where) {
@@ -525,173 +417,6 @@ class TransformerAutoencoder {
     return fraction != nullptr ? *fraction : auto_contamination;
   }
 
-  // Format 1 held contamination as a plain fraction and n_jobs; a format 1
-  // file keeps its n_jobs on load (so re-encoding it for the JSON checksum
-  // reproduces the file), format 2 files never carry one.
-  template <class Archive>
-  void archive_fields(Archive& archive, std::uint32_t version) {
-    Params& p = params_;
-    auto contamination_kind = static_cast<std::uint8_t>(p.contamination.index());
-    double contamination_fraction = std::holds_alternative<double>(p.contamination) ? std::get<double>(p.contamination) : 0.0;
-    archive(cereal::make_nvp("window", p.window), cereal::make_nvp("d_model", p.d_model),
-            cereal::make_nvp("heads", p.heads), cereal::make_nvp("encoder_layers", p.encoder_layers),
-            cereal::make_nvp("decoder_layers", p.decoder_layers), cereal::make_nvp("ffn", p.ffn),
-            cereal::make_nvp("batch_size", p.batch_size), cereal::make_nvp("epochs", p.epochs),
-            cereal::make_nvp("learning_rate", p.learning_rate), cereal::make_nvp("decay", p.decay),
-            cereal::make_nvp("clip_norm", p.clip_norm), cereal::make_nvp("patience", p.patience),
-            cereal::make_nvp("validation_fraction", p.validation_fraction));
-    if (version >= 2) archive(cereal::make_nvp("contamination_kind", contamination_kind));
-    if (version < 2 && !Archive::is_loading::value) contamination_fraction = contamination();
-    archive(cereal::make_nvp("contamination", contamination_fraction),
-            cereal::make_nvp("keep_training_state", p.keep_training_state),
-            cereal::make_nvp("random_state", p.random_state));
-    if (version < 2) archive(cereal::make_nvp("n_jobs", p.n_jobs));
-    if constexpr (Archive::is_loading::value) {
-      if (version < 2) contamination_kind = 1;
-      if (contamination_kind > 1) fail_load("contamination kind " + std::to_string(contamination_kind) + " is unknown");
-      if (contamination_kind == 0) p.contamination = Auto{};
-      else p.contamination = contamination_fraction;
-    }
-    Index features = n_features();
-    std::vector<Matrix<T>> weights;
-    std::vector<double> training, validation;
-    bool has_checkpoint = checkpoint_.has_value();
-    // Before fit, an unfitted scaler carries the scaling choice.
-    std::optional<WindowScaler<T>> scaler = scaler_;
-    if (!fitted_ && params_.scaling) scaler.emplace(*params_.scaling);
-    Checkpoint saved;
-    std::vector<Matrix<T>> last, first, second;
-    if constexpr (!Archive::is_loading::value) {
-      if (fitted_) weights = flatten(network_);
-      for (const EpochLosses& epoch : history_) {
-        training.push_back(epoch.training);
-        validation.push_back(epoch.validation);
-      }
-      if (has_checkpoint) {
-        saved.steps = checkpoint_->steps;
-        saved.learning_rate = checkpoint_->learning_rate;
-        saved.stale_epochs = checkpoint_->stale_epochs;
-        last = flatten(checkpoint_->last);
-        first = flatten(checkpoint_->first);
-        second = flatten(checkpoint_->second);
-      }
-    }
-    archive(cereal::make_nvp("fitted", fitted_), cereal::make_nvp("features", features),
-            cereal::make_nvp("schema", schema_), cereal::make_nvp("threshold", threshold_),
-            cereal::make_nvp("best_epoch", best_epoch_), cereal::make_nvp("training_loss", training),
-            cereal::make_nvp("validation_loss", validation), cereal::make_nvp("weights", weights),
-            cereal::make_nvp("has_training_state", has_checkpoint), cereal::make_nvp("scaler", scaler));
-    if (has_checkpoint) {
-      archive(cereal::make_nvp("adam_steps", saved.steps), cereal::make_nvp("adam_learning_rate", saved.learning_rate),
-              cereal::make_nvp("stale_epochs", saved.stale_epochs), cereal::make_nvp("last_weights", last),
-              cereal::make_nvp("adam_first_moment", first), cereal::make_nvp("adam_second_moment", second));
-    }
-    if constexpr (Archive::is_loading::value) {
-      restore(features, weights, training, validation);
-      restore_scaler(std::move(scaler), features);
-      if (has_checkpoint) restore_checkpoint(std::move(saved), last, first, second);
-    }
-  }
-
-  [[nodiscard]] static std::vector<Matrix<T>> flatten(const Network& network) {
-    std::vector<Matrix<T>> matrices;
-    nn::visit_parameters([&](const Matrix<T>& m) { matrices.push_back(m); }, network);
-    return matrices;
-  }
-
-  [[noreturn]] static void fail_load(const std::string& what) {
-    throw serialization_error("redflag::load: TransformerAutoencoder " + what);
-  }
-
-  // Copies stored matrices into `network`, which has the right shapes.
-  static void assign(Network& network, const std::vector<Matrix<T>>& stored, std::string_view what) {
-    std::size_t k = 0;
-    nn::visit_parameters(
-        [&](Matrix<T>& m) {
-          if (k == stored.size()) fail_load("holds fewer " + std::string(what) + " matrices than its params need");
-          const Matrix<T>& source = stored[k];
-          if (source.rows() != m.rows() || source.cols() != m.cols() || !source.allFinite()) {
-            fail_load(std::string(what) + " matrix " + std::to_string(k) + " has the wrong shape or a non-finite value");
-          }
-          m = source;
-          ++k;
-        },
-        network);
-    if (k != stored.size()) fail_load("holds more " + std::string(what) + " matrices than its params need");
-  }
-
-  // Checks what was read and rebuilds the network from it.
-  void restore(Index features, const std::vector<Matrix<T>>& weights, const std::vector<double>& training,
-               const std::vector<double>& validation) {
-    try {
-      params_.validate("load: TransformerAutoencoder");
-    } catch (const invalid_argument& bad) {
-      throw serialization_error(bad.what());
-    }
-    if (training.size() != validation.size() || (fitted_ && training.empty()) ||
-        (!training.empty() && (best_epoch_ < 0 || best_epoch_ >= static_cast<Index>(training.size())))) {
-      fail_load("has an inconsistent training history");
-    }
-    if (!fitted_) {
-      if (!weights.empty() || !schema_.empty()) fail_load("is not fitted but holds weights or a schema");
-      return;
-    }
-    // Divided, not multiplied: a file's window times its features can overflow.
-    if (features < 1 || schema_.size() % params_.window != 0 || schema_.size() / params_.window != features) {
-      fail_load("has " + std::to_string(features) + " features and " + std::to_string(schema_.size()) +
-                " columns, expected window * features = " + std::to_string(params_.window) + " * features columns");
-    }
-    if (!std::isfinite(static_cast<double>(threshold_))) fail_load("has a non-finite threshold");
-    // Compare the parameter count the params imply with what is in the file
-    // before building the network, so absurd sizes allocate nothing.
-    const double d = static_cast<double>(params_.d_model), f = static_cast<double>(features);
-    const double h = static_cast<double>(params_.ffn);
-    const double per_block = 4 * d * d + 4 * d + 4 * d + 2 * d * h + h + d;
-    const double expected = 2 * d * f + d + f +
-                            static_cast<double>(params_.encoder_layers + params_.decoder_layers) * per_block;
-    double stored = 0;
-    for (const Matrix<T>& m : weights) stored += static_cast<double>(m.size());
-    if (stored != expected) {
-      fail_load("holds " + detail::format_number(stored) + " weights, its params need " +
-                detail::format_number(expected));
-    }
-    Random unused(0);  // every weight is overwritten below
-    network_ = Network(shape(features), unused);
-    assign(network_, weights, "weight");
-    history_.clear();
-    for (std::size_t e = 0; e < training.size(); ++e) history_.push_back({training[e], validation[e]});
-  }
-
-  // The scaler must fit the network's window and features; Params::scaling mirrors it.
-  void restore_scaler(std::optional<WindowScaler<T>> scaler, Index features) {
-    params_.scaling.reset();
-    if (!scaler) return;
-    params_.scaling = scaler->params();
-    if (!fitted_ && !scaler->is_fitted()) return;
-    if (!fitted_ || scaler->window() != params_.window || scaler->features() != features) {
-      fail_load("holds a scaler for " + std::to_string(scaler->window()) + " positions x " +
-                std::to_string(scaler->features()) + " features, the network takes " +
-                std::to_string(params_.window) + " x " + std::to_string(fitted_ ? features : 0));
-    }
-    scaler_ = std::move(scaler);
-  }
-
-  void restore_checkpoint(Checkpoint&& saved, const std::vector<Matrix<T>>& last,
-                          const std::vector<Matrix<T>>& first, const std::vector<Matrix<T>>& second) {
-    if (!fitted_) fail_load("is not fitted but holds a training state");
-    if (saved.steps < 1 || !(saved.learning_rate > 0) || !std::isfinite(saved.learning_rate) ||
-        saved.stale_epochs < 0 || saved.stale_epochs > params_.patience) {
-      fail_load("has an inconsistent training state");
-    }
-    saved.last = network_;
-    saved.first = network_;
-    saved.second = network_;
-    assign(saved.last, last, "training-state weight");
-    assign(saved.first, first, "Adam first-moment");
-    assign(saved.second, second, "Adam second-moment");
-    checkpoint_ = std::move(saved);
-  }
-
   [[nodiscard]] Matrix<T> reconstruction(const MatrixRef<T>& windows) const {
     Matrix<T> result(windows.rows(), windows.cols());
     const Index window = params_.window, features = network_.features();
@@ -716,14 +441,6 @@ class TransformerAutoencoder {
     if (!fitted_) detail::raise<not_fitted>(where, "call fit() first");
     schema_.require_columns(windows.cols(), where);
     detail::require_finite(windows, where, "windows");
-  }
-
-  [[noreturn]] void raise_diverged(Index epoch, std::string_view loss, std::string_view where) const {
-    detail::raise<training_error>(
-        where, "the " + std::string(loss) + " loss became NaN or infinite in epoch " + std::to_string(epoch + 1) +
-                   " of " + std::to_string(params_.epochs) + "; training diverged — try a lower learning_rate (now " +
-                   detail::format_number(params_.learning_rate) + ")" +
-                   (params_.clip_norm > 0 ? std::string() : std::string(" or set clip_norm")));
   }
 
   Params params_;
