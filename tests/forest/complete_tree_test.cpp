@@ -1,6 +1,6 @@
 #include <redflag/core/random.hpp>
-#include <redflag/forest/complete_tree.hpp>
-#include <redflag/forest/tree_node.hpp>
+#include <redflag/forest/detail/complete_tree.hpp>
+#include <redflag/forest/detail/tree_node.hpp>
 
 #include <doctest/doctest.h>
 

@@ -1,5 +1,5 @@
 #include <redflag/core/random.hpp>
-#include <redflag/forest/tree_shap.hpp>
+#include <redflag/forest/detail/tree_shap.hpp>
 
 #include <doctest/doctest.h>
 

@@ -22,12 +22,12 @@
 #include <redflag/core/serialization.hpp>
 #include <redflag/core/types.hpp>
 #include <redflag/core/validation.hpp>
-#include <redflag/forest/isolation_forest_explanation.hpp>
+#include <redflag/forest/detail/isolation_forest_explanation.hpp>
+#include <redflag/forest/detail/isolation_forest_state.hpp>
+#include <redflag/forest/detail/isolation_scorer.hpp>
+#include <redflag/forest/detail/isolation_tree.hpp>
+#include <redflag/forest/detail/isolation_tree_builder.hpp>
 #include <redflag/forest/isolation_forest_params.hpp>
-#include <redflag/forest/isolation_forest_state.hpp>
-#include <redflag/forest/isolation_scorer.hpp>
-#include <redflag/forest/isolation_tree.hpp>
-#include <redflag/forest/isolation_tree_builder.hpp>
 #include <redflag/metrics/thresholds.hpp>
 
 #include <cmath>
@@ -222,7 +222,8 @@ class IsolationForest {
   // Per row, per column: how much each feature moved the row's anomaly score
   // away from the model's expected value; expected_value + row sum =
   // anomaly_score. Path-dependent TreeSHAP on the path lengths, rescaled onto
-  // the score (see isolation_forest_explanation.hpp). Axis-parallel forests only.
+  // the score (see detail/isolation_forest_explanation.hpp). Axis-parallel
+  // forests only.
   [[nodiscard]] Explanation<T> explain(const MatrixRef<T>& X) const
     requires std::same_as<Split, AxisParallel>
   {

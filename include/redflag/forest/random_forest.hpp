@@ -2,9 +2,10 @@
 
 // RandomForest: Breiman's random forest classifier ("Random Forests",
 // Machine Learning 45, 2001) with scikit-learn's RandomForestClassifier
-// parameters and defaults. Each tree is a CART tree (decision_tree_builder.hpp)
-// grown on a bootstrap sample, choosing each split among max_features random
-// columns; predict_proba averages the trees' leaf class distributions.
+// parameters and defaults. Each tree is a CART tree
+// (detail/decision_tree_builder.hpp) grown on a bootstrap sample, choosing
+// each split among max_features random columns; predict_proba averages the
+// trees' leaf class distributions.
 //
 // Labels are any integers; classes() lists them ascending, the column order
 // of predict_proba. Class weights multiply sample weights, and a bootstrap
@@ -24,10 +25,10 @@
 #include <redflag/core/serialization.hpp>
 #include <redflag/core/types.hpp>
 #include <redflag/core/validation.hpp>
-#include <redflag/forest/decision_tree_builder.hpp>
+#include <redflag/forest/detail/decision_tree_builder.hpp>
+#include <redflag/forest/detail/random_forest_state.hpp>
+#include <redflag/forest/detail/tree_shap.hpp>
 #include <redflag/forest/random_forest_params.hpp>
-#include <redflag/forest/random_forest_state.hpp>
-#include <redflag/forest/tree_shap.hpp>
 
 #include <algorithm>
 #include <cmath>

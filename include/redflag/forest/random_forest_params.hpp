@@ -8,7 +8,6 @@
 #include <redflag/core/parallel.hpp>
 #include <redflag/core/types.hpp>
 #include <redflag/core/validation.hpp>
-#include <redflag/forest/decision_tree_builder.hpp>
 
 #include <cereal/cereal.hpp>
 #include <cereal/types/map.hpp>
@@ -22,6 +21,17 @@
 #include <variant>
 
 namespace redflag {
+
+// Split quality: gini = 1 - sum p_k^2; entropy = -sum p_k log2 p_k.
+enum class Criterion : std::uint8_t { gini, entropy };
+
+// scikit-learn's max_features = "sqrt" / "log2": max(1, floor(f(columns))).
+struct Sqrt {
+  friend bool operator==(Sqrt, Sqrt) = default;
+};
+struct Log2 {
+  friend bool operator==(Log2, Log2) = default;
+};
 
 // scikit-learn's class_weight = None / "balanced" / "balanced_subsample";
 // a std::map<Label, double> gives explicit weights (absent classes weigh 1).

@@ -28,8 +28,9 @@
 
 #include <redflag/core/random.hpp>
 #include <redflag/core/types.hpp>
-#include <redflag/forest/feature_bins.hpp>
-#include <redflag/forest/tree_node.hpp>
+#include <redflag/forest/detail/feature_bins.hpp>
+#include <redflag/forest/detail/tree_node.hpp>
+#include <redflag/forest/random_forest_params.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -38,21 +39,6 @@
 #include <numeric>
 #include <utility>
 #include <vector>
-
-namespace redflag {
-
-// Split quality: gini = 1 - sum p_k^2; entropy = -sum p_k log2 p_k.
-enum class Criterion : std::uint8_t { gini, entropy };
-
-// scikit-learn's max_features = "sqrt" / "log2": max(1, floor(f(columns))).
-struct Sqrt {
-  friend bool operator==(Sqrt, Sqrt) = default;
-};
-struct Log2 {
-  friend bool operator==(Log2, Log2) = default;
-};
-
-}  // namespace redflag
 
 namespace redflag::detail::forest {
 

@@ -24,7 +24,7 @@
 
 #include <redflag/core/random.hpp>
 #include <redflag/core/types.hpp>
-#include <redflag/forest/isolation_tree.hpp>
+#include <redflag/forest/detail/isolation_tree.hpp>
 
 #include <algorithm>
 #include <cmath>

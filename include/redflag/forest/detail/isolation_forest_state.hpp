@@ -14,7 +14,7 @@
 #include <redflag/core/schema.hpp>
 #include <redflag/core/types.hpp>
 #include <redflag/core/validation.hpp>
-#include <redflag/forest/isolation_tree.hpp>
+#include <redflag/forest/detail/isolation_tree.hpp>
 
 #include <cereal/cereal.hpp>
 #include <cereal/types/vector.hpp>

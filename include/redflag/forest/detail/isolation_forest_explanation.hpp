@@ -23,9 +23,9 @@
 #include <redflag/core/schema.hpp>
 #include <redflag/core/types.hpp>
 #include <redflag/core/validation.hpp>
-#include <redflag/forest/isolation_scorer.hpp>
-#include <redflag/forest/isolation_tree.hpp>
-#include <redflag/forest/tree_shap.hpp>
+#include <redflag/forest/detail/isolation_scorer.hpp>
+#include <redflag/forest/detail/isolation_tree.hpp>
+#include <redflag/forest/detail/tree_shap.hpp>
 
 #include <algorithm>
 #include <cmath>

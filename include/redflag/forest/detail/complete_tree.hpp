@@ -22,7 +22,7 @@
 // on which walk ran.
 
 #include <redflag/core/types.hpp>
-#include <redflag/forest/tree_node.hpp>
+#include <redflag/forest/detail/tree_node.hpp>
 
 #include <algorithm>
 #include <cstddef>

@@ -14,10 +14,10 @@
 #include <redflag/core/schema.hpp>
 #include <redflag/core/types.hpp>
 #include <redflag/core/validation.hpp>
-#include <redflag/forest/complete_tree.hpp>
-#include <redflag/forest/decision_tree_builder.hpp>
-#include <redflag/forest/tree_node.hpp>
-#include <redflag/forest/tree_shap.hpp>
+#include <redflag/forest/detail/complete_tree.hpp>
+#include <redflag/forest/detail/decision_tree_builder.hpp>
+#include <redflag/forest/detail/tree_node.hpp>
+#include <redflag/forest/detail/tree_shap.hpp>
 
 #include <cereal/cereal.hpp>
 #include <cereal/types/vector.hpp>

@@ -24,8 +24,8 @@
 // double whichever walk, block or thread computed it.
 
 #include <redflag/core/types.hpp>
-#include <redflag/forest/complete_tree.hpp>
-#include <redflag/forest/isolation_tree.hpp>
+#include <redflag/forest/detail/complete_tree.hpp>
+#include <redflag/forest/detail/isolation_tree.hpp>
 
 #include <algorithm>
 #include <cmath>

@@ -13,7 +13,7 @@
 
 #include <redflag/core/error.hpp>
 #include <redflag/core/types.hpp>
-#include <redflag/forest/tree_node.hpp>
+#include <redflag/forest/detail/tree_node.hpp>
 
 #include <algorithm>
 #include <bit>
