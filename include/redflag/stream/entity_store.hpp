@@ -46,12 +46,11 @@
 // updates the store (save locks one shard at a time, so a snapshot taken
 // during updates is consistent per shard only).
 
-#include <redflag/core/checksum.hpp>
 #include <redflag/core/error.hpp>
 #include <redflag/core/schema.hpp>
 #include <redflag/stream/behaviour_profile.hpp>
+#include <redflag/stream/detail/sharded_lru_map.hpp>
 #include <redflag/stream/entity.hpp>
-#include <redflag/stream/id_table.hpp>
 
 #include <cereal/cereal.hpp>
 #include <cereal/types/string.hpp>
@@ -105,8 +104,14 @@ struct ObserveResult {
 };
 
 class EntityStore {
-  struct Slot;
-  struct Shard;
+  // What the store keeps per shard beside the entities, under the shard's lock.
+  struct ShardClock {
+    std::int64_t watermark = 0;  // the latest event time the shard has seen
+    bool has_events = false;
+  };
+  using Map = detail::ShardedLruMap<EntityState, ShardClock>;
+  using Shard = Map::Shard;
+  using Link = Map::Link;
 
  public:
   using scalar_type = double;
@@ -132,7 +137,7 @@ class EntityStore {
   template <class Visitor>
     requires std::is_invocable_v<Visitor&, const EntityState&>
   ObserveResult observe(const EntityEvent& event, Visitor&& visit) {
-    return observe_hashed(event, hash_id(event.entity), visit);
+    return observe_hashed(event, Map::hash(event.entity), visit);
   }
 
   ObserveResult observe(const EntityEvent& event) {
@@ -171,16 +176,18 @@ class EntityStore {
     std::array<std::uint64_t, ring> hashes{};  // computed once per event
     auto stage = [&](std::size_t j, Link link) {
       if (j >= n) return;
-      if (link == Link::table_entry) hashes[j % ring] = hash_id(events[j].entity);
-      prefetch(hashes[j % ring], link);
+      if (link == Link::table_entry) hashes[j % ring] = Map::hash(events[j].entity);
+      map_.prefetch(hashes[j % ring], link, [](const EntityState& state) {
+        return std::as_bytes(state.profile.value_sketch().items());
+      });
     };
     for (std::size_t j = 0; j < table_ahead; ++j) stage(j, Link::table_entry);
     for (std::size_t j = 0; j < slot_ahead; ++j) stage(j, Link::slot);
-    for (std::size_t j = 0; j < sketch_ahead; ++j) stage(j, Link::sketch_and_neighbours);
+    for (std::size_t j = 0; j < sketch_ahead; ++j) stage(j, Link::value_and_neighbours);
     for (std::size_t i = 0; i < n; ++i) {
       stage(i + table_ahead, Link::table_entry);
       stage(i + slot_ahead, Link::slot);
-      stage(i + sketch_ahead, Link::sketch_and_neighbours);
+      stage(i + sketch_ahead, Link::value_and_neighbours);
       auto visit_i = [&](const EntityState& before) { visit(i, before); };
       const ObserveResult result = observe_hashed(events[i], hashes[i % ring], visit_i, i);
       if (!results.empty()) results[i] = result;
@@ -195,21 +202,22 @@ class EntityStore {
 
   // A copy of the entity's state, if the store holds it.
   [[nodiscard]] std::optional<EntityState> find(std::string_view entity) const {
-    const std::uint64_t hash = hash_id(entity);
-    const Shard& shard = *shards_[hash % shards_.size()];
+    const std::uint64_t hash = Map::hash(entity);
+    const Shard& shard = map_.shard(hash);
     std::lock_guard lock(shard.mutex);
-    const std::uint32_t found = find(shard, hash, entity);
+    const std::uint32_t found = shard.find(hash, entity);
     if (found == none) return std::nullopt;
-    return shard.slots[found].state;
+    return shard.slots[found].value;
   }
 
   [[nodiscard]] bool contains(std::string_view entity) const { return find(entity).has_value(); }
 
   [[nodiscard]] std::size_t size() const {
     std::size_t total = 0;
-    for (const auto& shard : shards_) {
-      std::lock_guard lock(shard->mutex);
-      total += shard->index.size();
+    for (std::size_t s = 0; s < map_.shard_count(); ++s) {
+      const Shard& shard = map_.shard_at(s);
+      std::lock_guard lock(shard.mutex);
+      total += shard.size();
     }
     return total;
   }
@@ -222,14 +230,14 @@ class EntityStore {
     const std::int64_t cutoff = now_ms < std::numeric_limits<std::int64_t>::min() + params_.idle_ttl_ms
                                     ? std::numeric_limits<std::int64_t>::min()
                                     : now_ms - params_.idle_ttl_ms;
-    for (auto& shard_pointer : shards_) {
-      Shard& shard = *shard_pointer;
+    for (std::size_t s = 0; s < map_.shard_count(); ++s) {
+      Shard& shard = map_.shard_at(s);
       std::lock_guard lock(shard.mutex);
       std::uint32_t slot = shard.lru_head;
       while (slot != none) {
         const std::uint32_t next = shard.slots[slot].next;
-        if (shard.slots[slot].state.profile.last_time_ms() < cutoff) {
-          evict(shard, slot);
+        if (shard.slots[slot].value.profile.last_time_ms() < cutoff) {
+          shard.erase(slot);
           ++evicted;
         }
         slot = next;
@@ -242,18 +250,9 @@ class EntityStore {
   // entity ids longer than the small-string buffer, and the quantile
   // sketches' buffers.
   [[nodiscard]] std::size_t memory_bytes() const {
-    std::size_t total = sizeof(EntityStore) + shards_.size() * sizeof(Shard);
-    for (const auto& shard : shards_) {
-      std::lock_guard lock(shard->mutex);
-      total += shard->slots.capacity() * sizeof(Slot) + shard->free.capacity() * sizeof(std::uint32_t);
-      total += shard->index.heap_bytes();
-      for (std::uint32_t slot = shard->lru_head; slot != none; slot = shard->slots[slot].next) {
-        const Slot& s = shard->slots[slot];
-        if (s.id.capacity() > std::string().capacity()) total += s.id.capacity() + 1;
-        total += s.state.profile.value_sketch().heap_bytes();
-      }
-    }
-    return total;
+    return sizeof(EntityStore) + map_.memory_bytes([](const EntityState& state) {
+      return state.profile.value_sketch().heap_bytes();
+    });
   }
 
   template <class Archive>
@@ -266,29 +265,7 @@ class EntityStore {
   }
 
  private:
-  static constexpr std::uint32_t none = std::numeric_limits<std::uint32_t>::max();
-
-  // The id first: a lookup compares it, then reads the state right behind it.
-  struct Slot {
-    std::string id;
-    std::uint64_t hash = 0;     // hash_id(id)
-    std::uint32_t prev = none;  // towards the most recently updated
-    std::uint32_t next = none;  // towards the least recently updated
-    EntityState state;
-  };
-
-  // Cache-line aligned: threads working on neighbouring shards must not
-  // share a line (each shard is its own allocation).
-  struct alignas(64) Shard {
-    mutable std::mutex mutex;
-    detail::IdTable index;
-    std::vector<Slot> slots;
-    std::vector<std::uint32_t> free;
-    std::uint32_t lru_head = none;
-    std::uint32_t lru_tail = none;
-    std::int64_t watermark = 0;
-    bool has_events = false;
-  };
+  static constexpr std::uint32_t none = Map::none;
 
   static constexpr std::int64_t no_events = std::numeric_limits<std::int64_t>::min();
   // The store-wide latest event time moves in steps of at least a second, so
@@ -308,7 +285,7 @@ class EntityStore {
   ObserveResult observe_hashed(const EntityEvent& event, std::uint64_t hash, Visitor& visit,
                                std::size_t index = not_batched) {
     validate(event, index);
-    Shard& shard = *shards_[hash % shards_.size()];
+    Shard& shard = map_.shard(hash);
     const std::int64_t latest = latest_ms_->load(std::memory_order_relaxed);
     if (latest != no_events && event.time_ms > latest && event.time_ms - latest > params_.max_future_ms) {
       detail::raise<data_error>(where(index), subject(event, index) + ": event time " +
@@ -318,25 +295,26 @@ class EntityStore {
     }
     std::lock_guard lock(shard.mutex);
     ObserveResult result;
-    const std::uint32_t found = find(shard, hash, event.entity);
+    const std::uint32_t found = shard.find(hash, event.entity);
     if (found == none) {
-      if (shard.has_events && event.time_ms < shard.watermark - params_.idle_ttl_ms) {
+      if (shard.data.has_events && event.time_ms < shard.data.watermark - params_.idle_ttl_ms) {
         // A new entity this far in the past would be evicted by TTL at once.
         visit(static_cast<const EntityState&>(empty_state_));
         result.status = ObserveStatus::late;
         result.new_entity = true;
         return result;
       }
-      if (shard.index.size() >= capacity_per_shard_) {
-        evict(shard, shard.lru_tail);
+      if (shard.size() >= capacity_per_shard_) {
+        shard.erase(shard.lru_tail);
         ++result.evicted;
       }
-      const std::uint32_t slot = insert(shard, hash, event.entity);
+      const std::uint32_t slot =
+          shard.insert(hash, event.entity, EntityState{.profile = BehaviourProfile(params_.sketch_k), .recent = {}});
       result.new_entity = true;
       try {
-        visit(static_cast<const EntityState&>(shard.slots[slot].state));
+        visit(static_cast<const EntityState&>(shard.slots[slot].value));
       } catch (...) {
-        evict(shard, slot);
+        shard.erase(slot);
         throw;
       }
       apply(shard, slot, event);
@@ -344,64 +322,16 @@ class EntityStore {
       return result;
     }
     const std::uint32_t slot = found;
-    EntityState& state = shard.slots[slot].state;
+    EntityState& state = shard.slots[slot].value;
     visit(static_cast<const EntityState&>(state));
     if (event.time_ms < state.profile.last_time_ms() - params_.allowed_lateness_ms) {
       result.status = ObserveStatus::late;
       return result;
     }
     apply(shard, slot, event);
-    touch(shard, slot);
+    shard.touch(slot);
     result.evicted += evict_expired(shard, slot);
     return result;
-  }
-
-  // The chain of dependent loads behind one lookup, in order.
-  enum class Link : std::uint8_t { table_entry, slot, sketch_and_neighbours };
-
-  // Prefetches `link` of the entity with `hash`, reading the earlier links
-  // (cached by then) under the shard's lock: other threads may grow the table
-  // or reuse the slot meanwhile. A prefetch is only a hint, so a busy shard is
-  // skipped rather than waited for.
-  void prefetch(std::uint64_t hash, Link link) const {
-    const Shard& shard = *shards_[hash % shards_.size()];
-    std::unique_lock lock(shard.mutex, std::try_to_lock);
-    if (!lock.owns_lock()) return;
-    if (link == Link::table_entry) {
-      prefetch_lines(shard.index.home_entry(hash), 1);
-      return;
-    }
-    const std::uint32_t slot = shard.index.find_hash(hash);
-    if (slot == none) return;
-    const Slot& s = shard.slots[slot];
-    if (link == Link::slot) {
-      prefetch_lines(&s, sizeof(Slot));
-      return;
-    }
-    const std::span<const float> items = s.state.profile.value_sketch().items();
-    prefetch_lines(items.data(), items.size_bytes());
-    // touch() relinks the slot's LRU neighbours.
-    if (s.prev != none) prefetch_lines(&shard.slots[s.prev].next, sizeof(std::uint32_t));
-    if (s.next != none) prefetch_lines(&shard.slots[s.next].prev, sizeof(std::uint32_t));
-  }
-
-  static void prefetch_lines([[maybe_unused]] const void* address, [[maybe_unused]] std::size_t bytes) {
-#if defined(__GNUC__)
-    if (address == nullptr) return;
-    const auto first = reinterpret_cast<std::uintptr_t>(address) & ~std::uintptr_t{63};
-    const auto end = reinterpret_cast<std::uintptr_t>(address) + bytes;
-    for (std::uintptr_t line = first; line < end; line += 64) {
-      __builtin_prefetch(reinterpret_cast<const void*>(line), 1);  // 1: for writing, the update follows
-    }
-#endif
-  }
-
-  static std::uint32_t find(const Shard& shard, std::uint64_t hash, std::string_view id) {
-    return shard.index.find(hash, id, [&](std::uint32_t slot) -> std::string_view { return shard.slots[slot].id; });
-  }
-
-  static std::uint64_t hash_id(std::string_view id) {
-    return detail::Xxh64::hash(std::span<const char>(id.data(), id.size()));
   }
 
   static void validate(const EntityStoreParams& p, std::string_view where) {
@@ -445,87 +375,29 @@ class EntityStore {
   }
 
   void make_shards() {
-    shards_.clear();
-    for (std::size_t i = 0; i < params_.shards; ++i) shards_.push_back(std::make_unique<Shard>());
+    map_.reset(params_.shards);
     capacity_per_shard_ = params_.max_entities / params_.shards;
-  }
-
-  std::uint32_t insert(Shard& shard, std::uint64_t hash, std::string_view entity) {
-    std::uint32_t slot;
-    if (!shard.free.empty()) {
-      slot = shard.free.back();
-      shard.free.pop_back();
-      shard.slots[slot] = Slot{};
-    } else {
-      slot = static_cast<std::uint32_t>(shard.slots.size());
-      shard.slots.emplace_back();
-    }
-    Slot& s = shard.slots[slot];
-    s.state.profile = BehaviourProfile(params_.sketch_k);
-    s.id.assign(entity);
-    s.hash = hash;
-    shard.index.insert(hash, slot);
-    link_front(shard, slot);
-    return slot;
-  }
-
-  void evict(Shard& shard, std::uint32_t slot) {
-    unlink(shard, slot);
-    shard.index.erase(shard.slots[slot].hash, slot);
-    // Release the sketch's buffers; the slot is reused for another entity.
-    shard.slots[slot] = Slot{};
-    shard.free.push_back(slot);
   }
 
   std::size_t evict_expired(Shard& shard, std::uint32_t current) {
     std::size_t evicted = 0;
     for (int i = 0; i < 2 && shard.lru_tail != none && shard.lru_tail != current; ++i) {
       const std::uint32_t tail = shard.lru_tail;
-      if (shard.slots[tail].state.profile.last_time_ms() >= shard.watermark - params_.idle_ttl_ms) break;
-      evict(shard, tail);
+      if (shard.slots[tail].value.profile.last_time_ms() >= shard.data.watermark - params_.idle_ttl_ms) break;
+      shard.erase(tail);
       ++evicted;
     }
     return evicted;
   }
 
   void apply(Shard& shard, std::uint32_t slot, const EntityEvent& event) {
-    EntityState& state = shard.slots[slot].state;
+    EntityState& state = shard.slots[slot].value;
     state.profile.update(event);
     state.recent.insert(to_window_event(event), params_.window_horizon_ms);
     advance_latest(latest_ms_->load(std::memory_order_relaxed), event.time_ms);
-    if (!shard.has_events || event.time_ms > shard.watermark) shard.watermark = event.time_ms;
-    shard.has_events = true;
-  }
-
-  void link_front(Shard& shard, std::uint32_t slot) {
-    Slot& s = shard.slots[slot];
-    s.prev = none;
-    s.next = shard.lru_head;
-    if (shard.lru_head != none) shard.slots[shard.lru_head].prev = slot;
-    shard.lru_head = slot;
-    if (shard.lru_tail == none) shard.lru_tail = slot;
-  }
-
-  void link_back(Shard& shard, std::uint32_t slot) {
-    Slot& s = shard.slots[slot];
-    s.next = none;
-    s.prev = shard.lru_tail;
-    if (shard.lru_tail != none) shard.slots[shard.lru_tail].next = slot;
-    shard.lru_tail = slot;
-    if (shard.lru_head == none) shard.lru_head = slot;
-  }
-
-  void unlink(Shard& shard, std::uint32_t slot) {
-    Slot& s = shard.slots[slot];
-    if (s.prev != none) shard.slots[s.prev].next = s.next; else shard.lru_head = s.next;
-    if (s.next != none) shard.slots[s.next].prev = s.prev; else shard.lru_tail = s.prev;
-    s.prev = s.next = none;
-  }
-
-  void touch(Shard& shard, std::uint32_t slot) {
-    if (shard.lru_head == slot) return;
-    unlink(shard, slot);
-    link_front(shard, slot);
+    ShardClock& clock = shard.data;
+    if (!clock.has_events || event.time_ms > clock.watermark) clock.watermark = event.time_ms;
+    clock.has_events = true;
   }
 
   template <class Archive>
@@ -533,12 +405,13 @@ class EntityStore {
     archive(params_.max_entities, params_.shards, params_.idle_ttl_ms, params_.allowed_lateness_ms,
             params_.max_future_ms, params_.window_horizon_ms, params_.sketch_k);
     archive(static_cast<std::int64_t>(latest_ms_->load()));
-    for (const auto& shard : shards_) {
-      std::lock_guard lock(shard->mutex);
-      archive(shard->watermark, shard->has_events, static_cast<std::uint64_t>(shard->index.size()));
+    for (std::size_t s = 0; s < map_.shard_count(); ++s) {
+      Shard& shard = map_.shard_at(s);
+      std::lock_guard lock(shard.mutex);
+      archive(shard.data.watermark, shard.data.has_events, static_cast<std::uint64_t>(shard.size()));
       // Most recently updated first, so the restored LRU order is the same.
-      for (std::uint32_t slot = shard->lru_head; slot != none; slot = shard->slots[slot].next) {
-        archive(shard->slots[slot].id, shard->slots[slot].state);
+      for (std::uint32_t slot = shard.lru_head; slot != none; slot = shard.slots[slot].next) {
+        archive(shard.slots[slot].id, shard.slots[slot].value);
       }
     }
   }
@@ -562,34 +435,32 @@ class EntityStore {
       detail::raise<serialization_error>(where, "latest event time " + std::to_string(latest) + " ms is out of range");
     }
     latest_ms_->store(latest);
-    for (std::size_t s = 0; s < shards_.size(); ++s) {
-      Shard& shard = *shards_[s];
+    for (std::size_t s = 0; s < map_.shard_count(); ++s) {
+      Shard& shard = map_.shard_at(s);
+      ShardClock& clock = shard.data;
       std::uint64_t count = 0;
-      archive(shard.watermark, shard.has_events, count);
-      if (!valid_event_time(shard.watermark) || (!shard.has_events && (shard.watermark != 0 || count != 0))) {
+      archive(clock.watermark, clock.has_events, count);
+      if (!valid_event_time(clock.watermark) || (!clock.has_events && (clock.watermark != 0 || count != 0))) {
         detail::raise<serialization_error>(where, "shard " + std::to_string(s) + " has a watermark of " +
-                                                      std::to_string(shard.watermark) + " ms, out of range");
+                                                      std::to_string(clock.watermark) + " ms, out of range");
       }
       if (count > capacity_per_shard_) detail::raise<serialization_error>(where, "a shard holds too many entities");
       for (std::uint64_t i = 0; i < count; ++i) {
         std::string id;
         EntityState state;
         archive(id, state);
-        const std::uint64_t hash = hash_id(id);
-        if (id.empty() || hash % shards_.size() != s || find(shard, hash, id) != none) {
+        const std::uint64_t hash = Map::hash(id);
+        if (id.empty() || map_.shard_index(hash) != s || shard.find(hash, id) != none) {
           detail::raise<serialization_error>(where, "entity '" + id + "' is duplicated, empty or in the wrong shard");
         }
-        const std::uint32_t slot = static_cast<std::uint32_t>(shard.slots.size());
-        shard.slots.push_back(Slot{std::move(id), hash, none, none, std::move(state)});
-        shard.index.insert(hash, slot);
-        link_back(shard, slot);
+        shard.push_back(std::move(id), hash, std::move(state));
       }
     }
   }
 
   EntityStoreParams params_;
   std::size_t capacity_per_shard_ = 0;
-  std::vector<std::unique_ptr<Shard>> shards_;
+  Map map_;
   // Behind a pointer so the store stays movable (redflag::load returns it by value).
   std::unique_ptr<std::atomic<std::int64_t>> latest_ms_ = std::make_unique<std::atomic<std::int64_t>>(no_events);
   Schema schema_;

@@ -1,6 +1,6 @@
 #pragma once
 
-// The id index of one EntityStore shard (entity_store.hpp): open addressing
+// The id index of one ShardedLruMap shard (sharded_lru_map.hpp): open addressing
 // with linear probing over (id hash, slot) pairs, deletion by backward shift.
 
 #include <algorithm>
