@@ -216,6 +216,33 @@ Options parse_options(int argc, char** argv) {
 
 std::string format(const char* spec, double value) { return market::html::format(spec, value); }
 
+// The columns that carry a window's reconstruction error, largest share
+// first: "volume 64%, close 18%". The names come from the model's schema
+// ("volume@59" is volume at the window's last position).
+std::string error_by_column(const Model& model, const Matrix<float>& window) {
+  const redflag::Explanation<float> why = model.explain(window);
+  std::vector<std::pair<std::string, double>> shares;
+  double total = 0.0;
+  for (Index j = 0; j < why.contributions.cols(); ++j) {
+    const std::string& name = model.schema()[j].name;
+    const std::string column = name.substr(0, name.find('@'));
+    const double contribution = why.contributions(0, j);
+    total += contribution;
+    auto found = std::find_if(shares.begin(), shares.end(), [&](const auto& s) { return s.first == column; });
+    if (found == shares.end()) {
+      shares.emplace_back(column, contribution);
+    } else {
+      found->second += contribution;
+    }
+  }
+  std::stable_sort(shares.begin(), shares.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+  std::string text;
+  for (std::size_t k = 0; k < std::min<std::size_t>(2, shares.size()); ++k) {
+    text += (k == 0 ? "" : ", ") + shares[k].first + " " + format("%.0f", 100.0 * shares[k].second / total) + "%";
+  }
+  return text;
+}
+
 // Flagged bars grouped into episodes, never across the training/test split.
 std::vector<market::Episode> episodes(const Vector<float>& scores, const std::vector<bool>& flagged, Index train_end,
                                       Index gap) {
@@ -288,7 +315,9 @@ int run(const Options& o) {
                                                      .random_state = o.seed,
                                                      .n_jobs = o.threads});
   const auto started = std::chrono::steady_clock::now();
-  model->fit(redflag::sliding_windows(series.topRows(train_end), o.window, o.train_stride));
+  // The bars' column names go into the model's schema (open@0 ... volume@59).
+  model->fit(redflag::sliding_windows(series.topRows(train_end), o.window, o.train_stride),
+             redflag::Schema::from_names({redflag::ohlcv::column_names.begin(), redflag::ohlcv::column_names.end()}));
   const double training_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   const auto& history = model->history();
   const double best_loss = history[static_cast<std::size_t>(model->best_epoch())].validation;
@@ -317,8 +346,11 @@ int run(const Options& o) {
             << " episodes\n";
   for (const market::Episode& e : found) {
     if (!e.test) continue;
-    std::printf("  %s .. %s  %3td bars flagged  peak %s  score %.4g\n", at(e.start).c_str(), at(e.end).c_str(),
-                e.flagged, at(e.peak).c_str(), e.peak_score);
+    // The window ending at the peak bar: which columns it failed to reconstruct.
+    const Index peak_window = std::max<Index>(0, e.peak - o.window + 1);
+    std::printf("  %s .. %s  %3td bars flagged  peak %s  score %.4g  error: %s\n", at(e.start).c_str(),
+                at(e.end).c_str(), e.flagged, at(e.peak).c_str(), e.peak_score,
+                error_by_column(*model, windows.middleRows(peak_window, 1)).c_str());
   }
   std::fflush(stdout);
 

@@ -308,3 +308,21 @@ TEST_CASE("TransformerAutoencoder with window scaling: scores do not depend on t
   negative(2, 5 + 3) = -1.0;
   CHECK_THROWS_AS((void)model.anomaly_score(negative), redflag::data_error);
 }
+
+TEST_CASE("TransformerAutoencoder fitted with its columns' names speaks them in its schema and explanations") {
+  redflag::TransformerAutoencoder<float> model({.window = 3, .d_model = 4, .heads = 2, .encoder_layers = 1,
+                                                .decoder_layers = 1, .ffn = 4, .batch_size = 4, .epochs = 1});
+  redflag::Matrix<float> windows(12, 6);
+  for (redflag::Index i = 0; i < windows.rows(); ++i) {
+    for (redflag::Index j = 0; j < windows.cols(); ++j) windows(i, j) = static_cast<float>((i * 3 + j * 5) % 7) / 7.0f;
+  }
+  const redflag::Schema columns = redflag::Schema::from_names({"close", "volume"});
+  CHECK_THROWS_AS(model.fit(windows, redflag::Schema::from_names({"open", "high", "close"})), redflag::schema_mismatch);
+  CHECK_FALSE(model.is_fitted());
+  model.fit(windows, columns);
+  CHECK(model.schema().names() ==
+        std::vector<std::string>{"close@0", "volume@0", "close@1", "volume@1", "close@2", "volume@2"});
+  CHECK(model.explain(windows).feature_names[5] == "volume@2");
+  CHECK(model.anomaly_score(windows, model.schema()).size() == 12);
+  CHECK_THROWS_AS((void)model.anomaly_score(windows, redflag::Schema::numeric(6)), redflag::schema_mismatch);
+}

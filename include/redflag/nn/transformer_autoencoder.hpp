@@ -148,6 +148,34 @@ class TransformerAutoencoder {
     return *this;
   }
 
+  // fit(windows) for windows whose positions have the columns `columns`
+  // (open, high, low, close, volume for bars): the model's schema then names
+  // each window column "<column>@<position>" (close@0 ... close@59), so schema
+  // checks and explain() speak the series' names. Throws schema_mismatch
+  // unless windows.cols() is window x columns.size().
+  TransformerAutoencoder& fit(const MatrixRef<T>& windows, const Schema& columns) {
+    constexpr std::string_view where = "TransformerAutoencoder::fit";
+    if (columns.empty() || windows.cols() != params_.window * columns.size()) {
+      detail::raise<schema_mismatch>(where, "windows have " + std::to_string(windows.cols()) + " columns, expected " +
+                                                std::to_string(params_.window) + " positions x " +
+                                                std::to_string(columns.size()) + " columns (" + columns.describe() +
+                                                ")");
+    }
+    fit(windows);
+    schema_ = window_schema(columns, params_.window);
+    return *this;
+  }
+
+  // The schema of windows of `positions` positions of `columns`: "<column>@<position>", position-major.
+  [[nodiscard]] static Schema window_schema(const Schema& columns, Index positions) {
+    std::vector<Column> named;
+    named.reserve(static_cast<std::size_t>(positions * columns.size()));
+    for (Index t = 0; t < positions; ++t) {
+      for (const Column& column : columns) named.push_back({column.name + "@" + std::to_string(t), column.kind});
+    }
+    return Schema(std::move(named));
+  }
+
   // Continues a fit whose training state was kept (keep_training_state) on
   // the same windows, up to `epochs` epochs in all: the result is bit for bit
   // the model fit() would have trained with params.epochs = epochs — also
