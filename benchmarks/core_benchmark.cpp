@@ -163,9 +163,8 @@ BENCHMARK(BM_parallel_for)
 void BM_parallel_for_empty(benchmark::State& state) {
   const auto n_jobs = static_cast<int>(state.range(0));
   for (auto _ : state) {
-    redflag::parallel_for(64, n_jobs, [](std::size_t begin, std::size_t end) {
-      benchmark::DoNotOptimize(begin + end);
-    });
+    redflag::parallel_for(64, n_jobs,
+                          [](std::size_t begin, std::size_t end) { benchmark::DoNotOptimize(begin + end); });
   }
 }
 BENCHMARK(BM_parallel_for_empty)->ArgName("n_jobs")->Arg(1)->Arg(2)->Arg(4)->UseRealTime();

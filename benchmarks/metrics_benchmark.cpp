@@ -26,8 +26,7 @@ Data<T> make_data(redflag::Index n) {
   Data<T> data{redflag::LabelVector(n), redflag::Vector<T>(n)};
   for (redflag::Index i = 0; i < n; ++i) {
     data.y(i) = label(engine) ? 1 : 0;
-    data.scores(i) =
-        static_cast<T>(std::round((noise(engine) + static_cast<double>(data.y(i))) * 1000.0) / 1000.0);
+    data.scores(i) = static_cast<T>(std::round((noise(engine) + static_cast<double>(data.y(i))) * 1000.0) / 1000.0);
   }
   return data;
 }

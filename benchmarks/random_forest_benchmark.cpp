@@ -166,9 +166,8 @@ void predict_proba(benchmark::State& state) {
   const auto& model = reference_model<T>();
   for (auto _ : state) benchmark::DoNotOptimize(model.predict_proba(X));
   state.SetItemsProcessed(state.iterations() * rows);
-  state.counters["per_row_tree"] =
-      benchmark::Counter(static_cast<double>(rows * trees),
-                         benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+  state.counters["per_row_tree"] = benchmark::Counter(
+      static_cast<double>(rows * trees), benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
 }
 
 void predict_arguments(benchmark::internal::Benchmark* bench) {

@@ -269,8 +269,13 @@ BENCHMARK(BM_state)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_state_features_rules)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_state_features_rules_model)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_state_batch)->ArgName("batch")->Arg(16)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_state_features_rules_batch)->ArgName("batch")->Arg(4)->Arg(8)->Arg(16)->Arg(64)->Unit(
-    benchmark::kMillisecond);
+BENCHMARK(BM_state_features_rules_batch)
+    ->ArgName("batch")
+    ->Arg(4)
+    ->Arg(8)
+    ->Arg(16)
+    ->Arg(64)
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_state_features_rules_model_batch)->ArgName("batch")->Arg(8)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_latency)
     ->ArgNames({"model", "batch"})

@@ -9,8 +9,9 @@
 // benchmark.transformer_autoencoder).
 //
 //   cmake --preset bench -DREDFLAG_NATIVE=ON && cmake --build --preset bench --target bench_transformer_autoencoder
-//   build/bench/benchmarks/bench_transformer_autoencoder --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
-//   /usr/bin/python3 benchmarks/compare_transformer_autoencoder.py   # the same cases against PyTorch
+//   build/bench/benchmarks/bench_transformer_autoencoder --benchmark_repetitions=5
+//   --benchmark_report_aggregates_only=true /usr/bin/python3 benchmarks/compare_transformer_autoencoder.py   # the same
+//   cases against PyTorch
 //
 // Windows: sines of random phase and frequency per feature plus noise, from
 // redflag::Random(2024) (no files).
@@ -43,21 +44,20 @@ constexpr bool full_sizes = true;
 constexpr bool full_sizes = false;
 #endif
 
-constexpr nn::TransformerShape shape = full_sizes
-                                           ? nn::TransformerShape{.features = 5,
-                                                                  .window = 60,
-                                                                  .d_model = 64,
-                                                                  .heads = 8,
-                                                                  .encoder_layers = 3,
-                                                                  .decoder_layers = 3,
-                                                                  .ffn = 128}
-                                           : nn::TransformerShape{.features = 5,
-                                                                  .window = 12,
-                                                                  .d_model = 16,
-                                                                  .heads = 4,
-                                                                  .encoder_layers = 1,
-                                                                  .decoder_layers = 1,
-                                                                  .ffn = 32};
+constexpr nn::TransformerShape shape = full_sizes ? nn::TransformerShape{.features = 5,
+                                                                         .window = 60,
+                                                                         .d_model = 64,
+                                                                         .heads = 8,
+                                                                         .encoder_layers = 3,
+                                                                         .decoder_layers = 3,
+                                                                         .ffn = 128}
+                                                  : nn::TransformerShape{.features = 5,
+                                                                         .window = 12,
+                                                                         .d_model = 16,
+                                                                         .heads = 4,
+                                                                         .encoder_layers = 1,
+                                                                         .decoder_layers = 1,
+                                                                         .ffn = 32};
 constexpr Index training_windows = full_sizes ? 4000 : 64;
 constexpr Index training_batch = 32;
 constexpr Index scoring_batch = full_sizes ? 256 : 32;

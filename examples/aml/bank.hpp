@@ -55,9 +55,7 @@ inline constexpr int home_country = 0;
 inline constexpr int first_high_risk_country = 8;
 inline constexpr int corridor_country = 9;  // C10, opened in the live month
 inline bool is_high_risk_country(int country) { return country >= first_high_risk_country; }
-inline std::string country_code(int country) {
-  return (country < 9 ? "C0" : "C") + std::to_string(country + 1);
-}
+inline std::string country_code(int country) { return (country < 9 ? "C0" : "C") + std::to_string(country + 1); }
 
 // Business types and the bank's risk rating of each (its risk appetite
 // table), the `business_risk` feature.
@@ -109,8 +107,8 @@ struct Month {
 };
 
 struct GeneratedBank {
-  Month training;  // month 1
-  Month live;      // month 2, shifted
+  Month training;                  // month 1
+  Month live;                      // month 2, shifted
   redflag::LabelVector high_risk;  // per customer: the investigation's verdict (1 = high risk)
 };
 
@@ -176,8 +174,8 @@ inline void add_unusual_event(redflag::Random& rng, const Behaviour& behaviour, 
   const auto day = rng.uniform_int<std::int64_t>(0, month_days);
   if (rng.bernoulli(0.5)) {  // one large night-time payment to a high-risk country
     Transaction t{customer, month_begin + day * seconds_per_day + rng.uniform_int<std::int64_t>(3600, 5 * 3600),
-                  round_cents(usual * rng.uniform(15.0, 40.0)),
-                  rng.uniform_int(first_high_risk_country, country_count), true};
+                  round_cents(usual * rng.uniform(15.0, 40.0)), rng.uniform_int(first_high_risk_country, country_count),
+                  true};
     out.push_back(t);
     return;
   }

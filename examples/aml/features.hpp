@@ -70,9 +70,8 @@ inline auto customer_features() {
   auto age = redflag::make_feature<Customer>("customer_age_days", [](const Customer& c) {
     return static_cast<double>(c.as_of - c.onboarded) / seconds_per_day;
   });
-  auto business = redflag::make_feature<Customer>("business_risk", [](const Customer& c) {
-    return business_types[static_cast<std::size_t>(c.business)].risk;
-  });
+  auto business = redflag::make_feature<Customer>(
+      "business_risk", [](const Customer& c) { return business_types[static_cast<std::size_t>(c.business)].risk; });
   return redflag::make_feature_set<Customer>(PaymentProfile{}, DocumentFile{}, age, business);
 }
 
@@ -110,8 +109,8 @@ struct CustomerVelocity {
     out[0] = static_cast<double>(day.count);
     out[1] = std::log1p(day.count == 0 ? 0.0 : day.sum);
     // Gaps are capped at 30 days; a customer's first payment counts as one.
-    const double hours = history.empty() ? 30.0 * 24.0
-                                         : static_cast<double>(c.event.time_ms - history.last_time_ms()) / 3.6e6;
+    const double hours =
+        history.empty() ? 30.0 * 24.0 : static_cast<double>(c.event.time_ms - history.last_time_ms()) / 3.6e6;
     out[2] = std::log1p(std::min(hours, 30.0 * 24.0));
     out[3] = history.empty() ? 0.0 : std::log1p(c.record.amount) - std::log1p(history.value_sketch().quantile(0.5));
   }

@@ -98,7 +98,7 @@ struct Results {
   Index scored_payments = 0, flagged_payments = 0, flagged_injected = 0, injected = 0;
   double transaction_threshold = 0.0;
   double transaction_roc_auc = 0.0;  // the scores against the generator's injected payments
-  std::vector<UnusualRow> unusual;  // the highest-scoring flagged payments
+  std::vector<UnusualRow> unusual;   // the highest-scoring flagged payments
   redflag::DriftReport drift;
   redflag::DriftMonitor::Params drift_params;
   std::vector<VersionRow> versions;
@@ -154,7 +154,8 @@ Results run(const Options& options) {
   results.level_rules = levels.describe();
 
   // Hold out 30% of the customers (stratified); the models never see them.
-  const auto split = redflag::train_test_split(month1, bank.high_risk, {.test_size = 0.3, .random_state = options.seed});
+  const auto split =
+      redflag::train_test_split(month1, bank.high_risk, {.test_size = 0.3, .random_state = options.seed});
   const Matrix<double> train2 = rows_of(month2, split.train_index);
   const Matrix<double> live_held_out = rows_of(month2, split.test_index);
   const LabelVector& y_held_out = split.y_test;
@@ -183,8 +184,8 @@ Results run(const Options& options) {
       const std::span<const double> customer(live_held_out.row(i).data(), static_cast<std::size_t>(schema.size()));
       performance.record(version, levels.level(customer, p(i)) == "high", y_held_out(i) == 1);
     }
-    results.versions.push_back({version, std::move(trained_on), redflag::roc_auc_score(y_held_out, p),
-                                performance.stats(version)});
+    results.versions.push_back(
+        {version, std::move(trained_on), redflag::roc_auc_score(y_held_out, p), performance.stats(version)});
     return p;
   };
   monitor(1, v1, "month 1, " + std::to_string(split.X_train.rows()) + " customers");
@@ -196,7 +197,8 @@ Results run(const Options& options) {
   // ones (TreeSHAP costs far more than predicting: explain only the alerts).
   std::vector<Index> high_rows;
   for (Index i = 0; i < production.size(); ++i) {
-    const aml::Customer& customer = bank.live.customers[static_cast<std::size_t>(split.test_index[static_cast<std::size_t>(i)])];
+    const aml::Customer& customer =
+        bank.live.customers[static_cast<std::size_t>(split.test_index[static_cast<std::size_t>(i)])];
     const std::span<const double> row(live_held_out.row(i).data(), static_cast<std::size_t>(schema.size()));
     results.risk.push_back({customer.id, customer.business, production(i), levels.level(row, production(i)), {}});
     if (results.risk.back().level == "high") high_rows.push_back(i);
@@ -244,9 +246,9 @@ Results run(const Options& options) {
     const Matrix<double> top = rows_of(payments2, flagged);
     const auto why = detector.explain(top);
     for (std::size_t k = 0; k < flagged.size(); ++k) {
-      results.unusual.push_back({bank.live.transactions[static_cast<std::size_t>(flagged[k])], scores(flagged[k]),
-                                 top_reasons(why.contributions, top, static_cast<Index>(k), why.feature_names,
-                                             reasons_shown)});
+      results.unusual.push_back(
+          {bank.live.transactions[static_cast<std::size_t>(flagged[k])], scores(flagged[k]),
+           top_reasons(why.contributions, top, static_cast<Index>(k), why.feature_names, reasons_shown)});
     }
   }
 
@@ -310,10 +312,10 @@ std::string reasons_text(const std::vector<Reason>& reasons) {
 }
 
 void print_text(const Results& r, std::ostream& out) {
-  out << "redflag AML customer-risk example on GENERATED data (seed " << r.options.seed << "): "
-      << r.options.customers << " customers; training month " << format_time(aml::training_month_begin).substr(0, 10)
-      << " + 30 days (" << r.training_payments << " payments), live month "
-      << format_time(aml::live_month_begin).substr(0, 10) << " + 30 days (" << r.live_payments << " payments)\n";
+  out << "redflag AML customer-risk example on GENERATED data (seed " << r.options.seed << "): " << r.options.customers
+      << " customers; training month " << format_time(aml::training_month_begin).substr(0, 10) << " + 30 days ("
+      << r.training_payments << " payments), live month " << format_time(aml::live_month_begin).substr(0, 10)
+      << " + 30 days (" << r.live_payments << " payments)\n";
 
   out << "\n== 1. Customer risk: model v2, live month, " << r.risk.size() << " held-out customers ==\n"
       << "levels: high " << r.count("high") << ", medium " << r.count("medium") << ", low " << r.count("low")
@@ -329,9 +331,10 @@ void print_text(const Results& r, std::ostream& out) {
 
   out << "\n== 2. Unusual transactions: IsolationForest (100 trees, contamination " << transaction_contamination
       << ") fitted on the training month ==\n"
-      << "live month: " << r.scored_payments << " payments scored, " << r.flagged_payments << " flagged (score >= "
-      << fixed(r.transaction_threshold, 3) << "), " << r.flagged_injected << " of them injected; "
-      << r.flagged_injected << " of " << r.injected << " injected payments caught; ROC AUC of the scores against the "
+      << "live month: " << r.scored_payments << " payments scored, " << r.flagged_payments
+      << " flagged (score >= " << fixed(r.transaction_threshold, 3) << "), " << r.flagged_injected
+      << " of them injected; " << r.flagged_injected << " of " << r.injected
+      << " injected payments caught; ROC AUC of the scores against the "
       << "injected payments " << fixed(r.transaction_roc_auc, 3) << "\n"
       << pad("time (UTC)", 18) << pad("customer", 10) << pad("amount", 11) << pad("country", 9) << pad("score", 7)
       << pad("injected", 10) << "top contributions: feature value (to the score)\n";
@@ -358,8 +361,7 @@ void print_text(const Results& r, std::ostream& out) {
   for (const VersionRow& row : r.versions) {
     out << pad("v" + std::to_string(row.version), 9) << pad(row.trained_on, 36)
         << pad(std::to_string(row.stats.feedback), 10) << pad(optional(row.stats.precision), 11)
-        << pad(optional(row.stats.recall), 8) << pad(fixed(row.stats.accuracy, 3), 10) << fixed(row.roc_auc, 3)
-        << "\n";
+        << pad(optional(row.stats.recall), 8) << pad(fixed(row.stats.accuracy, 3), 10) << fixed(row.roc_auc, 3) << "\n";
   }
   if (r.alerts.empty()) out << "alerts: none\n";
   for (const auto& alert : r.alerts) out << "alert: " << alert.message() << "\n";
@@ -391,8 +393,9 @@ std::string reasons_json(const std::vector<Reason>& reasons) {
 
 // One object; names and messages hold no characters that need escaping.
 void write_json(const Results& r, std::ostream& out) {
-  out << "{\"seed\":" << r.options.seed << ",\"customers\":" << r.options.customers << ",\"levels\":{\"high\":"
-      << r.count("high") << ",\"medium\":" << r.count("medium") << ",\"low\":" << r.count("low") << "},\"risk\":[";
+  out << "{\"seed\":" << r.options.seed << ",\"customers\":" << r.options.customers
+      << ",\"levels\":{\"high\":" << r.count("high") << ",\"medium\":" << r.count("medium")
+      << ",\"low\":" << r.count("low") << "},\"risk\":[";
   for (std::size_t i = 0; i < r.risk.size(); ++i) {
     const RiskRow& row = r.risk[i];
     out << (i ? "," : "") << "{\"customer\":" << row.customer << ",\"probability\":" << number(row.probability)
@@ -405,8 +408,8 @@ void write_json(const Results& r, std::ostream& out) {
     const UnusualRow& row = r.unusual[i];
     out << (i ? "," : "") << "{\"customer\":" << row.transaction.customer << ",\"time\":" << row.transaction.time
         << ",\"amount\":" << number(row.transaction.amount) << ",\"score\":" << number(row.score)
-        << ",\"injected\":" << (row.transaction.injected ? "true" : "false") << ",\"reasons\":" << reasons_json(row.reasons)
-        << "}";
+        << ",\"injected\":" << (row.transaction.injected ? "true" : "false")
+        << ",\"reasons\":" << reasons_json(row.reasons) << "}";
   }
   out << "]},\"drift\":[";
   for (std::size_t i = 0; i < r.drift.features.size(); ++i) {

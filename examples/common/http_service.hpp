@@ -52,7 +52,7 @@ namespace redflag::examples {
 
 struct HttpRequest {
   boost::beast::http::verb method = boost::beast::http::verb::get;
-  std::string path;  // the target without its query string
+  std::string path;                                        // the target without its query string
   std::map<std::string, std::string, std::less<>> params;  // the route's {name} segments
   std::string body;
 
@@ -166,8 +166,9 @@ struct Core {
       }
       if (!routed) {
         result = allow.empty() ? HttpResponse{404, {{"error", "no route for " + request.path}}}
-                               : HttpResponse{405, {{"error", std::string(http::to_string(request.method)) +
-                                                                  " is not allowed on " + request.path}}};
+                               : HttpResponse{405,
+                                              {{"error", std::string(http::to_string(request.method)) +
+                                                             " is not allowed on " + request.path}}};
       }
     } catch (const HttpError& failure) {
       result = {failure.status(), failure.body()};
@@ -420,7 +421,7 @@ class HttpService {
   void accept() {
     core_->acceptor.async_accept([this](boost::beast::error_code error, service_parts::tcp::socket socket) {
       if (core_->stopping) return;  // the listener was closed by stop()
-      if (error) return accept();  // e.g. out of descriptors: drop this one, keep listening
+      if (error) return accept();   // e.g. out of descriptors: drop this one, keep listening
       auto session = std::make_shared<service_parts::HttpSession>(*core_, std::move(socket));
       std::erase_if(core_->http_sessions, [](const auto& known) { return known.expired(); });
       core_->http_sessions.push_back(session);

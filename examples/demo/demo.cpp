@@ -31,8 +31,7 @@ int main(int argc, char** argv) {
     const double read_ms = milliseconds_since(start);
     const auto anomalies = data.labels.sum();
     std::printf("data            %s: %td rows x %td features, %lld anomalies (%.1f %%), read in %.1f ms\n",
-                path.filename().c_str(), data.values.rows(), data.values.cols(),
-                static_cast<long long>(anomalies),
+                path.filename().c_str(), data.values.rows(), data.values.cols(), static_cast<long long>(anomalies),
                 100.0 * static_cast<double>(anomalies) / static_cast<double>(data.values.rows()), read_ms);
 
     const auto split = redflag::train_test_split(data.values, data.labels, {.test_size = 0.3, .random_state = 42});
@@ -71,8 +70,8 @@ int main(int argc, char** argv) {
     // Without labels, a deployment flags a fixed share of the training rows.
     const double rate = static_cast<double>(anomalies) / static_cast<double>(data.values.rows());
     const double contamination = redflag::contamination_threshold(forest.anomaly_score(split.X_train), rate);
-    std::printf("contamination %.3f  threshold %.4f from the training scores: precision %.3f, recall %.3f\n\n",
-                rate, contamination, redflag::precision_score(split.y_test, score, redflag::AtThreshold{contamination}),
+    std::printf("contamination %.3f  threshold %.4f from the training scores: precision %.3f, recall %.3f\n\n", rate,
+                contamination, redflag::precision_score(split.y_test, score, redflag::AtThreshold{contamination}),
                 redflag::recall_score(split.y_test, score, redflag::AtThreshold{contamination}));
 
     // A threshold chosen on labelled data plugs into the detector as is.

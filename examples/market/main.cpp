@@ -273,12 +273,11 @@ int run(const Options& o) {
   if (train_end < 4 * o.window || n - train_end < o.window) {
     throw usage_error("--train-until " + o.train_until + " leaves " + std::to_string(train_end) + " training and " +
                       std::to_string(n - train_end) + " test bars; with --window " + std::to_string(o.window) +
-                      " at least " + std::to_string(4 * o.window) + " and " + std::to_string(o.window) +
-                      " are needed");
+                      " at least " + std::to_string(4 * o.window) + " and " + std::to_string(o.window) + " are needed");
   }
   const auto at = [&](Index i) -> const std::string& { return bars.timestamps[static_cast<std::size_t>(i)]; };
-  std::cout << "redflag market example: " << std::filesystem::path(o.csv).filename().string() << ", " << n
-            << " bars " << at(0) << " .. " << at(n - 1) << "\n"
+  std::cout << "redflag market example: " << std::filesystem::path(o.csv).filename().string() << ", " << n << " bars "
+            << at(0) << " .. " << at(n - 1) << "\n"
             << "training " << at(0) << " .. " << at(train_end - 1) << " (" << train_end << " bars), test "
             << at(train_end) << " .. " << at(n - 1) << " (" << n - train_end << " bars)\n";
 
@@ -322,8 +321,8 @@ int run(const Options& o) {
   const auto& history = model->history();
   const double best_loss = history[static_cast<std::size_t>(model->best_epoch())].validation;
   const Index weights = redflag::nn::parameter_count(model->network());
-  std::cout << "model: window " << o.window << ", d_model " << o.d_model << ", " << o.heads << " heads, "
-            << o.layers << " + " << o.layers << " layers, ffn " << o.ffn << " (" << weights << " weights)\n"
+  std::cout << "model: window " << o.window << ", d_model " << o.d_model << ", " << o.heads << " heads, " << o.layers
+            << " + " << o.layers << " layers, ffn " << o.ffn << " (" << weights << " weights)\n"
             << "trained " << history.size() << " epochs in " << format("%.1f", training_seconds)
             << " s; best validation MSE " << format("%.4f", best_loss) << " (epoch " << model->best_epoch() + 1
             << ")\n";
@@ -359,11 +358,10 @@ int run(const Options& o) {
     const Vector<float> test_scores = scores.tail(n - train_end);
     const redflag::ConfusionMatrix counts =
         redflag::confusion_matrix(labels, test_scores, redflag::AtThreshold{threshold});
-    std::cout << "injected bars found: precision " << format("%.3f", redflag::precision_score(counts))
-              << ", recall " << format("%.3f", redflag::recall_score(counts)) << " (" << counts.tp << " of "
-              << counts.tp + counts.fn << " injected bars flagged, " << counts.fp
-              << " other bars flagged), ROC AUC per bar " << format("%.3f", redflag::roc_auc_score(labels, test_scores))
-              << "\n";
+    std::cout << "injected bars found: precision " << format("%.3f", redflag::precision_score(counts)) << ", recall "
+              << format("%.3f", redflag::recall_score(counts)) << " (" << counts.tp << " of " << counts.tp + counts.fn
+              << " injected bars flagged, " << counts.fp << " other bars flagged), ROC AUC per bar "
+              << format("%.3f", redflag::roc_auc_score(labels, test_scores)) << "\n";
   }
 
   if (!o.scores.empty()) {
@@ -393,10 +391,10 @@ int run(const Options& o) {
                       std::to_string(o.ffn) + ", " + std::to_string(weights) + " weights; window-anchored log prices"},
         {"training", std::to_string(history.size()) + " epochs in " + format("%.1f", training_seconds) +
                          " s, best validation MSE " + format("%.4f", best_loss)},
-        {"threshold", format("%.4g", threshold) + " (contamination " + format("%g", o.contamination) +
-                          " of the training bars)"},
-        {"test part flagged", std::to_string(test_flagged) + " bars in " + std::to_string(test_episodes) +
-                                  " episodes"}};
+        {"threshold",
+         format("%.4g", threshold) + " (contamination " + format("%g", o.contamination) + " of the training bars)"},
+        {"test part flagged",
+         std::to_string(test_flagged) + " bars in " + std::to_string(test_episodes) + " episodes"}};
     if (injected) {
       report.summary.emplace_back("injected", std::to_string(injected->events.size()) + " " +
                                                   std::string(redflag::to_string(*o.inject)) +
@@ -433,8 +431,9 @@ int run(const Options& o) {
     for (Index i = train_end - o.window + 1; i < n; ++i) {
       const auto score = scorer.push(std::span<const float>(series.row(i).data(), redflag::ohlcv::columns));
       if (i < train_end) continue;
-      std::printf("%s  close %9.2f  score %.9g%s\n", at(i).c_str(), static_cast<double>(series(i, redflag::ohlcv::close)),
-                  static_cast<double>(score->score), score->anomaly ? "  ANOMALY" : "");
+      std::printf("%s  close %9.2f  score %.9g%s\n", at(i).c_str(),
+                  static_cast<double>(series(i, redflag::ohlcv::close)), static_cast<double>(score->score),
+                  score->anomaly ? "  ANOMALY" : "");
       std::fflush(stdout);
       const double batch = static_cast<double>(window_scores(i - train_end));
       largest_difference =

@@ -137,8 +137,8 @@ inline void open_chart(std::ostream& out, std::string_view id, std::string_view 
       << chart_width << ' ' << f.height << "\" width=\"" << chart_width << "\" height=\"" << f.height << "\">\n";
   // The training part on a grey ground, the test part on white.
   const double y0 = top, h = f.plot_height();
-  out << "<rect x=\"" << left << "\" y=\"" << y0 << "\" width=\"" << px(chart_width - left - right)
-      << "\" height=\"" << px(h) << "\" fill=\"#fff\" stroke=\"#ccc\"/>\n";
+  out << "<rect x=\"" << left << "\" y=\"" << y0 << "\" width=\"" << px(chart_width - left - right) << "\" height=\""
+      << px(h) << "\" fill=\"#fff\" stroke=\"#ccc\"/>\n";
   if (f.train_end > 0) {
     const double split = f.x(static_cast<double>(f.train_end) - 0.5);
     out << "<rect x=\"" << left << "\" y=\"" << y0 << "\" width=\"" << px(split - left) << "\" height=\"" << px(h)
@@ -174,8 +174,8 @@ inline void time_axis(std::ostream& out, const Frame& f, const std::vector<std::
 inline void value_grid(std::ostream& out, const Frame& f, const std::vector<std::pair<double, std::string>>& ticks,
                        std::string_view axis_label) {
   for (const auto& [y, label] : ticks) {
-    out << "<line x1=\"" << left << "\" y1=\"" << px(y) << "\" x2=\"" << px(chart_width - right) << "\" y2=\""
-        << px(y) << "\" stroke=\"#e3e3e3\"/>\n";
+    out << "<line x1=\"" << left << "\" y1=\"" << px(y) << "\" x2=\"" << px(chart_width - right) << "\" y2=\"" << px(y)
+        << "\" stroke=\"#e3e3e3\"/>\n";
     out << "<text x=\"" << left - 6 << "\" y=\"" << px(y + 4) << "\" text-anchor=\"end\">" << label << "</text>\n";
   }
   const double middle = top + f.plot_height() / 2;
@@ -187,16 +187,15 @@ inline void value_grid(std::ostream& out, const Frame& f, const std::vector<std:
 inline void bands(std::ostream& out, const Frame& f, const Report& r) {
   const auto band = [&](Index start, Index end, const char* fill, double opacity) {
     const double x0 = f.x(static_cast<double>(start) - 0.5), x1 = f.x(static_cast<double>(end) + 0.5);
-    out << "<rect x=\"" << px(x0) << "\" y=\"" << top << "\" width=\"" << px(std::max(x1 - x0, 2.0))
-        << "\" height=\"" << px(f.plot_height()) << "\" fill=\"" << fill << "\" fill-opacity=\"" << opacity
-        << "\"/>\n";
+    out << "<rect x=\"" << px(x0) << "\" y=\"" << top << "\" width=\"" << px(std::max(x1 - x0, 2.0)) << "\" height=\""
+        << px(f.plot_height()) << "\" fill=\"" << fill << "\" fill-opacity=\"" << opacity << "\"/>\n";
   };
   for (const Band& b : r.injected) band(b.start, b.start + b.length - 1, "#ff9f1c", 0.35);
   for (const Episode& e : r.episodes) band(e.start, e.end, red, 0.12);
 }
 
-inline void polyline(std::ostream& out, const Frame& f, const std::vector<double>& values, auto&& y,
-                     const char* colour, std::string_view cls) {
+inline void polyline(std::ostream& out, const Frame& f, const std::vector<double>& values, auto&& y, const char* colour,
+                     std::string_view cls) {
   out << "<path class=\"" << cls << "\" fill=\"none\" stroke=\"" << colour
       << "\" stroke-width=\"1.2\" stroke-linejoin=\"round\" d=\"";
   bool pen_down = false;

@@ -118,9 +118,8 @@ class CashDriftDetector {
       : features_(make_account_features()),
         rules_(redflag::load_rules_file(rules, features_)),
         settings_(settings),
-        model_({.n_estimators = settings.trees,
-                .contamination = settings.contamination,
-                .random_state = settings.seed}) {
+        model_(
+            {.n_estimators = settings.trees, .contamination = settings.contamination, .random_state = settings.seed}) {
     model_.fit(features_.transform<double>(reference), features_.schema());
   }
 

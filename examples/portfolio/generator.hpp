@@ -47,7 +47,10 @@ struct SleeveTemplate {
 inline const std::array<SleeveTemplate, 5>& sleeve_templates() {
   static const std::array<SleeveTemplate, 5> templates = {{
       {"US Core Equity",
-       {{"AAPL", "Equity", 0.22}, {"MSFT", "Equity", 0.22}, {"JNJ", "Equity", 0.18}, {"JPM", "Equity", 0.18},
+       {{"AAPL", "Equity", 0.22},
+        {"MSFT", "Equity", 0.22},
+        {"JNJ", "Equity", 0.18},
+        {"JPM", "Equity", 0.18},
         {"XOM", "Equity", 0.20}}},
       {"International Equity", {{"VEA", "ETF", 0.6}, {"VWO", "ETF", 0.4}}},
       {"Core Fixed Income", {{"AGG", "FixedIncome", 0.5}, {"BND", "FixedIncome", 0.3}, {"TIP", "FixedIncome", 0.2}}},

@@ -21,8 +21,8 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdint>
-#include <exception>
 #include <cstdlib>
+#include <exception>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -119,9 +119,8 @@ std::pair<json, std::vector<portfolio::Account>> parse_batch(const std::string& 
   try {
     batch = json::parse(body);
   } catch (const json::parse_error& failure) {
-    throw HttpError(400, {{"error", std::string("malformed JSON: ") + failure.what()},
-                          {"path", "$"},
-                          {"byte", failure.byte}});
+    throw HttpError(
+        400, {{"error", std::string("malformed JSON: ") + failure.what()}, {"path", "$"}, {"byte", failure.byte}});
   } catch (const json::exception& failure) {
     // Valid syntax nlohmann-json still refuses, such as a number beyond double's range (1e400).
     throw HttpError(400, {{"error", std::string("malformed JSON: ") + failure.what()}, {"path", "$"}});

@@ -231,7 +231,8 @@ struct Input {
 
 redflag::RulesEngine rules(const Arguments& args) {
   const auto path = args.get("--rules");
-  return path ? redflag::load_rules_file(*path, redflag::make_transaction_rule_features()) : redflag::transaction_rules();
+  return path ? redflag::load_rules_file(*path, redflag::make_transaction_rule_features())
+              : redflag::transaction_rules();
 }
 
 int run(const Arguments& args) {

@@ -47,8 +47,8 @@
 
 #include <redflag/risk/risk_decision.hpp>
 
-#include <redflag/rules/rule_config.hpp>
 #include <redflag/rules/condition.hpp>
+#include <redflag/rules/rule_config.hpp>
 #include <redflag/rules/rules_engine.hpp>
 
 #include <redflag/stream/behaviour_profile.hpp>

@@ -167,9 +167,11 @@ int check_proba(const Options& o) {
     }
     if (!top.empty()) {
       const std::vector<std::string> short_fields = split(top[r]);
-      if (short_fields.size() != c + 3 + 2 * static_cast<std::size_t>(o.top_k)) fail(o.top_path + ": wrong field count");
+      if (short_fields.size() != c + 3 + 2 * static_cast<std::size_t>(o.top_k))
+        fail(o.top_path + ": wrong field count");
       for (std::size_t f = 0; f < short_fields.size(); ++f) {
-        if (short_fields[f] != fields[f]) fail(o.top_path + " line " + std::to_string(r + 1) + ": field " + std::to_string(f + 1));
+        if (short_fields[f] != fields[f])
+          fail(o.top_path + " line " + std::to_string(r + 1) + ": field " + std::to_string(f + 1));
       }
     }
   }
@@ -256,8 +258,9 @@ int main(int argc, char** argv) {
       const std::vector<std::string> top = split(top_lines[r]);
       if (top.size() != static_cast<std::size_t>(3 + 2 * top_k)) fail(top_path + ": wrong field count");
       for (std::size_t f = 0; f < top.size(); ++f) {
-        if (top[f] != fields[f]) fail(top_path + " line " + std::to_string(r + 1) + ": field " + std::to_string(f + 1) +
-                                      " '" + top[f] + "', expected '" + fields[f] + "'");
+        if (top[f] != fields[f])
+          fail(top_path + " line " + std::to_string(r + 1) + ": field " + std::to_string(f + 1) + " '" + top[f] +
+               "', expected '" + fields[f] + "'");
       }
     }
   }

@@ -37,7 +37,8 @@ class MeanDistanceDetector {
     return *this;
   }
   [[nodiscard]] Vector<T> anomaly_score(MatrixRef<T> X) const {
-    if (!is_fitted()) redflag::detail::raise<redflag::not_fitted>("MeanDistanceDetector::anomaly_score", "call fit first");
+    if (!is_fitted())
+      redflag::detail::raise<redflag::not_fitted>("MeanDistanceDetector::anomaly_score", "call fit first");
     schema_.require_columns(X.cols(), "MeanDistanceDetector::anomaly_score");
     return (X.rowwise() - mean_.transpose()).rowwise().norm();
   }
@@ -64,9 +65,7 @@ class NearestMeanClassifier {
  public:
   using scalar_type = T;
 
-  NearestMeanClassifier& fit(MatrixRef<T> X, redflag::LabelsRef y) {
-    return fit(X, y, Vector<T>::Ones(X.rows()));
-  }
+  NearestMeanClassifier& fit(MatrixRef<T> X, redflag::LabelsRef y) { return fit(X, y, Vector<T>::Ones(X.rows())); }
   NearestMeanClassifier& fit(MatrixRef<T> X, redflag::LabelsRef y, redflag::VectorRef<T> sample_weight) {
     redflag::detail::require_same_length(X.rows(), y.size(), "NearestMeanClassifier::fit", "X", "y");
     std::map<Label, std::pair<Vector<T>, T>> sums;  // ordered: classes() comes out sorted
@@ -139,29 +138,18 @@ enum class Flaw { none, no_predict, predict_returns_scores, fit_returns_void, th
 template <class T, Flaw flaw = Flaw::none>
 struct MinimalDetector {
   using scalar_type = std::conditional_t<flaw == Flaw::int_scalar, int, T>;
-  MinimalDetector& fit(MatrixRef<T>)
-    requires(flaw != Flaw::fit_returns_void)
-  {
-    return *this;
-  }
-  void fit(MatrixRef<T>)
-    requires(flaw == Flaw::fit_returns_void)
-  {}
+  MinimalDetector& fit(MatrixRef<T>) requires(flaw != Flaw::fit_returns_void) { return *this; }
+  void fit(MatrixRef<T>) requires(flaw == Flaw::fit_returns_void) {}
   [[nodiscard]] Vector<T> anomaly_score(MatrixRef<T> X) const { return Vector<T>::Zero(X.rows()); }
   [[nodiscard]] Vector<T> decision_function(MatrixRef<T> X) const { return Vector<T>::Zero(X.rows()); }
   [[nodiscard]] LabelVector predict(MatrixRef<T> X) const
-    requires(flaw != Flaw::no_predict && flaw != Flaw::predict_returns_scores)
-  {
+      requires(flaw != Flaw::no_predict && flaw != Flaw::predict_returns_scores) {
     return LabelVector::Zero(X.rows());
   }
-  [[nodiscard]] Vector<T> predict(MatrixRef<T> X) const
-    requires(flaw == Flaw::predict_returns_scores)
-  {
+  [[nodiscard]] Vector<T> predict(MatrixRef<T> X) const requires(flaw == Flaw::predict_returns_scores) {
     return Vector<T>::Zero(X.rows());
   }
-  [[nodiscard]] std::conditional_t<flaw == Flaw::threshold_long_double, long double, T> threshold() const {
-    return 0;
-  }
+  [[nodiscard]] std::conditional_t<flaw == Flaw::threshold_long_double, long double, T> threshold() const { return 0; }
   void set_threshold(T) {}
   [[nodiscard]] bool is_fitted() const { return true; }
   [[nodiscard]] const Schema& schema() const { return schema_; }
@@ -174,9 +162,8 @@ template <redflag::Scalar T, ClassifierFlaw flaw = ClassifierFlaw::none>
 struct MinimalClassifier {
   using scalar_type = T;
   MinimalClassifier& fit(MatrixRef<T>, redflag::LabelsRef) { return *this; }
-  MinimalClassifier& fit(MatrixRef<T>, redflag::LabelsRef, redflag::VectorRef<T>)
-    requires(flaw != ClassifierFlaw::no_weighted_fit)
-  {
+  MinimalClassifier& fit(MatrixRef<T>, redflag::LabelsRef,
+                         redflag::VectorRef<T>) requires(flaw != ClassifierFlaw::no_weighted_fit) {
     return *this;
   }
   [[nodiscard]] auto predict_proba(MatrixRef<T> X) const {
@@ -263,10 +250,10 @@ TEST_CASE_TEMPLATE("decision_function = anomaly_score - threshold, predict = sco
   CHECK(count_anomalies(detector, training_rows<T>()) == 0);  // every training score is 1, just below
 
   Matrix<T> X(4, 2);
-  X << T(3), T(4),  // score 5
-      T(0), T(6),   // score 6
-      T(0), T(0),   // score 0
-      T(-3), T(-4); // score 5
+  X << T(3), T(4),   // score 5
+      T(0), T(6),    // score 6
+      T(0), T(0),    // score 0
+      T(-3), T(-4);  // score 5
   detector.set_threshold(T(5));
   const Vector<T> scores = detector.anomaly_score(X);
   CHECK(scores(0) == T(5));
@@ -310,7 +297,7 @@ TEST_CASE_TEMPLATE("flag_anomalies", T, float, double) {
 
 TEST_CASE_TEMPLATE("a classifier satisfying the concept", T, float, double) {
   Matrix<T> X(6, 2);
-  X << T(0), T(0), T(1), T(0), T(0), T(1),  // class 7 around (1/3, 1/3)
+  X << T(0), T(0), T(1), T(0), T(0), T(1),       // class 7 around (1/3, 1/3)
       T(10), T(10), T(11), T(10), T(40), T(40);  // class -2 around (20.3, 20)
   LabelVector y(6);
   y << 7, 7, 7, -2, -2, -2;

@@ -20,13 +20,13 @@
 
 #include <doctest/doctest.h>
 
-#include <cmath>
 #include <array>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <span>
 #include <functional>
 #include <limits>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -157,8 +157,10 @@ redflag::Explanation<T> explanation_of(const Model& model, const Matrix<T>& X) {
 }
 
 template <class Model, class T = typename Model::scalar_type>
-constexpr bool explains = requires(const Model& model, const Matrix<T>& X) { model.explain(X); } ||
-                          requires(const Model& model, const Matrix<T>& X) { model.explain(X, Index{0}); };
+constexpr bool explains = requires(const Model& model, const Matrix<T>& X) {
+  model.explain(X);
+}
+|| requires(const Model& model, const Matrix<T>& X) { model.explain(X, Index{0}); };
 
 // Every call that needs a fitted model, by name.
 template <class Model, class T = typename Model::scalar_type>
@@ -189,8 +191,8 @@ template <class Model>
 std::filesystem::path contract_scratch(const std::string& file) {
   const auto directory = std::filesystem::path(REDFLAG_TEST_SCRATCH_DIR) / "contract";
   std::filesystem::create_directories(directory);
-  return directory / (std::string(Model::model_type) + "_" + std::string(redflag::scalar_name<typename Model::scalar_type>) +
-                      "_" + file);
+  return directory / (std::string(Model::model_type) + "_" +
+                      std::string(redflag::scalar_name<typename Model::scalar_type>) + "_" + file);
 }
 
 template <class Model>
@@ -209,10 +211,11 @@ int saved_n_jobs(const Model& model) {
 // A new component: a Traits specialisation above and its types here.
 TEST_CASE_TEMPLATE("every component keeps the contract", Model, redflag::IsolationForest<float>,
                    redflag::IsolationForest<double>, redflag::StreamingIsolationForest<float>,
-                   redflag::StreamingIsolationForest<double>, redflag::RandomForest<float>, redflag::RandomForest<double>,
-                   redflag::TransformerAutoencoder<float>, redflag::TransformerAutoencoder<double>,
-                   redflag::StandardScaler<float>, redflag::StandardScaler<double>, redflag::MinMaxScaler<float>,
-                   redflag::MinMaxScaler<double>, redflag::RobustScaler<float>, redflag::RobustScaler<double>) {
+                   redflag::StreamingIsolationForest<double>, redflag::RandomForest<float>,
+                   redflag::RandomForest<double>, redflag::TransformerAutoencoder<float>,
+                   redflag::TransformerAutoencoder<double>, redflag::StandardScaler<float>,
+                   redflag::StandardScaler<double>, redflag::MinMaxScaler<float>, redflag::MinMaxScaler<double>,
+                   redflag::RobustScaler<float>, redflag::RobustScaler<double>) {
   using T = typename Model::scalar_type;
   using Traits = contract::Traits<Model>;
   using redflag::Matrix;
@@ -302,8 +305,8 @@ TEST_CASE_TEMPLATE("every component keeps the contract", Model, redflag::Isolati
     CHECK(explanation.feature_names == model.schema().names());
     const double tolerance = std::same_as<T, float> ? 1e-4 : 1e-9;
     for (Index r = 0; r < X.rows(); ++r) {
-      const double total = static_cast<double>(explanation.expected_value) +
-                           static_cast<double>(explanation.contributions.row(r).sum());
+      const double total =
+          static_cast<double>(explanation.expected_value) + static_cast<double>(explanation.contributions.row(r).sum());
       CHECK(std::abs(total - static_cast<double>(explanation.scores(r))) <=
             tolerance * std::max(1.0, std::abs(static_cast<double>(explanation.scores(r)))));
     }
@@ -411,8 +414,8 @@ struct StatefulTraits<redflag::EntityStore> {
       const auto state = store.find("e" + std::to_string(e));
       REQUIRE(state);
       const auto& p = state->profile;
-      out.row(e) << static_cast<double>(p.count()), p.mean_value(), p.variance_value(),
-          p.value_sketch().quantile(0.5), static_cast<double>(state->recent.count(p.last_time_ms(), 60'000));
+      out.row(e) << static_cast<double>(p.count()), p.mean_value(), p.variance_value(), p.value_sketch().quantile(0.5),
+          static_cast<double>(state->recent.count(p.last_time_ms(), 60'000));
     }
     return out;
   }
@@ -423,10 +426,10 @@ struct StatefulTraits<redflag::EntityStore> {
   // A NaN value or an empty id is a data_error, and nothing changes.
   static void refuses_bad_input(const redflag::EntityStore& store) {
     redflag::EntityStore copy = save_and_load(store, std::filesystem::path(REDFLAG_TEST_SCRATCH_DIR) / "bad_input.bin");
-    CHECK_THROWS_AS(copy.observe(redflag::EntityEvent{.entity = "e1",
-                                                      .time_ms = 1'704'067'200'000,
-                                                      .value = std::numeric_limits<double>::quiet_NaN()}),
-                    redflag::data_error);
+    CHECK_THROWS_AS(
+        copy.observe(redflag::EntityEvent{
+            .entity = "e1", .time_ms = 1'704'067'200'000, .value = std::numeric_limits<double>::quiet_NaN()}),
+        redflag::data_error);
     CHECK_THROWS_AS(copy.observe(redflag::EntityEvent{.entity = "", .time_ms = 1'704'067'200'000, .value = 1.0}),
                     redflag::data_error);
     CHECK(output(copy) == output(store));

@@ -52,10 +52,8 @@ static_assert(!std::is_base_of_v<std::logic_error, redflag::invalid_argument>);
 
 TEST_CASE_TEMPLATE("every redflag error is caught as redflag::error and std::runtime_error", E,
                    redflag::invalid_argument, redflag::schema_mismatch, redflag::not_fitted,
-                   redflag::serialization_error, redflag::data_error, redflag::training_error,
-                   redflag::io_error) {
-  CHECK(caught_as_redflag_error<E>() ==
-        "redflag::IsolationForest::fit: n_estimators must be positive, got 0");
+                   redflag::serialization_error, redflag::data_error, redflag::training_error, redflag::io_error) {
+  CHECK(caught_as_redflag_error<E>() == "redflag::IsolationForest::fit: n_estimators must be positive, got 0");
   CHECK(caught_as_runtime_error<E>() == "redflag::StandardScaler::transform: X has 2 columns, expected 3");
   CHECK_THROWS_AS(redflag::detail::raise<E>("A::b", "c"), E);
   CHECK_THROWS_WITH_AS(redflag::detail::raise<E>("A::b", "c"), "redflag::A::b: c", E);

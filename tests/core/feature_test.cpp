@@ -220,7 +220,7 @@ TEST_CASE_TEMPLATE("stateless features: single record and batch agree", T, float
   REQUIRE(one.rows() == 1);
   REQUIRE(one.cols() == 4);
   CHECK(one(0, 0) == doctest::Approx(std::log1p(5.0)));
-  CHECK(one(0, 1) == doctest::Approx(-1.0));                // sin(3π/2)
+  CHECK(one(0, 1) == doctest::Approx(-1.0));               // sin(3π/2)
   CHECK(one(0, 2) == doctest::Approx(0.0).epsilon(1e-6));  // cos(3π/2)
   CHECK(one(0, 3) == doctest::Approx(500.0));
 
@@ -246,11 +246,11 @@ TEST_CASE_TEMPLATE("a stateful feature sees the records in order", T, float, dou
   const Matrix<T> out = set.template transform<T>(transactions);
   // card 7: 10, 30, 5; card 9: 250, 50
   Matrix<T> expected_history(5, 2);
-  expected_history << T(0), T(0),            // card 7 first
-      T(0), T(0),                            // card 9 first
-      T(1), T(30 - 10),                      // card 7: mean 10
-      T(2), T(5 - 20),                       // card 7: mean of 10, 30
-      T(1), T(50 - 250);                     // card 9: mean 250
+  expected_history << T(0), T(0),  // card 7 first
+      T(0), T(0),                  // card 9 first
+      T(1), T(30 - 10),            // card 7: mean 10
+      T(2), T(5 - 20),             // card 7: mean of 10, 30
+      T(1), T(50 - 250);           // card 9: mean 250
   CHECK(out.template rightCols<2>() == expected_history);
   CHECK(out(0, 0) == static_cast<T>(std::log1p(10.0)));
 
@@ -267,7 +267,7 @@ TEST_CASE_TEMPLATE("a stateful feature sees the records in order", T, float, dou
   StatefulSet reversed_set(LogAmount{}, CardHistory{});
   const std::vector<Transaction> reversed(transactions.rbegin(), transactions.rend());
   const Matrix<T> reversed_out = reversed_set.template transform<T>(reversed);
-  CHECK(reversed_out(0, 1) == T(0));                 // card 9's 50 is now first
+  CHECK(reversed_out(0, 1) == T(0));                    // card 9's 50 is now first
   CHECK(reversed_out(4, 2) == T(10 - (5 + 30) / 2.0));  // card 7's 10 comes last
 }
 
@@ -315,8 +315,7 @@ TEST_CASE("duplicate or empty column names are rejected") {
                        doctest::Contains("two features declare the column 'hour_cos'"), redflag::invalid_argument);
   auto unnamed = redflag::make_feature<Transaction>("", [](const Transaction& t) { return t.amount; });
   CHECK_THROWS_WITH_AS((redflag::make_feature_set<Transaction>(LogAmount{}, unnamed)),
-                       doctest::Contains("a feature declares a column with an empty name"),
-                       redflag::invalid_argument);
+                       doctest::Contains("a feature declares a column with an empty name"), redflag::invalid_argument);
 }
 
 TEST_CASE("make_feature wraps a function of the record") {
@@ -369,8 +368,8 @@ TEST_CASE("transform_into allocates nothing per record") {
   const std::size_t before_first = allocation_count.load();
   stateful.transform_into<double>(records, out_stateful);
   const std::size_t first_pass = allocation_count.load() - before_first;
-  CHECK(first_pass >= 13);   // one map node per card at least
-  CHECK(first_pass < 100);   // not one per record
+  CHECK(first_pass >= 13);  // one map node per card at least
+  CHECK(first_pass < 100);  // not one per record
   const std::size_t before_second = allocation_count.load();
   stateful.transform_into<double>(records, out_stateful);
   CHECK(allocation_count.load() - before_second == 0);

@@ -1,13 +1,13 @@
 #include <redflag/core/detail/json.hpp>
 #include <redflag/core/detail/json_archive.hpp>
 
+#include <doctest/doctest.h>
 #include <cereal/archives/json.hpp>
 #include <cereal/types/array.hpp>
 #include <cereal/types/map.hpp>
 #include <cereal/types/optional.hpp>
 #include <cereal/types/string.hpp>
 #include <cereal/types/vector.hpp>
-#include <doctest/doctest.h>
 
 #include <array>
 #include <bit>
@@ -48,9 +48,14 @@ struct Everything {
   std::uint64_t seed = std::numeric_limits<std::uint64_t>::max();
   float ratio = 0.1f;
   double values[1] = {};
-  std::vector<double> history{0.1, -0.0, 1e300, std::numeric_limits<double>::denorm_min(),
-                              std::numeric_limits<double>::lowest(), std::numeric_limits<double>::quiet_NaN(),
-                              std::numeric_limits<double>::infinity(), -std::numeric_limits<double>::infinity()};
+  std::vector<double> history{0.1,
+                              -0.0,
+                              1e300,
+                              std::numeric_limits<double>::denorm_min(),
+                              std::numeric_limits<double>::lowest(),
+                              std::numeric_limits<double>::quiet_NaN(),
+                              std::numeric_limits<double>::infinity(),
+                              -std::numeric_limits<double>::infinity()};
   std::string text = "quote \" backslash \\ tab \t newline \n caf\xc3\xa9 \x01";
   std::optional<Inner> present = Inner{"a", {1.5f, -2.25f}};
   std::optional<Inner> absent;
@@ -144,10 +149,26 @@ TEST_CASE("JsonOutputArchive writes what cereal's JSON archive writes, byte for 
   CHECK(written<JsonOutputArchive>(everything) == written(everything));
   // Numbers at every boundary of RapidJSON's layout (fixed up to 21 digits
   // before the point and 6 zeros after it, exponents otherwise).
-  std::vector<double> numbers{0.0,     -0.0,   1.0,       100.0,   1e20,    1e21,    123456789012345678901.0,
-                              1.5e21,  0.1,    0.000001,  1e-7,    1.25e-7, 1234.5,  -2.5e-300,
-                              5e-324,  1e308,  std::numeric_limits<double>::max(),   1.0 / 3,
-                              2.0 / 3, 1e15 + 0.5};
+  std::vector<double> numbers{0.0,
+                              -0.0,
+                              1.0,
+                              100.0,
+                              1e20,
+                              1e21,
+                              123456789012345678901.0,
+                              1.5e21,
+                              0.1,
+                              0.000001,
+                              1e-7,
+                              1.25e-7,
+                              1234.5,
+                              -2.5e-300,
+                              5e-324,
+                              1e308,
+                              std::numeric_limits<double>::max(),
+                              1.0 / 3,
+                              2.0 / 3,
+                              1e15 + 0.5};
   CHECK(written<JsonOutputArchive>(numbers) == written(numbers));
   // Where RapidJSON's Grisu2 is not the closest shortest form (it writes
   // 0.30000000000000007), redflag writes the closest; both read back exactly.
@@ -181,7 +202,8 @@ TEST_CASE("JsonInputArchive names the JSON path of a value of the wrong kind or 
         "$.everything.port: expected an integer in [0, 65535], found 65536");
   CHECK(error_of(replaced(text, R"("flag": true)", R"("flag": 1)")) ==
         "$.everything.flag: expected a boolean, found 1");
-  CHECK(error_of(replaced(text, R"("small": -128)", R"("small": -1.5)")).find("$.everything.small: expected an integer") == 0);
+  CHECK(error_of(replaced(text, R"("small": -128)", R"("small": -1.5)"))
+            .find("$.everything.small: expected an integer") == 0);
   CHECK(error_of(replaced(text, R"("ratio": 0.10000000149011612)", R"("ratio": 1e39)")) ==
         "$.everything.ratio: expected a number in the range of float, found 1e39");
   CHECK(error_of(replaced(text, R"("ratio": 0.10000000149011612)", R"("ratio": 1e400)")) ==
@@ -208,9 +230,13 @@ TEST_CASE("json::parse accepts RFC 8259 and nothing else") {
   CHECK(value.find("b")->is(json::Kind::object));
   CHECK(value.find("c") == nullptr);
 
-  for (const char* bad : {"", "{", "[1,]", "{\"a\" 1}", "{\"a\": 1,}", "01", "1.", "-", ".5", "1e", "+1", "tru",
-                          "\"\\x\"", "\"\\ud800\"", "\"\\udc00\"", "\"a\nb\"", "[1] 2", "NaN", "Infinity", "'a'",
-                          "{\"a\": \"unterminated}"}) {
+  for (const char* bad : {"",          "{",           "[1,]",
+                          "{\"a\" 1}", "{\"a\": 1,}", "01",
+                          "1.",        "-",           ".5",
+                          "1e",        "+1",          "tru",
+                          "\"\\x\"",   "\"\\ud800\"", "\"\\udc00\"",
+                          "\"a\nb\"",  "[1] 2",       "NaN",
+                          "Infinity",  "'a'",         "{\"a\": \"unterminated}"}) {
     CAPTURE(bad);
     CHECK_THROWS_AS((void)json::parse(bad), redflag::data_error);
   }

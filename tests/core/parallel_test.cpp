@@ -45,9 +45,22 @@ TEST_CASE("resolve_n_jobs follows scikit-learn's n_jobs semantics") {
     int n_jobs, n_cpus, expected;
   };
   const Row table[] = {
-      {1, 4, 1},    {3, 4, 3},    {16, 4, 16},  {-1, 4, 4},       {-2, 4, 3},   {-3, 4, 2},
-      {-4, 4, 1},   {-5, 4, 1},   {-100, 4, 1}, {INT_MIN, 4, 1},  {INT_MAX, 4, INT_MAX},
-      {-1, 1, 1},   {-2, 1, 1},   {-1, 0, 1},   {-1, 64, 64},     {-2, 64, 63},
+      {1, 4, 1},
+      {3, 4, 3},
+      {16, 4, 16},
+      {-1, 4, 4},
+      {-2, 4, 3},
+      {-3, 4, 2},
+      {-4, 4, 1},
+      {-5, 4, 1},
+      {-100, 4, 1},
+      {INT_MIN, 4, 1},
+      {INT_MAX, 4, INT_MAX},
+      {-1, 1, 1},
+      {-2, 1, 1},
+      {-1, 0, 1},
+      {-1, 64, 64},
+      {-2, 64, 63},
   };
   for (const Row& row : table) {
     CAPTURE(row.n_jobs);
@@ -59,8 +72,7 @@ TEST_CASE("resolve_n_jobs follows scikit-learn's n_jobs semantics") {
   CHECK(redflag::resolve_n_jobs(-2) == std::max(1, cpus - 1));
   CHECK(redflag::resolve_n_jobs(1) == 1);
   CHECK(redflag::resolve_n_jobs(cpus + 5) == cpus + 5);
-  CHECK_THROWS_WITH_AS(redflag::resolve_n_jobs(0),
-                       "redflag::resolve_n_jobs: n_jobs must be a non-zero integer, got 0",
+  CHECK_THROWS_WITH_AS(redflag::resolve_n_jobs(0), "redflag::resolve_n_jobs: n_jobs must be a non-zero integer, got 0",
                        redflag::invalid_argument);
   CHECK_THROWS_WITH_AS(redflag::resolve_n_jobs(0, "IsolationForest::fit"),
                        "redflag::IsolationForest::fit: n_jobs must be a non-zero integer, got 0",
@@ -74,8 +86,7 @@ TEST_CASE("chunk_count") {
   CHECK(chunk_count(10, {.grain = 3}) == 4);
   CHECK(chunk_count(2, {.grain = 100}) == 1);
   CHECK_THROWS_WITH_AS(chunk_count(10, {.grain = 0}),
-                       "redflag::chunk_count: ParallelOptions::grain must be >= 1, got 0",
-                       redflag::invalid_argument);
+                       "redflag::chunk_count: ParallelOptions::grain must be >= 1, got 0", redflag::invalid_argument);
 }
 
 TEST_CASE("every index is visited exactly once, in fixed chunks") {
@@ -86,14 +97,13 @@ TEST_CASE("every index is visited exactly once, in fixed chunks") {
     std::vector<std::atomic<int>> visits(count);
     std::vector<std::atomic<int>> chunk_calls(n_chunks);
     std::atomic<bool> bad_bounds{false};
-    parallel_for(
-        count, n_jobs,
-        [&](std::size_t begin, std::size_t end) {
-          if (begin % grain != 0 || end != std::min(count, begin + grain)) bad_bounds = true;
-          chunk_calls[begin / grain].fetch_add(1);
-          for (std::size_t i = begin; i < end; ++i) visits[i].fetch_add(1);
-        },
-        {.grain = grain});
+    parallel_for(count, n_jobs,
+                 [&](std::size_t begin, std::size_t end) {
+                   if (begin % grain != 0 || end != std::min(count, begin + grain)) bad_bounds = true;
+                   chunk_calls[begin / grain].fetch_add(1);
+                   for (std::size_t i = begin; i < end; ++i) visits[i].fetch_add(1);
+                 },
+                 {.grain = grain});
     CHECK_FALSE(bad_bounds.load());
     bool all_once = true;
     for (const auto& v : visits) all_once = all_once && v.load() == 1;
@@ -129,8 +139,7 @@ TEST_CASE("per-chunk floating-point sums are bit-identical for any n_jobs") {
     std::vector<double> slots(chunk_count(values.size(), options));
     parallel_for(
         values.size(), n_jobs,
-        [&](std::size_t begin, std::size_t end) { slots[begin / options.grain] = chunk_sum(begin, end); },
-        options);
+        [&](std::size_t begin, std::size_t end) { slots[begin / options.grain] = chunk_sum(begin, end); }, options);
     CHECK(bits(std::accumulate(slots.begin(), slots.end(), 0.0)) == bits(reference_total));
   }
 }
@@ -187,8 +196,7 @@ TEST_CASE("empty ranges and argument validation") {
   }
   const auto noop = [](std::size_t, std::size_t) {};
   CHECK_THROWS_WITH_AS(parallel_for(10, 2, noop, {.grain = 0}),
-                       "redflag::parallel_for: ParallelOptions::grain must be >= 1, got 0",
-                       redflag::invalid_argument);
+                       "redflag::parallel_for: ParallelOptions::grain must be >= 1, got 0", redflag::invalid_argument);
   CHECK_THROWS_WITH_AS(parallel_for(10, 0, noop), "redflag::parallel_for: n_jobs must be a non-zero integer, got 0",
                        redflag::invalid_argument);
   const auto size = [](std::size_t b, std::size_t e) { return e - b; };
@@ -208,8 +216,7 @@ TEST_CASE("serial fast path runs on the calling thread") {
   CHECK(seen == std::set<std::thread::id>{caller});
   seen.clear();
   // A single chunk: nothing to share, so no thread is started even for n_jobs = 8.
-  parallel_for(100, 8, [&](std::size_t, std::size_t) { seen.insert(std::this_thread::get_id()); },
-               {.grain = 100});
+  parallel_for(100, 8, [&](std::size_t, std::size_t) { seen.insert(std::this_thread::get_id()); }, {.grain = 100});
   CHECK(seen == std::set<std::thread::id>{caller});
 }
 

@@ -56,8 +56,8 @@ static_assert(sizeof(Random) <= 64, "Random is meant to be a small value type");
 TEST_CASE("golden values for seed 42") {
   SUBCASE("next_u64") {
     Random rng(42);
-    const std::array<std::uint64_t, 4> expected{0x15780b2e0c2ec716ULL, 0x6104d9866d113a7eULL,
-                                                0xae17533239e499a1ULL, 0xecb8ad4703b360a1ULL};
+    const std::array<std::uint64_t, 4> expected{0x15780b2e0c2ec716ULL, 0x6104d9866d113a7eULL, 0xae17533239e499a1ULL,
+                                                0xecb8ad4703b360a1ULL};
     for (auto value : expected) CHECK(rng.next_u64() == value);
   }
   SUBCASE("seed 0") {
@@ -91,8 +91,8 @@ TEST_CASE("golden values for seed 42") {
   SUBCASE("normal") {
     // std::log may differ in the last bit between C libraries: allow 1e-14.
     Random rng(42);
-    const std::array<double, 4> expected{-0.72621913824478568, -0.21119691823195985,
-                                         0.22162270150359331, 0.52277168775601457};
+    const std::array<double, 4> expected{-0.72621913824478568, -0.21119691823195985, 0.22162270150359331,
+                                         0.52277168775601457};
     for (double value : expected) CHECK(rng.normal() == doctest::Approx(value).epsilon(1e-14));
   }
   SUBCASE("shuffle") {
@@ -182,7 +182,7 @@ TEST_CASE_TEMPLATE("uniform<T> lies in [0, 1) with the right mean and variance",
   const double variance = sum_sq / n - mean * mean;
   CHECK(lowest >= T(0));
   CHECK(highest < T(1));
-  CHECK(std::abs(mean - 0.5) < 0.002);             // ~ 7 standard errors
+  CHECK(std::abs(mean - 0.5) < 0.002);            // ~ 7 standard errors
   CHECK(std::abs(variance - 1.0 / 12.0) < 5e-4);  // ~ 7 standard errors
 }
 
@@ -405,8 +405,7 @@ TEST_CASE("bad arguments throw redflag::invalid_argument") {
   CHECK_THROWS_WITH_AS(rng.uniform_int(0), doctest::Contains("Random::uniform_int: n must be positive, got 0"),
                        invalid_argument);
   CHECK_THROWS_AS(rng.uniform_int(-3), invalid_argument);
-  CHECK_THROWS_WITH_AS(rng.uniform_int(5, 5),
-                       doctest::Contains("low must be less than high, got low = 5, high = 5"),
+  CHECK_THROWS_WITH_AS(rng.uniform_int(5, 5), doctest::Contains("low must be less than high, got low = 5, high = 5"),
                        invalid_argument);
   CHECK_THROWS_AS(rng.uniform_int(6, 5), invalid_argument);
   CHECK_THROWS_WITH_AS(rng.uniform(1.0, 1.0), doctest::Contains("Random::uniform: a must be less than b"),
@@ -418,8 +417,8 @@ TEST_CASE("bad arguments throw redflag::invalid_argument") {
                        doctest::Contains("b must be finite, got Inf"), invalid_argument);
   CHECK_THROWS_AS(rng.uniform(-std::numeric_limits<double>::max(), std::numeric_limits<double>::max()),
                   invalid_argument);
-  CHECK_THROWS_WITH_AS(rng.normal(0.0, -1.0), doctest::Contains("Random::normal: stddev must be finite and >= 0, got -1"),
-                       invalid_argument);
+  CHECK_THROWS_WITH_AS(rng.normal(0.0, -1.0),
+                       doctest::Contains("Random::normal: stddev must be finite and >= 0, got -1"), invalid_argument);
   CHECK_THROWS_AS(rng.normal(std::nan(""), 1.0), invalid_argument);
   CHECK_THROWS_AS(rng.normal(0.0f, std::numeric_limits<float>::infinity()), invalid_argument);
   CHECK_THROWS_WITH_AS(rng.bernoulli(1.5), doctest::Contains("Random::bernoulli: p must be in [0, 1], got 1.5"),

@@ -1,9 +1,9 @@
 #include <redflag/core/bounded_archive.hpp>
 #include <redflag/core/schema.hpp>
 
+#include <doctest/doctest.h>
 #include <cereal/archives/json.hpp>
 #include <cereal/archives/portable_binary.hpp>
-#include <doctest/doctest.h>
 
 #include <span>
 #include <sstream>
@@ -193,8 +193,7 @@ TEST_CASE("loading an unknown column kind code fails") {
   // The last byte is the kind code of the last column (categorical = 1).
   REQUIRE(bytes.back() == static_cast<char>(ColumnKind::categorical));
   bytes.back() = 7;
-  CHECK_THROWS_WITH_AS(from_bounded_binary(bytes),
-                       "redflag::load: column 'merchant_category' has unknown kind code 7",
+  CHECK_THROWS_WITH_AS(from_bounded_binary(bytes), "redflag::load: column 'merchant_category' has unknown kind code 7",
                        redflag::serialization_error);
 }
 

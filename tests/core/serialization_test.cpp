@@ -1,7 +1,7 @@
 #include <redflag/core/serialization.hpp>
 
-#include <cereal/types/optional.hpp>
 #include <doctest/doctest.h>
+#include <cereal/types/optional.hpp>
 
 #include <atomic>
 #include <bit>
@@ -105,10 +105,16 @@ template <redflag::Scalar T>
 Ledger<T> make_ledger(Index rows = 3, Index cols = 2) {
   Ledger<T> model;
   model.weights.resize(rows, cols);
-  for (Index i = 0; i < model.weights.size(); ++i) model.weights.data()[i] = T(0.1) * static_cast<T>(i * i) - T(1) / T(3);
+  for (Index i = 0; i < model.weights.size(); ++i)
+    model.weights.data()[i] = T(0.1) * static_cast<T>(i * i) - T(1) / T(3);
   model.weights(0, 0) = T(0.375);  // a number easy to find in the JSON text
-  model.history = {0.1, -0.0, 1e300, std::numeric_limits<double>::denorm_min(), std::numeric_limits<double>::max(),
-                   std::numeric_limits<double>::lowest(), -2.5};
+  model.history = {0.1,
+                   -0.0,
+                   1e300,
+                   std::numeric_limits<double>::denorm_min(),
+                   std::numeric_limits<double>::max(),
+                   std::numeric_limits<double>::lowest(),
+                   -2.5};
   model.label = "card \"7\"\n\tcaf\xc3\xa9";
   std::vector<redflag::Column> columns;
   for (Index c = 0; c < cols; ++c) {
@@ -267,8 +273,8 @@ TEST_CASE_TEMPLATE("round trip through files leaves no temporary file behind", T
   check_same(redflag::load<Ledger<T>>(dir / "model.rfm"), bigger);
 
   // A failed save leaves nothing behind either.
-  CHECK_THROWS_WITH_AS(redflag::save(model, dir / "missing" / "model.rfm"), doctest::Contains("redflag::save: creating"),
-                       redflag::io_error);
+  CHECK_THROWS_WITH_AS(redflag::save(model, dir / "missing" / "model.rfm"),
+                       doctest::Contains("redflag::save: creating"), redflag::io_error);
   CHECK_THROWS_WITH_AS(redflag::save(Other{.unwritable = true}, dir / "unwritable.rfm"), "Other cannot be saved",
                        std::runtime_error);
 
@@ -353,10 +359,10 @@ TEST_CASE("wrong model type or scalar type, from real files") {
   for (const Format format : {Format::portable_binary, Format::json}) {
     INFO("format " << redflag::to_string(format));
     redflag::save(Other{}, dir / "other", format);
-    CHECK_THROWS_WITH_AS(redflag::load<Ledger<double>>(dir / "other"),
-                         ("redflag::load: " + (dir / "other").string() + ": file holds a 'Other', expected 'Ledger'")
-                             .c_str(),
-                         serialization_error);
+    CHECK_THROWS_WITH_AS(
+        redflag::load<Ledger<double>>(dir / "other"),
+        ("redflag::load: " + (dir / "other").string() + ": file holds a 'Other', expected 'Ledger'").c_str(),
+        serialization_error);
     redflag::save(make_ledger<float>(), dir / "float", format);
     CHECK_THROWS_WITH_AS(redflag::load<Ledger<double>>(dir / "float"),
                          doctest::Contains("file holds float32 parameters, expected float64"), serialization_error);
@@ -384,8 +390,8 @@ TEST_CASE("a newer envelope version is refused") {
   const std::string json = replace_once(saved_bytes(make_ledger<double>(), Format::json), "\"envelope_version\": 1",
                                         "\"envelope_version\": 3");
   write_file(path, json);
-  CHECK_THROWS_WITH_AS(redflag::load<Ledger<double>>(path), doctest::Contains("envelope format version 3 is not supported"),
-                       serialization_error);
+  CHECK_THROWS_WITH_AS(redflag::load<Ledger<double>>(path),
+                       doctest::Contains("envelope format version 3 is not supported"), serialization_error);
 }
 
 TEST_CASE_TEMPLATE("a file truncated at every length never loads", T, float, double) {
@@ -506,9 +512,10 @@ TEST_CASE("payloads that are consistent on the outside but wrong inside") {
   std::string matrix = payload;
   set_u64(matrix, matrix_rows_offset, 4);
   write_file(path, with_payload(model, matrix));
-  CHECK_THROWS_WITH_AS(redflag::load<Ledger<double>>(path),
-                       doctest::Contains((path.string() + ": matrix header is inconsistent (4 x 2 with 6 elements)").c_str()),
-                       serialization_error);
+  CHECK_THROWS_WITH_AS(
+      redflag::load<Ledger<double>>(path),
+      doctest::Contains((path.string() + ": matrix header is inconsistent (4 x 2 with 6 elements)").c_str()),
+      serialization_error);
 
   write_file(path, with_payload(model, payload + "abcd"));
   CHECK_THROWS_WITH_AS(redflag::load<Ledger<double>>(path),
@@ -555,7 +562,7 @@ TEST_CASE("hostile or absurd headers") {
                        serialization_error);
   std::string beyond = file;
   const auto header_bytes = static_cast<std::uint32_t>(file.size());  // more than is left after the preamble
-  set_u64(beyond, 8, (std::uint64_t{header_bytes} << 32) | 1);       // envelope version 1, then the length
+  set_u64(beyond, 8, (std::uint64_t{header_bytes} << 32) | 1);        // envelope version 1, then the length
   write_file(path, beyond);
   CHECK_THROWS_WITH_AS(redflag::read_info(path),
                        doctest::Contains(("header length " + std::to_string(header_bytes) + " exceeds the " +

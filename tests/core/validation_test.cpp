@@ -110,16 +110,14 @@ TEST_CASE_TEMPLATE("require_parameter reports requirement and value", T, float, 
                        redflag::invalid_argument);
   const T contamination = T(0.75);
   CHECK_THROWS_WITH_AS(
-      redflag::detail::require_parameter(contamination <= T(0.5), where, "contamination", "in (0, 0.5]",
-                                         contamination),
+      redflag::detail::require_parameter(contamination <= T(0.5), where, "contamination", "in (0, 0.5]", contamination),
       doctest::Contains("contamination must be in (0, 0.5], got 0.75"), redflag::invalid_argument);
   CHECK_THROWS_WITH_AS(
       redflag::detail::require_parameter(false, where, "max_samples", "positive", std::numeric_limits<T>::quiet_NaN()),
       doctest::Contains("max_samples must be positive, got NaN"), redflag::invalid_argument);
-  CHECK_THROWS_WITH_AS(redflag::detail::require_parameter(false, where, "criterion", "'gini' or 'entropy'",
-                                                          std::string("log_loss")),
-                       doctest::Contains("criterion must be 'gini' or 'entropy', got log_loss"),
-                       redflag::invalid_argument);
+  CHECK_THROWS_WITH_AS(
+      redflag::detail::require_parameter(false, where, "criterion", "'gini' or 'entropy'", std::string("log_loss")),
+      doctest::Contains("criterion must be 'gini' or 'entropy', got log_loss"), redflag::invalid_argument);
   CHECK_THROWS_WITH_AS(redflag::detail::require_parameter(false, where, "penalty", "'l2'", "l1"),
                        doctest::Contains("penalty must be 'l2', got l1"), redflag::invalid_argument);
   CHECK_THROWS_WITH_AS(redflag::detail::require_parameter(false, where, "tol", "at least 1e-6", 1e-9),

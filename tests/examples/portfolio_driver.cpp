@@ -6,9 +6,9 @@
 //
 //   portfolio_driver SERVICE DATA_DIR SCRATCH_DIR
 #include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
@@ -231,8 +231,7 @@ void check_sample_data(const std::string& program, const std::filesystem::path& 
 void check_rejected(unsigned short port, const std::string& body, const std::string& path, const std::string& what) {
   const Reply reply = request(port, http::verb::post, "/analyze", body);
   check(reply.status == 400, what + ": status 400, got " + std::to_string(reply.status));
-  check(reply.body.value("path", "") == path,
-        what + ": path " + path + ", got " + reply.body.dump());
+  check(reply.body.value("path", "") == path, what + ": path " + path + ", got " + reply.body.dump());
   check(!reply.body.value("error", "").empty(), what + ": an error message");
 }
 

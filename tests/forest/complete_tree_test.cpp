@@ -189,7 +189,8 @@ TEST_CASE_TEMPLATE("add_leaves() adds every row's leaf value, tree after tree", 
   std::vector<double> reference(rows, 0.5);
   for (std::size_t t = 0; t + 1 < forest.offsets.size(); ++t) {
     complete.add_leaves(t, values.data(), walk_columns, rows, sum.data());
-    for (std::size_t r = 0; r < rows; ++r) reference[r] += value_of(node_walk_leaf(forest, t, values.data() + r * walk_columns));
+    for (std::size_t r = 0; r < rows; ++r)
+      reference[r] += value_of(node_walk_leaf(forest, t, values.data() + r * walk_columns));
   }
   CHECK(sum == reference);
 }

@@ -55,8 +55,8 @@ void hyperplane_fit_route(const forest::IsolationTrees<T>& trees, std::size_t at
       const auto& term = trees.terms[trees.aux[at] + k];
       if (std::isnan(x[term.column]) || term.weight == T(0)) continue;
       known = true;
-      projection += static_cast<double>(term.weight) *
-                    (static_cast<double>(x[term.column]) - static_cast<double>(term.point));
+      projection +=
+          static_cast<double>(term.weight) * (static_cast<double>(x[term.column]) - static_cast<double>(term.point));
     }
     const bool go_left = !known ? trees.count[left] >= trees.count[left + 1] : projection <= 0.0;
     at = go_left ? left : left + 1;

@@ -170,8 +170,12 @@ TEST_CASE_TEMPLATE("IsolationForest explanations add up to anomaly_score", T, fl
     check_additive<T>(model, rows);
   }
   SUBCASE("max_features below 1, bootstrap, sample fraction, contamination") {
-    IsolationForest<T> model({.n_estimators = 60, .max_samples = 0.3, .contamination = 0.05,
-                              .max_features = 0.6, .bootstrap = true, .random_state = 2});
+    IsolationForest<T> model({.n_estimators = 60,
+                              .max_samples = 0.3,
+                              .contamination = 0.05,
+                              .max_features = 0.6,
+                              .bootstrap = true,
+                              .random_state = 2});
     model.fit(X);
     check_additive<T>(model, rows);
     // max_features = 3 of 5: each tree splits on its 3 columns only, yet every
@@ -240,8 +244,7 @@ TEST_CASE_TEMPLATE("A forest of single leaves attributes nothing", T, float, dou
   CHECK(explanation.importances().isZero(0));
 }
 
-TEST_CASE_TEMPLATE("IsolationForest explains format 1 models (counts recovered from the leaves)", T, float,
-                   double) {
+TEST_CASE_TEMPLATE("IsolationForest explains format 1 models (counts recovered from the leaves)", T, float, double) {
   const auto path = golden_dir() / ("isolation_forest_" + std::string(redflag::scalar_name<T>) + ".bin");
   const auto model = redflag::load<IsolationForest<T>>(path);
   const Matrix<T> X = golden_data<T>();
@@ -302,7 +305,8 @@ TEST_CASE("IsolationForest explanations are the Shapley values of the path-lengt
     const double ratio = (explanation.scores(r) - base_score) / phi_sum;
     for (Index j = 0; j < d; ++j) {
       CAPTURE(j);
-      CHECK(explanation.contributions(r, j) == doctest::Approx(phi[static_cast<std::size_t>(j)] * ratio).epsilon(1e-7).scale(1e-3));
+      CHECK(explanation.contributions(r, j) ==
+            doctest::Approx(phi[static_cast<std::size_t>(j)] * ratio).epsilon(1e-7).scale(1e-3));
     }
   }
   // The planted row is blamed on its two far columns, with positive
@@ -321,8 +325,7 @@ TEST_CASE_TEMPLATE("A row made anomalous in one feature is blamed on that featur
   check_blames_the_changed_feature(model, ordinary_rows(model, X, 20), far_values(X));
 }
 
-TEST_CASE("A row made anomalous in one feature is blamed on that feature (mammography)" *
-          doctest::test_suite("data")) {
+TEST_CASE("A row made anomalous in one feature is blamed on that feature (mammography)" * doctest::test_suite("data")) {
   const auto path = redflag::test::dataset("mammography.csv");
   if (!path) return;
   const auto table = redflag::read_csv<double>(*path, {.label_column = "label"});
@@ -390,8 +393,8 @@ TEST_CASE("Explanation::top ranks contributions, largest first, ties by column")
   CHECK(explanation.top(0, 0).empty());
   CHECK(explanation.top(0, 99).size() == 5);
   CHECK(explanation.top(1, 2) == std::vector<Reason>{{1, "b", -0.1}, {3, "d", -0.1}});
-  CHECK_THROWS_WITH_AS((void)explanation.top(2, 1),
-                       doctest::Contains("Explanation::top: row must be in [0, 2), got 2"), redflag::invalid_argument);
+  CHECK_THROWS_WITH_AS((void)explanation.top(2, 1), doctest::Contains("Explanation::top: row must be in [0, 2), got 2"),
+                       redflag::invalid_argument);
   CHECK_THROWS_AS((void)explanation.top(-1, 1), redflag::invalid_argument);
 
   // Mean absolute contributions, normalised.

@@ -43,9 +43,7 @@ using namespace redflag::test;
 
 namespace {
 
-bool writing_golden() {
-  return std::getenv("REDFLAG_WRITE_GOLDEN") != nullptr;
-}
+bool writing_golden() { return std::getenv("REDFLAG_WRITE_GOLDEN") != nullptr; }
 
 const Schema golden_schema = Schema::from_names({"amount", "hour", "velocity"});
 const Schema categorical_schema{
@@ -222,7 +220,8 @@ TEST_CASE_TEMPLATE("IsolationForest golden files (format v2) load and score bit-
 // splitting would show here).
 TEST_CASE_TEMPLATE("refitting the format-2 golden models reproduces their scores", T, float, double) {
   const Matrix<T> X = golden_data<T>();
-  IsolationForest<T> classic({.n_estimators = 6, .max_samples = Index{16}, .contamination = 0.1, .random_state = 20250107});
+  IsolationForest<T> classic(
+      {.n_estimators = 6, .max_samples = Index{16}, .contamination = 0.1, .random_state = 20250107});
   classic.fit(X, golden_schema);
   check_scores(classic, X, read_scores<T>(v2_file<T>("classic", "_scores.csv")));
   ExtendedIsolationForest<T> extended(

@@ -70,8 +70,7 @@ TEST_CASE_TEMPLATE("fit then fit_more gives the forest fit grows at once", T, fl
   const Matrix<T> X = contaminated_gaussian<T>(400, 4, 1);
   for (const auto contamination : {std::variant<Auto, double>(Auto{}), std::variant<Auto, double>(0.1)}) {
     CAPTURE(contamination.index());
-    typename IsolationForest<T>::Params params{.n_estimators = 100, .contamination = contamination,
-                                               .random_state = 7};
+    typename IsolationForest<T>::Params params{.n_estimators = 100, .contamination = contamination, .random_state = 7};
     IsolationForest<T> grown(params);
     grown.fit(X).fit_more(X, 100);
     params.n_estimators = 200;
@@ -155,8 +154,8 @@ TEST_CASE("fit_more on other rows: the new trees are the ones fit grows there") 
   };
   IsolationForest<double> model = fitted(X, 50);
   model.fit_more(Y, 50);
-  const Vector<double> expected =
-      total_path_length(fitted(X, 50), rows) + total_path_length(fitted(Y, 100), rows) - total_path_length(fitted(Y, 50), rows);
+  const Vector<double> expected = total_path_length(fitted(X, 50), rows) + total_path_length(fitted(Y, 100), rows) -
+                                  total_path_length(fitted(Y, 50), rows);
   const Vector<double> got = total_path_length(model, rows);
   for (Index i = 0; i < rows.rows(); ++i) CHECK(got(i) == doctest::Approx(expected(i)).epsilon(1e-10));
   // The contamination threshold is recomputed on Y, with all 100 trees.

@@ -45,9 +45,9 @@ ModelSize fitted_size(Index rows) {
   IsolationForest<T> model({.n_estimators = size_trees, .max_samples = max_samples, .random_state = 5});
   model.fit(X);
 
-  const auto path = std::filesystem::path(REDFLAG_TEST_SCRATCH_DIR) /
-                    ("isolation_forest_size_" + std::string(redflag::scalar_name<T>) + "_" +
-                     std::to_string(rows) + ".rfm");
+  const auto path =
+      std::filesystem::path(REDFLAG_TEST_SCRATCH_DIR) /
+      ("isolation_forest_size_" + std::string(redflag::scalar_name<T>) + "_" + std::to_string(rows) + ".rfm");
   redflag::save(model, path, redflag::Format::portable_binary);
   const ModelSize size{model.memory_usage(), std::filesystem::file_size(path), model.node_count()};
   std::filesystem::remove(path);

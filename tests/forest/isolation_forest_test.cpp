@@ -104,8 +104,7 @@ TEST_CASE_TEMPLATE("IsolationForest contamination flags that share of the traini
   }
 }
 
-TEST_CASE_TEMPLATE("IsolationForest threshold, decision_function, predict and score_samples agree", T, float,
-                   double) {
+TEST_CASE_TEMPLATE("IsolationForest threshold, decision_function, predict and score_samples agree", T, float, double) {
   const Matrix<T> X = gaussian_with_outlier<T>(200, 2, 8);
   IsolationForest<T> model;
   model.fit(X);
@@ -163,14 +162,14 @@ TEST_CASE_TEMPLATE("IsolationForest rejects bad input", T, float, double) {
   bad(4, 2) = std::numeric_limits<T>::quiet_NaN();
   CHECK_THROWS_WITH_AS(model.fit(bad), doctest::Contains("IsolationForest::fit: X has NaN at row 4, column 2"),
                        data_error);
-  CHECK_THROWS_WITH_AS(model.fit(X, redflag::Schema::numeric(2)),
-                       doctest::Contains("input has 3 columns, expected 2"), schema_mismatch);
+  CHECK_THROWS_WITH_AS(model.fit(X, redflag::Schema::numeric(2)), doctest::Contains("input has 3 columns, expected 2"),
+                       schema_mismatch);
   CHECK_FALSE(model.is_fitted());
 
   model.fit(X);
   bad(4, 2) = std::numeric_limits<T>::infinity();
-  CHECK_THROWS_WITH_AS((void)model.anomaly_score(bad),
-                       doctest::Contains("anomaly_score: X has Inf at row 4, column 2"), data_error);
+  CHECK_THROWS_WITH_AS((void)model.anomaly_score(bad), doctest::Contains("anomaly_score: X has Inf at row 4, column 2"),
+                       data_error);
   CHECK_THROWS_WITH_AS((void)model.decision_function(Matrix<T>(0, 3)),
                        doctest::Contains("IsolationForest::decision_function: X is empty"), data_error);
   CHECK_THROWS_WITH_AS((void)model.predict(X.leftCols(2)), doctest::Contains("input has 2 columns, expected 3"),
@@ -204,8 +203,12 @@ TEST_CASE_TEMPLATE("IsolationForest rejects bad input", T, float, double) {
 
 TEST_CASE_TEMPLATE("IsolationForest round-trips through binary and JSON files", T, float, double) {
   const Matrix<T> X = gaussian_with_outlier<T>(400, 3, 2);
-  IsolationForest<T> model({.n_estimators = 20, .max_samples = 0.5, .contamination = 0.1,
-                            .max_features = Index{2}, .bootstrap = true, .random_state = 5});
+  IsolationForest<T> model({.n_estimators = 20,
+                            .max_samples = 0.5,
+                            .contamination = 0.1,
+                            .max_features = Index{2},
+                            .bootstrap = true,
+                            .random_state = 5});
   model.fit(X);
   const Vector<T> scores = model.anomaly_score(X);
   for (const auto format : {redflag::Format::portable_binary, redflag::Format::json}) {
@@ -243,8 +246,7 @@ TEST_CASE("IsolationForest rejects corrupted files") {
   };
   rejects(replaced(text, R"("node_feature": [)", R"("node_feature": [7, )"), "node arrays differ in length");
   // The root of tree 0 always splits (100 distinct rows): point it elsewhere.
-  rejects(first_number_replaced(text, "node_feature", "9"),
-          "node 0 (tree 0) splits on column 9 of 2");
+  rejects(first_number_replaced(text, "node_feature", "9"), "node 0 (tree 0) splits on column 9 of 2");
   rejects(first_number_replaced(text, "node_left", "0"), "node 0 (tree 0) has children outside (0,");
   rejects(first_number_replaced(text, "node_kind", "7"), "node 0 has unknown kind 7");
   rejects(first_number_replaced(text, "node_count", "99"), "node 0 (tree 0) has counts that do not add up");
@@ -304,14 +306,14 @@ TEST_CASE_TEMPLATE("IsolationForest fast walk equals the general tree walk", T, 
   const std::optional<forest::ScoringCopy<T>> copy = forest::scoring_copy(trees);
   REQUIRE(copy.has_value());
   MESSAGE(std::string(forest::ScoringCopy<T>::vectorised() ? "vector walk (AVX-512)" : "scalar complete-tree walk"));
-  for (const std::size_t rows : {std::size_t{1}, std::size_t{15}, std::size_t{16}, std::size_t{17},
-                                 std::size_t{64}, std::size_t{100}, std::size_t{700}}) {
+  for (const std::size_t rows : {std::size_t{1}, std::size_t{15}, std::size_t{16}, std::size_t{17}, std::size_t{64},
+                                 std::size_t{100}, std::size_t{700}}) {
     CAPTURE(rows);
     std::vector<double> reference(rows, 0.0);
     for (std::size_t t = 0; t < trees.tree_count(); ++t) {
       for (std::size_t r = 0; r < rows; ++r) {
-        reference[r] += forest::path_length(trees, static_cast<std::size_t>(trees.offsets[t]),
-                                            Q.row(static_cast<Index>(r)).data());
+        reference[r] +=
+            forest::path_length(trees, static_cast<std::size_t>(trees.offsets[t]), Q.row(static_cast<Index>(r)).data());
       }
     }
     std::vector<double> blocked(rows, 0.0);
@@ -352,8 +354,8 @@ TEST_CASE_TEMPLATE("IsolationForest scores a row alone as within a block", T, fl
     CHECK(model.anomaly_score(row)(0) == scores(i));
   }
   // A strided view (every other row) scores as a copy of those rows.
-  const Matrix<T> every_other = Eigen::Map<const Matrix<T>, 0, Eigen::OuterStride<>>(
-      X.data(), 100, 5, Eigen::OuterStride<>(10));
+  const Matrix<T> every_other =
+      Eigen::Map<const Matrix<T>, 0, Eigen::OuterStride<>>(X.data(), 100, 5, Eigen::OuterStride<>(10));
   const Eigen::Map<const Matrix<T>, 0, Eigen::OuterStride<>> view(X.data(), 100, 5, Eigen::OuterStride<>(10));
   CHECK(model.anomaly_score(view) == model.anomaly_score(every_other));
   CHECK(model.anomaly_score(every_other)(3) == scores(6));

@@ -75,8 +75,8 @@ std::vector<std::string> read_lines(const std::filesystem::path& path) {
 template <class T>
 void write_current(const Matrix<T>& X) {
   using Model = RandomForest<T>;
-  Model model({.n_estimators = 5, .max_depth = 4, .class_weight = redflag::ClassWeight::balanced,
-               .random_state = 20261122});
+  Model model(
+      {.n_estimators = 5, .max_depth = 4, .class_weight = redflag::ClassWeight::balanced, .random_state = 20261122});
   model.fit(X, golden_labels(), classifier_schema);
   redflag::save(model, golden_file<T>(Model::format_version, ".bin"), redflag::Format::portable_binary);
   redflag::save(model, golden_file<T>(Model::format_version, ".json"), redflag::Format::json);

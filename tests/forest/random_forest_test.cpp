@@ -134,8 +134,10 @@ TEST_CASE_TEMPLATE("RandomForest parameters shape the trees", T, float, double) 
   RandomForest<T> careful({.n_estimators = 5, .min_impurity_decrease = 0.05, .random_state = 2});
   careful.fit(data.X, data.y);
   CHECK(careful.node_count() < deep.node_count());
-  RandomForest<T> entropy({.n_estimators = 5, .criterion = redflag::Criterion::entropy,
-                           .max_features = redflag::Log2{}, .random_state = 2});
+  RandomForest<T> entropy({.n_estimators = 5,
+                           .criterion = redflag::Criterion::entropy,
+                           .max_features = redflag::Log2{},
+                           .random_state = 2});
   entropy.fit(data.X, data.y);
   CHECK(accuracy<T>(data.y, entropy.predict(data.X)) > 0.9);
   RandomForest<T> whole({.n_estimators = 3, .max_features = 1.0, .bootstrap = false, .random_state = 2});
@@ -163,12 +165,14 @@ TEST_CASE_TEMPLATE("RandomForest weights rows and classes", T, float, double) {
   };
   using Weights = std::map<Label, double>;
   RandomForest<T> plain({.n_estimators = 20, .max_depth = 3, .random_state = 1});
-  RandomForest<T> balanced({.n_estimators = 20, .max_depth = 3, .class_weight = redflag::ClassWeight::balanced,
-                            .random_state = 1});
-  RandomForest<T> subsample({.n_estimators = 20, .max_depth = 3,
-                             .class_weight = redflag::ClassWeight::balanced_subsample, .random_state = 1});
-  RandomForest<T> explicit_map({.n_estimators = 20, .max_depth = 3, .class_weight = Weights{{1, 19.0}},
-                                .random_state = 1});
+  RandomForest<T> balanced(
+      {.n_estimators = 20, .max_depth = 3, .class_weight = redflag::ClassWeight::balanced, .random_state = 1});
+  RandomForest<T> subsample({.n_estimators = 20,
+                             .max_depth = 3,
+                             .class_weight = redflag::ClassWeight::balanced_subsample,
+                             .random_state = 1});
+  RandomForest<T> explicit_map(
+      {.n_estimators = 20, .max_depth = 3, .class_weight = Weights{{1, 19.0}}, .random_state = 1});
   plain.fit(X, y);
   balanced.fit(X, y);
   subsample.fit(X, y);
@@ -203,7 +207,8 @@ TEST_CASE_TEMPLATE("RandomForest rejects bad input naming the problem", T, float
   CHECK_THROWS_AS(RandomForest<T>().fit(data.X, data.y.head(59)), redflag::invalid_argument);
   Vector<T> negative = Vector<T>::Ones(60);
   negative(3) = T(-1);
-  CHECK(error_of([&] { RandomForest<T>().fit(data.X, data.y, negative); }).find("sample_weight[3]") != std::string::npos);
+  CHECK(error_of([&] { RandomForest<T>().fit(data.X, data.y, negative); }).find("sample_weight[3]") !=
+        std::string::npos);
   CHECK_THROWS_AS(RandomForest<T>().fit(data.X, data.y, Vector<T>::Zero(60)), redflag::data_error);
   CHECK_THROWS_AS(RandomForest<T>().fit(data.X, data.y, Vector<T>::Ones(59)), redflag::invalid_argument);
   for (const T bad : {std::numeric_limits<T>::quiet_NaN(), std::numeric_limits<T>::infinity()}) {
@@ -331,8 +336,7 @@ TEST_CASE("RandomForest rejects hostile files") {
   offsets.replace(open, offsets.find(']', open) - open + 1,
                   "[0, " + std::to_string(model.node_count() + 1000) + ", " + std::to_string(model.node_count()) + "]");
   std::istringstream in(offsets);
-  CHECK(error_of([&] { (void)redflag::load<RandomForest<double>>(in); }).find("offsets decrease") !=
-        std::string::npos);
+  CHECK(error_of([&] { (void)redflag::load<RandomForest<double>>(in); }).find("offsets decrease") != std::string::npos);
 }
 
 TEST_CASE_TEMPLATE("RandomForest out-of-bag estimate", T, float, double) {
@@ -380,8 +384,8 @@ TEST_CASE_TEMPLATE("RandomForest explanations add up to the probabilities", T, f
     CHECK(explanation.scores == proba.col(k));
     CHECK(explanation.feature_names == model.schema().names());
     for (Index r = 0; r < 40; ++r) {
-      const double total = static_cast<double>(explanation.expected_value) +
-                           static_cast<double>(explanation.contributions.row(r).sum());
+      const double total =
+          static_cast<double>(explanation.expected_value) + static_cast<double>(explanation.contributions.row(r).sum());
       CHECK(std::abs(total - static_cast<double>(proba(r, k))) < tolerance);
     }
   }
@@ -410,8 +414,11 @@ TEST_CASE("RandomForest on a real dataset beats chance by far" * doctest::test_s
   if (!path) return;
   const auto table = redflag::read_csv<double>(*path, {.label_column = "label"});
   const auto split = redflag::train_test_split(table.values, table.labels, {.test_size = 0.3, .random_state = 1});
-  RandomForest<double> model({.n_estimators = 20, .max_depth = 8, .class_weight = redflag::ClassWeight::balanced,
-                              .random_state = 1, .n_jobs = 2});
+  RandomForest<double> model({.n_estimators = 20,
+                              .max_depth = 8,
+                              .class_weight = redflag::ClassWeight::balanced,
+                              .random_state = 1,
+                              .n_jobs = 2});
   model.fit(split.X_train, split.y_train);
   const Vector<double> positive = model.predict_proba(split.X_test).col(1);
   const double auc = redflag::roc_auc_score(split.y_test, positive);
@@ -449,8 +456,7 @@ TEST_CASE_TEMPLATE("RandomForest histogram bins: exact on few values, coarse wit
 TEST_CASE_TEMPLATE("RandomForest max_bins is validated and saved", T, float, double) {
   const auto data = blobs<T>(150, 3, 12);
   for (const Index bad : {Index{1}, Index{257}}) {
-    const std::string message =
-        error_of([&] { RandomForest<T>({.max_bins = bad}).fit(data.X, data.y); });
+    const std::string message = error_of([&] { RandomForest<T>({.max_bins = bad}).fit(data.X, data.y); });
     CHECK(message.find("max_bins must be in [2, 256]") != std::string::npos);
   }
   RandomForest<T> model({.n_estimators = 5, .max_bins = 16, .random_state = 2});
@@ -491,7 +497,8 @@ TEST_CASE("RandomForest resolves min_samples fractions as scikit-learn: ceil(fra
   CHECK(proba({.n_estimators = 5, .min_samples_leaf = 0.05, .random_state = 4}) !=
         proba({.n_estimators = 5, .random_state = 4}));
   // Fractions survive a save and load (format 2).
-  RandomForest<double> model({.n_estimators = 3, .min_samples_split = 0.25, .min_samples_leaf = 0.05, .random_state = 4});
+  RandomForest<double> model(
+      {.n_estimators = 3, .min_samples_split = 0.25, .min_samples_leaf = 0.05, .random_state = 4});
   model.fit(data.X, data.y);
   std::stringstream file;
   redflag::save(model, file);

@@ -66,8 +66,8 @@ Matrix<T> expected_window(const Matrix<T>& X, Index seen, Index W) {
 // IsolationForest's public API: fit on the first full window, then at every
 // block fit_more on the window and drop the oldest trees.
 template <class T>
-IsolationForest<T> replayed(const typename StreamingIsolationForest<T>::Params& params, const Matrix<T>& X,
-                            Index seen, const Schema& schema) {
+IsolationForest<T> replayed(const typename StreamingIsolationForest<T>::Params& params, const Matrix<T>& X, Index seen,
+                            const Schema& schema) {
   const Index W = params.window_size;
   const Index replaced = StreamingIsolationForest<T>::resolve_trees_per_block(params);
   IsolationForest<T> forest(params.forest);
@@ -88,8 +88,8 @@ IsolationForest<T> replayed(const typename StreamingIsolationForest<T>::Params& 
 
 TEST_CASE_TEMPLATE("StreamingIsolationForest warms up on its first full window", T, float, double) {
   const Matrix<T> X = stream<T>(100, 3, 1);
-  StreamingIsolationForest<T> detector({.forest = {.n_estimators = 20, .random_state = 2},
-                                        .window_size = 64, .block_size = 16});
+  StreamingIsolationForest<T> detector(
+      {.forest = {.n_estimators = 20, .random_state = 2}, .window_size = 64, .block_size = 16});
   CHECK_FALSE(detector.is_ready());
   CHECK(detector.rows_until_ready() == 64);
   CHECK(detector.schema().empty());
@@ -126,13 +126,11 @@ TEST_CASE_TEMPLATE("StreamingIsolationForest refreshes from its ring buffer as t
     bool contamination;
   };
   // W a multiple of the block or not; the whole forest replaced at once.
-  for (const Case c : {Case{64, 16, 20, 0, false}, Case{50, 15, 12, 5, true}, Case{40, 40, 6, 6, true},
-                       Case{30, 1, 4, 1, false}}) {
+  for (const Case c :
+       {Case{64, 16, 20, 0, false}, Case{50, 15, 12, 5, true}, Case{40, 40, 6, 6, true}, Case{30, 1, 4, 1, false}}) {
     CAPTURE(c.window);
     typename StreamingIsolationForest<T>::Params params{
-        .forest = {.n_estimators = c.trees, .random_state = 3},
-        .window_size = c.window,
-        .block_size = c.block};
+        .forest = {.n_estimators = c.trees, .random_state = 3}, .window_size = c.window, .block_size = c.block};
     if (c.replaced > 0) params.trees_per_block = c.replaced;
     if (c.contamination) params.forest.contamination = 0.1;
     const Matrix<T> X = stream<T>(4 * c.window + 7, 2, 4, 2 * c.window, T(3));
@@ -157,8 +155,8 @@ TEST_CASE_TEMPLATE("StreamingIsolationForest follows a drifting stream", T, floa
   const Index shift = 5000;
   const Matrix<T> X = stream<T>(8000, 3, 5, shift, T(5));
   const auto run = [&] {
-    StreamingIsolationForest<T> detector({.forest = {.n_estimators = 50, .random_state = 6},
-                                          .window_size = 512, .block_size = 64});
+    StreamingIsolationForest<T> detector(
+        {.forest = {.n_estimators = 50, .random_state = 6}, .window_size = 512, .block_size = 64});
     Vector<T> scores = Vector<T>::Zero(X.rows());  // each row scored before it is learned
     for (Index i = 0; i < X.rows(); ++i) {
       if (detector.is_ready()) scores(i) = detector.score_one(row_of(X, i));
@@ -244,10 +242,12 @@ TEST_CASE("A StreamingIsolationForest file that contradicts itself is refused") 
 TEST_CASE_TEMPLATE("StreamingIsolationForest rejects bad parameters and rows", T, float, double) {
   using Params = typename StreamingIsolationForest<T>::Params;
   const auto construct = [](const Params& params) { return StreamingIsolationForest<T>(params); };
-  CHECK_THROWS_WITH_AS(construct({.window_size = 1}),
-                       doctest::Contains("StreamingIsolationForest::StreamingIsolationForest: window_size must be >= 2"),
-                       redflag::invalid_argument);
-  CHECK_THROWS_WITH_AS(construct({.window_size = 100, .block_size = 0}), doctest::Contains("block_size must be in [1, window_size] = [1, 100], got 0"),
+  CHECK_THROWS_WITH_AS(
+      construct({.window_size = 1}),
+      doctest::Contains("StreamingIsolationForest::StreamingIsolationForest: window_size must be >= 2"),
+      redflag::invalid_argument);
+  CHECK_THROWS_WITH_AS(construct({.window_size = 100, .block_size = 0}),
+                       doctest::Contains("block_size must be in [1, window_size] = [1, 100], got 0"),
                        redflag::invalid_argument);
   CHECK_THROWS_AS(construct({.window_size = 100, .block_size = 101}), redflag::invalid_argument);
   CHECK_THROWS_WITH_AS(construct({.forest = {.n_estimators = 10}, .trees_per_block = Index{11}}),
@@ -287,9 +287,8 @@ TEST_CASE_TEMPLATE("StreamingIsolationForest rejects bad parameters and rows", T
 
   // Categorical columns from a schema; NaN accepted when routed.
   const Schema schema{{"amount", ColumnKind::numeric}, {"mcc", ColumnKind::categorical}};
-  StreamingIsolationForest<T> coded({.forest = {.n_estimators = 5, .missing = MissingPolicy::route},
-                                     .window_size = 20, .block_size = 5},
-                                    schema);
+  StreamingIsolationForest<T> coded(
+      {.forest = {.n_estimators = 5, .missing = MissingPolicy::route}, .window_size = 20, .block_size = 5}, schema);
   CHECK(coded.schema() == schema);
   const std::vector<T> bad_code{T(1), T(-2)}, missing{std::numeric_limits<T>::quiet_NaN(), T(3)};
   CHECK_THROWS_WITH_AS(coded.learn_one(bad_code), doctest::Contains("categorical column 'mcc'"), redflag::data_error);

@@ -46,9 +46,7 @@ struct HandTree {
   std::int32_t right(std::int32_t node) const { return at(node).right; }
   double cover(std::int32_t node) const { return at(node).cover; }
   std::int32_t feature(std::int32_t node) const { return at(node).feature; }
-  double leaf_value(std::int32_t node, std::size_t output) const {
-    return at(node).values.at(output);
-  }
+  double leaf_value(std::int32_t node, std::size_t output) const { return at(node).values.at(output); }
   std::size_t outputs() const { return n_outputs; }
   int max_depth() const { return depth; }
   Direction direction(std::int32_t node, const Row& x) const {
@@ -80,8 +78,7 @@ static_assert(!forest::TreeView<Row>);
 
 // v(S): the tree's value when only the features in `known` (a bit set) are
 // known, written from the definition independently of the header.
-double conditional_value(const HandTree& tree, std::int32_t node, const Row& x, unsigned known,
-                         std::size_t output) {
+double conditional_value(const HandTree& tree, std::int32_t node, const Row& x, unsigned known, std::size_t output) {
   const Node& n = tree.at(node);
   if (n.feature < 0) return n.values[output];
   const double value = x[static_cast<std::size_t>(n.feature)];
@@ -116,8 +113,7 @@ std::vector<double> brute_force_shap(const HandTree& tree, const Row& x, int m) 
   return phi;
 }
 
-std::vector<double> tree_shap(const HandTree& tree, const Row& x, int m,
-                              forest::TreeShapWorkspace& workspace) {
+std::vector<double> tree_shap(const HandTree& tree, const Row& x, int m, forest::TreeShapWorkspace& workspace) {
   std::vector<double> phi(static_cast<std::size_t>(m) * tree.outputs(), 0.0);
   forest::add_tree_shap(tree, x, std::span<double>(phi), workspace);
   return phi;
@@ -148,8 +144,7 @@ void check_row(const HandTree& tree, const Row& x, forest::TreeShapWorkspace& wo
 // A random tree: random features and thresholds, covers split at random
 // (sometimes all to one side, leaving a zero-cover leaf), a few nodes that
 // never decide.
-std::int32_t grow(HandTree& tree, Random& rng, int depth, int max_depth, double cover,
-                  int features) {
+std::int32_t grow(HandTree& tree, Random& rng, int depth, int max_depth, double cover, int features) {
   const auto index = static_cast<std::int32_t>(tree.nodes.size());
   tree.nodes.emplace_back();
   if (cover == 0.0 || depth == max_depth || (depth > 0 && rng.bernoulli(0.2))) {
@@ -161,8 +156,7 @@ std::int32_t grow(HandTree& tree, Random& rng, int depth, int max_depth, double 
   const auto feature = rng.uniform_int(features);
   const double threshold = rng.uniform(-1.0, 1.0);
   const bool undecided = rng.bernoulli(0.05);
-  const double share =
-      rng.bernoulli(0.08) ? (rng.bernoulli(0.5) ? 0.0 : 1.0) : rng.uniform(0.05, 0.95);
+  const double share = rng.bernoulli(0.08) ? (rng.bernoulli(0.5) ? 0.0 : 1.0) : rng.uniform(0.05, 0.95);
   const std::int32_t l = grow(tree, rng, depth + 1, max_depth, cover * share, features);
   const std::int32_t r = grow(tree, rng, depth + 1, max_depth, cover - cover * share, features);
   tree.nodes[static_cast<std::size_t>(index)] = {feature, threshold, l, r, cover, undecided, {}};
@@ -174,8 +168,7 @@ bool repeats_a_feature(const HandTree& tree, std::int32_t node, unsigned seen) {
   if (tree.is_leaf(node)) return false;
   const unsigned bit = 1u << tree.feature(node);
   if ((seen & bit) != 0) return true;
-  return repeats_a_feature(tree, tree.left(node), seen | bit) ||
-         repeats_a_feature(tree, tree.right(node), seen | bit);
+  return repeats_a_feature(tree, tree.left(node), seen | bit) || repeats_a_feature(tree, tree.right(node), seen | bit);
 }
 
 Row random_row(Random& rng, int features, double nan_probability) {
@@ -256,11 +249,10 @@ TEST_CASE("a feature repeated along a path matches brute force") {
   REQUIRE(tree.max_depth() == 4);
 
   forest::TreeShapWorkspace workspace;
-  const std::vector<Row> rows = {{-0.7, -1.0, 0.0},        {-0.2, -1.0, 0.0},
-                                 {0.1, -1.0, 0.0},         {-0.7, 1.0, 1.0},
-                                 {0.5, 0.5, 0.1},          {missing, -1.0, 0.5},
-                                 {-0.7, missing, missing}, {missing, missing, missing},
-                                 {-0.4, 0.0, 0.2}};
+  const std::vector<Row> rows = {
+      {-0.7, -1.0, 0.0}, {-0.2, -1.0, 0.0},    {0.1, -1.0, 0.0},         {-0.7, 1.0, 1.0},
+      {0.5, 0.5, 0.1},   {missing, -1.0, 0.5}, {-0.7, missing, missing}, {missing, missing, missing},
+      {-0.4, 0.0, 0.2}};
   for (const Row& x : rows) {
     INFO("x = (" << x[0] << ", " << x[1] << ", " << x[2] << ")");
     check_row(tree, x, workspace);
@@ -322,8 +314,7 @@ TEST_CASE("no allocation once the workspace is sized") {
 
   const std::size_t before = redflag::test::allocation_count.load();
   for (const Row& x : rows) {
-    for (const HandTree& tree : trees)
-      forest::add_tree_shap(tree, x, std::span<double>(phi), workspace);
+    for (const HandTree& tree : trees) forest::add_tree_shap(tree, x, std::span<double>(phi), workspace);
   }
   const std::size_t after = redflag::test::allocation_count.load();
   CHECK(after == before);
@@ -341,13 +332,11 @@ TEST_CASE("contract violations are reported, not overrun") {
   forest::TreeShapWorkspace workspace;
 
   std::vector<double> narrow(2, 0.0);  // room for features 0 and 1; the tree uses 2
-  CHECK_THROWS_WITH_AS(
-      forest::add_tree_shap(tree, Row{0.0, 0.0, 0.0}, std::span<double>(narrow), workspace),
-      doctest::Contains("feature 2"), redflag::invalid_argument);
+  CHECK_THROWS_WITH_AS(forest::add_tree_shap(tree, Row{0.0, 0.0, 0.0}, std::span<double>(narrow), workspace),
+                       doctest::Contains("feature 2"), redflag::invalid_argument);
 
   tree.depth = 1;  // understates the depth
   std::vector<double> phi(3, 0.0);
-  CHECK_THROWS_WITH_AS(
-      forest::add_tree_shap(tree, Row{0.0, 0.0, 0.0}, std::span<double>(phi), workspace),
-      doctest::Contains("deeper than its max_depth() = 1"), redflag::invalid_argument);
+  CHECK_THROWS_WITH_AS(forest::add_tree_shap(tree, Row{0.0, 0.0, 0.0}, std::span<double>(phi), workspace),
+                       doctest::Contains("deeper than its max_depth() = 1"), redflag::invalid_argument);
 }

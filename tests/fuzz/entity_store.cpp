@@ -6,7 +6,6 @@
 
 #include "fuzz_support.hpp"
 
-
 namespace redflag::fuzz {
 namespace {
 

@@ -23,10 +23,16 @@ void portfolio_json(std::string_view);
 
 namespace {
 constexpr NamedTarget targets[] = {
-    {"isolation_forest", isolation_forest}, {"random_forest", random_forest},
-    {"transformer_autoencoder", transformer_autoencoder}, {"scalers", scalers},
-    {"entity_store", entity_store}, {"csv", csv}, {"rules", rules}, {"lifecycle_json", lifecycle_json},
-    {"transaction_json", transaction_json}, {"portfolio_json", portfolio_json},
+    {"isolation_forest", isolation_forest},
+    {"random_forest", random_forest},
+    {"transformer_autoencoder", transformer_autoencoder},
+    {"scalers", scalers},
+    {"entity_store", entity_store},
+    {"csv", csv},
+    {"rules", rules},
+    {"lifecycle_json", lifecycle_json},
+    {"transaction_json", transaction_json},
+    {"portfolio_json", portfolio_json},
 };
 Target chosen = nullptr;
 }  // namespace
@@ -39,7 +45,8 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   }
   if (redflag::fuzz::chosen == nullptr) {
     std::fprintf(stderr, "redflag_fuzz: set REDFLAG_FUZZ_TARGET to one of:");
-    for (const auto& target : redflag::fuzz::targets) std::fprintf(stderr, " %.*s", int(target.name.size()), target.name.data());
+    for (const auto& target : redflag::fuzz::targets)
+      std::fprintf(stderr, " %.*s", int(target.name.size()), target.name.data());
     std::fprintf(stderr, "\n");
     std::exit(2);
   }

@@ -26,7 +26,8 @@ void rules(std::string_view input) {
   std::array<double, TransactionRuleFeatures::width> row{};
   for (const std::int64_t time : {std::int64_t{1'700'000'000'000}, std::int64_t{1'700'000'030'000}}) {
     txn.timestamp_ms = time;
-    store.observe(txn, TransactionEntity{}, [&](const TransactionContext& c) { columns.write_row(c, std::span<double>(row)); });
+    store.observe(txn, TransactionEntity{},
+                  [&](const TransactionContext& c) { columns.write_row(c, std::span<double>(row)); });
     engine->evaluate(std::span<const double>(row), hits);
   }
   row.fill(std::numeric_limits<double>::quiet_NaN());

@@ -55,7 +55,8 @@ TEST_CASE_TEMPLATE("permutation_importance ranks the informative column first", 
   REQUIRE(result.importances_mean.size() == 4);
   REQUIRE(result.importances.rows() == 4);
   REQUIRE(result.importances.cols() == 5);
-  CHECK(result.baseline_score == doctest::Approx(redflag::roc_auc_score(test.y, Vector<T>(forest.predict_proba(test.X).col(1)))));
+  CHECK(result.baseline_score ==
+        doctest::Approx(redflag::roc_auc_score(test.y, Vector<T>(forest.predict_proba(test.X).col(1)))));
   Index best = 0;
   result.importances_mean.maxCoeff(&best);
   CHECK(best == 0);

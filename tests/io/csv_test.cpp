@@ -89,7 +89,8 @@ TEST_CASE("line endings, trailing newline, trailing blank lines and BOM") {
       "a,b\r\n1,2\r\n3,4\r\n",
       "a,b\r\n1,2\r\n3,4",
       "a,b\n1,2\n3,4\n\n  \n\r\n\t\n",
-      "\xEF\xBB\xBF" "a,b\n1,2\n3,4\n",
+      "\xEF\xBB\xBF"
+      "a,b\n1,2\n3,4\n",
   };
   for (const auto& text : texts) {
     CAPTURE(text);
@@ -102,8 +103,7 @@ TEST_CASE("line endings, trailing newline, trailing blank lines and BOM") {
 
 TEST_CASE("quoted header names keep delimiters, escaped quotes and spaces") {
   const auto table = parse_csv<double>("\"x,1\", \"say \"\"hi\"\"\" ,\" padded \",plain name \n1,2,3,4\n");
-  CHECK(table.column_names() ==
-        std::vector<std::string>{"x,1", "say \"hi\"", " padded ", "plain name"});
+  CHECK(table.column_names() == std::vector<std::string>{"x,1", "say \"hi\"", " padded ", "plain name"});
 }
 
 TEST_CASE("other delimiters") {
@@ -140,8 +140,8 @@ TEST_CASE("label values must be integers") {
                        data_error);
   CHECK_THROWS_WITH_AS(parse_csv<double>("x,y\n1,1.5\n", options),
                        doctest::Contains("line 2, column 2 ('y'): label '1.5' is not an integer"), data_error);
-  CHECK_THROWS_WITH_AS(parse_csv<double>("x,y\n1,nan\n", options),
-                       doctest::Contains("label 'nan' is not an integer"), data_error);
+  CHECK_THROWS_WITH_AS(parse_csv<double>("x,y\n1,nan\n", options), doctest::Contains("label 'nan' is not an integer"),
+                       data_error);
   CHECK_THROWS_WITH_AS(parse_csv<double>("x,y\n1,\n", options),
                        doctest::Contains("line 2, column 2 ('y'): empty label"), data_error);
   CHECK_THROWS_WITH_AS(parse_csv<double>("x,y\n1,99999999999999999999\n", options),
@@ -149,8 +149,7 @@ TEST_CASE("label values must be integers") {
   CHECK_THROWS_WITH_AS(parse_csv<double>("x,y\n1,+-1\n", options),
                        doctest::Contains("cannot parse '+-1' as an integer label"), data_error);
   // allow_non_finite applies to features only.
-  CHECK_THROWS_AS(parse_csv<double>("x,y\n1,\n", {.label_column = "y", .allow_non_finite = true}),
-                  data_error);
+  CHECK_THROWS_AS(parse_csv<double>("x,y\n1,\n", {.label_column = "y", .allow_non_finite = true}), data_error);
   CHECK(parse_csv<double>("x,y\n1,\" 7 \"\n", options).labels(0) == 7);
   CHECK(parse_csv<double>("x,y\n1,-3e0\n", options).labels(0) == -3);
 }
@@ -194,8 +193,8 @@ TEST_CASE("unknown or contradictory column options") {
                        data_error);
   CHECK_THROWS_WITH_AS(parse_csv<double>(text, {.label_column = "label", .columns = {"a", "label"}}),
                        doctest::Contains("columns lists the label column 'label'"), invalid_argument);
-  CHECK_THROWS_WITH_AS(parse_csv<double>(text, {.columns = {"a", "a"}}),
-                       doctest::Contains("columns lists 'a' twice"), invalid_argument);
+  CHECK_THROWS_WITH_AS(parse_csv<double>(text, {.columns = {"a", "a"}}), doctest::Contains("columns lists 'a' twice"),
+                       invalid_argument);
   CHECK_THROWS_WITH_AS(parse_csv<double>(text, {.columns = {"a", "b"}, .drop = {"b"}}),
                        doctest::Contains("'b' is in both columns and drop"), invalid_argument);
   CHECK_THROWS_WITH_AS(parse_csv<double>(text, {.label_column = "label", .drop = {"label"}}),
@@ -213,16 +212,14 @@ TEST_CASE("empty input, header problems and missing rows") {
                          doctest::Contains("redflag::parse_csv: e.csv is empty (a header line"), data_error);
   }
   CHECK_THROWS_WITH_AS(parse_csv<double>("\na,b\n1,2\n"),
-                       doctest::Contains("<string> line 1 is blank; the first line must be the header"),
-                       data_error);
+                       doctest::Contains("<string> line 1 is blank; the first line must be the header"), data_error);
   CHECK_THROWS_WITH_AS(parse_csv<double>("a,b\n"), doctest::Contains("<string> has a header but no data rows"),
                        data_error);
-  CHECK_THROWS_WITH_AS(parse_csv<double>("a,b\n\n \n"), doctest::Contains("has a header but no data rows"),
-                       data_error);
+  CHECK_THROWS_WITH_AS(parse_csv<double>("a,b\n\n \n"), doctest::Contains("has a header but no data rows"), data_error);
   CHECK_THROWS_WITH_AS(parse_csv<double>("a,,c\n1,2,3\n"),
                        doctest::Contains("line 1, column 2: empty column name in the header"), data_error);
-  CHECK_THROWS_WITH_AS(parse_csv<double>("a,b,\n1,2,\n"),
-                       doctest::Contains("line 1, column 3: empty column name"), data_error);
+  CHECK_THROWS_WITH_AS(parse_csv<double>("a,b,\n1,2,\n"), doctest::Contains("line 1, column 3: empty column name"),
+                       data_error);
   CHECK_THROWS_WITH_AS(parse_csv<double>("a,b,a\n1,2,3\n"),
                        doctest::Contains("line 1, column 3 ('a'): duplicate column name (column 1 has the same name)"),
                        data_error);
@@ -259,20 +256,23 @@ TEST_CASE_TEMPLATE("malformed cells report line, column number and name", T, flo
         "redflag::parse_csv: <string> line 2, column 2 ('b'): quoted field is not closed (missing '\"')");
   CHECK(message_of("a,b\n1,\"2\"x\n") ==
         "redflag::parse_csv: <string> line 2, column 2 ('b'): unexpected 'x' after a closing quote");
-  for (const std::string cell : {"+-1", "++1", "1e", "0x10", "1.2.3", "- 1", "1 2", "--1", "+", "nan(", "inf x", "1,5"}) {
+  for (const std::string cell :
+       {"+-1", "++1", "1e", "0x10", "1.2.3", "- 1", "1 2", "--1", "+", "nan(", "inf x", "1,5"}) {
     CAPTURE(cell);
     CHECK(message_of("a,b\n0,\"" + cell + "\"\n") ==
           "redflag::parse_csv: <string> line 2, column 2 ('b'): cannot parse '" + cell + "' as a number");
   }
   // Control bytes are escaped and long cells shortened in messages.
-  CHECK(message_of("a\nx\x01y\n") == "redflag::parse_csv: <string> line 2, column 1 ('a'): cannot parse 'x\\x01y' as a number");
+  CHECK(message_of("a\nx\x01y\n") ==
+        "redflag::parse_csv: <string> line 2, column 1 ('a'): cannot parse 'x\\x01y' as a number");
   CHECK(message_of("a\n" + std::string(100, 'z') + "\n") ==
         "redflag::parse_csv: <string> line 2, column 1 ('a'): cannot parse '" + std::string(40, 'z') +
             "...' as a number");
 }
 
 TEST_CASE("line numbers count CRLF lines, BOM and newlines inside quoted names") {
-  CHECK_THROWS_WITH_AS(parse_csv<double>("\xEF\xBB\xBF" "a,b\r\n1,2\r\n3,x\r\n"),
+  CHECK_THROWS_WITH_AS(parse_csv<double>("\xEF\xBB\xBF"
+                                         "a,b\r\n1,2\r\n3,x\r\n"),
                        doctest::Contains("line 3, column 2 ('b'): cannot parse 'x'"), data_error);
   CHECK_THROWS_WITH_AS(parse_csv<double>("\"multi\nline\",b\n1,2\n3,x\n"),
                        doctest::Contains("line 4, column 2 ('b'): cannot parse 'x'"), data_error);
@@ -302,8 +302,8 @@ TEST_CASE("values out of range for the scalar type") {
   CHECK(parse_csv<double>("a,b\n1,1e300\n").values(0, 1) == 1e300);
   CHECK_THROWS_WITH_AS(parse_csv<double>("a\n1e400\n"), doctest::Contains("'1e400' is out of range for float64"),
                        data_error);
-  CHECK_THROWS_WITH_AS(parse_csv<double>("a\n1e99999999999999999999\n"),
-                       doctest::Contains("out of range for float64"), data_error);
+  CHECK_THROWS_WITH_AS(parse_csv<double>("a\n1e99999999999999999999\n"), doctest::Contains("out of range for float64"),
+                       data_error);
   // allow_non_finite does not turn an overflow into Inf.
   CHECK_THROWS_AS(parse_csv<float>("a\n1e39\n", {.allow_non_finite = true}), data_error);
   // Underflow rounds to (signed) zero, as the nearest representable value.
@@ -330,10 +330,10 @@ TEST_CASE("read_csv from a file and a stream") {
     std::ofstream out(path, std::ios::binary);
     out << "x,y,label\n1,2,0\n3,oops,1\n";
   }
-  CHECK_THROWS_WITH_AS(redflag::read_csv<double>(path),
-                       contains("redflag::read_csv: " + path.string() +
-                                " line 3, column 2 ('y'): cannot parse 'oops' as a number"),
-                       data_error);
+  CHECK_THROWS_WITH_AS(
+      redflag::read_csv<double>(path),
+      contains("redflag::read_csv: " + path.string() + " line 3, column 2 ('y'): cannot parse 'oops' as a number"),
+      data_error);
   const auto table = redflag::read_csv<float>(path, {.label_column = "label", .drop = {"y"}});
   CHECK(table.values.rows() == 2);
   CHECK(table.values(1, 0) == 3.0f);
@@ -423,8 +423,7 @@ TEST_CASE("write_csv rejects inconsistent arguments") {
                        invalid_argument);
   CHECK_THROWS_WITH_AS(redflag::write_csv(out, values, {"a", "a"}), doctest::Contains("names contains 'a' twice"),
                        invalid_argument);
-  CHECK_THROWS_WITH_AS(redflag::write_csv(out, values, {"a", ""}), doctest::Contains("empty name"),
-                       invalid_argument);
+  CHECK_THROWS_WITH_AS(redflag::write_csv(out, values, {"a", ""}), doctest::Contains("empty name"), invalid_argument);
   const redflag::LabelVector three = redflag::LabelVector::Zero(3);
   CHECK_THROWS_WITH_AS(redflag::write_csv(out, values, {"a", "b"}, three),
                        doctest::Contains("labels has 3 rows but values has 2"), invalid_argument);
@@ -437,8 +436,7 @@ TEST_CASE("write_csv rejects inconsistent arguments") {
   CHECK(out.str().empty());
   const auto bad_path = scratch("no_such_dir") / "out.csv";
   CHECK_THROWS_WITH_AS(redflag::write_csv(bad_path, parse_csv<double>("a\n1\n")),
-                       contains("redflag::write_csv: cannot open '" + bad_path.string() + "' for writing"),
-                       data_error);
+                       contains("redflag::write_csv: cannot open '" + bad_path.string() + "' for writing"), data_error);
 }
 
 TEST_CASE_TEMPLATE("shuttle.csv from REDFLAG_DATA_DIR" * doctest::test_suite("data"), T, float, double) {
@@ -462,7 +460,8 @@ TEST_CASE_TEMPLATE("shuttle.csv from REDFLAG_DATA_DIR" * doctest::test_suite("da
 // data_error: never crash, hang, or throw anything else.
 TEST_CASE_TEMPLATE("randomly mutated CSV text parses or throws data_error", T, float, double) {
   const std::string base =
-      "\xEF\xBB\xBF" "a,\"b,\"\"x\"\"\",c,label\r\n1.5,-2,+3e2,1\r\n4,nan,\" 6 \",0\n7,8,9,1\n\n";
+      "\xEF\xBB\xBF"
+      "a,\"b,\"\"x\"\"\",c,label\r\n1.5,-2,+3e2,1\r\n4,nan,\" 6 \",0\n7,8,9,1\n\n";
   const std::string alphabet = std::string(",\"\r\n \t+-.eE019nai") + '\0' + "\xEF\xff";
   std::mt19937 rng(12345);
   int parsed = 0;
@@ -474,14 +473,19 @@ TEST_CASE_TEMPLATE("randomly mutated CSV text parses or throws data_error", T, f
       const std::size_t at = text.empty() ? 0 : rng() % (text.size() + 1);
       switch (rng() % 5) {
         case 0: text.insert(at, 1, alphabet[rng() % alphabet.size()]); break;
-        case 1: if (at < text.size()) text.erase(at, 1 + rng() % 3); break;
-        case 2: if (at < text.size()) text[at] = static_cast<char>(rng() % 256); break;
+        case 1:
+          if (at < text.size()) text.erase(at, 1 + rng() % 3);
+          break;
+        case 2:
+          if (at < text.size()) text[at] = static_cast<char>(rng() % 256);
+          break;
         case 3: text.resize(at); break;
-        default: if (at < text.size()) text.insert(at, text.substr(at, 1 + rng() % 8)); break;
+        default:
+          if (at < text.size()) text.insert(at, text.substr(at, 1 + rng() % 8));
+          break;
       }
     }
-    const CsvOptions options{.label_column = (round % 2 == 0) ? "label" : "",
-                             .allow_non_finite = (round % 3 == 0)};
+    const CsvOptions options{.label_column = (round % 2 == 0) ? "label" : "", .allow_non_finite = (round % 3 == 0)};
     try {
       const auto table = parse_csv<T>(text, options);
       ++parsed;

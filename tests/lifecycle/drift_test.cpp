@@ -2,8 +2,8 @@
 
 #include "lifecycle_test_support.hpp"
 
-#include <cereal/archives/portable_binary.hpp>
 #include <doctest/doctest.h>
+#include <cereal/archives/portable_binary.hpp>
 
 #include <algorithm>
 #include <limits>
@@ -175,7 +175,8 @@ TEST_CASE("bad input is refused with a clear error and changes nothing") {
                        redflag::data_error);
   CHECK_THROWS_AS(DriftReference::fit(redflag::test::normal_rows(10, 2, 1), {.psi_bins = 10, .ks_bins = 25}),
                   redflag::invalid_argument);
-  CHECK_THROWS_AS(DriftReference::fit(redflag::test::normal_rows(10, 2, 1), {}, {"only one"}), redflag::schema_mismatch);
+  CHECK_THROWS_AS(DriftReference::fit(redflag::test::normal_rows(10, 2, 1), {}, {"only one"}),
+                  redflag::schema_mismatch);
   CHECK_THROWS_AS(DriftMonitor(DriftReference{}), redflag::invalid_argument);
 
   DriftMonitor monitor(DriftReference::fit(redflag::test::normal_rows(100, 2, 2)));

@@ -21,9 +21,7 @@ struct TaggedModel {
     for (std::size_t i = 0; i < weights.size(); ++i) weights[i] = expected_weight(version, i);
   }
 
-  static double expected_weight(std::uint64_t version, std::size_t i) {
-    return static_cast<double>(version * 131 + i);
-  }
+  static double expected_weight(std::uint64_t version, std::size_t i) { return static_cast<double>(version * 131 + i); }
 
   [[nodiscard]] double score(double x) const {
     double total = 0.0;

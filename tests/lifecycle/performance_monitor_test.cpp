@@ -56,9 +56,9 @@ TEST_CASE("alerts below the default thresholds (accuracy 0.8, precision 0.7) onc
 TEST_CASE("the window slides: old outcomes stop counting") {
   PerformanceMonitor monitor({.window = 100, .min_feedback = 100, .min_recall = 0.5});
   for (int i = 0; i < 100; ++i) monitor.record(1, false, true);  // all fraud missed
-  REQUIRE(monitor.alerts(1).size() == 2);                         // accuracy 0, recall 0
+  REQUIRE(monitor.alerts(1).size() == 2);                        // accuracy 0, recall 0
   CHECK(monitor.alerts(1)[1].metric == "recall");
-  for (int i = 0; i < 100; ++i) monitor.record(1, true, true);   // then all caught
+  for (int i = 0; i < 100; ++i) monitor.record(1, true, true);  // then all caught
   const auto stats = monitor.stats(1);
   CHECK(stats.feedback == 100);
   CHECK(stats.false_negatives == 0);
@@ -78,7 +78,8 @@ TEST_CASE("batches of labels, and bad input") {
                        redflag::data_error);
   CHECK_THROWS_AS(monitor.record(4, LabelVector(2), LabelVector(3)), redflag::invalid_argument);
   CHECK(monitor.stats(4).feedback == 4);
-  CHECK_THROWS_WITH_AS((void)monitor.stats(9), "redflag::PerformanceMonitor::stats: no feedback recorded for model version 9",
+  CHECK_THROWS_WITH_AS((void)monitor.stats(9),
+                       "redflag::PerformanceMonitor::stats: no feedback recorded for model version 9",
                        redflag::invalid_argument);
   CHECK_THROWS_AS(PerformanceMonitor({.window = 0}), redflag::invalid_argument);
   CHECK_THROWS_AS(PerformanceMonitor({.window = 10, .min_feedback = 20}), redflag::invalid_argument);

@@ -54,7 +54,9 @@ HistoryBatch<double> unlabelled(HistoryBatch<double> batch) {
   return batch;
 }
 
-IsolationForest<double>::Params forest_params() { return {.n_estimators = 20, .contamination = 0.05, .random_state = 1}; }
+IsolationForest<double>::Params forest_params() {
+  return {.n_estimators = 20, .contamination = 0.05, .random_state = 1};
+}
 
 }  // namespace
 
@@ -184,9 +186,8 @@ TEST_CASE("a classifier is promoted on held-out precision, recall and AUC, and r
 TEST_CASE("bad history and parameters are refused; the active model stays") {
   ModelRegistry registry(redflag::test::fresh_directory("retrain_bad_input"));
   const SyntheticHistory history;
-  RetrainPolicy<IsolationForest<double>> good(
-      registry, [&](TimeWindow window) { return unlabelled(history(window)); }, forest_params(),
-      {.expected_anomaly_rate = 0.05});
+  RetrainPolicy<IsolationForest<double>> good(registry, [&](TimeWindow window) { return unlabelled(history(window)); },
+                                              forest_params(), {.expected_anomaly_rate = 0.05});
   REQUIRE(good.run(start).decision == RetrainDecision::promoted);
 
   RetrainPolicy<IsolationForest<double>> unordered(
@@ -222,7 +223,8 @@ TEST_CASE("bad history and parameters are refused; the active model stays") {
   CHECK_THROWS_AS(
       RetrainPolicy<IsolationForest<double>>(registry, source, forest_params(), {.expected_anomaly_rate = 1.5}),
       redflag::invalid_argument);
-  CHECK_THROWS_AS(RetrainPolicy<IsolationForest<double>>(registry, nullptr, forest_params()), redflag::invalid_argument);
+  CHECK_THROWS_AS(RetrainPolicy<IsolationForest<double>>(registry, nullptr, forest_params()),
+                  redflag::invalid_argument);
   CHECK(registry.active()->version == 1);
   CHECK(registry.history().size() == 1);
 }

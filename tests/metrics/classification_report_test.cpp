@@ -44,8 +44,7 @@ TEST_CASE("classification_report matches scikit-learn's text and values") {
   }
 }
 
-TEST_CASE_TEMPLATE("classification_report at a threshold equals the report of the predictions",
-                   T, float, double) {
+TEST_CASE_TEMPLATE("classification_report at a threshold equals the report of the predictions", T, float, double) {
   const auto y = labels({0, 1, 1, 0, 1, 0});
   const auto s = scores<T>({0.2, 0.9, 0.5, 0.5, 0.1, 0.7});
   const auto from_scores = redflag::classification_report(y, s, redflag::AtThreshold{0.5});
@@ -59,8 +58,7 @@ TEST_CASE("a report with one class only still lists both classes") {
   CHECK(report.classes[1].support == 0);
   CHECK(report.classes[1].precision == 0.0);  // zero division -> 0
   CHECK(report.accuracy == 1.0);
-  CHECK(report.to_string().find("           1       0.00      0.00      0.00         0\n") !=
-        std::string::npos);
+  CHECK(report.to_string().find("           1       0.00      0.00      0.00         0\n") != std::string::npos);
 }
 
 TEST_CASE("classification_report rejects bad input") {
@@ -70,11 +68,9 @@ TEST_CASE("classification_report rejects bad input") {
                                          "a binary label"),
                        redflag::data_error);
   CHECK_THROWS_WITH_AS(redflag::classification_report(y, labels({0, 1})),
-                       doctest::Contains("y_true has 4 rows but y_pred has 2"),
-                       redflag::invalid_argument);
-  CHECK_THROWS_WITH_AS(
-      redflag::classification_report(redflag::LabelVector(0), redflag::LabelVector(0)),
-      doctest::Contains("y_true is empty"), redflag::data_error);
+                       doctest::Contains("y_true has 4 rows but y_pred has 2"), redflag::invalid_argument);
+  CHECK_THROWS_WITH_AS(redflag::classification_report(redflag::LabelVector(0), redflag::LabelVector(0)),
+                       doctest::Contains("y_true is empty"), redflag::data_error);
   auto s = scores<double>({0.1, 0.2, 0.3, 0.4});
   s(0) = std::numeric_limits<double>::quiet_NaN();
   CHECK_THROWS_WITH_AS(redflag::classification_report(y, s, redflag::AtThreshold{0.2}),

@@ -17,8 +17,7 @@ constexpr double tolerance = 1e-14;
 
 }  // namespace
 
-TEST_CASE_TEMPLATE("precision_recall_curve and average_precision_score match scikit-learn", T,
-                   float, double) {
+TEST_CASE_TEMPLATE("precision_recall_curve and average_precision_score match scikit-learn", T, float, double) {
   int checked = 0;
   for (const auto& c : sklearn_reference::ranking_cases) {
     CAPTURE(c.name);
@@ -31,8 +30,7 @@ TEST_CASE_TEMPLATE("precision_recall_curve and average_precision_score match sci
     check_vector(curve.recall, expected.pr_recall);
     check_vector(curve.thresholds, expected.pr_thresholds);
     // Summed in another order than numpy's pairwise sum.
-    CHECK(redflag::average_precision_score(y, s) ==
-          doctest::Approx(expected.average_precision).epsilon(1e-12));
+    CHECK(redflag::average_precision_score(y, s) == doctest::Approx(expected.average_precision).epsilon(1e-12));
     ++checked;
   }
   CHECK(checked == 11);
@@ -45,8 +43,7 @@ TEST_CASE("average_precision_score is a step sum, not a trapezoid") {
         doctest::Approx(5.0 / 6.0).epsilon(1e-15));
   CHECK(redflag::average_precision_score(y, scores<double>({0.1, 0.2, 0.8, 0.9})) == 1.0);
   // All scores tied: one step at the prevalence.
-  CHECK(redflag::average_precision_score(labels({0, 1, 0, 0}), scores<double>({3, 3, 3, 3})) ==
-        0.25);
+  CHECK(redflag::average_precision_score(labels({0, 1, 0, 0}), scores<double>({3, 3, 3, 3})) == 0.25);
 }
 
 TEST_CASE_TEMPLATE("scores at a threshold match scikit-learn", T, float, double) {
@@ -101,8 +98,7 @@ TEST_CASE("zero division gives 0 without throwing") {
 }
 
 TEST_CASE("the confusion matrix uses scikit-learn's layout") {
-  const auto counts = redflag::confusion_matrix(labels({0, 0, 0, 1, 1, 1, 1}),
-                                                labels({0, 1, 1, 0, 1, 1, 1}));
+  const auto counts = redflag::confusion_matrix(labels({0, 0, 0, 1, 1, 1, 1}), labels({0, 1, 1, 0, 1, 1, 1}));
   CHECK(counts.tn == 1);
   CHECK(counts.fp == 2);
   CHECK(counts.fn == 1);
@@ -127,22 +123,17 @@ TEST_CASE_TEMPLATE("precision-recall functions reject bad input", T, float, doub
                                            "least one positive (class 1)"),
                          redflag::data_error);
     CHECK_THROWS_WITH_AS(redflag::average_precision_score(labels({0, 0, 0, 0}), s),
-                         doctest::Contains("average precision needs at least one positive"),
-                         redflag::data_error);
+                         doctest::Contains("average precision needs at least one positive"), redflag::data_error);
   }
   SUBCASE("empty") {
-    CHECK_THROWS_WITH_AS(
-        redflag::average_precision_score(redflag::LabelVector(0), redflag::Vector<T>(0)),
-        doctest::Contains("redflag::average_precision_score: y_true is empty"),
-        redflag::data_error);
+    CHECK_THROWS_WITH_AS(redflag::average_precision_score(redflag::LabelVector(0), redflag::Vector<T>(0)),
+                         doctest::Contains("redflag::average_precision_score: y_true is empty"), redflag::data_error);
     CHECK_THROWS_WITH_AS(redflag::f1_score(redflag::LabelVector(0), redflag::LabelVector(0)),
-                         doctest::Contains("redflag::f1_score: y_true is empty"),
-                         redflag::data_error);
+                         doctest::Contains("redflag::f1_score: y_true is empty"), redflag::data_error);
   }
   SUBCASE("length mismatch") {
     CHECK_THROWS_WITH_AS(redflag::precision_recall_curve(y, scores<T>({0.1})),
-                         doctest::Contains("y_true has 4 rows but scores has 1"),
-                         redflag::invalid_argument);
+                         doctest::Contains("y_true has 4 rows but scores has 1"), redflag::invalid_argument);
     CHECK_THROWS_WITH_AS(redflag::precision_score(y, labels({0, 1})),
                          doctest::Contains("redflag::precision_score: y_true has 4 rows but "
                                            "y_pred has 2"),
@@ -151,40 +142,36 @@ TEST_CASE_TEMPLATE("precision-recall functions reject bad input", T, float, doub
   SUBCASE("non-finite scores") {
     redflag::Vector<T> bad = s;
     bad(1) = std::numeric_limits<T>::infinity();
-    CHECK_THROWS_WITH_AS(redflag::average_precision_score(y, bad),
-                         doctest::Contains("scores[1] = Inf is not finite"), redflag::data_error);
-    CHECK_THROWS_WITH_AS(redflag::recall_score(y, bad, at),
-                         doctest::Contains("redflag::recall_score: scores[1] = Inf"),
+    CHECK_THROWS_WITH_AS(redflag::average_precision_score(y, bad), doctest::Contains("scores[1] = Inf is not finite"),
+                         redflag::data_error);
+    CHECK_THROWS_WITH_AS(redflag::recall_score(y, bad, at), doctest::Contains("redflag::recall_score: scores[1] = Inf"),
                          redflag::data_error);
   }
   SUBCASE("labels and predictions other than 0/1") {
     CHECK_THROWS_WITH_AS(redflag::precision_recall_curve(labels({0, 1, 3, 1}), s),
-                         doctest::Contains("y_true[2] = 3 is not a binary label"),
-                         redflag::data_error);
+                         doctest::Contains("y_true[2] = 3 is not a binary label"), redflag::data_error);
     CHECK_THROWS_WITH_AS(redflag::confusion_matrix(y, labels({0, 1, 0, -1})),
                          doctest::Contains("redflag::confusion_matrix: y_pred[3] = -1 is not a "
                                            "binary label"),
                          redflag::data_error);
-    CHECK_THROWS_WITH_AS(redflag::fbeta_score(labels({7, 1, 0, 1}), s, at, 2.0),
-                         doctest::Contains("y_true[0] = 7"), redflag::data_error);
+    CHECK_THROWS_WITH_AS(redflag::fbeta_score(labels({7, 1, 0, 1}), s, at, 2.0), doctest::Contains("y_true[0] = 7"),
+                         redflag::data_error);
   }
   SUBCASE("beta") {
-    for (const double beta : {0.0, -1.0, std::numeric_limits<double>::infinity(),
-                              std::numeric_limits<double>::quiet_NaN()}) {
+    for (const double beta :
+         {0.0, -1.0, std::numeric_limits<double>::infinity(), std::numeric_limits<double>::quiet_NaN()}) {
       CAPTURE(beta);
       CHECK_THROWS_WITH_AS(redflag::fbeta_score(y, y, beta),
                            doctest::Contains("redflag::fbeta_score: beta must be a finite number "
                                              "> 0, got"),
                            redflag::invalid_argument);
       CHECK_THROWS_AS(redflag::fbeta_score(y, s, at, beta), redflag::invalid_argument);
-      CHECK_THROWS_AS(redflag::fbeta_score(redflag::ConfusionMatrix{}, beta),
-                      redflag::invalid_argument);
+      CHECK_THROWS_AS(redflag::fbeta_score(redflag::ConfusionMatrix{}, beta), redflag::invalid_argument);
     }
   }
   SUBCASE("NaN threshold") {
-    CHECK_THROWS_WITH_AS(
-        redflag::f1_score(y, s, redflag::AtThreshold{std::numeric_limits<double>::quiet_NaN()}),
-        doctest::Contains("redflag::f1_score: threshold must be a number (not NaN), got NaN"),
-        redflag::invalid_argument);
+    CHECK_THROWS_WITH_AS(redflag::f1_score(y, s, redflag::AtThreshold{std::numeric_limits<double>::quiet_NaN()}),
+                         doctest::Contains("redflag::f1_score: threshold must be a number (not NaN), got NaN"),
+                         redflag::invalid_argument);
   }
 }

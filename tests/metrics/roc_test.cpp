@@ -78,14 +78,12 @@ TEST_CASE("all-equal scores give the diagonal") {
   CHECK(curve.thresholds(1) == 2.0);
 }
 
-TEST_CASE_TEMPLATE("roc_auc_score equals the pairwise probability on large random data with ties",
-                   T, float, double) {
+TEST_CASE_TEMPLATE("roc_auc_score equals the pairwise probability on large random data with ties", T, float, double) {
   // 3000 scores rounded to one decimal: the radix sort path with many ties.
   const auto data = metrics_test::random_data(3000, 0.2, 1, 11);
   const redflag::Vector<T> s = data.scores.cast<T>();
   const redflag::Vector<double> rounded = s.template cast<double>();
-  CHECK(redflag::roc_auc_score(data.y, s) ==
-        doctest::Approx(pairwise_auc(data.y, rounded)).epsilon(1e-12));
+  CHECK(redflag::roc_auc_score(data.y, s) == doctest::Approx(pairwise_auc(data.y, rounded)).epsilon(1e-12));
   // Reversing the scores mirrors the AUC; a monotone transform keeps it.
   const redflag::Vector<T> negated = -s;
   CHECK(redflag::roc_auc_score(data.y, negated) ==
@@ -96,8 +94,8 @@ TEST_CASE_TEMPLATE("roc_auc_score equals the pairwise probability on large rando
 
 TEST_CASE("the ROC curve's thresholds are the distinct scores in decreasing order") {
   // Negative, subnormal, huge, tiny and zero scores exercise the radix sort's key mapping.
-  std::vector<double> values = {-1e300, -5.0, -1e-310, -0.0, 0.0, 1e-310, 3.0, 1e300,
-                                -std::numeric_limits<double>::max(), 2.5e-8};
+  std::vector<double> values = {
+      -1e300, -5.0, -1e-310, -0.0, 0.0, 1e-310, 3.0, 1e300, -std::numeric_limits<double>::max(), 2.5e-8};
   std::vector<double> repeated;
   for (int copy = 0; copy < 150; ++copy) {  // 1500 scores: the radix sort path
     for (const double v : values) repeated.push_back(v / (1.0 + copy % 3));
@@ -162,19 +160,16 @@ TEST_CASE_TEMPLATE("roc_curve and roc_auc_score reject bad input", T, float, dou
 
   SUBCASE("empty") {
     CHECK_THROWS_WITH_AS(redflag::roc_auc_score(redflag::LabelVector(0), redflag::Vector<T>(0)),
-                         doctest::Contains("redflag::roc_auc_score: y_true is empty"),
-                         redflag::data_error);
+                         doctest::Contains("redflag::roc_auc_score: y_true is empty"), redflag::data_error);
   }
   SUBCASE("length mismatch") {
     CHECK_THROWS_WITH_AS(redflag::roc_curve(y, scores<T>({0.1, 0.2, 0.3})),
-                         doctest::Contains("y_true has 4 rows but scores has 3"),
-                         redflag::invalid_argument);
+                         doctest::Contains("y_true has 4 rows but scores has 3"), redflag::invalid_argument);
   }
   SUBCASE("not a vector") {
     const redflag::Matrix<T> matrix = redflag::Matrix<T>::Zero(2, 2);
     CHECK_THROWS_WITH_AS(redflag::roc_auc_score(y, matrix),
-                         doctest::Contains("scores must be a vector, got a 2 x 2 matrix"),
-                         redflag::invalid_argument);
+                         doctest::Contains("scores must be a vector, got a 2 x 2 matrix"), redflag::invalid_argument);
   }
   SUBCASE("NaN and Inf scores name the index") {
     redflag::Vector<T> bad = s;
@@ -184,35 +179,28 @@ TEST_CASE_TEMPLATE("roc_curve and roc_auc_score reject bad input", T, float, dou
                          redflag::data_error);
     bad(2) = -std::numeric_limits<T>::infinity();
     CHECK_THROWS_WITH_AS(redflag::roc_curve(y, bad),
-                         doctest::Contains("redflag::roc_curve: scores[2] = -Inf is not finite"),
-                         redflag::data_error);
+                         doctest::Contains("redflag::roc_curve: scores[2] = -Inf is not finite"), redflag::data_error);
   }
   SUBCASE("labels other than 0/1 name the index and value") {
     CHECK_THROWS_WITH_AS(redflag::roc_auc_score(labels({0, 2, 0, 1}), s),
-                         doctest::Contains("y_true[1] = 2 is not a binary label"),
-                         redflag::data_error);
+                         doctest::Contains("y_true[1] = 2 is not a binary label"), redflag::data_error);
     CHECK_THROWS_WITH_AS(redflag::roc_auc_score(labels({0, 1, -1, 1}), s),
-                         doctest::Contains("y_true[2] = -1 is not a binary label"),
-                         redflag::data_error);
+                         doctest::Contains("y_true[2] = -1 is not a binary label"), redflag::data_error);
     Eigen::VectorXd fractional(4);
     fractional << 0, 1, 0, 0.5;
-    CHECK_THROWS_WITH_AS(redflag::roc_curve(fractional, s),
-                         doctest::Contains("y_true[3] = 0.5 is not a binary label"),
+    CHECK_THROWS_WITH_AS(redflag::roc_curve(fractional, s), doctest::Contains("y_true[3] = 0.5 is not a binary label"),
                          redflag::data_error);
     fractional(3) = std::numeric_limits<double>::quiet_NaN();
-    CHECK_THROWS_WITH_AS(redflag::roc_curve(fractional, s),
-                         doctest::Contains("y_true[3] = NaN is not a binary label"),
+    CHECK_THROWS_WITH_AS(redflag::roc_curve(fractional, s), doctest::Contains("y_true[3] = NaN is not a binary label"),
                          redflag::data_error);
   }
   SUBCASE("a single class") {
-    CHECK_THROWS_WITH_AS(
-        redflag::roc_auc_score(labels({1, 1, 1, 1}), s),
-        doctest::Contains("redflag::roc_auc_score: y_true contains only class 1; ROC AUC needs "
-                          "both classes"),
-        redflag::data_error);
-    CHECK_THROWS_WITH_AS(redflag::roc_auc_score(labels({0, 0, 0, 0}), s),
-                         doctest::Contains("y_true contains only class 0; ROC AUC needs both"),
+    CHECK_THROWS_WITH_AS(redflag::roc_auc_score(labels({1, 1, 1, 1}), s),
+                         doctest::Contains("redflag::roc_auc_score: y_true contains only class 1; ROC AUC needs "
+                                           "both classes"),
                          redflag::data_error);
+    CHECK_THROWS_WITH_AS(redflag::roc_auc_score(labels({0, 0, 0, 0}), s),
+                         doctest::Contains("y_true contains only class 0; ROC AUC needs both"), redflag::data_error);
     CHECK_THROWS_WITH_AS(redflag::roc_curve(labels({0}), scores<T>({0.5})),
                          doctest::Contains("redflag::roc_curve: y_true contains only class 0; "
                                            "a ROC curve needs both classes"),

@@ -22,8 +22,7 @@ long count_at_least(const redflag::Vector<T>& s, double threshold) {
 
 }  // namespace
 
-TEST_CASE_TEMPLATE("youden_j_threshold matches argmax(tpr - fpr) on scikit-learn's curve", T,
-                   float, double) {
+TEST_CASE_TEMPLATE("youden_j_threshold matches argmax(tpr - fpr) on scikit-learn's curve", T, float, double) {
   int checked = 0;
   for (const auto& c : sklearn_reference::ranking_cases) {
     const auto& expected = curves_for<T>(c);
@@ -39,8 +38,7 @@ TEST_CASE_TEMPLATE("youden_j_threshold matches argmax(tpr - fpr) on scikit-learn
   CHECK(checked == 10);
 }
 
-TEST_CASE_TEMPLATE("fbeta_optimal_threshold matches a brute-force scikit-learn search", T, float,
-                   double) {
+TEST_CASE_TEMPLATE("fbeta_optimal_threshold matches a brute-force scikit-learn search", T, float, double) {
   for (const auto& c : sklearn_reference::ranking_cases) {
     CAPTURE(c.name);
     const auto& expected = curves_for<T>(c);
@@ -129,22 +127,18 @@ TEST_CASE_TEMPLATE("threshold selection rejects bad input", T, float, double) {
                          doctest::Contains("scores is empty"), redflag::data_error);
     redflag::Vector<T> bad = s;
     bad(3) = std::numeric_limits<T>::quiet_NaN();
-    CHECK_THROWS_WITH_AS(redflag::contamination_threshold(bad, 0.1),
-                         doctest::Contains("scores[3] = NaN is not finite"), redflag::data_error);
+    CHECK_THROWS_WITH_AS(redflag::contamination_threshold(bad, 0.1), doctest::Contains("scores[3] = NaN is not finite"),
+                         redflag::data_error);
     CHECK_THROWS_WITH_AS(redflag::youden_j_threshold(y, bad),
-                         doctest::Contains("redflag::youden_j_threshold: scores[3] = NaN"),
-                         redflag::data_error);
+                         doctest::Contains("redflag::youden_j_threshold: scores[3] = NaN"), redflag::data_error);
     CHECK_THROWS_WITH_AS(redflag::fbeta_optimal_threshold(y, bad),
-                         doctest::Contains("redflag::fbeta_optimal_threshold: scores[3] = NaN"),
-                         redflag::data_error);
+                         doctest::Contains("redflag::fbeta_optimal_threshold: scores[3] = NaN"), redflag::data_error);
   }
   SUBCASE("labels") {
     CHECK_THROWS_WITH_AS(redflag::youden_j_threshold(labels({0, 1, 1, 1}), scores<T>({1, 2, 3})),
-                         doctest::Contains("y_true has 4 rows but scores has 3"),
-                         redflag::invalid_argument);
+                         doctest::Contains("y_true has 4 rows but scores has 3"), redflag::invalid_argument);
     CHECK_THROWS_WITH_AS(redflag::youden_j_threshold(labels({0, 1, 5, 1}), s),
-                         doctest::Contains("y_true[2] = 5 is not a binary label"),
-                         redflag::data_error);
+                         doctest::Contains("y_true[2] = 5 is not a binary label"), redflag::data_error);
     CHECK_THROWS_WITH_AS(redflag::youden_j_threshold(labels({1, 1, 1, 1}), s),
                          doctest::Contains("y_true contains only class 1; Youden's J needs both "
                                            "classes"),

@@ -46,8 +46,7 @@ struct ReferenceAdam {
 
 std::vector<double> flatten(const Linear<double>& layer) {
   std::vector<double> values;
-  visit_parameters([&](const Matrix<double>& m) { values.insert(values.end(), m.data(), m.data() + m.size()); },
-                   layer);
+  visit_parameters([&](const Matrix<double>& m) { values.insert(values.end(), m.data(), m.data() + m.size()); }, layer);
   return values;
 }
 

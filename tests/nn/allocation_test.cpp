@@ -14,8 +14,8 @@ std::atomic<long> new_calls{0};
 }  // namespace
 
 #define EIGEN_RUNTIME_NO_MALLOC
-#define eigen_assert(condition)                   \
-  do {                                            \
+#define eigen_assert(condition)                    \
+  do {                                             \
     if (!(condition)) eigen_refusals.fetch_add(1); \
   } while (false)
 

@@ -75,7 +75,8 @@ std::vector<double> parameter_errors(Layer layer, const Layer& gradient, const L
       layer, gradient);
   std::vector<double> errors;
   for (std::size_t k = 0; k < values.size(); ++k) {
-    errors.push_back(relative_error(*analytic[k], numeric_gradient(*values[k], [&] { return loss(layer); }, step)));
+    errors.push_back(relative_error(*analytic[k], numeric_gradient(
+                                                      *values[k], [&] { return loss(layer); }, step)));
   }
   return errors;
 }
@@ -88,7 +89,8 @@ GradientReport check_gradients(const Layer& layer, Matrix<double> X, const Layer
   GradientReport report;
   report.parameter_errors = parameter_errors(
       layer, gradient, [&](const Layer& l) { return loss(l, X); }, step);
-  report.input_error = relative_error(d_input, numeric_gradient(X, [&] { return loss(layer, X); }, step));
+  report.input_error = relative_error(d_input, numeric_gradient(
+                                                   X, [&] { return loss(layer, X); }, step));
   return report;
 }
 

@@ -22,8 +22,8 @@
 
 #include <doctest/doctest.h>
 
-#include <cstdio>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -118,42 +118,42 @@ TEST_CASE_TEMPLATE("TransformerAutoencoder golden files load, score and save bit
   if (std::getenv("REDFLAG_WRITE_GOLDEN") != nullptr) tae_write_golden(X);
 
   for (std::uint32_t version = 1; version <= TransformerAutoencoder<T>::format_version; ++version) {
-  const std::vector<std::string> expected = tae_read_lines(tae_golden_file<T>("_scores.csv", version));
-  for (const auto format : {redflag::Format::portable_binary, redflag::Format::json}) {
-    const auto path = tae_golden_file<T>(format == redflag::Format::json ? ".json" : ".bin", version);
-    CAPTURE(path.string());
-    const auto info = redflag::read_info(path);
-    CHECK(info.model_type == "TransformerAutoencoder");
-    CHECK(info.model_format_version == version);
-    CHECK(info.scalar == redflag::scalar_name<T>);
-    const auto model = redflag::load<TransformerAutoencoder<T>>(path);
-    REQUIRE(model.is_fitted());
-    CHECK(model.n_features() == 3);
-    CHECK(model.params().window == 4);
-    CHECK(model.params().random_state == 20260301);
-    const Vector<T> scores = model.anomaly_score(X);
-    CHECK(tae_score_lines(scores) == expected);
-    // The far window scores highest, and is flagged.
-    Index highest = 0;
-    scores.maxCoeff(&highest);
-    CHECK(highest == 23);
-    CHECK(model.predict(X)(23) == 1);
+    const std::vector<std::string> expected = tae_read_lines(tae_golden_file<T>("_scores.csv", version));
+    for (const auto format : {redflag::Format::portable_binary, redflag::Format::json}) {
+      const auto path = tae_golden_file<T>(format == redflag::Format::json ? ".json" : ".bin", version);
+      CAPTURE(path.string());
+      const auto info = redflag::read_info(path);
+      CHECK(info.model_type == "TransformerAutoencoder");
+      CHECK(info.model_format_version == version);
+      CHECK(info.scalar == redflag::scalar_name<T>);
+      const auto model = redflag::load<TransformerAutoencoder<T>>(path);
+      REQUIRE(model.is_fitted());
+      CHECK(model.n_features() == 3);
+      CHECK(model.params().window == 4);
+      CHECK(model.params().random_state == 20260301);
+      const Vector<T> scores = model.anomaly_score(X);
+      CHECK(tae_score_lines(scores) == expected);
+      // The far window scores highest, and is flagged.
+      Index highest = 0;
+      scores.maxCoeff(&highest);
+      CHECK(highest == 23);
+      CHECK(model.predict(X)(23) == 1);
 
-    std::stringstream again;
-    redflag::save(model, again, format);
-    const std::string file = tae_read_bytes(path);
-    if (version < TransformerAutoencoder<T>::format_version) {
-      // An older version's model, saved by this build, scores the same.
-      CHECK(tae_score_lines(redflag::load<TransformerAutoencoder<T>>(again).anomaly_score(X)) == expected);
-    } else if (info.library_version == redflag::version_string) {
-      CHECK(again.str() == file);
-    } else {
-      // The envelope records the library version, so a later release's bytes
-      // differ there; the model's own encoding must not.
-      const auto resaved = redflag::read_info(again);
-      CHECK(resaved.payload_bytes == info.payload_bytes);
-      CHECK(resaved.payload_checksum == info.payload_checksum);
+      std::stringstream again;
+      redflag::save(model, again, format);
+      const std::string file = tae_read_bytes(path);
+      if (version < TransformerAutoencoder<T>::format_version) {
+        // An older version's model, saved by this build, scores the same.
+        CHECK(tae_score_lines(redflag::load<TransformerAutoencoder<T>>(again).anomaly_score(X)) == expected);
+      } else if (info.library_version == redflag::version_string) {
+        CHECK(again.str() == file);
+      } else {
+        // The envelope records the library version, so a later release's bytes
+        // differ there; the model's own encoding must not.
+        const auto resaved = redflag::read_info(again);
+        CHECK(resaved.payload_bytes == info.payload_bytes);
+        CHECK(resaved.payload_checksum == info.payload_checksum);
+      }
     }
   }
-}
 }

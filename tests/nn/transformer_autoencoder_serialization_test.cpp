@@ -30,8 +30,15 @@ Matrix<T> noise_windows(Index count, Index columns, std::uint64_t seed) {
 
 template <class T>
 TransformerAutoencoder<T> fitted_model() {
-  TransformerAutoencoder<T> model({.window = 4, .d_model = 4, .heads = 2, .encoder_layers = 1, .decoder_layers = 1,
-                                   .ffn = 8, .batch_size = 4, .epochs = 2, .random_state = 8});
+  TransformerAutoencoder<T> model({.window = 4,
+                                   .d_model = 4,
+                                   .heads = 2,
+                                   .encoder_layers = 1,
+                                   .decoder_layers = 1,
+                                   .ffn = 8,
+                                   .batch_size = 4,
+                                   .epochs = 2,
+                                   .random_state = 8});
   model.fit(noise_windows<T>(12, 12, 1));
   return model;
 }
@@ -68,16 +75,21 @@ TEST_CASE_TEMPLATE("TransformerAutoencoder round-trips and scores bit for bit", 
 TEST_CASE("TransformerAutoencoder sizes its batch buffers by the windows there are, not by batch_size") {
   // The largest batch_size allowed, on 12 windows: the buffers hold 12
   // windows' worth (at batch_size they would take gigabytes).
-  TransformerAutoencoder<float> model({.window = 4, .d_model = 4, .heads = 2, .encoder_layers = 1,
-                                       .decoder_layers = 1, .ffn = 8,
-                                       .batch_size = TransformerAutoencoder<float>::max_batch_size, .epochs = 2,
+  TransformerAutoencoder<float> model({.window = 4,
+                                       .d_model = 4,
+                                       .heads = 2,
+                                       .encoder_layers = 1,
+                                       .decoder_layers = 1,
+                                       .ffn = 8,
+                                       .batch_size = TransformerAutoencoder<float>::max_batch_size,
+                                       .epochs = 2,
                                        .random_state = 8});
   const Matrix<float> X = noise_windows<float>(12, 12, 1);
   model.fit(X);
   CHECK(model.anomaly_score(X).allFinite());
-  CHECK_THROWS_AS(TransformerAutoencoder<float>({.batch_size = TransformerAutoencoder<float>::max_batch_size + 1})
-                      .fit(X),
-                  redflag::invalid_argument);
+  CHECK_THROWS_AS(
+      TransformerAutoencoder<float>({.batch_size = TransformerAutoencoder<float>::max_batch_size + 1}).fit(X),
+      redflag::invalid_argument);
 }
 
 TEST_CASE("TransformerAutoencoder rejects damaged files") {

@@ -24,8 +24,16 @@ using Params = typename TransformerAutoencoder<T>::Params;
 
 template <class T>
 Params<T> tiny_params() {
-  return {.window = 8, .d_model = 8, .heads = 2, .encoder_layers = 1, .decoder_layers = 1, .ffn = 16,
-          .batch_size = 8, .epochs = 4, .learning_rate = 0.01, .random_state = 3};
+  return {.window = 8,
+          .d_model = 8,
+          .heads = 2,
+          .encoder_layers = 1,
+          .decoder_layers = 1,
+          .ffn = 16,
+          .batch_size = 8,
+          .epochs = 4,
+          .learning_rate = 0.01,
+          .random_state = 3};
 }
 
 // Windows of two features: sine and cosine of a random phase, plus a little noise.
@@ -310,8 +318,14 @@ TEST_CASE("TransformerAutoencoder with window scaling: scores do not depend on t
 }
 
 TEST_CASE("TransformerAutoencoder fitted with its columns' names speaks them in its schema and explanations") {
-  redflag::TransformerAutoencoder<float> model({.window = 3, .d_model = 4, .heads = 2, .encoder_layers = 1,
-                                                .decoder_layers = 1, .ffn = 4, .batch_size = 4, .epochs = 1});
+  redflag::TransformerAutoencoder<float> model({.window = 3,
+                                                .d_model = 4,
+                                                .heads = 2,
+                                                .encoder_layers = 1,
+                                                .decoder_layers = 1,
+                                                .ffn = 4,
+                                                .batch_size = 4,
+                                                .epochs = 1});
   redflag::Matrix<float> windows(12, 6);
   for (redflag::Index i = 0; i < windows.rows(); ++i) {
     for (redflag::Index j = 0; j < windows.cols(); ++j) windows(i, j) = static_cast<float>((i * 3 + j * 5) % 7) / 7.0f;

@@ -121,7 +121,8 @@ TEST_CASE("WindowBatches: the batch's MSE gradient and errors, the same for any 
   // Seven windows, in shuffled order: a group of four and a group of three.
   const std::vector<Index> batch{8, 2, 5, 0, 7, 3, 6};
   WindowBatches<double> batches(network, 8, true);
-  TransformerNetwork<double> gradient = zeros_like(network), threaded = zeros_like(network), again = zeros_like(network);
+  TransformerNetwork<double> gradient = zeros_like(network), threaded = zeros_like(network),
+                             again = zeros_like(network);
   std::vector<double> errors(batch.size()), threaded_errors(batch.size());
   const double total = batches.run(network, windows, batch, 1, &gradient, errors);
   CHECK(batches.run(network, windows, batch, 3, &threaded, threaded_errors) == total);
@@ -146,11 +147,9 @@ TEST_CASE("WindowBatches: the batch's MSE gradient and errors, the same for any 
     network.backward(X, dY, work, expected);
   }
   CHECK(total == doctest::Approx(expected_total).epsilon(1e-12));
-  visit_parameters(
-      [](const Matrix<double>& got, const Matrix<double>& want) {
-        CHECK((got - want).norm() <= 1e-12 * (1.0 + want.norm()));
-      },
-      gradient, expected);
+  visit_parameters([](const Matrix<double>& got,
+                      const Matrix<double>& want) { CHECK((got - want).norm() <= 1e-12 * (1.0 + want.norm())); },
+                   gradient, expected);
 
   // Scoring needs no gradient and gives the same errors.
   WindowBatches<double> scoring(network, 8, false);

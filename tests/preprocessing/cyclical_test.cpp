@@ -36,9 +36,12 @@ TEST_CASE_TEMPLATE("encode_hour_of_day places hours on the unit circle", T, floa
   REQUIRE(encoded.rows() == 6);
   REQUIRE(encoded.cols() == 2);
   // Expected values: numpy.sin / numpy.cos of 2*pi*hour/24.
-  const std::vector<std::pair<double, double>> expected = {
-      {0.0, 1.0}, {1.0, 0.0}, {0.0, -1.0}, {-1.0, 0.0},
-      {0.9469301294951058, -0.32143946530316164}, {-0.38268343236508967, -0.9238795325112867}};
+  const std::vector<std::pair<double, double>> expected = {{0.0, 1.0},
+                                                           {1.0, 0.0},
+                                                           {0.0, -1.0},
+                                                           {-1.0, 0.0},
+                                                           {0.9469301294951058, -0.32143946530316164},
+                                                           {-0.38268343236508967, -0.9238795325112867}};
   const double tolerance = std::is_same_v<T, float> ? 1e-7 : 1e-15;
   for (Index i = 0; i < 6; ++i) {
     CAPTURE(i);

@@ -25,8 +25,7 @@ TEST_CASE_TEMPLATE("MinMaxScaler matches scikit-learn", T, float, double) {
   check_equal(scaler.data_max(), pick<T>(ref::minmax_data_max, ref::minmax_data_max_f32), "data_max");
   check_close(scaler.scale(), pick<T>(ref::minmax_scale, ref::minmax_scale_f32), 1e-15, {}, "scale");
   check_close(scaler.min(), pick<T>(ref::minmax_min, ref::minmax_min_f32), 1e-15, {}, "min");
-  check_close(scaler.transform(X), pick<T>(ref::minmax_transform, ref::minmax_transform_f32), rel, {},
-              "transform(X)");
+  check_close(scaler.transform(X), pick<T>(ref::minmax_transform, ref::minmax_transform_f32), rel, {}, "transform(X)");
   check_close(scaler.transform(X_new), pick<T>(ref::minmax_transform_new, ref::minmax_transform_new_f32), rel, {},
               "transform(X_new)");
 
@@ -59,7 +58,7 @@ TEST_CASE_TEMPLATE("MinMaxScaler constant columns", T, float, double) {
   MinMaxScaler<T> scaler({.feature_min = 2.0, .feature_max = 4.0});
   const Matrix<T> Z = scaler.fit_transform(X);
   CHECK(scaler.data_range()(0) == 0.0);
-  CHECK(scaler.scale()(0) == 2.0);  // width / 1: the range counts as 1
+  CHECK(scaler.scale()(0) == 2.0);          // width / 1: the range counts as 1
   CHECK((Z.col(0).array() == T(2)).all());  // a constant column maps to feature_min
   CHECK(Z(2, 1) == T(4));
 
@@ -83,9 +82,9 @@ TEST_CASE_TEMPLATE("MinMaxScaler inverse_transform undoes transform", T, float, 
   for (Index i = 0; i < X_new.rows(); ++i) {
     for (Index j = 0; j < X_new.cols(); ++j) {
       // One rounding of the output to T, magnified by 1 / scale.
-      const double slack = 4 * std::numeric_limits<T>::epsilon() *
-                           (std::abs(static_cast<double>(X_new(i, j))) + std::abs(scaler.data_min()(j)) +
-                            3.5 / scaler.scale()(j));
+      const double slack =
+          4 * std::numeric_limits<T>::epsilon() *
+          (std::abs(static_cast<double>(X_new(i, j))) + std::abs(scaler.data_min()(j)) + 3.5 / scaler.scale()(j));
       CHECK(std::abs(static_cast<double>(back(i, j)) - static_cast<double>(X_new(i, j))) <= slack);
     }
   }
@@ -110,9 +109,7 @@ TEST_CASE_TEMPLATE("MinMaxScaler rejects bad parameters", T, float, double) {
   }
 }
 
-TEST_CASE_TEMPLATE("MinMaxScaler shared behaviour", T, float, double) {
-  check_common_behaviour<MinMaxScaler<T>>();
-}
+TEST_CASE_TEMPLATE("MinMaxScaler shared behaviour", T, float, double) { check_common_behaviour<MinMaxScaler<T>>(); }
 
 TEST_CASE("MinMaxScaler rejects a file with inconsistent parameters or statistics") {
   MinMaxScaler<double> scaler({.feature_min = -1.0, .feature_max = 1.0, .clip = true});
@@ -124,11 +121,11 @@ TEST_CASE("MinMaxScaler rejects a file with inconsistent parameters or statistic
   CHECK(loaded.scale() == scaler.scale());
   CHECK(loaded.min() == scaler.min());
 
-  CHECK_THROWS_WITH_AS((void)json_load<MinMaxScaler<double>>(replaced(text, R"("feature_max": 1.0)",
-                                                                      R"("feature_max": -2.0)")),
-                       doctest::Contains("redflag::load: feature_min must be less than feature_max (with a finite "
-                                         "difference), got feature_min = -1, feature_max = -2 (in a MinMaxScaler)"),
-                       redflag::serialization_error);
+  CHECK_THROWS_WITH_AS(
+      (void)json_load<MinMaxScaler<double>>(replaced(text, R"("feature_max": 1.0)", R"("feature_max": -2.0)")),
+      doctest::Contains("redflag::load: feature_min must be less than feature_max (with a finite "
+                        "difference), got feature_min = -1, feature_max = -2 (in a MinMaxScaler)"),
+      redflag::serialization_error);
   // data_min above data_max in column 0.
   const auto min_at = text.find(R"("data_min")");
   const auto first = text.find("0.99", min_at);

@@ -26,8 +26,7 @@ TEST_CASE_TEMPLATE("RobustScaler matches scikit-learn", T, float, double) {
   scaler.fit(X);
   check_close(scaler.center(), pick<T>(ref::robust_center, ref::robust_center_f32), 1e-15, {}, "center");
   check_close(scaler.scale(), pick<T>(ref::robust_scale, ref::robust_scale_f32), 1e-15, {}, "scale");
-  check_close(scaler.transform(X), pick<T>(ref::robust_transform, ref::robust_transform_f32), rel, {},
-              "transform(X)");
+  check_close(scaler.transform(X), pick<T>(ref::robust_transform, ref::robust_transform_f32), rel, {}, "transform(X)");
   check_close(scaler.transform(X_new), pick<T>(ref::robust_transform_new, ref::robust_transform_new_f32), rel, {},
               "transform(X_new)");
 
@@ -137,7 +136,8 @@ TEST_CASE_TEMPLATE("RobustScaler selection agrees with a full sort", T, float, d
         const double a = sorted[k], b = sorted[k + 1];
         return t >= 0.5 ? b - (b - a) * (1 - t) : a + (b - a) * t;
       };
-      const double median = 0.5 * sorted[static_cast<std::size_t>((n - 1) / 2)] + 0.5 * sorted[static_cast<std::size_t>(n / 2)];
+      const double median =
+          0.5 * sorted[static_cast<std::size_t>((n - 1) / 2)] + 0.5 * sorted[static_cast<std::size_t>(n / 2)];
       double range = percentile(high) - percentile(low);
       if (range < 10 * std::numeric_limits<double>::epsilon()) range = 1.0;
       CHECK(scaler.center()(j) == median);
@@ -154,7 +154,8 @@ TEST_CASE("RobustScaler normal quantile matches scipy") {
     CHECK(redflag::detail::preprocessing::normal_quantile(p) == doctest::Approx(expected).epsilon(1e-15));
   }
   CHECK(redflag::detail::preprocessing::normal_quantile(0.5) == 0.0);
-  CHECK(redflag::detail::preprocessing::normal_quantile(0.25) == -redflag::detail::preprocessing::normal_quantile(0.75));
+  CHECK(redflag::detail::preprocessing::normal_quantile(0.25) ==
+        -redflag::detail::preprocessing::normal_quantile(0.75));
 }
 
 TEST_CASE_TEMPLATE("RobustScaler inverse_transform undoes transform", T, float, double) {
@@ -194,9 +195,7 @@ TEST_CASE_TEMPLATE("RobustScaler rejects bad parameters", T, float, double) {
   CHECK(full.scale()(0) == 63.0);
 }
 
-TEST_CASE_TEMPLATE("RobustScaler shared behaviour", T, float, double) {
-  check_common_behaviour<RobustScaler<T>>();
-}
+TEST_CASE_TEMPLATE("RobustScaler shared behaviour", T, float, double) { check_common_behaviour<RobustScaler<T>>(); }
 
 TEST_CASE("RobustScaler rejects a file with inconsistent parameters") {
   RobustScaler<double> scaler;

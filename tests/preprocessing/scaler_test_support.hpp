@@ -12,10 +12,10 @@
 #include <redflag/core/serialization.hpp>
 #include <redflag/core/types.hpp>
 
+#include <doctest/doctest.h>
 #include <cereal/archives/json.hpp>
 #include <cereal/archives/portable_binary.hpp>
 #include <cereal/cereal.hpp>
-#include <doctest/doctest.h>
 
 #include <cmath>
 #include <cstdint>
@@ -150,7 +150,6 @@ Model envelope_round_trip(const Model& model, redflag::Format format) {
   return redflag::load<Model>(stream);
 }
 
-
 // doctest::Contains for a std::string (it copies the text).
 inline doctest::Contains contains(const std::string& text) { return doctest::Contains(text.c_str()); }
 
@@ -177,8 +176,7 @@ void check_common_behaviour() {
     const Scaler scaler;
     CHECK_FALSE(scaler.is_fitted());
     CHECK(scaler.schema().empty());
-    CHECK_THROWS_WITH_AS((void)scaler.transform(X), contains(name + "::transform: call fit()"),
-                         redflag::not_fitted);
+    CHECK_THROWS_WITH_AS((void)scaler.transform(X), contains(name + "::transform: call fit()"), redflag::not_fitted);
     CHECK_THROWS_WITH_AS((void)scaler.inverse_transform(X), contains(name + "::inverse_transform"),
                          redflag::not_fitted);
     CHECK_THROWS_WITH_AS((void)scaler.transform(X, redflag::Schema::numeric(reference_columns)),
@@ -203,8 +201,7 @@ void check_common_behaviour() {
     Scaler scaler;
     Matrix<T> bad = X;
     bad(2, 4) = std::numeric_limits<T>::quiet_NaN();
-    CHECK_THROWS_WITH_AS(scaler.fit(bad), contains(name + "::fit: X has NaN at row 2, column 4"),
-                         redflag::data_error);
+    CHECK_THROWS_WITH_AS(scaler.fit(bad), contains(name + "::fit: X has NaN at row 2, column 4"), redflag::data_error);
     CHECK_FALSE(scaler.is_fitted());
     bad(2, 4) = 1;
     bad(7, 1) = -std::numeric_limits<T>::infinity();
@@ -213,8 +210,7 @@ void check_common_behaviour() {
     CHECK_THROWS_WITH_AS((void)scaler.transform(bad), contains(name + "::transform: X has -Inf at row 7"),
                          redflag::data_error);
     CHECK_THROWS_WITH_AS((void)scaler.inverse_transform(bad),
-                         contains(name + "::inverse_transform: X has -Inf at row 7, column 1"),
-                         redflag::data_error);
+                         contains(name + "::inverse_transform: X has -Inf at row 7, column 1"), redflag::data_error);
   }
 
   SUBCASE("wrong column count") {
@@ -222,8 +218,7 @@ void check_common_behaviour() {
     scaler.fit(X);
     const Matrix<T> narrow = X.leftCols(3);
     CHECK_THROWS_WITH_AS((void)scaler.transform(narrow),
-                         contains(name + "::transform: input has 3 columns, expected 6"),
-                         redflag::schema_mismatch);
+                         contains(name + "::transform: input has 3 columns, expected 6"), redflag::schema_mismatch);
     CHECK_THROWS_WITH_AS((void)scaler.inverse_transform(narrow), doctest::Contains("input has 3 columns, expected 6"),
                          redflag::schema_mismatch);
     CHECK_THROWS_WITH_AS(scaler.fit(X, redflag::Schema::numeric(5)),
@@ -334,8 +329,7 @@ void check_common_behaviour() {
     {
       cereal::PortableBinaryOutputArchive archive(stream);
       WithVersion<Scaler> newer{scaler, Scaler::format_version + 1};
-      CHECK_THROWS_WITH_AS(archive(newer), contains(name + " format version 2 is newer"),
-                           redflag::serialization_error);
+      CHECK_THROWS_WITH_AS(archive(newer), contains(name + " format version 2 is newer"), redflag::serialization_error);
     }
   }
 
@@ -358,8 +352,7 @@ void check_common_behaviour() {
     target.fit(X);
     const Matrix<T> before = target.transform(X_new);
     CHECK_THROWS_WITH_AS(target = json_load<Scaler>(dropped),
-                         doctest::Contains("has 6 entries, expected 5 (one per column)"),
-                         redflag::serialization_error);
+                         doctest::Contains("has 6 entries, expected 5 (one per column)"), redflag::serialization_error);
     std::istringstream stream(dropped);
     cereal::JSONInputArchive archive(stream);
     WithVersion<Scaler> versioned{target, Scaler::format_version};

@@ -33,8 +33,8 @@ TEST_CASE_TEMPLATE("StandardScaler matches scikit-learn", T, float, double) {
   const double rel = output_tolerance<T>();
   check_close(scaler.transform(X), pick<T>(ref::standard_transform, ref::standard_transform_f32), rel, {},
               "transform(X)");
-  check_close(scaler.transform(X_new), pick<T>(ref::standard_transform_new, ref::standard_transform_new_f32), rel,
-              {}, "transform(X_new)");
+  check_close(scaler.transform(X_new), pick<T>(ref::standard_transform_new, ref::standard_transform_new_f32), rel, {},
+              "transform(X_new)");
 
   StandardScaler<T> no_mean({.with_mean = false});
   no_mean.fit(X);
@@ -130,9 +130,7 @@ TEST_CASE_TEMPLATE("StandardScaler is accurate on large offsets", T, float, doub
   CHECK(scaler.var()(0) == doctest::Approx(1599.0 / 768.0).epsilon(1e-9));
 }
 
-TEST_CASE_TEMPLATE("StandardScaler shared behaviour", T, float, double) {
-  check_common_behaviour<StandardScaler<T>>();
-}
+TEST_CASE_TEMPLATE("StandardScaler shared behaviour", T, float, double) { check_common_behaviour<StandardScaler<T>>(); }
 
 TEST_CASE("StandardScaler rejects a file with a negative scale") {
   StandardScaler<double> scaler;

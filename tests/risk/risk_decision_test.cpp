@@ -27,9 +27,8 @@ RuleHits hits_for(const RulesEngine& engine, const std::vector<redflag::Transact
   for (const auto& past : history) store.observe(redflag::to_entity_event(past));
   RuleHits hits;
   std::array<double, redflag::TransactionRuleFeatures::width> row{};
-  store.observe(txn, redflag::TransactionEntity{}, [&](const redflag::TransactionContext& c) {
-    columns.write_row(c, std::span<double>(row));
-  });
+  store.observe(txn, redflag::TransactionEntity{},
+                [&](const redflag::TransactionContext& c) { columns.write_row(c, std::span<double>(row)); });
   engine.evaluate(std::span<const double>(row), hits);
   return hits;
 }
@@ -100,7 +99,8 @@ TEST_CASE("RiskDecider is deterministic and rejects bad policies and NaN scores"
   const RiskDecider decider;
   CHECK(decider.decide(0.33, none, engine).risk_score == decider.decide(0.33, none, engine).risk_score);
   CHECK(decider.decide(7.0, none, engine).model_score == 1.0);
-  CHECK_THROWS_AS((void)decider.decide(std::numeric_limits<double>::quiet_NaN(), none, engine), redflag::invalid_argument);
+  CHECK_THROWS_AS((void)decider.decide(std::numeric_limits<double>::quiet_NaN(), none, engine),
+                  redflag::invalid_argument);
   CHECK_THROWS_AS(RiskDecider(RiskPolicy{.model_weight = 1.5}), redflag::invalid_argument);
   CHECK_THROWS_AS(RiskDecider(RiskPolicy{.medium_from = 0.7, .high_from = 0.6}), redflag::invalid_argument);
   CHECK_THROWS_AS(RiskDecider(RiskPolicy{.review_from = RiskLevel::critical, .block_from = RiskLevel::high}),
@@ -122,8 +122,8 @@ TEST_CASE("RiskDecider explains a model score with IsolationForest's feature con
   const auto explanation = forest.explain(X.row(top));
   std::vector<redflag::FeatureContribution> contributions;
   for (redflag::Index j = 0; j < X.cols(); ++j) {
-    contributions.push_back({explanation.feature_names[static_cast<std::size_t>(j)], X(top, j),
-                             explanation.contributions(0, j)});
+    contributions.push_back(
+        {explanation.feature_names[static_cast<std::size_t>(j)], X(top, j), explanation.contributions(0, j)});
   }
   const RulesEngine engine = redflag::transaction_rules();
   const RuleHits none;
@@ -131,7 +131,7 @@ TEST_CASE("RiskDecider explains a model score with IsolationForest's feature con
   const auto decision = decider.decide(scores[top], none, engine);
   const std::string text = decider.explain(decision, none, engine, contributions, features.phrasebook());
   MESSAGE(text);
-  CHECK(text.find("model " ) != std::string::npos);
+  CHECK(text.find("model ") != std::string::npos);
   // The most anomaly-raising feature is named, in words.
   const auto best = explanation.top(0, 1).front();
   CHECK(text.find(RiskDecider::phrase(contributions[static_cast<std::size_t>(best.column)], features.phrasebook())) !=
@@ -140,9 +140,7 @@ TEST_CASE("RiskDecider explains a model score with IsolationForest's feature con
 
 TEST_CASE("Every transaction feature reads in words, as the reference system worded them") {
   const auto words = redflag::make_transaction_features().phrasebook();
-  auto phrase = [&](std::string_view name, double value) {
-    return RiskDecider::phrase({name, value, 1.0}, words);
-  };
+  auto phrase = [&](std::string_view name, double value) { return RiskDecider::phrase({name, value, 1.0}, words); };
   CHECK(phrase("log_amount", std::log1p(1234.5)) == "amount 1234.50");
   CHECK(phrase("amount_zscore", 3.21) == "amount 3.2 standard deviations from this user's average");
   CHECK(phrase("amount_percentile", 0.97) == "amount above 97% of this user's past amounts");

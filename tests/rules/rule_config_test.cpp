@@ -76,12 +76,19 @@ TEST_CASE("load_rules builds the transaction rules and decides as the built-in o
   const std::int64_t t0 = 1'704'067'200'000;  // 2024-01-01 00:00 UTC
   int night_jumps = 0;
   for (int i = 0; i < 200; ++i) {
-    const redflag::Transaction t{"t" + std::to_string(i), "u", (i % 7 == 0) ? 12'000.0 : 10.0 + i, "USD",
-                                 t0 + i * 20'000LL * (1 + i % 5), 0, "m", 5411, (i % 3 == 0) ? "Lyon" : "Paris", "FR"};
+    const redflag::Transaction t{"t" + std::to_string(i),
+                                 "u",
+                                 (i % 7 == 0) ? 12'000.0 : 10.0 + i,
+                                 "USD",
+                                 t0 + i * 20'000LL * (1 + i % 5),
+                                 0,
+                                 "m",
+                                 5411,
+                                 (i % 3 == 0) ? "Lyon" : "Paris",
+                                 "FR"};
     std::array<double, redflag::TransactionRuleFeatures::width> row{};
-    store.observe(t, redflag::TransactionEntity{}, [&](const redflag::TransactionContext& c) {
-      columns.write_row(c, std::span<double>(row));
-    });
+    store.observe(t, redflag::TransactionEntity{},
+                  [&](const redflag::TransactionContext& c) { columns.write_row(c, std::span<double>(row)); });
     engine.evaluate(std::span<const double>(row), from_json);
     builtin.evaluate(std::span<const double>(row), from_code);
     std::vector<std::string> a;
@@ -170,22 +177,25 @@ TEST_CASE("load_rules rejects a malformed file whole, naming the offending field
   deep += R"({"column": "cash_weight", "op": ">", "value": 1})" + std::string(10'000, '}');
   CHECK(mentions(error_of(rules_with(deep)), "nesting deeper than 256 levels"));
   CHECK(mentions(error_of(rules_with(R"({"all": []})")), "$.rules[0].when.all: expected a non-empty array"));
-  CHECK(mentions(error_of(rules_with(R"({"not": {"rule": "NOPE"}})")), "$.rules[0].when.not.rule: no rule named 'NOPE'"));
-  CHECK(mentions(error_of(R"({"version": 2, "rules": [{"name": "A", "severity": "low", "weight": 0.1, "when": {"rule": "B"}},
+  CHECK(
+      mentions(error_of(rules_with(R"({"not": {"rule": "NOPE"}})")), "$.rules[0].when.not.rule: no rule named 'NOPE'"));
+  CHECK(mentions(
+      error_of(R"({"version": 2, "rules": [{"name": "A", "severity": "low", "weight": 0.1, "when": {"rule": "B"}},
                                {"name": "B", "severity": "low", "weight": 0.1, "when": {"any": [{"rule": "A"}]}}]})"),
-                 "rule reference cycle through 'A'"));
-  CHECK(mentions(error_of(R"({"version": 2, "rules": [{"name": "A", "severity": "low", "weight": 0.1, "when": {"rule": "A"}}]})"),
-                 "$.rules[0].when.rule: rule reference cycle"));
+      "rule reference cycle through 'A'"));
+  CHECK(mentions(
+      error_of(R"({"version": 2, "rules": [{"name": "A", "severity": "low", "weight": 0.1, "when": {"rule": "A"}}]})"),
+      "$.rules[0].when.rule: rule reference cycle"));
   const std::string leaf = R"({"column": "cash_weight", "op": ">", "value": 1})";
-  CHECK(mentions(error_of(R"({"version": 2, "rules": [{"name": "A", "severity": "low", "weight": 0.1, "when": )" + leaf +
-                          R"(}, {"name": "A", "severity": "low", "weight": 0.1, "when": )" + leaf + "}]}"),
+  CHECK(mentions(error_of(R"({"version": 2, "rules": [{"name": "A", "severity": "low", "weight": 0.1, "when": )" +
+                          leaf + R"(}, {"name": "A", "severity": "low", "weight": 0.1, "when": )" + leaf + "}]}"),
                  "$.rules[1].name: duplicate rule name 'A'"));
-  CHECK(mentions(error_of(R"({"version": 2, "rules": [{"name": "A", "severity": "huge", "weight": 0.1, "when": )" + leaf +
-                          "}]}"),
-                 "$.rules[0].severity: unknown value 'huge'"));
-  CHECK(mentions(error_of(R"({"version": 2, "rules": [{"name": "A", "severity": "low", "weight": 2, "when": )" + leaf +
-                          "}]}"),
-                 "$.rules[0].weight: expected a number in [0, 1]"));
+  CHECK(mentions(
+      error_of(R"({"version": 2, "rules": [{"name": "A", "severity": "huge", "weight": 0.1, "when": )" + leaf + "}]}"),
+      "$.rules[0].severity: unknown value 'huge'"));
+  CHECK(mentions(
+      error_of(R"({"version": 2, "rules": [{"name": "A", "severity": "low", "weight": 2, "when": )" + leaf + "}]}"),
+      "$.rules[0].weight: expected a number in [0, 1]"));
   CHECK(mentions(error_of(R"({"version": 2, "rules": [{"name": "A", "severity": "low", "when": )" + leaf + "}]}"),
                  "$.rules[0].weight: missing"));
   CHECK(mentions(error_of(rules_with(R"({"all": [)" + leaf + R"(], "any": []})")),

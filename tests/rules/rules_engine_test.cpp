@@ -6,8 +6,8 @@
 #include "../support/allocation_tracker.hpp"
 
 #include <array>
-#include <cmath>
 #include <chrono>
+#include <cmath>
 #include <limits>
 #include <span>
 #include <string>
@@ -29,17 +29,16 @@ constexpr std::int64_t noon = 1'704'110'400'000;
 
 Transaction txn(double amount, std::int64_t time, std::string city = "Paris", std::string merchant = "m1") {
   static int counter = 0;
-  return Transaction{"t" + std::to_string(counter++), "u", amount, "USD", time, 0, std::move(merchant), 5411,
-                     std::move(city), "FR"};
+  return Transaction{
+      "t" + std::to_string(counter++), "u", amount, "USD", time, 0, std::move(merchant), 5411, std::move(city), "FR"};
 }
 
 // Evaluates `engine` on `t`'s rule columns against the store's state, then applies `t`.
 std::vector<std::string> fired(EntityStore& store, const RulesEngine& engine, const Transaction& t, RuleHits& hits) {
   static const auto columns = redflag::make_transaction_rule_features();
   std::array<double, redflag::TransactionRuleFeatures::width> row{};
-  store.observe(t, redflag::TransactionEntity{}, [&](const redflag::TransactionContext& c) {
-    columns.write_row(c, std::span<double>(row));
-  });
+  store.observe(t, redflag::TransactionEntity{},
+                [&](const redflag::TransactionContext& c) { columns.write_row(c, std::span<double>(row)); });
   engine.evaluate(std::span<const double>(row), hits);
   std::vector<std::string> names;
   for (const auto& hit : hits.hits) names.push_back(engine.rule(hit.rule).name);

@@ -47,11 +47,11 @@ TEST_CASE("EntityStore shows the visitor the state before the event, then applie
   std::vector<std::uint64_t> counts_seen;
   std::vector<double> means_seen;
   for (int i = 0; i < 3; ++i) {
-    const auto result = store.observe(event("alice", 1'000'000 + i * minute, 10.0 * (i + 1)),
-                                      [&](const EntityState& before) {
-                                        counts_seen.push_back(before.profile.count());
-                                        means_seen.push_back(before.profile.mean_value());
-                                      });
+    const auto result =
+        store.observe(event("alice", 1'000'000 + i * minute, 10.0 * (i + 1)), [&](const EntityState& before) {
+          counts_seen.push_back(before.profile.count());
+          means_seen.push_back(before.profile.mean_value());
+        });
     CHECK(result.status == ObserveStatus::applied);
     CHECK(result.new_entity == (i == 0));
   }
@@ -85,7 +85,8 @@ TEST_CASE("EntityStore applies events within the allowed lateness in time order 
   CHECK(x.profile.variance_value() == doctest::Approx(y.profile.variance_value()));
   CHECK(x.profile.value_rank(2.5) == y.profile.value_rank(2.5));
   CHECK(x.profile.hour_histogram() == y.profile.hour_histogram());
-  for (std::uint64_t city = 10; city < 14; ++city) CHECK(x.profile.places().count(city) == y.profile.places().count(city));
+  for (std::uint64_t city = 10; city < 14; ++city)
+    CHECK(x.profile.places().count(city) == y.profile.places().count(city));
   CHECK(x.profile.first_time_ms() == y.profile.first_time_ms());
   CHECK(x.profile.last_time_ms() == y.profile.last_time_ms());
 
@@ -116,8 +117,8 @@ TEST_CASE("EntityStore rejects bad events with data_error and leaves the state u
   bad_hour.local_hour = 24;
   CHECK_THROWS_AS(store.observe(bad_hour), redflag::data_error);
   // Two days ahead of everything the store has seen: a broken clock.
-  CHECK_THROWS_WITH_AS(store.observe(event("a", 1'000'000 + 2 * 86'400'000LL, 5.0)),
-                       doctest::Contains("max_future_ms"), redflag::data_error);
+  CHECK_THROWS_WITH_AS(store.observe(event("a", 1'000'000 + 2 * 86'400'000LL, 5.0)), doctest::Contains("max_future_ms"),
+                       redflag::data_error);
   CHECK_THROWS_AS(store.observe(event("new", 1'000'000 + 2 * 86'400'000LL, 5.0)), redflag::data_error);
   CHECK(*store.find("a") == a);
   CHECK(store.size() == 2);
@@ -226,7 +227,8 @@ TEST_CASE("EntityStore snapshot and restore resume with identical state") {
     return out;
   };
   EntityStore original(params);
-  for (const auto& [id, i] : events(0, 2'000)) original.observe(event(id, 1'000'000 + i * 1'000LL, 1.0 + i % 50, 1 + i % 3));
+  for (const auto& [id, i] : events(0, 2'000))
+    original.observe(event(id, 1'000'000 + i * 1'000LL, 1.0 + i % 50, 1 + i % 3));
   for (const auto format : {redflag::Format::portable_binary, redflag::Format::json}) {
     std::stringstream file;
     redflag::save(original, file, format);
@@ -234,7 +236,8 @@ TEST_CASE("EntityStore snapshot and restore resume with identical state") {
     CHECK(restored.params() == original.params());
     CHECK(restored.size() == original.size());
     EntityStore reference(params);
-    for (const auto& [id, i] : events(0, 2'000)) reference.observe(event(id, 1'000'000 + i * 1'000LL, 1.0 + i % 50, 1 + i % 3));
+    for (const auto& [id, i] : events(0, 2'000))
+      reference.observe(event(id, 1'000'000 + i * 1'000LL, 1.0 + i % 50, 1 + i % 3));
     // Both continue with the same events, evictions included.
     for (const auto& [id, i] : events(2'000, 3'000)) {
       const auto e = event(id, 1'000'000 + i * 1'000LL, 1.0 + i % 50, 1 + i % 3);
@@ -412,14 +415,15 @@ TEST_CASE("EntityStore observe_batch gives the same visits, results and states a
 
 TEST_CASE("EntityStore observe_batch stops at a rejected event: earlier ones applied, later ones untouched") {
   EntityStore store;
-  std::vector<EntityEvent> events = {event("a", 1'000'000, 5.0), event("b", 1'000'000, 6.0),
-                                     event("a", 1'000'000 + minute, 7.0), event("c", 1'000'000, std::numeric_limits<double>::quiet_NaN()),
-                                     event("d", 1'000'000, 8.0)};
+  std::vector<EntityEvent> events = {
+      event("a", 1'000'000, 5.0), event("b", 1'000'000, 6.0), event("a", 1'000'000 + minute, 7.0),
+      event("c", 1'000'000, std::numeric_limits<double>::quiet_NaN()), event("d", 1'000'000, 8.0)};
   std::vector<redflag::ObserveResult> results(events.size());
   std::vector<std::size_t> visited;
   auto visit = [&](std::size_t i, const EntityState&) { visited.push_back(i); };
   CHECK_THROWS_WITH_AS(store.observe_batch(events, results, visit),
-                       doctest::Contains("observe_batch: event 3 (entity 'c'): value must be finite"), redflag::data_error);
+                       doctest::Contains("observe_batch: event 3 (entity 'c'): value must be finite"),
+                       redflag::data_error);
   CHECK(visited == std::vector<std::size_t>{0, 1, 2});
   CHECK(store.find("a")->profile.count() == 2);
   CHECK(store.find("b")->profile.count() == 1);
@@ -445,11 +449,10 @@ TEST_CASE("EntityStore observe_batch reports late events and undoes an event who
                                            event("a", 90 * minute, 3.0), event("a", 108 * minute, 4.0)};
   std::vector<redflag::ObserveResult> results(events.size());
   std::vector<std::uint64_t> counts;
-  store.observe_batch(events, results, [&](std::size_t, const EntityState& before) {
-    counts.push_back(before.profile.count());
-  });
+  store.observe_batch(events, results,
+                      [&](std::size_t, const EntityState& before) { counts.push_back(before.profile.count()); });
   CHECK(counts == std::vector<std::uint64_t>{0, 1, 2, 2});
-  CHECK(results[2].status == ObserveStatus::late);  // 20 minutes behind the last event
+  CHECK(results[2].status == ObserveStatus::late);     // 20 minutes behind the last event
   CHECK(results[3].status == ObserveStatus::applied);  // 2 minutes: within the lateness
   CHECK(store.find("a")->profile.count() == 3);
 

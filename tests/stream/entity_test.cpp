@@ -82,13 +82,13 @@ TEST_CASE("An account record keyed by an integer keeps its own state, zero and n
       redflag::EventValue("cash_weight"), redflag::RatioToMean("cash_to_mean"),
       redflag::WindowSum("cash_7d", std::chrono::days(7)), redflag::EventCount("valuations"));
   std::vector<std::array<double, 4>> rows;
-  const std::vector<Valuation> valuations = {{42, day0, 0.05, "LU"}, {42, day0 + 1, 0.0, "LU"},
-                                             {7, day0 + 1, -0.02, "IE"}, {42, day0 + 2, 0.25, "LU"}};
+  const std::vector<Valuation> valuations = {
+      {42, day0, 0.05, "LU"}, {42, day0 + 1, 0.0, "LU"}, {7, day0 + 1, -0.02, "IE"}, {42, day0 + 2, 0.25, "LU"}};
   for (const Valuation& v : valuations) {
     std::array<double, 4> row{};
     const auto result = store.observe(v, AccountEntity{}, [&](const EntityContext<Valuation>& c) {
       CHECK(&c.record == &v);
-      CHECK(c.event.local_hour == 0);     // no local_hour(): the UTC hour of the event time
+      CHECK(c.event.local_hour == 0);  // no local_hour(): the UTC hour of the event time
       CHECK(c.event.local_weekday == (v.day == day0 ? 0 : (v.day - day0) % 7));  // 2024-01-01 was a Monday
       columns.write_row(c, std::span<double>(row));
     });

@@ -1,8 +1,8 @@
 #include <redflag/core/random.hpp>
 #include <redflag/stream/quantile_sketch.hpp>
 
-#include <cereal/archives/portable_binary.hpp>
 #include <doctest/doctest.h>
+#include <cereal/archives/portable_binary.hpp>
 
 #include <algorithm>
 #include <cmath>

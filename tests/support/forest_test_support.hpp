@@ -11,8 +11,8 @@
 #include <redflag/core/types.hpp>
 #include <redflag/forest/isolation_forest.hpp>
 
-#include <cereal/archives/json.hpp>
 #include <doctest/doctest.h>
+#include <cereal/archives/json.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -147,7 +147,7 @@ detail::forest::IsolationTrees<typename Model::scalar_type> trees_of(const Model
 // Node `at`'s category list: (code, goes right) pairs.
 template <class T>
 std::vector<std::pair<std::uint32_t, bool>> categories_of(const detail::forest::IsolationTrees<T>& trees,
-                                                         std::size_t at) {
+                                                          std::size_t at) {
   const std::uint32_t* list = trees.categories.data() + trees.aux[at];
   std::vector<std::pair<std::uint32_t, bool>> entries;
   for (std::uint32_t k = 1; k <= list[0]; ++k) entries.emplace_back(list[k] >> 1, (list[k] & 1u) != 0);

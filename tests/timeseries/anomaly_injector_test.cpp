@@ -46,7 +46,8 @@ void check_event(const AnomalyEvent& e, const Matrix<double>& before, const Matr
   // Every bar's four prices moved together by d sigma; returns d.
   const auto common_move = [&](Index i) {
     const double d = moved(before, after, i, col::close, sigma);
-    for (Index c = 0; c < 3; ++c) CHECK(moved(before, after, i, c, sigma) == doctest::Approx(d).epsilon(1e-9).scale(1.0));
+    for (Index c = 0; c < 3; ++c)
+      CHECK(moved(before, after, i, c, sigma) == doctest::Approx(d).epsilon(1e-9).scale(1.0));
     return d;
   };
   const auto volume_ratio = [&](Index i) { return after(i, col::volume) / before(i, col::volume); };
@@ -142,7 +143,8 @@ void check_event(const AnomalyEvent& e, const Matrix<double>& before, const Matr
       CHECK(within(amplitude, 1.5, 3.0));
       CHECK(common_move(e.start) == doctest::Approx(amplitude));
       for (Index j = 0; j + e.period < e.length; ++j) {
-        CHECK(common_move(e.start + j + e.period) == doctest::Approx(common_move(e.start + j)).epsilon(1e-9).scale(1.0));
+        CHECK(common_move(e.start + j + e.period) ==
+              doctest::Approx(common_move(e.start + j)).epsilon(1e-9).scale(1.0));
       }
       break;
     }
@@ -167,8 +169,7 @@ TEST_CASE("AnomalyInjector plants every kind with its documented size") {
        {AnomalyKind::volume_surge, AnomalyKind::close_decoupling, AnomalyKind::range_inversion}},
       {AnomalyType::pattern, {AnomalyKind::spike, AnomalyKind::level_shift, AnomalyKind::trend_change}},
       {AnomalyType::collective, {AnomalyKind::flash_crash, AnomalyKind::price_jump}},
-      {AnomalyType::subtle,
-       {AnomalyKind::subtle_shift, AnomalyKind::micro_oscillation, AnomalyKind::volume_increase}},
+      {AnomalyType::subtle, {AnomalyKind::subtle_shift, AnomalyKind::micro_oscillation, AnomalyKind::volume_increase}},
   };
   for (const auto& entry : kinds) {
     const AnomalyType type = entry.first;  // not a structured binding: clang 14 cannot capture those
@@ -202,7 +203,7 @@ TEST_CASE("AnomalyInjector labels exactly the bars of its events, one event per 
     CHECK(e.start >= previous_end);  // in order, never overlapping
     previous_end = e.start + e.length;
     CHECK(e.start / 300 == (e.start + e.length - 1) / 300);  // inside one slot
-    CHECK(slots.insert(e.start / 300).second);                // the slot's only event
+    CHECK(slots.insert(e.start / 300).second);               // the slot's only event
     types.insert(e.type());
     for (Index i = e.start; i < e.start + e.length; ++i) expected[static_cast<std::size_t>(i)] = 1;
   }

@@ -14,8 +14,8 @@ template <class T>
 Matrix<T> good_series() {
   Matrix<T> series(3, 5);
   series << T(100), T(101), T(99), T(100.5), T(1000),  //
-      T(100.5), T(102), T(100), T(101), T(0),           // zero volume is allowed
-      T(101), T(101), T(101), T(101), T(500);           // a flat bar too
+      T(100.5), T(102), T(100), T(101), T(0),          // zero volume is allowed
+      T(101), T(101), T(101), T(101), T(500);          // a flat bar too
   return series;
 }
 
@@ -48,9 +48,7 @@ TEST_CASE_TEMPLATE("validate_ohlcv names the first bad bar", T, float, double) {
     const Matrix<T> four = good_series<T>().leftCols(4);
     CHECK(failure<redflag::schema_mismatch>(four) == "redflag::validate_ohlcv: series has 4 columns, expected 5");
   }
-  SUBCASE("no bars") {
-    CHECK(failure<redflag::data_error>(Matrix<T>(0, 5)).find("no bars") != std::string::npos);
-  }
+  SUBCASE("no bars") { CHECK(failure<redflag::data_error>(Matrix<T>(0, 5)).find("no bars") != std::string::npos); }
   SUBCASE("NaN and Inf") {
     Matrix<T> series = good_series<T>();
     series(2, 3) = std::numeric_limits<T>::quiet_NaN();

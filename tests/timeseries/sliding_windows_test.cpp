@@ -107,7 +107,8 @@ TEST_CASE_TEMPLATE("timestep_scores with neighbourhood_min clears the timesteps 
     for (Index t = anomaly - k; t < window; ++t) errors(k, t) = T(50);
   }
   const Vector<T> mean = redflag::timestep_scores(errors, n, window);
-  const Vector<T> lowest = redflag::timestep_scores(errors, n, window, 1, redflag::TimestepAggregate::neighbourhood_min);
+  const Vector<T> lowest =
+      redflag::timestep_scores(errors, n, window, 1, redflag::TimestepAggregate::neighbourhood_min);
   // Timestep 25 is in windows starting at 21-25, which never saw timestep
   // 20: the mean blames it, the neighbourhood minimum does not.
   CHECK(mean(25) > T(15));
@@ -132,7 +133,8 @@ TEST_CASE_TEMPLATE("timestep_scores with neighbourhood_min matches the definitio
     for (Index k = 0; k < count; ++k) {
       for (Index t = 0; t < window; ++t) errors(k, t) = static_cast<T>((k * 7 + t * 13) % 11 + 1);
     }
-    const Vector<T> got = redflag::timestep_scores(errors, n, window, stride, redflag::TimestepAggregate::neighbourhood_min);
+    const Vector<T> got =
+        redflag::timestep_scores(errors, n, window, stride, redflag::TimestepAggregate::neighbourhood_min);
     Vector<T> column(count);
     for (Index k = 0; k < count; ++k) column(k) = static_cast<T>(k % 4 + 1);
     const Vector<T> got_column =

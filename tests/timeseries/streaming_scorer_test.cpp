@@ -18,9 +18,18 @@ using redflag::Vector;
 namespace {
 
 std::shared_ptr<const TransformerAutoencoder<double>> fitted_model(const Matrix<double>& series) {
-  auto model = std::make_shared<TransformerAutoencoder<double>>(TransformerAutoencoder<double>::Params{
-      .window = 6, .d_model = 8, .heads = 2, .encoder_layers = 1, .decoder_layers = 1, .ffn = 8, .batch_size = 16,
-      .epochs = 2, .contamination = 0.1, .scaling = redflag::WindowScaler<double>::Params{}, .random_state = 5});
+  auto model = std::make_shared<TransformerAutoencoder<double>>(
+      TransformerAutoencoder<double>::Params{.window = 6,
+                                             .d_model = 8,
+                                             .heads = 2,
+                                             .encoder_layers = 1,
+                                             .decoder_layers = 1,
+                                             .ffn = 8,
+                                             .batch_size = 16,
+                                             .epochs = 2,
+                                             .contamination = 0.1,
+                                             .scaling = redflag::WindowScaler<double>::Params{},
+                                             .random_state = 5});
   model->fit(redflag::sliding_windows(series, 6));
   return model;
 }

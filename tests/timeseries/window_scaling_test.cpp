@@ -89,8 +89,18 @@ TEST_CASE_TEMPLATE("WindowScaler anchors prices, centres log volume and standard
   const Matrix<T> z = scaler.transform(windows);
   const double tolerance = std::same_as<T, float> ? 1e-5 : 1e-12;
   const std::vector<double> first = unscaled(scaler, z, 0);
-  const std::vector<double> expected = {0.0,           std::log(1.1), std::log(0.9), std::log(1.05), -1.0, 7.0,
-                                        std::log(1.05), std::log(1.2), 0.0,          std::log(1.15), 1.0,  7.0};
+  const std::vector<double> expected = {0.0,
+                                        std::log(1.1),
+                                        std::log(0.9),
+                                        std::log(1.05),
+                                        -1.0,
+                                        7.0,
+                                        std::log(1.05),
+                                        std::log(1.2),
+                                        0.0,
+                                        std::log(1.15),
+                                        1.0,
+                                        7.0};
   for (std::size_t i = 0; i < expected.size(); ++i) {
     CHECK(first[i] == doctest::Approx(expected[i]).epsilon(tolerance).scale(1.0));
   }

@@ -38,10 +38,10 @@ std::array<double, 10> observe(EntityStore& store, redflag::TransactionFeatures&
 
 TEST_CASE("transaction features declare ten columns in the documented order") {
   const auto features = redflag::make_transaction_features();
-  CHECK(features.schema().names() ==
-        std::vector<std::string>{"log_amount", "amount_zscore", "amount_percentile", "velocity_ratio",
-                                 "hour_deviation", "day_deviation", "time_since_last", "merchant_familiarity",
-                                 "is_new_user", "global_amount_flag"});
+  CHECK(features.schema().names() == std::vector<std::string>{"log_amount", "amount_zscore", "amount_percentile",
+                                                              "velocity_ratio", "hour_deviation", "day_deviation",
+                                                              "time_since_last", "merchant_familiarity", "is_new_user",
+                                                              "global_amount_flag"});
   static_assert(redflag::TransactionFeatures::width == 10);
 }
 
@@ -107,8 +107,8 @@ TEST_CASE("is_new_user turns off at the configured number of events") {
 }
 
 TEST_CASE("transaction features feed IsolationForest, which ranks simulated fraud above normal traffic") {
-  const auto stream = redflag::TransactionSimulator({.users = 300, .transactions = 30'000, .fraud_rate = 0.02, .seed = 11})
-                          .generate();
+  const auto stream =
+      redflag::TransactionSimulator({.users = 300, .transactions = 30'000, .fraud_rate = 0.02, .seed = 11}).generate();
   EntityStore store;
   auto features = redflag::make_transaction_features();
   redflag::Matrix<double> X(static_cast<redflag::Index>(stream.transactions.size()), 10);

@@ -40,7 +40,8 @@ TEST_CASE("TransactionSimulator is deterministic, sorted and labels every fraud 
 }
 
 TEST_CASE("TransactionSimulator patterns have their documented shape") {
-  const auto stream = TransactionSimulator({.users = 100, .transactions = 4'000, .fraud_rate = 0.1, .seed = 1}).generate();
+  const auto stream =
+      TransactionSimulator({.users = 100, .transactions = 4'000, .fraud_rate = 0.1, .seed = 1}).generate();
   for (std::size_t i = 0; i < stream.transactions.size(); ++i) {
     const auto& txn = stream.transactions[i];
     switch (stream.patterns[i]) {

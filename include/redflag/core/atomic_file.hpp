@@ -39,8 +39,7 @@ inline bool is_temporary_file(const std::filesystem::path& path) {
 
 [[noreturn]] inline void fail_io(std::string_view where, std::string_view action, const std::filesystem::path& path,
                                  int error_number) {
-  raise<io_error>(where, std::string(action) + " '" + path.string() + "' failed: " +
-                                        std::strerror(error_number));
+  raise<io_error>(where, std::string(action) + " '" + path.string() + "' failed: " + std::strerror(error_number));
 }
 
 // Closes the descriptor on every path out of write_file_atomically.

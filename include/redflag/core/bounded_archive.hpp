@@ -29,8 +29,7 @@ class BoundedBinaryInputArchive
     : public cereal::InputArchive<BoundedBinaryInputArchive, cereal::AllowEmptyClassElision> {
  public:
   explicit BoundedBinaryInputArchive(std::span<const char> bytes)
-      : cereal::InputArchive<BoundedBinaryInputArchive, cereal::AllowEmptyClassElision>(this),
-        bytes_(bytes) {
+      : cereal::InputArchive<BoundedBinaryInputArchive, cereal::AllowEmptyClassElision>(this), bytes_(bytes) {
     std::uint8_t little_endian_flag = 0;
     (*this)(little_endian_flag);
     if (little_endian_flag > 1) fail("invalid endianness flag " + std::to_string(little_endian_flag));

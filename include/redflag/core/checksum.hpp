@@ -22,8 +22,7 @@ class Xxh64 {
       for (; end - cursor >= 32; cursor += 32) {
         for (int lane = 0; lane < 4; ++lane) lanes[lane] = round(lanes[lane], read64(cursor + 8 * lane));
       }
-      hash_value = std::rotl(lanes[0], 1) + std::rotl(lanes[1], 7) + std::rotl(lanes[2], 12) +
-                   std::rotl(lanes[3], 18);
+      hash_value = std::rotl(lanes[0], 1) + std::rotl(lanes[1], 7) + std::rotl(lanes[2], 12) + std::rotl(lanes[3], 18);
       for (const std::uint64_t lane : lanes) hash_value = merge_round(hash_value, lane);
     } else {
       hash_value = seed + prime5;

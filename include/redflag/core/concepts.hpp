@@ -26,48 +26,48 @@
 namespace redflag {
 
 template <class Model>
-concept HasScalar = requires { typename Model::scalar_type; } && Scalar<typename Model::scalar_type>;
+concept HasScalar = requires {
+  typename Model::scalar_type;
+}
+&&Scalar<typename Model::scalar_type>;
 
 // Unsupervised anomaly detector.
 template <class D>
-concept Detector =
-    HasScalar<D> && requires(D& detector, const D& fitted, MatrixRef<typename D::scalar_type> X,
-                             typename D::scalar_type threshold) {
-      { detector.fit(X) } -> std::same_as<D&>;
-      { fitted.anomaly_score(X) } -> std::same_as<Vector<typename D::scalar_type>>;
-      { fitted.decision_function(X) } -> std::same_as<Vector<typename D::scalar_type>>;
-      { fitted.predict(X) } -> std::same_as<LabelVector>;
-      { fitted.threshold() } -> std::same_as<typename D::scalar_type>;
-      detector.set_threshold(threshold);
-      { fitted.is_fitted() } -> std::same_as<bool>;
-      { fitted.schema() } -> std::same_as<const Schema&>;
-    };
+concept Detector = HasScalar<D> &&
+    requires(D& detector, const D& fitted, MatrixRef<typename D::scalar_type> X, typename D::scalar_type threshold) {
+  { detector.fit(X) } -> std::same_as<D&>;
+  { fitted.anomaly_score(X) } -> std::same_as<Vector<typename D::scalar_type>>;
+  { fitted.decision_function(X) } -> std::same_as<Vector<typename D::scalar_type>>;
+  { fitted.predict(X) } -> std::same_as<LabelVector>;
+  { fitted.threshold() } -> std::same_as<typename D::scalar_type>;
+  detector.set_threshold(threshold);
+  { fitted.is_fitted() } -> std::same_as<bool>;
+  { fitted.schema() } -> std::same_as<const Schema&>;
+};
 
 // Supervised classifier; labels are arbitrary integers, classes() lists them
 // in the column order of predict_proba.
 template <class C>
-concept Classifier =
-    HasScalar<C> && requires(C& classifier, const C& fitted, MatrixRef<typename C::scalar_type> X,
-                             LabelsRef y, VectorRef<typename C::scalar_type> sample_weight) {
-      { classifier.fit(X, y) } -> std::same_as<C&>;
-      { classifier.fit(X, y, sample_weight) } -> std::same_as<C&>;
-      { fitted.predict_proba(X) } -> std::same_as<Matrix<typename C::scalar_type>>;
-      { fitted.predict(X) } -> std::same_as<LabelVector>;
-      { fitted.classes() } -> std::convertible_to<const LabelVector&>;
-      { fitted.is_fitted() } -> std::same_as<bool>;
-      { fitted.schema() } -> std::same_as<const Schema&>;
-    };
+concept Classifier = HasScalar<C> && requires(C& classifier, const C& fitted, MatrixRef<typename C::scalar_type> X,
+                                              LabelsRef y, VectorRef<typename C::scalar_type> sample_weight) {
+  { classifier.fit(X, y) } -> std::same_as<C&>;
+  { classifier.fit(X, y, sample_weight) } -> std::same_as<C&>;
+  { fitted.predict_proba(X) } -> std::same_as<Matrix<typename C::scalar_type>>;
+  { fitted.predict(X) } -> std::same_as<LabelVector>;
+  { fitted.classes() } -> std::convertible_to<const LabelVector&>;
+  { fitted.is_fitted() } -> std::same_as<bool>;
+  { fitted.schema() } -> std::same_as<const Schema&>;
+};
 
 // Column-wise preprocessing step (scalers).
 template <class M>
-concept Transformer =
-    HasScalar<M> && requires(M& transformer, const M& fitted, MatrixRef<typename M::scalar_type> X) {
-      { transformer.fit(X) } -> std::same_as<M&>;
-      { fitted.transform(X) } -> std::same_as<Matrix<typename M::scalar_type>>;
-      { fitted.inverse_transform(X) } -> std::same_as<Matrix<typename M::scalar_type>>;
-      { fitted.is_fitted() } -> std::same_as<bool>;
-      { fitted.schema() } -> std::same_as<const Schema&>;
-    };
+concept Transformer = HasScalar<M> && requires(M& transformer, const M& fitted, MatrixRef<typename M::scalar_type> X) {
+  { transformer.fit(X) } -> std::same_as<M&>;
+  { fitted.transform(X) } -> std::same_as<Matrix<typename M::scalar_type>>;
+  { fitted.inverse_transform(X) } -> std::same_as<Matrix<typename M::scalar_type>>;
+  { fitted.is_fitted() } -> std::same_as<bool>;
+  { fitted.schema() } -> std::same_as<const Schema&>;
+};
 
 namespace detail {
 

@@ -13,11 +13,11 @@
 #include <cereal/cereal.hpp>
 
 #include <algorithm>
+#include <cereal/types/vector.hpp>
 #include <cstdint>
 #include <limits>
 #include <string>
 #include <vector>
-#include <cereal/types/vector.hpp>
 
 namespace cereal {
 
@@ -48,14 +48,13 @@ void load(Archive& archive, Eigen::Matrix<Scalar, Rows, Cols, Options, MaxRows, 
     archive(make_size_tag(count), rows, cols);
   }
   const auto limit = static_cast<std::uint64_t>(std::numeric_limits<Eigen::Index>::max());
-  const bool consistent = rows <= limit && cols <= limit &&
-                          (cols == 0 || rows <= limit / cols) && rows * cols == count &&
+  const bool consistent = rows <= limit && cols <= limit && (cols == 0 || rows <= limit / cols) &&
+                          rows * cols == count &&
                           (Rows == Eigen::Dynamic || rows == static_cast<std::uint64_t>(Rows)) &&
                           (Cols == Eigen::Dynamic || cols == static_cast<std::uint64_t>(Cols));
   if (!consistent) {
-    throw redflag::serialization_error(
-        "redflag::load: matrix header is inconsistent (" + std::to_string(rows) + " x " +
-        std::to_string(cols) + " with " + std::to_string(count) + " elements)");
+    throw redflag::serialization_error("redflag::load: matrix header is inconsistent (" + std::to_string(rows) + " x " +
+                                       std::to_string(cols) + " with " + std::to_string(count) + " elements)");
   }
   matrix.resize(static_cast<Eigen::Index>(rows), static_cast<Eigen::Index>(cols));
   if constexpr (traits::is_text_archive<Archive>::value) {

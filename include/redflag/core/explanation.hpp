@@ -80,8 +80,8 @@ struct Explanation {
     for (std::size_t i = 0; i < count; ++i) {
       const Index column = ranked[i];
       const auto at = static_cast<std::size_t>(column);
-      result.push_back({column, at < feature_names.size() ? feature_names[at] : std::string(),
-                        contributions(row, column)});
+      result.push_back(
+          {column, at < feature_names.size() ? feature_names[at] : std::string(), contributions(row, column)});
     }
     return result;
   }

@@ -51,24 +51,25 @@ template <class F, class Record>
 concept Feature =
     // width must be a static constant expression; checked in steps so that a
     // non-static or non-constexpr width fails the concept, not the compilation.
-    requires { &F::width; } && !std::is_member_pointer_v<decltype(&F::width)> &&
-    requires { typename std::integral_constant<std::size_t, F::width>; } && (F::width > 0) &&
-    requires(const F& feature) {
-      { feature.columns() } -> std::convertible_to<std::array<FeatureColumn, F::width>>;
-    } &&
-    (requires(const F& feature, const Record& record, std::span<double, F::width> out) {
+    requires {
+  &F::width;
+}
+&&!std::is_member_pointer_v<decltype(&F::width)> && requires { typename std::integral_constant<std::size_t, F::width>; }
+&&(F::width > 0) && requires(const F& feature) {
+  { feature.columns() } -> std::convertible_to<std::array<FeatureColumn, F::width>>;
+}
+&&(
+    requires(const F& feature, const Record& record, std::span<double, F::width> out) {
       feature.extract(record, out);
-    } || requires(F& feature, const Record& record, std::span<double, F::width> out) {
-      feature.extract(record, out);
-    });
+    } ||
+    requires(F & feature, const Record& record, std::span<double, F::width> out) { feature.extract(record, out); });
 
 // A feature whose extract() reads and updates state, so it needs a mutable object.
 template <class F, class Record>
 concept StatefulFeature =
-    Feature<F, Record> &&
-    !requires(const F& feature, const Record& record, std::span<double, F::width> out) {
-      feature.extract(record, out);
-    };
+    Feature<F, Record> && !requires(const F& feature, const Record& record, std::span<double, F::width> out) {
+  feature.extract(record, out);
+};
 
 // A one-column stateless feature from a name and a function of the record:
 //   auto log_amount = make_feature<Transaction>("log_amount", [](const Transaction& t) {
@@ -135,9 +136,7 @@ class FeatureSet {
     write_row_impl(*this, record, row);
   }
   template <Scalar T>
-  void write_row(const Record& record, std::span<T> row) const
-    requires(!stateful)
-  {
+  void write_row(const Record& record, std::span<T> row) const requires(!stateful) {
     write_row_impl(*this, record, row);
   }
 
@@ -147,9 +146,7 @@ class FeatureSet {
     transform_into_impl(*this, records, out);
   }
   template <Scalar T>
-  void transform_into(std::span<const Record> records, Eigen::Ref<Matrix<T>> out) const
-    requires(!stateful)
-  {
+  void transform_into(std::span<const Record> records, Eigen::Ref<Matrix<T>> out) const requires(!stateful) {
     transform_into_impl(*this, records, out);
   }
 
@@ -160,9 +157,7 @@ class FeatureSet {
     return out;
   }
   template <Scalar T>
-  Matrix<T> transform(std::span<const Record> records) const
-    requires(!stateful)
-  {
+  Matrix<T> transform(std::span<const Record> records) const requires(!stateful) {
     Matrix<T> out(static_cast<Index>(records.size()), static_cast<Index>(width));
     transform_into<T>(records, out);
     return out;
@@ -174,9 +169,7 @@ class FeatureSet {
     return transform<T>(std::span<const Record>(&record, 1));
   }
   template <Scalar T>
-  Matrix<T> transform_one(const Record& record) const
-    requires(!stateful)
-  {
+  Matrix<T> transform_one(const Record& record) const requires(!stateful) {
     return transform<T>(std::span<const Record>(&record, 1));
   }
 
@@ -214,10 +207,10 @@ class FeatureSet {
   template <class Self, Scalar T>
   static void transform_into_impl(Self& self, std::span<const Record> records, Eigen::Ref<Matrix<T>> out) {
     if (out.rows() != static_cast<Index>(records.size()) || out.cols() != static_cast<Index>(width)) {
-      detail::raise<invalid_argument>(
-          "FeatureSet::transform_into",
-          "output is " + std::to_string(out.rows()) + " x " + std::to_string(out.cols()) + ", expected " +
-              std::to_string(records.size()) + " x " + std::to_string(width));
+      detail::raise<invalid_argument>("FeatureSet::transform_into", "output is " + std::to_string(out.rows()) + " x " +
+                                                                        std::to_string(out.cols()) + ", expected " +
+                                                                        std::to_string(records.size()) + " x " +
+                                                                        std::to_string(width));
     }
     for (std::size_t i = 0; i < records.size(); ++i) {
       write_row_impl(self, records[i], std::span<T>(out.row(static_cast<Index>(i)).data(), width));

@@ -73,8 +73,7 @@ class ParallelRegionGuard {
   bool previous_;
 };
 
-inline std::size_t checked_chunk_count(std::size_t count, const ParallelOptions& options,
-                                       std::string_view where) {
+inline std::size_t checked_chunk_count(std::size_t count, const ParallelOptions& options, std::string_view where) {
   require_parameter(options.grain >= 1, where, "ParallelOptions::grain", ">= 1", options.grain);
   return count / options.grain + (count % options.grain != 0 ? 1 : 0);
 }
@@ -116,8 +115,7 @@ void run_chunks(std::size_t n_chunks, int workers, RunChunk& run_chunk) {
     }
   };
 
-  const auto n_threads =
-      static_cast<std::size_t>(std::min<long long>(workers, static_cast<long long>(n_chunks)));
+  const auto n_threads = static_cast<std::size_t>(std::min<long long>(workers, static_cast<long long>(n_chunks)));
   std::vector<std::thread> threads;
   threads.reserve(n_threads - 1);
   for (std::size_t i = 1; i < n_threads; ++i) {
@@ -141,7 +139,7 @@ void run_chunks(std::size_t n_chunks, int workers, RunChunk& run_chunk) {
 // but one, > cores allowed. Throws invalid_argument for 0; `where` names the
 // caller in the message ("IsolationForest::fit").
 inline int resolve_n_jobs(int n_jobs, std::string_view where = "resolve_n_jobs") {
-  if (n_jobs > 0) return n_jobs;  // skip the CPU query: glibc reads /sys for it (~5 us)
+  if (n_jobs > 0) return n_jobs;                              // skip the CPU query: glibc reads /sys for it (~5 us)
   const unsigned cpus = std::thread::hardware_concurrency();  // 0 when unknown
   return detail::resolve_n_jobs_for(n_jobs, cpus == 0 ? 1 : static_cast<int>(cpus), where);
 }
@@ -179,25 +177,25 @@ void parallel_for(std::size_t count, int n_jobs, Body&& body, ParallelOptions op
 //   double total = std::accumulate(sums.begin(), sums.end(), 0.0);
 template <class Body>
   requires std::invocable<Body&, std::size_t, std::size_t> &&
-           (!std::is_void_v<std::invoke_result_t<Body&, std::size_t, std::size_t>>)
-auto parallel_map_chunks(std::size_t count, int n_jobs, Body&& body, ParallelOptions options = {})
-    -> std::vector<std::decay_t<std::invoke_result_t<Body&, std::size_t, std::size_t>>> {
-  using Result = std::decay_t<std::invoke_result_t<Body&, std::size_t, std::size_t>>;
-  constexpr std::string_view where = "parallel_map_chunks";
-  const int workers = resolve_n_jobs(n_jobs, where);
-  const std::size_t n_chunks = detail::checked_chunk_count(count, options, where);
-  // optional<> gives each chunk its own object (no vector<bool> bit sharing)
-  // and does not ask Result to be default-constructible.
-  std::vector<std::optional<Result>> slots(n_chunks);
-  auto run_chunk = [&](std::size_t chunk) {
-    const std::size_t begin = chunk * options.grain;
-    slots[chunk].emplace(body(begin, std::min(count, begin + options.grain)));
-  };
-  detail::run_chunks(n_chunks, workers, run_chunk);
-  std::vector<Result> results;
-  results.reserve(n_chunks);
-  for (auto& slot : slots) results.push_back(std::move(*slot));
-  return results;
-}
+      (!std::is_void_v<std::invoke_result_t<Body&, std::size_t, std::size_t>>)auto parallel_map_chunks(
+          std::size_t count, int n_jobs, Body&& body, ParallelOptions options = {})
+          -> std::vector<std::decay_t<std::invoke_result_t<Body&, std::size_t, std::size_t>>> {
+    using Result = std::decay_t<std::invoke_result_t<Body&, std::size_t, std::size_t>>;
+    constexpr std::string_view where = "parallel_map_chunks";
+    const int workers = resolve_n_jobs(n_jobs, where);
+    const std::size_t n_chunks = detail::checked_chunk_count(count, options, where);
+    // optional<> gives each chunk its own object (no vector<bool> bit sharing)
+    // and does not ask Result to be default-constructible.
+    std::vector<std::optional<Result>> slots(n_chunks);
+    auto run_chunk = [&](std::size_t chunk) {
+      const std::size_t begin = chunk * options.grain;
+      slots[chunk].emplace(body(begin, std::min(count, begin + options.grain)));
+    };
+    detail::run_chunks(n_chunks, workers, run_chunk);
+    std::vector<Result> results;
+    results.reserve(n_chunks);
+    for (auto& slot : slots) results.push_back(std::move(*slot));
+    return results;
+  }
 
 }  // namespace redflag

@@ -28,10 +28,10 @@ namespace redflag {
 inline double undo_log1p(double value) { return std::expm1(value); }
 
 struct ColumnPhrase {
-  std::string text{};  // empty and no `format`: the column has no phrase
-  int digits = -1;   // digits after the point for {value} and {percent}; -1: as few as needed
-  double (*inverse)(double) = nullptr;        // applied to the value first (undo_log1p for a log column)
-  std::string (*format)(double) = nullptr;    // wording that depends on the value; wins over `text`
+  std::string text{};                       // empty and no `format`: the column has no phrase
+  int digits = -1;                          // digits after the point for {value} and {percent}; -1: as few as needed
+  double (*inverse)(double) = nullptr;      // applied to the value first (undo_log1p for a log column)
+  std::string (*format)(double) = nullptr;  // wording that depends on the value; wins over `text`
 
   [[nodiscard]] bool empty() const { return text.empty() && format == nullptr; }
 };
@@ -97,11 +97,12 @@ bool walk_phrase(std::string_view text, OnText on_text, OnPlaceholder on_placeho
 // unknown placeholder or an unbalanced brace, or digits is out of [-1, 12].
 inline void validate_phrase(std::string_view column, const ColumnPhrase& phrase, std::string_view where) {
   std::string bad;
-  if (!detail::walk_phrase(phrase.text, [](std::string_view) {}, [](std::string_view) {}, &bad)) {
-    detail::raise<invalid_argument>(where, "column '" + std::string(column) + "': phrase \"" + phrase.text +
-                                               "\" has " + (bad.size() == 1 ? "an unbalanced '" + bad + "'" :
-                                                                              "an unknown placeholder " + bad) +
-                                               " (known: {name}, {value}, {percent})");
+  if (!detail::walk_phrase(
+          phrase.text, [](std::string_view) {}, [](std::string_view) {}, &bad)) {
+    detail::raise<invalid_argument>(
+        where, "column '" + std::string(column) + "': phrase \"" + phrase.text + "\" has " +
+                   (bad.size() == 1 ? "an unbalanced '" + bad + "'" : "an unknown placeholder " + bad) +
+                   " (known: {name}, {value}, {percent})");
   }
   if (phrase.digits < -1 || phrase.digits > 12) {
     detail::raise<invalid_argument>(where, "column '" + std::string(column) + "': phrase digits must be in [-1, 12]");

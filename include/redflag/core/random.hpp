@@ -47,14 +47,11 @@ constexpr std::uint64_t splitmix64_next(std::uint64_t& counter) noexcept {
   return mix64(counter);
 }
 
-constexpr std::uint64_t rotl64(std::uint64_t x, int k) noexcept {
-  return (x << k) | (x >> (64 - k));
-}
+constexpr std::uint64_t rotl64(std::uint64_t x, int k) noexcept { return (x << k) | (x >> (64 - k)); }
 
 // High 64 bits of the 128-bit product a * b (low 64 bits into `low`), from
 // 32-bit halves for compilers without a 128-bit integer.
-constexpr std::uint64_t mul_high64_portable(std::uint64_t a, std::uint64_t b,
-                                            std::uint64_t& low) noexcept {
+constexpr std::uint64_t mul_high64_portable(std::uint64_t a, std::uint64_t b, std::uint64_t& low) noexcept {
   const std::uint64_t a_lo = a & 0xffffffffULL, a_hi = a >> 32;
   const std::uint64_t b_lo = b & 0xffffffffULL, b_hi = b >> 32;
   const std::uint64_t lo_lo = a_lo * b_lo;
@@ -106,8 +103,7 @@ class Random {
   // a hash of (seed, stream_index) — not a jump sequence — so stream i is the
   // same whichever thread asks for it and whatever was drawn before. Streams
   // of one seed have distinct seeds (the hash is a bijection in the index).
-  [[nodiscard]] static constexpr Random stream(std::uint64_t seed,
-                                               std::uint64_t stream_index) noexcept {
+  [[nodiscard]] static constexpr Random stream(std::uint64_t seed, std::uint64_t stream_index) noexcept {
     return Random(detail::mix64(detail::mix64(seed ^ detail::stream_salt) ^
                                 detail::mix64(stream_index + detail::splitmix64_increment)));
   }
@@ -115,9 +111,7 @@ class Random {
   // A child generator seeded from this one's next output; advances *this by one
   // draw. Deterministic in call order, so only use it on one thread — use
   // stream() to hand generators to parallel work.
-  [[nodiscard]] constexpr Random split() noexcept {
-    return Random(detail::mix64(next_u64() ^ detail::split_salt));
-  }
+  [[nodiscard]] constexpr Random split() noexcept { return Random(detail::mix64(next_u64() ^ detail::split_salt)); }
 
   // xoshiro256** 1.0 (Blackman & Vigna, "Scrambled linear pseudorandom number
   // generators", 2018/2021): period 2^256 - 1, passes BigCrush and PractRand.
@@ -154,9 +148,8 @@ class Random {
     detail::require_parameter(std::isfinite(a), where, "a", "finite", a);
     detail::require_parameter(std::isfinite(b), where, "b", "finite", b);
     if (!(a < b) || !std::isfinite(b - a)) {
-      detail::raise<invalid_argument>(
-          where, "a must be less than b with a finite b - a, got a = " + detail::format_number(a) +
-                     ", b = " + detail::format_number(b));
+      detail::raise<invalid_argument>(where, "a must be less than b with a finite b - a, got a = " +
+                                                 detail::format_number(a) + ", b = " + detail::format_number(b));
     }
     const T value = a + (b - a) * uniform<T>();
     // a + (b - a) * u can round up to b; keep the interval half-open.
@@ -179,8 +172,8 @@ class Random {
   I uniform_int(I low, I high) {
     if (!(low < high)) {
       detail::raise<invalid_argument>(
-          "Random::uniform_int", "low must be less than high, got low = " + std::to_string(low) +
-                                     ", high = " + std::to_string(high));
+          "Random::uniform_int",
+          "low must be less than high, got low = " + std::to_string(low) + ", high = " + std::to_string(high));
     }
     // Two's-complement arithmetic in uint64 handles any signed range exactly.
     const std::uint64_t span = static_cast<std::uint64_t>(high) - static_cast<std::uint64_t>(low);
@@ -220,8 +213,7 @@ class Random {
   T normal(T mean, T stddev) {
     constexpr std::string_view where = "Random::normal";
     detail::require_parameter(std::isfinite(mean), where, "mean", "finite", mean);
-    detail::require_parameter(std::isfinite(stddev) && stddev >= 0, where, "stddev",
-                              "finite and >= 0", stddev);
+    detail::require_parameter(std::isfinite(stddev) && stddev >= 0, where, "stddev", "finite and >= 0", stddev);
     return mean + stddev * normal<T>();
   }
 
@@ -236,8 +228,7 @@ class Random {
     const auto size = static_cast<std::uint64_t>(std::ranges::size(values));
     for (std::uint64_t i = size; i > 1; --i) {
       const std::uint64_t j = bounded(i);
-      std::ranges::iter_swap(first + static_cast<Difference>(i - 1),
-                             first + static_cast<Difference>(j));
+      std::ranges::iter_swap(first + static_cast<Difference>(i - 1), first + static_cast<Difference>(j));
     }
   }
 
@@ -250,8 +241,8 @@ class Random {
     constexpr std::string_view where = "Random::sample_without_replacement";
     detail::require_parameter(n >= 0, where, "n", ">= 0", n);
     if (k < 0 || k > n) {
-      detail::raise<invalid_argument>(where, "k must be in [0, n] = [0, " + std::to_string(n) +
-                                                 "], got " + std::to_string(k));
+      detail::raise<invalid_argument>(where,
+                                      "k must be in [0, n] = [0, " + std::to_string(n) + "], got " + std::to_string(k));
     }
     std::vector<Index> sample(static_cast<std::size_t>(k));
     if (k == 0) return sample;

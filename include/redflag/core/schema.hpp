@@ -104,9 +104,8 @@ class Schema {
   // Throws schema_mismatch unless a matrix with `count` columns fits this schema.
   void require_columns(Index count, std::string_view where) const {
     if (count != size()) {
-      detail::raise<schema_mismatch>(where, "input has " + std::to_string(count) +
-                                                " columns, expected " + std::to_string(size()) +
-                                                " (" + describe() + ")");
+      detail::raise<schema_mismatch>(where, "input has " + std::to_string(count) + " columns, expected " +
+                                                std::to_string(size()) + " (" + describe() + ")");
     }
   }
 
@@ -117,10 +116,9 @@ class Schema {
       const Column& expected = columns_[i];
       const Column& actual = got.columns_[i];
       if (expected.name != actual.name || expected.kind != actual.kind) {
-        detail::raise<schema_mismatch>(
-            where, "column " + std::to_string(i) + ": expected '" + expected.name + "' (" +
-                       std::string(to_string(expected.kind)) + "), got '" + actual.name + "' (" +
-                       std::string(to_string(actual.kind)) + ")");
+        detail::raise<schema_mismatch>(where, "column " + std::to_string(i) + ": expected '" + expected.name + "' (" +
+                                                  std::string(to_string(expected.kind)) + "), got '" + actual.name +
+                                                  "' (" + std::string(to_string(actual.kind)) + ")");
       }
     }
   }

@@ -67,11 +67,9 @@ struct ModelInfo {
 
   template <class Archive>
   void serialize(Archive& archive) {
-    archive(cereal::make_nvp("library_version", library_version),
-            cereal::make_nvp("model_type", model_type),
-            cereal::make_nvp("model_format_version", model_format_version),
-            cereal::make_nvp("scalar", scalar), cereal::make_nvp("schema", schema),
-            cereal::make_nvp("payload_bytes", payload_bytes),
+    archive(cereal::make_nvp("library_version", library_version), cereal::make_nvp("model_type", model_type),
+            cereal::make_nvp("model_format_version", model_format_version), cereal::make_nvp("scalar", scalar),
+            cereal::make_nvp("schema", schema), cereal::make_nvp("payload_bytes", payload_bytes),
             cereal::make_nvp("payload_checksum", payload_checksum));
   }
 };
@@ -86,9 +84,8 @@ concept SerializableModel = requires(const Model& model) {
   { Model::model_type } -> std::convertible_to<std::string_view>;
   { Model::format_version } -> std::convertible_to<std::uint32_t>;
   { model.schema() } -> std::convertible_to<const Schema&>;
-} && requires(Model& model, cereal::PortableBinaryOutputArchive& archive) {
-  model.serialize(archive, std::uint32_t{});
-};
+}
+&&requires(Model& model, cereal::PortableBinaryOutputArchive& archive) { model.serialize(archive, std::uint32_t{}); };
 
 namespace detail {
 
@@ -156,8 +153,7 @@ template <SerializableModel Model>
 std::string portable_binary_payload(const Model& model, std::uint32_t version = Model::format_version) {
   std::ostringstream stream(std::ios::binary);
   {
-    cereal::PortableBinaryOutputArchive archive(
-        stream, cereal::PortableBinaryOutputArchive::Options::LittleEndian());
+    cereal::PortableBinaryOutputArchive archive(stream, cereal::PortableBinaryOutputArchive::Options::LittleEndian());
     VersionedModel<Model> versioned{const_cast<Model&>(model), version};
     archive(versioned);
   }
@@ -213,8 +209,8 @@ inline BinaryEnvelope parse_binary_envelope(std::span<const char> file, std::str
   const auto header_bytes = read_little_endian<std::uint32_t>(file, model_magic.size() + 4);
   const std::size_t left = file.size() - preamble;
   if (header_bytes > max_header_bytes || header_bytes + sizeof(std::uint64_t) > left) {
-    fail_load(source, "header length " + std::to_string(header_bytes) + " exceeds the " +
-                          std::to_string(left) + " bytes left in the file (truncated or corrupted)");
+    fail_load(source, "header length " + std::to_string(header_bytes) + " exceeds the " + std::to_string(left) +
+                          " bytes left in the file (truncated or corrupted)");
   }
   const auto header = file.subspan(preamble, header_bytes);
   const auto stored_header_checksum = read_little_endian<std::uint64_t>(file, preamble + header_bytes);
@@ -252,8 +248,7 @@ inline bool looks_like_json(std::span<const char> file) {
 }
 
 inline bool has_binary_magic(std::span<const char> file) {
-  return file.size() >= model_magic.size() &&
-         std::equal(model_magic.begin(), model_magic.end(), file.begin());
+  return file.size() >= model_magic.size() && std::equal(model_magic.begin(), model_magic.end(), file.begin());
 }
 
 inline ModelInfo parse_json_envelope(const std::string& file, std::string_view source) {
@@ -275,8 +270,7 @@ inline ModelInfo parse_json_envelope(const std::string& file, std::string_view s
   if (magic != "redflag-model") fail_load(source, "JSON file is not a redflag model (magic '" + magic + "')");
   if (info.envelope_version == 0 || info.envelope_version > envelope_version) {
     fail_load(source, "envelope format version " + std::to_string(info.envelope_version) +
-                          " is not supported (this build reads version " +
-                          std::to_string(envelope_version) + ")");
+                          " is not supported (this build reads version " + std::to_string(envelope_version) + ")");
   }
   info.format = Format::json;
   info.file_bytes = file.size();
@@ -293,8 +287,7 @@ inline ModelInfo read_info(std::span<const char> file, const std::string& text, 
 template <SerializableModel Model>
 void require_compatible(const ModelInfo& info, std::string_view source) {
   if (info.model_type != Model::model_type) {
-    fail_load(source, "file holds a '" + info.model_type + "', expected '" +
-                          std::string(Model::model_type) + "'");
+    fail_load(source, "file holds a '" + info.model_type + "', expected '" + std::string(Model::model_type) + "'");
   }
   const std::string_view expected_scalar = scalar_name<typename Model::scalar_type>;
   if (info.scalar != expected_scalar) {
@@ -310,8 +303,8 @@ void require_compatible(const ModelInfo& info, std::string_view source) {
 template <SerializableModel Model>
 void require_matching_schema(const Model& model, const ModelInfo& info, std::string_view source) {
   if (!(model.schema() == info.schema)) {
-    fail_load(source, "the model's schema (" + model.schema().describe() +
-                          ") differs from the envelope's (" + info.schema.describe() + ")");
+    fail_load(source, "the model's schema (" + model.schema().describe() + ") differs from the envelope's (" +
+                          info.schema.describe() + ")");
   }
 }
 
@@ -374,8 +367,8 @@ void save(const Model& model, std::ostream& out, Format format = Format::portabl
   if (format == Format::portable_binary) {
     std::ostringstream header_stream(std::ios::binary);
     {
-      cereal::PortableBinaryOutputArchive archive(
-          header_stream, cereal::PortableBinaryOutputArchive::Options::LittleEndian());
+      cereal::PortableBinaryOutputArchive archive(header_stream,
+                                                  cereal::PortableBinaryOutputArchive::Options::LittleEndian());
       archive(info);
     }
     const std::string header = std::move(header_stream).str();

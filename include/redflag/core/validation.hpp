@@ -37,11 +37,10 @@ inline std::string format_number(double value) {
 
 // Throws data_error when `values` has no rows.
 template <class Derived>
-void require_non_empty(const Eigen::DenseBase<Derived>& values, std::string_view where,
-                       std::string_view name) {
+void require_non_empty(const Eigen::DenseBase<Derived>& values, std::string_view where, std::string_view name) {
   if (values.rows() == 0 || values.cols() == 0) {
-    raise<data_error>(where, std::string(name) + " is empty (" + std::to_string(values.rows()) +
-                                 " rows, " + std::to_string(values.cols()) + " columns)");
+    raise<data_error>(where, std::string(name) + " is empty (" + std::to_string(values.rows()) + " rows, " +
+                                 std::to_string(values.cols()) + " columns)");
   }
 }
 
@@ -81,16 +80,14 @@ bool all_finite(const Eigen::DenseBase<Derived>& values) {
 
 // Throws data_error naming the first NaN or Inf cell (row, column).
 template <class Derived>
-void require_finite(const Eigen::DenseBase<Derived>& values, std::string_view where,
-                    std::string_view name) {
+void require_finite(const Eigen::DenseBase<Derived>& values, std::string_view where, std::string_view name) {
   if (all_finite(values)) return;  // fast path; locate the cell only on failure
   for (Index row = 0; row < values.rows(); ++row) {
     for (Index col = 0; col < values.cols(); ++col) {
       const double value = static_cast<double>(values(row, col));
       if (!std::isfinite(value)) {
-        raise<data_error>(where, std::string(name) + " has " + format_number(value) + " at row " +
-                                     std::to_string(row) + ", column " + std::to_string(col) +
-                                     " (finite values required)");
+        raise<data_error>(where, std::string(name) + " has " + format_number(value) + " at row " + std::to_string(row) +
+                                     ", column " + std::to_string(col) + " (finite values required)");
       }
     }
   }
@@ -98,28 +95,27 @@ void require_finite(const Eigen::DenseBase<Derived>& values, std::string_view wh
 
 // Throws schema_mismatch when `values` does not have `expected` columns.
 template <class Derived>
-void require_columns(const Eigen::DenseBase<Derived>& values, Index expected,
-                     std::string_view where, std::string_view name) {
+void require_columns(const Eigen::DenseBase<Derived>& values, Index expected, std::string_view where,
+                     std::string_view name) {
   if (values.cols() != expected) {
-    raise<schema_mismatch>(where, std::string(name) + " has " + std::to_string(values.cols()) +
-                                      " columns, expected " + std::to_string(expected));
+    raise<schema_mismatch>(where, std::string(name) + " has " + std::to_string(values.cols()) + " columns, expected " +
+                                      std::to_string(expected));
   }
 }
 
 // Throws invalid_argument when two inputs disagree on the number of rows.
-inline void require_same_length(Index first, Index second, std::string_view where,
-                                std::string_view first_name, std::string_view second_name) {
+inline void require_same_length(Index first, Index second, std::string_view where, std::string_view first_name,
+                                std::string_view second_name) {
   if (first != second) {
-    raise<invalid_argument>(where, std::string(first_name) + " has " + std::to_string(first) +
-                                       " rows but " + std::string(second_name) + " has " +
-                                       std::to_string(second));
+    raise<invalid_argument>(where, std::string(first_name) + " has " + std::to_string(first) + " rows but " +
+                                       std::string(second_name) + " has " + std::to_string(second));
   }
 }
 
 // Throws invalid_argument "<parameter> must be <requirement>, got <value>".
 template <class Value>
-void require_parameter(bool condition, std::string_view where, std::string_view parameter,
-                       std::string_view requirement, const Value& got) {
+void require_parameter(bool condition, std::string_view where, std::string_view parameter, std::string_view requirement,
+                       const Value& got) {
   if (condition) return;
   std::string got_text;
   if constexpr (std::is_arithmetic_v<Value>) {
@@ -127,8 +123,7 @@ void require_parameter(bool condition, std::string_view where, std::string_view 
   } else {
     got_text = std::string(got);
   }
-  raise<invalid_argument>(where, std::string(parameter) + " must be " + std::string(requirement) +
-                                     ", got " + got_text);
+  raise<invalid_argument>(where, std::string(parameter) + " must be " + std::string(requirement) + ", got " + got_text);
 }
 
 // Throws invalid_argument unless `contamination` is auto or a fraction in (0, 0.5].
@@ -141,13 +136,12 @@ inline void require_contamination(const Contamination& contamination, std::strin
 
 // Throws data_error naming the first label that is neither 0 nor 1.
 template <class Derived>
-void require_binary_labels(const Eigen::DenseBase<Derived>& labels, std::string_view where,
-                           std::string_view name) {
+void require_binary_labels(const Eigen::DenseBase<Derived>& labels, std::string_view where, std::string_view name) {
   for (Index i = 0; i < labels.size(); ++i) {
     const auto label = labels(i);
     if (!(label == 0 || label == 1)) {
-      raise<data_error>(where, std::string(name) + "[" + std::to_string(i) + "] = " +
-                                   format_number(static_cast<double>(label)) +
+      raise<data_error>(where, std::string(name) + "[" + std::to_string(i) +
+                                   "] = " + format_number(static_cast<double>(label)) +
                                    " is not a binary label (expected 0 or 1)");
     }
   }

@@ -65,7 +65,7 @@ class IsolationForest {
     std::uint64_t random_state = 0;
     int n_jobs = 1;  // 1 serial, -1 all cores (scikit-learn semantics); not saved with the model
     MissingPolicy missing = MissingPolicy::reject;  // NaN input: reject, or route (see the header comment)
-    Split split = {};  // Hyperplane: {.extension_level = ...}
+    Split split = {};                               // Hyperplane: {.extension_level = ...}
 
     // Throws invalid_argument naming the first field out of its range. Called
     // by the constructor and again by fit, which also checks what depends on
@@ -114,12 +114,13 @@ class IsolationForest {
     state.schema = schema;
     state.max_samples = resolve_max_samples(params_.max_samples, X.rows(), where);
     const auto settings = tree_settings(state, X.cols(), where);
-    const auto max_nodes = static_cast<double>(params_.n_estimators) *
-                           static_cast<double>(std::int64_t{2} << settings.height_limit);
+    const auto max_nodes =
+        static_cast<double>(params_.n_estimators) * static_cast<double>(std::int64_t{2} << settings.height_limit);
     if (max_nodes > static_cast<double>(std::numeric_limits<std::int32_t>::max())) {
-      detail::raise<invalid_argument>(where, "n_estimators * 2^(ceil(log2(max_samples)) + 1) must be <= "
-                                             "2147483647 (node indices are 32-bit), got " +
-                                                 detail::format_number(max_nodes));
+      detail::raise<invalid_argument>(where,
+                                      "n_estimators * 2^(ceil(log2(max_samples)) + 1) must be <= "
+                                      "2147483647 (node indices are 32-bit), got " +
+                                          detail::format_number(max_nodes));
     }
     // Build into a fresh model and swap it in last, so a failed fit leaves
     // the previous one intact.
@@ -147,8 +148,9 @@ class IsolationForest {
                                            std::to_string(state_.max_samples) + " per tree without replacement");
     }
     const auto settings = tree_settings(state_, X.cols(), where);
-    const double max_nodes = static_cast<double>(state_.trees.nodes.size()) +
-                             static_cast<double>(n_new_trees) * static_cast<double>(std::int64_t{2} << settings.height_limit);
+    const double max_nodes =
+        static_cast<double>(state_.trees.nodes.size()) +
+        static_cast<double>(n_new_trees) * static_cast<double>(std::int64_t{2} << settings.height_limit);
     if (max_nodes > static_cast<double>(std::numeric_limits<std::int32_t>::max())) {
       detail::raise<invalid_argument>(where, "the forest would exceed 2147483647 nodes");
     }
@@ -224,9 +226,7 @@ class IsolationForest {
   // anomaly_score. Path-dependent TreeSHAP on the path lengths, rescaled onto
   // the score (see detail/isolation_forest_explanation.hpp). Axis-parallel
   // forests only.
-  [[nodiscard]] Explanation<T> explain(const MatrixRef<T>& X) const
-    requires std::same_as<Split, AxisParallel>
-  {
+  [[nodiscard]] Explanation<T> explain(const MatrixRef<T>& X) const requires std::same_as<Split, AxisParallel> {
     require_input(X, at("explain"));
     return detail::forest::explain(state_.trees, state_.schema, max_samples(), X, params_.n_jobs);
   }
@@ -235,9 +235,7 @@ class IsolationForest {
   // over X's rows, normalised to sum to 1 (core/explanation.hpp). Over all
   // rows it is dominated by normal ones; pass the flagged rows to see which
   // features drive the alerts.
-  [[nodiscard]] Vector<T> feature_importances(const MatrixRef<T>& X) const
-    requires std::same_as<Split, AxisParallel>
-  {
+  [[nodiscard]] Vector<T> feature_importances(const MatrixRef<T>& X) const requires std::same_as<Split, AxisParallel> {
     return explain(X).importances();
   }
 
@@ -284,8 +282,7 @@ class IsolationForest {
     }
     detail::require_contamination(params.contamination, where);
     if (const auto* count = std::get_if<Index>(&params.max_features)) {
-      detail::require_parameter(*count >= 1, where, "max_features", "a count >= 1 or a fraction in (0, 1]",
-                                *count);
+      detail::require_parameter(*count >= 1, where, "max_features", "a count >= 1 or a fraction in (0, 1]", *count);
     } else {
       const double fraction = std::get<double>(params.max_features);
       detail::require_parameter(fraction > 0.0 && fraction <= 1.0, where, "max_features",
@@ -345,8 +342,7 @@ class IsolationForest {
     return where;
   }
 
-  static Index resolve_max_samples(const std::variant<Auto, Index, double>& setting, Index n,
-                                   std::string_view where) {
+  static Index resolve_max_samples(const std::variant<Auto, Index, double>& setting, Index n, std::string_view where) {
     // Counts above n are clipped to n, as scikit-learn does (it warns).
     if (const auto* count = std::get_if<Index>(&setting)) return std::min(*count, n);
     if (const auto* fraction = std::get_if<double>(&setting)) {
@@ -431,17 +427,16 @@ class IsolationForest {
     // Rows are contiguous (row-major, inner stride 1), `stride` values apart.
     const auto stride = static_cast<std::size_t>(X.outerStride());
     const auto columns = static_cast<std::size_t>(X.cols());
-    const auto complete = detail::forest::scoring_copy_pays(n, stride) ? detail::forest::scoring_copy(state_.trees)
-                                                                         : std::nullopt;
-    parallel_for(
-        n, params_.n_jobs,
-        [&](std::size_t begin, std::size_t end) {
-          double depth[block_rows] = {};
-          detail::forest::add_path_lengths(state_.trees, X.row(static_cast<Index>(begin)).data(), stride,
-                                           end - begin, columns, depth, complete ? &*complete : nullptr);
-          for (std::size_t i = begin; i < end; ++i) out(static_cast<Index>(i)) = to_score(depth[i - begin]);
-        },
-        {.grain = block_rows});
+    const auto complete =
+        detail::forest::scoring_copy_pays(n, stride) ? detail::forest::scoring_copy(state_.trees) : std::nullopt;
+    parallel_for(n, params_.n_jobs,
+                 [&](std::size_t begin, std::size_t end) {
+                   double depth[block_rows] = {};
+                   detail::forest::add_path_lengths(state_.trees, X.row(static_cast<Index>(begin)).data(), stride,
+                                                    end - begin, columns, depth, complete ? &*complete : nullptr);
+                   for (std::size_t i = begin; i < end; ++i) out(static_cast<Index>(i)) = to_score(depth[i - begin]);
+                 },
+                 {.grain = block_rows});
     return out;
   }
 

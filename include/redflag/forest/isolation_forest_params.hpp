@@ -87,7 +87,8 @@ void check_values(const MatrixRef<T>& X, const Schema& schema, MissingPolicy mis
         }
         continue;
       }
-      if (!std::isfinite(value)) raise<data_error>(where, "X has " + format_number(value) + cell() + " (finite values required)");
+      if (!std::isfinite(value))
+        raise<data_error>(where, "X has " + format_number(value) + cell() + " (finite values required)");
       if (schema.columns()[static_cast<std::size_t>(col)].kind == ColumnKind::categorical &&
           (value < 0 || value > max_category_code || value != std::floor(value))) {
         raise<data_error>(where, "X has " + format_number(value) + cell() + ", categorical column '" +
@@ -116,12 +117,10 @@ void serialize_params(Archive& archive, Params& params, std::uint32_t version) {
   double max_features_fraction = 0.0;
   if (const auto* count = std::get_if<Index>(&params.max_features)) max_features_count = *count;
   if (const auto* fraction = std::get_if<double>(&params.max_features)) max_features_fraction = *fraction;
-  archive(cereal::make_nvp("n_estimators", params.n_estimators),
-          cereal::make_nvp("max_samples_kind", max_samples_kind),
+  archive(cereal::make_nvp("n_estimators", params.n_estimators), cereal::make_nvp("max_samples_kind", max_samples_kind),
           cereal::make_nvp("max_samples_count", max_samples_count),
           cereal::make_nvp("max_samples_fraction", max_samples_fraction),
-          cereal::make_nvp("contamination_kind", contamination_kind),
-          cereal::make_nvp("contamination", contamination),
+          cereal::make_nvp("contamination_kind", contamination_kind), cereal::make_nvp("contamination", contamination),
           cereal::make_nvp("max_features_kind", max_features_kind),
           cereal::make_nvp("max_features_count", max_features_count),
           cereal::make_nvp("max_features_fraction", max_features_fraction),

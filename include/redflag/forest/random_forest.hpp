@@ -164,27 +164,26 @@ class RandomForest {
     int deepest = 0;
     for (const auto depth : state_.trees.depth) deepest = std::max(deepest, depth);
     const auto stride = static_cast<std::size_t>(X.outerStride());
-    parallel_for(
-        static_cast<std::size_t>(X.rows()), params_.n_jobs,
-        [&](std::size_t begin, std::size_t end) {
-          detail::forest::TreeShapWorkspace workspace;
-          workspace.reserve(deepest);
-          // TreeSHAP computes every class at once; the others are dropped.
-          std::vector<double> phi(d * k_count);
-          for (std::size_t r = begin; r < end; ++r) {
-            const T* x = X.data() + r * stride;
-            std::fill(phi.begin(), phi.end(), 0.0);
-            for (std::size_t t = 0; t < n_trees; ++t) {
-              detail::forest::add_tree_shap(detail::forest::ClassTreeView<T>(state_.trees, t), x,
-                                            std::span<double>(phi), workspace);
-            }
-            for (std::size_t j = 0; j < d; ++j) {
-              result.contributions(static_cast<Index>(r), static_cast<Index>(j)) =
-                  static_cast<T>(phi[j * k_count + k] * per_tree);
-            }
-          }
-        },
-        {.grain = 16});
+    parallel_for(static_cast<std::size_t>(X.rows()), params_.n_jobs,
+                 [&](std::size_t begin, std::size_t end) {
+                   detail::forest::TreeShapWorkspace workspace;
+                   workspace.reserve(deepest);
+                   // TreeSHAP computes every class at once; the others are dropped.
+                   std::vector<double> phi(d * k_count);
+                   for (std::size_t r = begin; r < end; ++r) {
+                     const T* x = X.data() + r * stride;
+                     std::fill(phi.begin(), phi.end(), 0.0);
+                     for (std::size_t t = 0; t < n_trees; ++t) {
+                       detail::forest::add_tree_shap(detail::forest::ClassTreeView<T>(state_.trees, t), x,
+                                                     std::span<double>(phi), workspace);
+                     }
+                     for (std::size_t j = 0; j < d; ++j) {
+                       result.contributions(static_cast<Index>(r), static_cast<Index>(j)) =
+                           static_cast<T>(phi[j * k_count + k] * per_tree);
+                     }
+                   }
+                 },
+                 {.grain = 16});
     return result;
   }
 
@@ -268,14 +267,15 @@ class RandomForest {
     std::sort(out.classes.begin(), out.classes.end());
     out.classes.erase(std::unique(out.classes.begin(), out.classes.end()), out.classes.end());
     if (out.classes.size() < 2) {
-      detail::raise<data_error>(where, "y has a single class (" + std::to_string(out.classes.front()) +
-                                           "); a classifier needs at least 2");
+      detail::raise<data_error>(
+          where, "y has a single class (" + std::to_string(out.classes.front()) + "); a classifier needs at least 2");
     }
     const auto n = static_cast<std::size_t>(y.size());
     out.codes.resize(n);
     std::vector<double> class_rows(out.classes.size(), 0.0);
     for (std::size_t i = 0; i < n; ++i) {
-      const auto code = std::lower_bound(out.classes.begin(), out.classes.end(), y(static_cast<Index>(i))) - out.classes.begin();
+      const auto code =
+          std::lower_bound(out.classes.begin(), out.classes.end(), y(static_cast<Index>(i))) - out.classes.begin();
       out.codes[i] = static_cast<std::int32_t>(code);
       class_rows[static_cast<std::size_t>(code)] += 1.0;
     }
@@ -286,8 +286,8 @@ class RandomForest {
       for (std::size_t i = 0; i < n; ++i) {
         const auto value = static_cast<double>((*sample_weight)(static_cast<Index>(i)));
         if (!std::isfinite(value) || value < 0.0) {
-          detail::raise<data_error>(where, "sample_weight[" + std::to_string(i) + "] = " + detail::format_number(value) +
-                                               " (finite values >= 0 required)");
+          detail::raise<data_error>(where, "sample_weight[" + std::to_string(i) + "] = " +
+                                               detail::format_number(value) + " (finite values >= 0 required)");
         }
         out.weight[i] = value;
         total += value;
@@ -299,8 +299,8 @@ class RandomForest {
       for (const auto& [label, weight] : *explicit_weights) {
         const auto found = std::lower_bound(out.classes.begin(), out.classes.end(), label);
         if (found == out.classes.end() || *found != label) {
-          detail::raise<invalid_argument>(where, "class_weight names class " + std::to_string(label) +
-                                                     ", which is not in y");
+          detail::raise<invalid_argument>(where,
+                                          "class_weight names class " + std::to_string(label) + ", which is not in y");
         }
         per_class[static_cast<std::size_t>(found - out.classes.begin())] = weight;
       }
@@ -318,8 +318,8 @@ class RandomForest {
 
   bool balanced_once() const {
     const auto* kind = std::get_if<ClassWeight>(&params_.class_weight);
-    return kind != nullptr && (*kind == ClassWeight::balanced ||
-                               (*kind == ClassWeight::balanced_subsample && !params_.bootstrap));
+    return kind != nullptr &&
+           (*kind == ClassWeight::balanced || (*kind == ClassWeight::balanced_subsample && !params_.bootstrap));
   }
 
   bool balanced_per_tree() const {
@@ -330,11 +330,13 @@ class RandomForest {
   Index bootstrap_draws(Index n, std::string_view where) const {
     if (!params_.max_samples) return n;
     if (const auto* count = std::get_if<Index>(&*params_.max_samples)) {
-      detail::require_parameter(*count <= n, where, "max_samples", "<= the " + std::to_string(n) + " rows of X", *count);
+      detail::require_parameter(*count <= n, where, "max_samples", "<= the " + std::to_string(n) + " rows of X",
+                                *count);
       return *count;
     }
     // scikit-learn: max(round(n * fraction), 1).
-    return std::max<Index>(1, static_cast<Index>(std::round(static_cast<double>(n) * std::get<double>(*params_.max_samples))));
+    return std::max<Index>(
+        1, static_cast<Index>(std::round(static_cast<double>(n) * std::get<double>(*params_.max_samples))));
   }
 
   static Index resolve_max_features(const std::variant<Sqrt, Log2, Index, double>& setting, Index d,
@@ -346,8 +348,8 @@ class RandomForest {
       return std::max<Index>(1, static_cast<Index>(std::log2(static_cast<double>(d))));
     }
     if (const auto* count = std::get_if<Index>(&setting)) {
-      detail::require_parameter(*count <= d, where, "max_features", "in [1, " + std::to_string(d) + "] (the columns of X)",
-                                *count);
+      detail::require_parameter(*count <= d, where, "max_features",
+                                "in [1, " + std::to_string(d) + "] (the columns of X)", *count);
       return *count;
     }
     return std::max<Index>(1, static_cast<Index>(std::get<double>(setting) * static_cast<double>(d)));
@@ -370,8 +372,9 @@ class RandomForest {
     const Index draws = params_.bootstrap ? bootstrap_draws(X.rows(), where) : X.rows();
     if (static_cast<double>(params_.n_estimators) * 2.0 * static_cast<double>(draws) >
         static_cast<double>(std::numeric_limits<std::int32_t>::max())) {
-      detail::raise<invalid_argument>(where, "n_estimators * 2 * rows per tree must be <= 2147483647 "
-                                             "(node indices are 32-bit)");
+      detail::raise<invalid_argument>(where,
+                                      "n_estimators * 2 * rows per tree must be <= 2147483647 "
+                                      "(node indices are 32-bit)");
     }
     detail::forest::ClassTreeSettings settings;
     if (params_.max_depth) settings.max_depth = *params_.max_depth;
@@ -445,7 +448,8 @@ class RandomForest {
                                 std::vector<double>& weight) {
     std::vector<double> drawn(target.classes.size(), 0.0);
     for (std::size_t i = 0; i < counts.size(); ++i) drawn[static_cast<std::size_t>(target.codes[i])] += counts[i];
-    const auto present = static_cast<double>(std::count_if(drawn.begin(), drawn.end(), [](double c) { return c > 0.0; }));
+    const auto present =
+        static_cast<double>(std::count_if(drawn.begin(), drawn.end(), [](double c) { return c > 0.0; }));
     for (std::size_t i = 0; i < counts.size(); ++i) {
       const double rows = drawn[static_cast<std::size_t>(target.codes[i])];
       weight[i] = rows > 0.0 ? weight[i] * draws / (present * rows) : 0.0;
@@ -501,18 +505,18 @@ class RandomForest {
     const double per_tree = 1.0 / static_cast<double>(state_.trees.tree_count());
     Matrix<T> out(X.rows(), static_cast<Index>(k_count));
     const auto stride = static_cast<std::size_t>(X.outerStride());
-    parallel_for(
-        static_cast<std::size_t>(X.rows()), params_.n_jobs,
-        [&](std::size_t begin, std::size_t end) {
-          std::vector<double> sum((end - begin) * k_count, 0.0);
-          state_.trees.add_probabilities(X.data() + begin * stride, stride, end - begin, sum.data());
-          for (std::size_t r = begin; r < end; ++r) {
-            for (std::size_t k = 0; k < k_count; ++k) {
-              out(static_cast<Index>(r), static_cast<Index>(k)) = static_cast<T>(sum[(r - begin) * k_count + k] * per_tree);
-            }
-          }
-        },
-        {.grain = block_rows});
+    parallel_for(static_cast<std::size_t>(X.rows()), params_.n_jobs,
+                 [&](std::size_t begin, std::size_t end) {
+                   std::vector<double> sum((end - begin) * k_count, 0.0);
+                   state_.trees.add_probabilities(X.data() + begin * stride, stride, end - begin, sum.data());
+                   for (std::size_t r = begin; r < end; ++r) {
+                     for (std::size_t k = 0; k < k_count; ++k) {
+                       out(static_cast<Index>(r), static_cast<Index>(k)) =
+                           static_cast<T>(sum[(r - begin) * k_count + k] * per_tree);
+                     }
+                   }
+                 },
+                 {.grain = block_rows});
     return out;
   }
 

@@ -48,11 +48,12 @@ struct RandomForestParams {
   // Rows each side of a split keeps: a count >= 1 | a fraction in (0, 1),
   // ceil(fraction * n).
   std::variant<Index, double> min_samples_leaf = Index{1};
-  double min_impurity_decrease = 0.0;  // >= 0, weighted as in scikit-learn
+  double min_impurity_decrease = 0.0;                             // >= 0, weighted as in scikit-learn
   std::variant<Sqrt, Log2, Index, double> max_features = Sqrt{};  // count in [1, d] | fraction in (0, 1]
   bool bootstrap = true;
   bool oob_score = false;  // out-of-bag accuracy (needs bootstrap)
-  std::optional<std::variant<Index, double>> max_samples = std::nullopt;  // bootstrap draws: none = n | count | fraction
+  std::optional<std::variant<Index, double>> max_samples =
+      std::nullopt;  // bootstrap draws: none = n | count | fraction
   std::variant<ClassWeight, std::map<Label, double>> class_weight = ClassWeight::none;
   // Histogram bins per column for split search, in [2, 256]; a column with
   // at most max_bins distinct values is searched exactly.
@@ -73,7 +74,8 @@ inline void RandomForestParams::validate(std::string_view where) const {
   resolve_n_jobs(params.n_jobs, where);
   const auto criterion_code = static_cast<std::uint8_t>(params.criterion);
   require_parameter(criterion_code <= 1, where, "criterion", "gini or entropy", criterion_code);
-  if (params.max_depth) require_parameter(*params.max_depth >= 1, where, "max_depth", "none or >= 1", *params.max_depth);
+  if (params.max_depth)
+    require_parameter(*params.max_depth >= 1, where, "max_depth", "none or >= 1", *params.max_depth);
   if (const auto* count = std::get_if<Index>(&params.min_samples_split)) {
     require_parameter(*count >= 2, where, "min_samples_split", "a count >= 2 or a fraction in (0, 1]", *count);
   } else {
@@ -108,8 +110,7 @@ inline void RandomForestParams::validate(std::string_view where) const {
                         "none, a count >= 1 or a fraction in (0, 1]", fraction);
     }
   }
-  require_parameter(params.max_bins >= 2 && params.max_bins <= 256, where, "max_bins", "in [2, 256]",
-                    params.max_bins);
+  require_parameter(params.max_bins >= 2 && params.max_bins <= 256, where, "max_bins", "in [2, 256]", params.max_bins);
   if (params.oob_score && !params.bootstrap) {
     detail::raise<invalid_argument>(where, "oob_score = true needs bootstrap = true");
   }
@@ -118,8 +119,8 @@ inline void RandomForestParams::validate(std::string_view where) const {
     require_parameter(code <= 2, where, "class_weight", "none, balanced, balanced_subsample or a map", code);
   } else {
     for (const auto& [label, weight] : std::get<std::map<Label, double>>(params.class_weight)) {
-      require_parameter(std::isfinite(weight) && weight >= 0.0, where,
-                        "class_weight[" + std::to_string(label) + "]", "finite and >= 0", weight);
+      require_parameter(std::isfinite(weight) && weight >= 0.0, where, "class_weight[" + std::to_string(label) + "]",
+                        "finite and >= 0", weight);
     }
   }
 }
@@ -152,7 +153,8 @@ void serialize_random_forest_params(Archive& archive, RandomForestParams& params
   }
   std::uint8_t class_weight_kind = 0;
   std::map<Label, double> class_weights;
-  if (const auto* kind = std::get_if<ClassWeight>(&params.class_weight)) class_weight_kind = static_cast<std::uint8_t>(*kind);
+  if (const auto* kind = std::get_if<ClassWeight>(&params.class_weight))
+    class_weight_kind = static_cast<std::uint8_t>(*kind);
   else {
     class_weight_kind = 3;
     class_weights = std::get<std::map<Label, double>>(params.class_weight);
@@ -183,9 +185,8 @@ void serialize_random_forest_params(Archive& archive, RandomForestParams& params
           cereal::make_nvp("max_samples_kind", max_samples_kind),
           cereal::make_nvp("max_samples_count", max_samples_count),
           cereal::make_nvp("max_samples_fraction", max_samples_fraction),
-          cereal::make_nvp("class_weight_kind", class_weight_kind),
-          cereal::make_nvp("class_weights", class_weights), cereal::make_nvp("max_bins", params.max_bins),
-          cereal::make_nvp("random_state", params.random_state));
+          cereal::make_nvp("class_weight_kind", class_weight_kind), cereal::make_nvp("class_weights", class_weights),
+          cereal::make_nvp("max_bins", params.max_bins), cereal::make_nvp("random_state", params.random_state));
   if constexpr (loading) {
     const auto fail = [](const std::string& what) { throw serialization_error("redflag::load: " + what); };
     if (criterion > 1) fail("criterion " + std::to_string(criterion) + " is unknown");
@@ -194,10 +195,10 @@ void serialize_random_forest_params(Archive& archive, RandomForestParams& params
     if (max_samples_kind > 2) fail("max_samples kind " + std::to_string(max_samples_kind) + " is unknown");
     if (class_weight_kind > 3) fail("class_weight kind " + std::to_string(class_weight_kind) + " is unknown");
     if (version < 2 && (split_count < 0 || leaf_count < 0)) fail("min_samples_split or min_samples_leaf is negative");
-    params.min_samples_split = split_count < 0 ? std::variant<Index, double>(split_fraction)
-                                               : std::variant<Index, double>(split_count);
-    params.min_samples_leaf = leaf_count < 0 ? std::variant<Index, double>(leaf_fraction)
-                                             : std::variant<Index, double>(leaf_count);
+    params.min_samples_split =
+        split_count < 0 ? std::variant<Index, double>(split_fraction) : std::variant<Index, double>(split_count);
+    params.min_samples_leaf =
+        leaf_count < 0 ? std::variant<Index, double>(leaf_fraction) : std::variant<Index, double>(leaf_count);
     params.criterion = static_cast<Criterion>(criterion);
     params.max_depth = has_max_depth == 1 ? std::optional<Index>(max_depth) : std::nullopt;
     if (max_features_kind == 0) params.max_features = Sqrt{};

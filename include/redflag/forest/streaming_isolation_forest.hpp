@@ -127,8 +127,10 @@ class StreamingIsolationForest {
     params_.validate(where);
     detail::require_non_empty(X, where, "X");
     if (X.rows() < params_.window_size) {
-      detail::raise<data_error>(where, "X has " + std::to_string(X.rows()) + " rows, the first forest needs a full "
-                                       "window of window_size = " + std::to_string(params_.window_size));
+      detail::raise<data_error>(where, "X has " + std::to_string(X.rows()) +
+                                           " rows, the first forest needs a full "
+                                           "window of window_size = " +
+                                           std::to_string(params_.window_size));
     }
     StreamingIsolationForest fresh(params_);
     fresh.learn(X);
@@ -238,8 +240,8 @@ class StreamingIsolationForest {
   static void validate_params(const Params& params, std::string_view where) {
     params.forest.validate(where);
     detail::require_parameter(params.window_size >= 2, where, "window_size", ">= 2", params.window_size);
-    detail::require_parameter(params.block_size >= 1 && params.block_size <= params.window_size, where,
-                              "block_size", "in [1, window_size] = [1, " + std::to_string(params.window_size) + "]",
+    detail::require_parameter(params.block_size >= 1 && params.block_size <= params.window_size, where, "block_size",
+                              "in [1, window_size] = [1, " + std::to_string(params.window_size) + "]",
                               params.block_size);
     const Index n = params.forest.n_estimators;
     detail::require_parameter(resolve_trees_per_block(params) >= 1 && resolve_trees_per_block(params) <= n, where,
@@ -251,17 +253,18 @@ class StreamingIsolationForest {
     if (const auto* fraction = std::get_if<double>(&params.forest.max_samples)) {
       psi = static_cast<Index>(*fraction * static_cast<double>(params.window_size));
       if (psi < 2) {
-        detail::raise<invalid_argument>(where, "max_samples = " + detail::format_number(*fraction) + " of window_size " +
-                                                   std::to_string(params.window_size) + " is " + std::to_string(psi) +
-                                                   " rows, at least 2 are required");
+        detail::raise<invalid_argument>(where, "max_samples = " + detail::format_number(*fraction) +
+                                                   " of window_size " + std::to_string(params.window_size) + " is " +
+                                                   std::to_string(psi) + " rows, at least 2 are required");
       }
     }
     // A refresh briefly holds n + trees_per_block trees; node indices are 32-bit.
     const double nodes = static_cast<double>(n + resolve_trees_per_block(params)) *
                          static_cast<double>(std::int64_t{2} << detail::forest::height_limit(psi));
     if (nodes > static_cast<double>(std::numeric_limits<std::int32_t>::max())) {
-      detail::raise<invalid_argument>(where, "(n_estimators + trees_per_block) * 2^(ceil(log2(max_samples)) + 1) "
-                                             "must be <= 2147483647 (node indices are 32-bit)");
+      detail::raise<invalid_argument>(where,
+                                      "(n_estimators + trees_per_block) * 2^(ceil(log2(max_samples)) + 1) "
+                                      "must be <= 2147483647 (node indices are 32-bit)");
     }
   }
 
@@ -390,7 +393,8 @@ class StreamingIsolationForest {
     }
     if (forest_.is_fitted() && !(forest_.schema() == schema_)) fail("forest's schema differs from the window's");
     try {
-      if (!schema_.empty()) detail::forest::check_values(MatrixRef<T>(window_), schema_, params_.forest.missing, "load");
+      if (!schema_.empty())
+        detail::forest::check_values(MatrixRef<T>(window_), schema_, params_.forest.missing, "load");
     } catch (const data_error& failure) {
       fail(std::string("window: ") + failure.what());
     }

@@ -40,7 +40,7 @@
 namespace redflag {
 
 struct PermutationImportanceParams {
-  Index n_repeats = 5;            // shuffles per column, >= 1
+  Index n_repeats = 5;             // shuffles per column, >= 1
   std::uint64_t random_state = 0;  // seed of the shuffles
   int n_jobs = 1;                  // columns in parallel; 1 serial, -1 all cores
 };
@@ -121,8 +121,8 @@ PermutationImportanceResult permutation_importance(const Model& model, const Eig
   detail::require_non_empty(X_input, where, "X");
   detail::require_same_length(X_input.rows(), y.size(), where, "X", "y");
   if ((y.array() == y(0)).all()) {
-    detail::raise<data_error>(where, "y has a single class (" + std::to_string(y(0)) +
-                                         "); a score drop needs labels of at least 2 classes");
+    detail::raise<data_error>(
+        where, "y has a single class (" + std::to_string(y(0)) + "); a score drop needs labels of at least 2 classes");
   }
   const Matrix<T> X = X_input;
   const LabelVector labels = y;
@@ -134,28 +134,27 @@ PermutationImportanceResult permutation_importance(const Model& model, const Eig
   result.baseline_score = baseline;
   result.importances.resize(d, repeats);
   // Per column a whole task: each copies X once and shuffles only its column.
-  parallel_for(
-      static_cast<std::size_t>(d), params.n_jobs,
-      [&](std::size_t begin, std::size_t end) {
-        Matrix<T> shuffled = X;
-        std::vector<Index> order(static_cast<std::size_t>(X.rows()));
-        for (std::size_t j = begin; j < end; ++j) {
-          const auto col = static_cast<Index>(j);
-          for (Index r = 0; r < repeats; ++r) {
-            std::iota(order.begin(), order.end(), Index{0});
-            Random rng = Random::stream(params.random_state,
-                                        static_cast<std::uint64_t>(j) * static_cast<std::uint64_t>(repeats) +
-                                            static_cast<std::uint64_t>(r));
-            rng.shuffle(order);
-            for (Index i = 0; i < X.rows(); ++i) shuffled(i, col) = X(order[static_cast<std::size_t>(i)], col);
-            const double permuted =
-                static_cast<double>(metric(labels, detail::inspection::score_rows<T>(model, shuffled, where)));
-            result.importances(col, r) = baseline - permuted;
-          }
-          shuffled.col(col) = X.col(col);
-        }
-      },
-      {.grain = 1});
+  parallel_for(static_cast<std::size_t>(d), params.n_jobs,
+               [&](std::size_t begin, std::size_t end) {
+                 Matrix<T> shuffled = X;
+                 std::vector<Index> order(static_cast<std::size_t>(X.rows()));
+                 for (std::size_t j = begin; j < end; ++j) {
+                   const auto col = static_cast<Index>(j);
+                   for (Index r = 0; r < repeats; ++r) {
+                     std::iota(order.begin(), order.end(), Index{0});
+                     Random rng = Random::stream(params.random_state,
+                                                 static_cast<std::uint64_t>(j) * static_cast<std::uint64_t>(repeats) +
+                                                     static_cast<std::uint64_t>(r));
+                     rng.shuffle(order);
+                     for (Index i = 0; i < X.rows(); ++i) shuffled(i, col) = X(order[static_cast<std::size_t>(i)], col);
+                     const double permuted =
+                         static_cast<double>(metric(labels, detail::inspection::score_rows<T>(model, shuffled, where)));
+                     result.importances(col, r) = baseline - permuted;
+                   }
+                   shuffled.col(col) = X.col(col);
+                 }
+               },
+               {.grain = 1});
   result.importances_mean = result.importances.rowwise().mean();
   result.importances_std.resize(d);
   for (Index j = 0; j < d; ++j) {

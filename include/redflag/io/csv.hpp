@@ -80,9 +80,8 @@ inline Selection select_columns(const std::vector<std::string>& header, const Cs
   const auto require_known = [&](std::string_view option, const std::string& name) {
     const Index index = find(name);
     if (index < 0) {
-      raise<data_error>(where, std::string(source) + ": " + std::string(option) + " names " +
-                                   printable(name) + ", which is not a column (columns: " +
-                                   list_names(header) + ")");
+      raise<data_error>(where, std::string(source) + ": " + std::string(option) + " names " + printable(name) +
+                                   ", which is not a column (columns: " + list_names(header) + ")");
     }
     return index;
   };
@@ -116,8 +115,7 @@ inline Selection select_columns(const std::vector<std::string>& header, const Cs
   for (const auto& name : options.drop) {
     const Index index = require_known("drop", name);
     if (index == label_index) {
-      raise<invalid_argument>(where, "drop lists the label column " + printable(name) +
-                                         " (it is never a feature)");
+      raise<invalid_argument>(where, "drop lists the label column " + printable(name) + " (it is never a feature)");
     }
     const auto it = std::find(chosen.begin(), chosen.end(), index);
     if (it != chosen.end() && !options.columns.empty()) {
@@ -126,8 +124,8 @@ inline Selection select_columns(const std::vector<std::string>& header, const Cs
     if (it != chosen.end()) chosen.erase(it);
   }
   if (chosen.empty()) {
-    raise<data_error>(where, std::string(source) + ": no feature columns left to read (columns: " +
-                                 list_names(header) + ")");
+    raise<data_error>(where,
+                      std::string(source) + ": no feature columns left to read (columns: " + list_names(header) + ")");
   }
 
   for (std::size_t k = 0; k < chosen.size(); ++k) {
@@ -138,8 +136,7 @@ inline Selection select_columns(const std::vector<std::string>& header, const Cs
 }
 
 template <Scalar T>
-CsvTable<T> parse(std::string_view text, const CsvOptions& options, std::string_view where,
-                  std::string_view source) {
+CsvTable<T> parse(std::string_view text, const CsvOptions& options, std::string_view where, std::string_view source) {
   require_delimiter(options.delimiter, where);
   Parser parser(text, options.delimiter, options.allow_non_finite, where, source);
   const std::vector<std::string>& header = parser.read_header();
@@ -147,8 +144,8 @@ CsvTable<T> parse(std::string_view text, const CsvOptions& options, std::string_
 
   CsvTable<T> table;
   const bool has_label = !options.label_column.empty();
-  parser.read_rows<T>(selection.roles, static_cast<Index>(selection.features.size()), has_label,
-                      table.values, table.labels);
+  parser.read_rows<T>(selection.roles, static_cast<Index>(selection.features.size()), has_label, table.values,
+                      table.labels);
   table.schema = Schema::from_names(selection.features);
   table.label_name = options.label_column;
   return table;
@@ -172,8 +169,8 @@ inline std::string read_all(std::istream& in, std::string_view where, std::strin
 // misread them.
 inline void append_name(std::string& out, std::string_view name, char delimiter) {
   const bool quote = name.find_first_of(std::string{delimiter, '"', '\n', '\r'}) != std::string_view::npos ||
-                     name.front() == ' ' || name.front() == '\t' || name.back() == ' ' ||
-                     name.back() == '\t' || name.substr(0, 3) == "\xEF\xBB\xBF";
+                     name.front() == ' ' || name.front() == '\t' || name.back() == ' ' || name.back() == '\t' ||
+                     name.substr(0, 3) == "\xEF\xBB\xBF";
   if (!quote) {
     out += name;
     return;
@@ -196,16 +193,14 @@ void append_number(std::string& out, T value) {
 }
 
 template <class Derived, class LabelDerived>
-void write(std::ostream& out, const Eigen::MatrixBase<Derived>& values,
-           const std::vector<std::string>& names, const Eigen::MatrixBase<LabelDerived>* labels,
-           const CsvWriteOptions& options) {
+void write(std::ostream& out, const Eigen::MatrixBase<Derived>& values, const std::vector<std::string>& names,
+           const Eigen::MatrixBase<LabelDerived>* labels, const CsvWriteOptions& options) {
   constexpr std::string_view where = "write_csv";
   require_delimiter(options.delimiter, where);
   require_non_empty(values, where, "values");
   if (static_cast<Index>(names.size()) != values.cols()) {
-    raise<invalid_argument>(where, "names has " + std::to_string(names.size()) +
-                                       " entries but values has " + std::to_string(values.cols()) +
-                                       " columns");
+    raise<invalid_argument>(where, "names has " + std::to_string(names.size()) + " entries but values has " +
+                                       std::to_string(values.cols()) + " columns");
   }
   std::unordered_set<std::string_view> seen;
   for (const auto& name : names) {
@@ -216,8 +211,7 @@ void write(std::ostream& out, const Eigen::MatrixBase<Derived>& values,
     require_same_length(labels->size(), values.rows(), where, "labels", "values");
     if (options.label_column.empty()) raise<invalid_argument>(where, "label_column must not be empty");
     if (seen.count(options.label_column) != 0) {
-      raise<invalid_argument>(where, "label_column " + printable(options.label_column) +
-                                         " is also a feature name");
+      raise<invalid_argument>(where, "label_column " + printable(options.label_column) + " is also a feature name");
     }
   }
 
@@ -261,8 +255,7 @@ CsvTable<T> parse_csv(std::string_view text, const CsvOptions& options = {},
 
 // Reads the rest of `in`; messages name the input `source_name`.
 template <Scalar T = double>
-CsvTable<T> read_csv(std::istream& in, const CsvOptions& options = {},
-                     std::string_view source_name = "<stream>") {
+CsvTable<T> read_csv(std::istream& in, const CsvOptions& options = {}, std::string_view source_name = "<stream>") {
   const std::string text = detail::csv::read_all(in, "read_csv", source_name);
   return detail::csv::parse<T>(text, options, "read_csv", source_name);
 }
@@ -275,17 +268,16 @@ CsvTable<T> read_csv(const std::filesystem::path& path, const CsvOptions& option
   const auto status = std::filesystem::status(path, ec);
   if (!std::filesystem::exists(status)) {
     const bool missing = !ec || ec == std::errc::no_such_file_or_directory;
-    detail::raise<data_error>("read_csv", "cannot open " + detail::csv::printable(source, 4096) +
-                                              ": " + (missing ? std::string("file not found") : ec.message()));
+    detail::raise<data_error>("read_csv", "cannot open " + detail::csv::printable(source, 4096) + ": " +
+                                              (missing ? std::string("file not found") : ec.message()));
   }
   if (std::filesystem::is_directory(status)) {
-    detail::raise<data_error>("read_csv", "cannot open " + detail::csv::printable(source, 4096) +
-                                              ": it is a directory");
+    detail::raise<data_error>("read_csv",
+                              "cannot open " + detail::csv::printable(source, 4096) + ": it is a directory");
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    detail::raise<data_error>("read_csv", "cannot open " + detail::csv::printable(source, 4096) +
-                                              " for reading");
+    detail::raise<data_error>("read_csv", "cannot open " + detail::csv::printable(source, 4096) + " for reading");
   }
   const auto size = std::filesystem::file_size(path, ec);
   const std::string text = detail::csv::read_all(in, "read_csv", source, ec ? 0 : static_cast<std::size_t>(size));
@@ -295,18 +287,16 @@ CsvTable<T> read_csv(const std::filesystem::path& path, const CsvOptions& option
 // Writes a header of `names` and one line per row of `values`, numbers in the
 // shortest form that reads back exactly; NaN/Inf are written as nan/inf/-inf.
 template <class Derived>
-void write_csv(std::ostream& out, const Eigen::MatrixBase<Derived>& values,
-               const std::vector<std::string>& names, const CsvWriteOptions& options = {}) {
+void write_csv(std::ostream& out, const Eigen::MatrixBase<Derived>& values, const std::vector<std::string>& names,
+               const CsvWriteOptions& options = {}) {
   static_assert(Scalar<typename Derived::Scalar>, "write_csv: values must be float or double");
-  detail::csv::write(out, values, names, static_cast<const Eigen::MatrixBase<LabelVector>*>(nullptr),
-                     options);
+  detail::csv::write(out, values, names, static_cast<const Eigen::MatrixBase<LabelVector>*>(nullptr), options);
 }
 
 // As above, with `labels` as a last integer column named options.label_column.
 template <class Derived, class LabelDerived>
-void write_csv(std::ostream& out, const Eigen::MatrixBase<Derived>& values,
-               const std::vector<std::string>& names, const Eigen::MatrixBase<LabelDerived>& labels,
-               const CsvWriteOptions& options = {}) {
+void write_csv(std::ostream& out, const Eigen::MatrixBase<Derived>& values, const std::vector<std::string>& names,
+               const Eigen::MatrixBase<LabelDerived>& labels, const CsvWriteOptions& options = {}) {
   static_assert(Scalar<typename Derived::Scalar>, "write_csv: values must be float or double");
   static_assert(std::is_integral_v<typename LabelDerived::Scalar>, "write_csv: labels must be integers");
   detail::csv::write(out, values, names, &labels, options);
@@ -326,18 +316,16 @@ void write_csv(std::ostream& out, const CsvTable<T>& table, const CsvWriteOption
 }
 
 template <Scalar T>
-void write_csv(const std::filesystem::path& path, const CsvTable<T>& table,
-               const CsvWriteOptions& options = {}) {
+void write_csv(const std::filesystem::path& path, const CsvTable<T>& table, const CsvWriteOptions& options = {}) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   if (!out) {
-    detail::raise<data_error>("write_csv", "cannot open " + detail::csv::printable(path.string(), 4096) +
-                                               " for writing");
+    detail::raise<data_error>("write_csv",
+                              "cannot open " + detail::csv::printable(path.string(), 4096) + " for writing");
   }
   write_csv(out, table, options);
   out.close();
   if (!out) {
-    detail::raise<data_error>("write_csv", "writing " + detail::csv::printable(path.string(), 4096) +
-                                               " failed");
+    detail::raise<data_error>("write_csv", "writing " + detail::csv::printable(path.string(), 4096) + " failed");
   }
 }
 

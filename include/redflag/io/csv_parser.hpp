@@ -64,15 +64,14 @@ inline std::string list_names(const std::vector<std::string>& names) {
 // A delimiter must not be confusable with quoting, line ends or number syntax.
 inline void require_delimiter(char delimiter, std::string_view where) {
   const auto byte = static_cast<unsigned char>(delimiter);
-  const bool usable = byte >= 0x20 && byte < 0x7f && delimiter != '"' && delimiter != '.' &&
-                      delimiter != '+' && delimiter != '-' &&
-                      !(delimiter >= '0' && delimiter <= '9') &&
-                      !(delimiter >= 'a' && delimiter <= 'z') &&
-                      !(delimiter >= 'A' && delimiter <= 'Z');
+  const bool usable = byte >= 0x20 && byte < 0x7f && delimiter != '"' && delimiter != '.' && delimiter != '+' &&
+                      delimiter != '-' && !(delimiter >= '0' && delimiter <= '9') &&
+                      !(delimiter >= 'a' && delimiter <= 'z') && !(delimiter >= 'A' && delimiter <= 'Z');
   if (usable || delimiter == '\t') return;
-  raise<invalid_argument>(where, "delimiter must be a punctuation character, space or tab (not a "
-                                 "letter, digit, '\"', '.', '+' or '-'), got " +
-                                     printable(std::string_view(&delimiter, 1)));
+  raise<invalid_argument>(where,
+                          "delimiter must be a punctuation character, space or tab (not a "
+                          "letter, digit, '\"', '.', '+' or '-'), got " +
+                              printable(std::string_view(&delimiter, 1)));
 }
 
 // Whether a number that from_chars reported as out of range is tiny (underflow)
@@ -109,8 +108,7 @@ inline constexpr Index label_role = -2;
 
 class Parser {
  public:
-  Parser(std::string_view text, char delimiter, bool allow_non_finite, std::string_view where,
-         std::string_view source)
+  Parser(std::string_view text, char delimiter, bool allow_non_finite, std::string_view where, std::string_view source)
       : p_(text.data()),
         end_(text.data() + text.size()),
         delimiter_(delimiter),
@@ -127,8 +125,7 @@ class Parser {
     const char* s = p_;
     while (s < end_ && (is_space(*s) || *s == '\n')) ++s;
     if (s == end_) {
-      raise<data_error>(where_, std::string(source_) +
-                                    " is empty (a header line with column names is required)");
+      raise<data_error>(where_, std::string(source_) + " is empty (a header line with column names is required)");
     }
     if (blank_line_ahead()) {
       fail_line(line_, "is blank; the first line must be the header with the column names");
@@ -159,8 +156,8 @@ class Parser {
   // output column of `values`, the label vector, or nowhere. `values` and
   // `labels` are resized to the rows read.
   template <Scalar T>
-  void read_rows(const std::vector<Index>& roles, Index feature_count, bool has_label,
-                 Matrix<T>& values, LabelVector& labels) {
+  void read_rows(const std::vector<Index>& roles, Index feature_count, bool has_label, Matrix<T>& values,
+                 LabelVector& labels) {
     const auto columns = static_cast<Index>(names_.size());
     Index capacity = row_capacity();
     values.resize(capacity, feature_count);
@@ -196,8 +193,7 @@ class Parser {
         if (column + 1 < columns) {
           if (p_ == end_ || *p_ != delimiter_) {
             fail(line_, column + 1,
-                 "missing value: the row has " + fields(column + 1) + ", the header has " +
-                     std::to_string(columns));
+                 "missing value: the row has " + fields(column + 1) + ", the header has " + std::to_string(columns));
           }
           ++p_;
         }
@@ -218,9 +214,7 @@ class Parser {
   }
 
  private:
-  [[nodiscard]] bool is_space(char c) const {
-    return (c == ' ' || c == '\t' || c == '\r') && c != delimiter_;
-  }
+  [[nodiscard]] bool is_space(char c) const { return (c == ' ' || c == '\t' || c == '\r') && c != delimiter_; }
 
   void next_line() {
     ++p_;  // the '\n'
@@ -303,8 +297,7 @@ class Parser {
       if (ec == std::errc{} && (digits == s || (*digits != '-' && *digits != '+'))) {
         const char* after = ptr;
         while (after < end_ && is_space(*after)) ++after;
-        if ((after == end_ || *after == delimiter_ || *after == '\n') &&
-            (allow_non_finite_ || std::isfinite(value))) {
+        if ((after == end_ || *after == delimiter_ || *after == '\n') && (allow_non_finite_ || std::isfinite(value))) {
           p_ = after;
           return value;
         }
@@ -334,15 +327,14 @@ class Parser {
           std::to_chars(std::begin(largest), std::end(largest), std::numeric_limits<T>::max());
       (void)largest_ec;
       fail(line, column,
-           printable(cell) + " is out of range for " + std::string(scalar_name<T>) +
-               " (largest finite magnitude " + std::string(std::begin(largest), largest_end) + ")");
+           printable(cell) + " is out of range for " + std::string(scalar_name<T>) + " (largest finite magnitude " +
+               std::string(std::begin(largest), largest_end) + ")");
     }
     if (ec != std::errc{} || ptr != body_end) {
       fail(line, column, "cannot parse " + printable(cell) + " as a number");
     }
     if (!allow_non_finite_ && !std::isfinite(value)) {
-      fail(line, column,
-           "non-finite value " + printable(cell) + " (set allow_non_finite to accept NaN and Inf)");
+      fail(line, column, "non-finite value " + printable(cell) + " (set allow_non_finite to accept NaN and Inf)");
     }
     return value;
   }
@@ -367,8 +359,8 @@ class Parser {
       const auto [real_ptr, real_ec] = std::from_chars(body.data(), body_end, value);
       if (real_ptr == body_end && (real_ec == std::errc{} || real_ec == std::errc::result_out_of_range)) {
         constexpr double limit = 9223372036854775808.0;  // 2^63
-        if (real_ec == std::errc{} && std::isfinite(value) && value == std::trunc(value) &&
-            value >= -limit && value < limit) {
+        if (real_ec == std::errc{} && std::isfinite(value) && value == std::trunc(value) && value >= -limit &&
+            value < limit) {
           return static_cast<Label>(value);
         }
         fail(line, column, "label " + printable(cell) + " is not an integer in the 64-bit range");
@@ -391,9 +383,7 @@ class Parser {
     return text;
   }
 
-  static std::string fields(Index count) {
-    return std::to_string(count) + (count == 1 ? " field" : " fields");
-  }
+  static std::string fields(Index count) { return std::to_string(count) + (count == 1 ? " field" : " fields"); }
 
   void fail_extra_fields(Index columns) {
     const std::size_t line = line_;
@@ -403,8 +393,7 @@ class Parser {
       read_field(count);
       ++count;
     }
-    fail(line, columns,
-         "extra value: the row has " + fields(count) + ", the header has " + std::to_string(columns));
+    fail(line, columns, "extra value: the row has " + fields(count) + ", the header has " + std::to_string(columns));
   }
 
   [[noreturn]] void fail(std::size_t line, Index column, const std::string& what) const {

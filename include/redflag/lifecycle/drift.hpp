@@ -54,8 +54,8 @@
 namespace redflag {
 
 struct DriftReferenceParams {
-  Index psi_bins = 10;   // PSI bins (deciles), >= 2
-  Index ks_bins = 100;   // fine bins for KS (percentiles), a multiple of psi_bins
+  Index psi_bins = 10;  // PSI bins (deciles), >= 2
+  Index ks_bins = 100;  // fine bins for KS (percentiles), a multiple of psi_bins
 };
 
 // Per-feature binned summary of a reference sample (see the header comment).
@@ -72,8 +72,7 @@ class DriftReference {
     const std::string where = "DriftReference::fit";
     detail::require_parameter(params.psi_bins >= 2, where, "psi_bins", ">= 2", params.psi_bins);
     detail::require_parameter(params.ks_bins >= params.psi_bins && params.ks_bins % params.psi_bins == 0, where,
-                              "ks_bins", "a multiple of psi_bins = " + std::to_string(params.psi_bins),
-                              params.ks_bins);
+                              "ks_bins", "a multiple of psi_bins = " + std::to_string(params.psi_bins), params.ks_bins);
     if (X.rows() == 0) detail::raise<data_error>(where, "the reference window has no rows");
     detail::require_non_empty(X, where, "X");
     detail::require_finite(X, where, "X");
@@ -208,8 +207,8 @@ struct DriftReport {
 class DriftMonitor {
  public:
   struct Params {
-    Index block_rows = 1000;    // rows per block, >= 1
-    Index window_blocks = 10;   // blocks in the sliding window, >= 1
+    Index block_rows = 1000;   // rows per block, >= 1
+    Index window_blocks = 10;  // blocks in the sliding window, >= 1
     double psi_threshold = 0.25;
     double ks_threshold = 0.1;  // largest CDF gap tolerated (10 percentage points)
   };
@@ -221,8 +220,8 @@ class DriftMonitor {
     detail::require_parameter(params.block_rows >= 1, where, "block_rows", ">= 1", params.block_rows);
     detail::require_parameter(params.window_blocks >= 1, where, "window_blocks", ">= 1", params.window_blocks);
     detail::require_parameter(params.psi_threshold > 0, where, "psi_threshold", "> 0", params.psi_threshold);
-    detail::require_parameter(params.ks_threshold > 0 && params.ks_threshold <= 1, where, "ks_threshold",
-                              "in (0, 1]", params.ks_threshold);
+    detail::require_parameter(params.ks_threshold > 0 && params.ks_threshold <= 1, where, "ks_threshold", "in (0, 1]",
+                              params.ks_threshold);
     for (const auto& feature : reference_.features()) {
       offsets_.push_back(bins_);
       bins_ += feature.shares.size();

@@ -148,7 +148,8 @@ void manifest_fields(Archive& archive, Manifest& manifest, Status& status) {
           cereal::make_nvp("scalar", manifest.scalar), cereal::make_nvp("model_file", manifest.model_file),
           cereal::make_nvp("model_bytes", manifest.model_bytes),
           cereal::make_nvp("model_checksum", manifest.model_checksum), cereal::make_nvp("status", status),
-          cereal::make_nvp("status_reason", manifest.status_reason), cereal::make_nvp("created_at", manifest.created_at),
+          cereal::make_nvp("status_reason", manifest.status_reason),
+          cereal::make_nvp("created_at", manifest.created_at),
           cereal::make_nvp("parent_version", manifest.parent_version));
   archive.setNextName("training_window");
   archive.startNode();

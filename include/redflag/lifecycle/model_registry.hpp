@@ -123,8 +123,7 @@ inline std::optional<std::uint64_t> number_in(const std::filesystem::path& file,
 }
 
 inline std::int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 // Exclusive flock for the lifetime of a write operation.
@@ -182,8 +181,8 @@ class ModelRegistry {
     detail::require_parameter(record.rows_used >= 0, where, "rows_used", ">= 0", record.rows_used);
     if (record.training_window.end < record.training_window.begin) {
       detail::raise<invalid_argument>(where, "training_window ends (" + std::to_string(record.training_window.end) +
-                                                 ") before it begins (" +
-                                                 std::to_string(record.training_window.begin) + ")");
+                                                 ") before it begins (" + std::to_string(record.training_window.begin) +
+                                                 ")");
     }
     std::ostringstream bytes(std::ios::binary);
     save(model, bytes);
@@ -311,7 +310,8 @@ class ModelRegistry {
     std::sort(files.begin(), files.end());
     std::vector<DecisionRecord> records;
     for (const auto& [number, path] : files) {
-      records.push_back(detail::lifecycle::decision_from_json(read_text(path, "ModelRegistry::decisions"), path.string()));
+      records.push_back(
+          detail::lifecycle::decision_from_json(read_text(path, "ModelRegistry::decisions"), path.string()));
     }
     return records;
   }
@@ -386,8 +386,8 @@ class ModelRegistry {
         detail::raise<serialization_error>(where, "the manifest of the active version " + std::to_string(version) +
                                                       " is missing ('" + path.string() + "')");
       }
-      detail::raise<invalid_argument>(where, "version " + std::to_string(version) + " is not registered in '" +
-                                                 directory_.string() + "'");
+      detail::raise<invalid_argument>(
+          where, "version " + std::to_string(version) + " is not registered in '" + directory_.string() + "'");
     }
     ModelManifest result = detail::lifecycle::manifest_from_json(read_text(path, where), path.string());
     if (result.version != version) {
@@ -431,8 +431,7 @@ class ModelRegistry {
   }
 
   void append_decision(const std::string& action, std::uint64_t version, const std::string& reason,
-                       const std::map<std::string, double>& metrics,
-                       std::optional<std::int64_t> time = std::nullopt) {
+                       const std::map<std::string, double>& metrics, std::optional<std::int64_t> time = std::nullopt) {
     std::uint64_t last = 0;
     for (const auto& entry : std::filesystem::directory_iterator(directory_ / "log")) {
       if (const auto number = detail::lifecycle::number_in(entry.path(), "")) last = std::max(last, *number);

@@ -76,13 +76,12 @@ inline ClassificationReport make_report(const ConfusionMatrix& counts) {
   report.accuracy = static_cast<double>(counts.tn + counts.tp) / static_cast<double>(n);
   const ClassMetrics& a = report.classes[0];
   const ClassMetrics& b = report.classes[1];
-  report.macro_avg = {(a.precision + b.precision) / 2.0, (a.recall + b.recall) / 2.0,
-                      (a.f1_score + b.f1_score) / 2.0, n};
+  report.macro_avg = {(a.precision + b.precision) / 2.0, (a.recall + b.recall) / 2.0, (a.f1_score + b.f1_score) / 2.0,
+                      n};
   const auto wa = static_cast<double>(a.support);
   const auto wb = static_cast<double>(b.support);
   const auto w = static_cast<double>(n);
-  report.weighted_avg = {(a.precision * wa + b.precision * wb) / w,
-                         (a.recall * wa + b.recall * wb) / w,
+  report.weighted_avg = {(a.precision * wa + b.precision * wb) / w, (a.recall * wa + b.recall * wb) / w,
                          (a.f1_score * wa + b.f1_score * wb) / w, n};
   return report;
 }
@@ -90,12 +89,11 @@ inline ClassificationReport make_report(const ConfusionMatrix& counts) {
 }  // namespace detail
 
 inline std::string ClassificationReport::to_string(const ClassificationReportFormat& format) const {
-  detail::require_parameter(format.digits >= 0 && format.digits <= 15,
-                            "ClassificationReport::to_string", "digits", "in [0, 15]",
-                            format.digits);
+  detail::require_parameter(format.digits >= 0 && format.digits <= 15, "ClassificationReport::to_string", "digits",
+                            "in [0, 15]", format.digits);
   constexpr std::size_t column = 9;
-  std::size_t width = std::max<std::size_t>(std::string_view("weighted avg").size(),
-                                            static_cast<std::size_t>(format.digits));
+  std::size_t width =
+      std::max<std::size_t>(std::string_view("weighted avg").size(), static_cast<std::size_t>(format.digits));
   for (const auto& name : format.target_names) width = std::max(width, detail::display_length(name));
 
   std::string out;
@@ -131,17 +129,14 @@ inline std::string ClassificationReport::to_string(const ClassificationReportFor
 template <class DerivedY, class DerivedP>
 ClassificationReport classification_report(const Eigen::MatrixBase<DerivedY>& y_true,
                                            const Eigen::MatrixBase<DerivedP>& y_pred) {
-  return detail::make_report(
-      detail::confusion_from_predictions(y_true, y_pred, "classification_report"));
+  return detail::make_report(detail::confusion_from_predictions(y_true, y_pred, "classification_report"));
 }
 
 // Report of the predictions score >= threshold.value.
 template <class DerivedY, class DerivedS>
 ClassificationReport classification_report(const Eigen::MatrixBase<DerivedY>& y_true,
-                                           const Eigen::MatrixBase<DerivedS>& scores,
-                                           AtThreshold threshold) {
-  return detail::make_report(
-      detail::confusion_at_threshold(y_true, scores, threshold, "classification_report"));
+                                           const Eigen::MatrixBase<DerivedS>& scores, AtThreshold threshold) {
+  return detail::make_report(detail::confusion_at_threshold(y_true, scores, threshold, "classification_report"));
 }
 
 // scikit-learn's classification_report(y_true, y_pred, labels=[0, 1]) text.

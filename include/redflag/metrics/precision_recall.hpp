@@ -32,11 +32,10 @@ struct PrecisionRecallCurve {
 
 namespace detail {
 
-inline void require_positives(std::int64_t positives, std::string_view where,
-                              std::string_view needs) {
+inline void require_positives(std::int64_t positives, std::string_view where, std::string_view needs) {
   if (positives == 0) {
-    raise<data_error>(where, "y_true contains only class 0; " + std::string(needs) +
-                                 " needs at least one positive (class 1)");
+    raise<data_error>(where,
+                      "y_true contains only class 0; " + std::string(needs) + " needs at least one positive (class 1)");
   }
 }
 
@@ -58,8 +57,7 @@ PrecisionRecallCurve precision_recall_curve(const Eigen::MatrixBase<DerivedY>& y
   std::vector<double> precision;
   std::vector<double> recall;
   std::vector<double> thresholds;
-  detail::for_each_threshold(y_true, scores, [&](double threshold, std::int64_t tp,
-                                                 std::int64_t fp) {
+  detail::for_each_threshold(y_true, scores, [&](double threshold, std::int64_t tp, std::int64_t fp) {
     precision.push_back(static_cast<double>(tp) / static_cast<double>(tp + fp));
     recall.push_back(static_cast<double>(tp) / static_cast<double>(positives));
     thresholds.push_back(threshold);
@@ -129,8 +127,7 @@ namespace detail {
 
 template <class DerivedY, class DerivedP>
 ConfusionMatrix confusion_from_predictions(const Eigen::MatrixBase<DerivedY>& y_true_input,
-                                           const Eigen::MatrixBase<DerivedP>& y_pred_input,
-                                           std::string_view where) {
+                                           const Eigen::MatrixBase<DerivedP>& y_pred_input, std::string_view where) {
   const VectorInput y_view(y_true_input, where, "y_true");
   const VectorInput p_view(y_pred_input, where, "y_pred");
   const auto& y_true = *y_view;
@@ -152,8 +149,8 @@ ConfusionMatrix confusion_from_predictions(const Eigen::MatrixBase<DerivedY>& y_
 
 template <class DerivedY, class DerivedS>
 ConfusionMatrix confusion_at_threshold(const Eigen::MatrixBase<DerivedY>& y_true_input,
-                                       const Eigen::MatrixBase<DerivedS>& scores_input,
-                                       AtThreshold threshold, std::string_view where) {
+                                       const Eigen::MatrixBase<DerivedS>& scores_input, AtThreshold threshold,
+                                       std::string_view where) {
   const VectorInput y_view(y_true_input, where, "y_true");
   const VectorInput s_view(scores_input, where, "scores");
   const auto& y_true = *y_view;
@@ -173,23 +170,20 @@ ConfusionMatrix confusion_at_threshold(const Eigen::MatrixBase<DerivedY>& y_true
 }
 
 inline void require_beta(double beta, std::string_view where) {
-  require_parameter(std::isfinite(beta) && beta > 0.0, where, "beta", "a finite number > 0",
-                    beta);
+  require_parameter(std::isfinite(beta) && beta > 0.0, where, "beta", "a finite number > 0", beta);
 }
 
 }  // namespace detail
 
 // Confusion matrix of 0/1 predictions.
 template <class DerivedY, class DerivedP>
-ConfusionMatrix confusion_matrix(const Eigen::MatrixBase<DerivedY>& y_true,
-                                 const Eigen::MatrixBase<DerivedP>& y_pred) {
+ConfusionMatrix confusion_matrix(const Eigen::MatrixBase<DerivedY>& y_true, const Eigen::MatrixBase<DerivedP>& y_pred) {
   return detail::confusion_from_predictions(y_true, y_pred, "confusion_matrix");
 }
 
 // Confusion matrix of the predictions score >= threshold.value.
 template <class DerivedY, class DerivedS>
-ConfusionMatrix confusion_matrix(const Eigen::MatrixBase<DerivedY>& y_true,
-                                 const Eigen::MatrixBase<DerivedS>& scores,
+ConfusionMatrix confusion_matrix(const Eigen::MatrixBase<DerivedY>& y_true, const Eigen::MatrixBase<DerivedS>& scores,
                                  AtThreshold threshold) {
   return detail::confusion_at_threshold(y_true, scores, threshold, "confusion_matrix");
 }
@@ -222,56 +216,49 @@ inline double f1_score(const ConfusionMatrix& counts) { return fbeta_score(count
 
 // The same scores from 0/1 predictions ...
 template <class DerivedY, class DerivedP>
-double precision_score(const Eigen::MatrixBase<DerivedY>& y_true,
-                       const Eigen::MatrixBase<DerivedP>& y_pred) {
+double precision_score(const Eigen::MatrixBase<DerivedY>& y_true, const Eigen::MatrixBase<DerivedP>& y_pred) {
   return precision_score(detail::confusion_from_predictions(y_true, y_pred, "precision_score"));
 }
 
 template <class DerivedY, class DerivedP>
-double recall_score(const Eigen::MatrixBase<DerivedY>& y_true,
-                    const Eigen::MatrixBase<DerivedP>& y_pred) {
+double recall_score(const Eigen::MatrixBase<DerivedY>& y_true, const Eigen::MatrixBase<DerivedP>& y_pred) {
   return recall_score(detail::confusion_from_predictions(y_true, y_pred, "recall_score"));
 }
 
 template <class DerivedY, class DerivedP>
-double fbeta_score(const Eigen::MatrixBase<DerivedY>& y_true,
-                   const Eigen::MatrixBase<DerivedP>& y_pred, double beta) {
+double fbeta_score(const Eigen::MatrixBase<DerivedY>& y_true, const Eigen::MatrixBase<DerivedP>& y_pred, double beta) {
   detail::require_beta(beta, "fbeta_score");
   return fbeta_score(detail::confusion_from_predictions(y_true, y_pred, "fbeta_score"), beta);
 }
 
 template <class DerivedY, class DerivedP>
-double f1_score(const Eigen::MatrixBase<DerivedY>& y_true,
-                const Eigen::MatrixBase<DerivedP>& y_pred) {
+double f1_score(const Eigen::MatrixBase<DerivedY>& y_true, const Eigen::MatrixBase<DerivedP>& y_pred) {
   return f1_score(detail::confusion_from_predictions(y_true, y_pred, "f1_score"));
 }
 
 // ... and from scores cut at a threshold (predict 1 when score >= threshold).
 template <class DerivedY, class DerivedS>
-double precision_score(const Eigen::MatrixBase<DerivedY>& y_true,
-                       const Eigen::MatrixBase<DerivedS>& scores, AtThreshold threshold) {
-  return precision_score(
-      detail::confusion_at_threshold(y_true, scores, threshold, "precision_score"));
+double precision_score(const Eigen::MatrixBase<DerivedY>& y_true, const Eigen::MatrixBase<DerivedS>& scores,
+                       AtThreshold threshold) {
+  return precision_score(detail::confusion_at_threshold(y_true, scores, threshold, "precision_score"));
 }
 
 template <class DerivedY, class DerivedS>
-double recall_score(const Eigen::MatrixBase<DerivedY>& y_true,
-                    const Eigen::MatrixBase<DerivedS>& scores, AtThreshold threshold) {
+double recall_score(const Eigen::MatrixBase<DerivedY>& y_true, const Eigen::MatrixBase<DerivedS>& scores,
+                    AtThreshold threshold) {
   return recall_score(detail::confusion_at_threshold(y_true, scores, threshold, "recall_score"));
 }
 
 template <class DerivedY, class DerivedS>
-double fbeta_score(const Eigen::MatrixBase<DerivedY>& y_true,
-                   const Eigen::MatrixBase<DerivedS>& scores, AtThreshold threshold,
-                   double beta) {
+double fbeta_score(const Eigen::MatrixBase<DerivedY>& y_true, const Eigen::MatrixBase<DerivedS>& scores,
+                   AtThreshold threshold, double beta) {
   detail::require_beta(beta, "fbeta_score");
-  return fbeta_score(detail::confusion_at_threshold(y_true, scores, threshold, "fbeta_score"),
-                     beta);
+  return fbeta_score(detail::confusion_at_threshold(y_true, scores, threshold, "fbeta_score"), beta);
 }
 
 template <class DerivedY, class DerivedS>
-double f1_score(const Eigen::MatrixBase<DerivedY>& y_true,
-                const Eigen::MatrixBase<DerivedS>& scores, AtThreshold threshold) {
+double f1_score(const Eigen::MatrixBase<DerivedY>& y_true, const Eigen::MatrixBase<DerivedS>& scores,
+                AtThreshold threshold) {
   return f1_score(detail::confusion_at_threshold(y_true, scores, threshold, "f1_score"));
 }
 

@@ -31,12 +31,10 @@ namespace detail {
 
 // Accepts column vectors, row vectors and n x 1 / 1 x n dynamic matrices.
 template <class Derived>
-void require_vector(const Eigen::MatrixBase<Derived>& values, std::string_view where,
-                    std::string_view name) {
+void require_vector(const Eigen::MatrixBase<Derived>& values, std::string_view where, std::string_view name) {
   if (values.rows() != 1 && values.cols() != 1) {
-    raise<invalid_argument>(where, std::string(name) + " must be a vector, got a " +
-                                       std::to_string(values.rows()) + " x " +
-                                       std::to_string(values.cols()) + " matrix");
+    raise<invalid_argument>(where, std::string(name) + " must be a vector, got a " + std::to_string(values.rows()) +
+                                       " x " + std::to_string(values.cols()) + " matrix");
   }
 }
 
@@ -53,14 +51,11 @@ class VectorInput {
  public:
   using Scalar = typename Derived::Scalar;
 
-  VectorInput(const Eigen::MatrixBase<Derived>& values, std::string_view where,
-              std::string_view name) {
+  VectorInput(const Eigen::MatrixBase<Derived>& values, std::string_view where, std::string_view name) {
     require_vector(values, where, name);
     if constexpr ((static_cast<unsigned>(Derived::Flags) & Eigen::DirectAccessBit) != 0) {
-      const Index stride = values.rows() == 1 ? values.derived().colStride()
-                                              : values.derived().rowStride();
-      new (&view_) VectorView<Scalar>(values.derived().data(), values.size(),
-                                      Eigen::InnerStride<>(stride));
+      const Index stride = values.rows() == 1 ? values.derived().colStride() : values.derived().rowStride();
+      new (&view_) VectorView<Scalar>(values.derived().data(), values.size(), Eigen::InnerStride<>(stride));
     } else {
       if constexpr (Derived::IsVectorAtCompileTime) {
         storage_ = values;  // Eigen transposes row vectors on assignment
@@ -84,21 +79,19 @@ class VectorInput {
 
 // NaN/Inf check that names the vector index ("scores[3] = NaN").
 template <class Derived>
-void require_finite_entries(const Eigen::MatrixBase<Derived>& values, std::string_view where,
-                            std::string_view name) {
+void require_finite_entries(const Eigen::MatrixBase<Derived>& values, std::string_view where, std::string_view name) {
   if (values.allFinite()) return;  // vectorised fast path; locate the entry only on failure
   for (Index i = 0; i < values.size(); ++i) {
     const double value = static_cast<double>(values(i));
     if (!std::isfinite(value)) {
-      raise<data_error>(where, std::string(name) + "[" + std::to_string(i) + "] = " +
-                                   format_number(value) + " is not finite");
+      raise<data_error>(where,
+                        std::string(name) + "[" + std::to_string(i) + "] = " + format_number(value) + " is not finite");
     }
   }
 }
 
 template <class Derived>
-void require_label_vector(const Eigen::MatrixBase<Derived>& labels, std::string_view where,
-                          std::string_view name) {
+void require_label_vector(const Eigen::MatrixBase<Derived>& labels, std::string_view where, std::string_view name) {
   static_assert(std::is_arithmetic_v<typename Derived::Scalar>,
                 "labels must be an Eigen vector of integers, floats or bools holding 0/1");
   require_non_empty(labels, where, name);
@@ -106,10 +99,8 @@ void require_label_vector(const Eigen::MatrixBase<Derived>& labels, std::string_
 }
 
 template <class Derived>
-void require_score_vector(const Eigen::MatrixBase<Derived>& scores, std::string_view where,
-                          std::string_view name) {
-  static_assert(Scalar<typename Derived::Scalar>,
-                "scores must be an Eigen vector of float or double");
+void require_score_vector(const Eigen::MatrixBase<Derived>& scores, std::string_view where, std::string_view name) {
+  static_assert(Scalar<typename Derived::Scalar>, "scores must be an Eigen vector of float or double");
   require_non_empty(scores, where, name);
   require_finite_entries(scores, where, name);
 }
@@ -117,17 +108,15 @@ void require_score_vector(const Eigen::MatrixBase<Derived>& scores, std::string_
 // y_true of 0/1 labels and finite scores of the same length (both views
 // from VectorInput, so already known to be vectors).
 template <class DerivedY, class DerivedS>
-void require_labels_and_scores(const Eigen::MatrixBase<DerivedY>& y_true,
-                               const Eigen::MatrixBase<DerivedS>& scores, std::string_view where,
-                               std::string_view score_name = "scores") {
+void require_labels_and_scores(const Eigen::MatrixBase<DerivedY>& y_true, const Eigen::MatrixBase<DerivedS>& scores,
+                               std::string_view where, std::string_view score_name = "scores") {
   require_same_length(y_true.size(), scores.size(), where, "y_true", score_name);
   require_label_vector(y_true, where, "y_true");
   require_score_vector(scores, where, score_name);
 }
 
 inline void require_threshold(AtThreshold threshold, std::string_view where) {
-  require_parameter(!std::isnan(threshold.value), where, "threshold", "a number (not NaN)",
-                    threshold.value);
+  require_parameter(!std::isnan(threshold.value), where, "threshold", "a number (not NaN)", threshold.value);
 }
 
 // Order-preserving map from a float/double to an unsigned integer, so the
@@ -191,8 +180,8 @@ void radix_sort(std::vector<Key>& keys, std::vector<Key>& scratch) {
 // Positives and negatives are sorted separately so no label travels with the
 // keys; the walk merges the two sorted runs.
 template <class DerivedY, class DerivedS, class Visit>
-void for_each_threshold(const Eigen::MatrixBase<DerivedY>& y_true,
-                        const Eigen::MatrixBase<DerivedS>& scores, Visit&& visit) {
+void for_each_threshold(const Eigen::MatrixBase<DerivedY>& y_true, const Eigen::MatrixBase<DerivedS>& scores,
+                        Visit&& visit) {
   using T = typename DerivedS::Scalar;
   using Key = SortKey<T>;
   const Index n = scores.size();

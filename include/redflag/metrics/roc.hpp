@@ -31,12 +31,11 @@ struct RocCurveParams {
 
 namespace detail {
 
-inline void require_both_classes(std::int64_t positives, std::int64_t total,
-                                 std::string_view where, std::string_view needs) {
+inline void require_both_classes(std::int64_t positives, std::int64_t total, std::string_view where,
+                                 std::string_view needs) {
   if (positives == 0 || positives == total) {
-    raise<data_error>(where, std::string("y_true contains only class ") +
-                                 (positives == 0 ? "0" : "1") + "; " + std::string(needs) +
-                                 " needs both classes");
+    raise<data_error>(where, std::string("y_true contains only class ") + (positives == 0 ? "0" : "1") + "; " +
+                                 std::string(needs) + " needs both classes");
   }
 }
 
@@ -46,8 +45,7 @@ inline void require_both_classes(std::int64_t positives, std::int64_t total,
 // per distinct score (tied scores form one step), plus the leading
 // (0, 0, +inf) point. Throws data_error when y_true holds only one class.
 template <class DerivedY, class DerivedS>
-RocCurve roc_curve(const Eigen::MatrixBase<DerivedY>& y_true_input,
-                   const Eigen::MatrixBase<DerivedS>& scores_input,
+RocCurve roc_curve(const Eigen::MatrixBase<DerivedY>& y_true_input, const Eigen::MatrixBase<DerivedS>& scores_input,
                    const RocCurveParams& params = {}) {
   constexpr std::string_view where = "roc_curve";
   const detail::LabelledScores input(y_true_input, scores_input, where);
@@ -63,8 +61,7 @@ RocCurve roc_curve(const Eigen::MatrixBase<DerivedY>& y_true_input,
     std::int64_t fp;
   };
   std::vector<Point> points;
-  detail::for_each_threshold(y_true, scores, [&](double threshold, std::int64_t tp,
-                                                 std::int64_t fp) {
+  detail::for_each_threshold(y_true, scores, [&](double threshold, std::int64_t tp, std::int64_t fp) {
     points.push_back({threshold, tp, fp});
   });
 
@@ -108,8 +105,7 @@ RocCurve roc_curve(const Eigen::MatrixBase<DerivedY>& y_true_input,
 // arithmetic; O(n) after an O(n) radix sort, no curve is materialised.
 // Throws data_error when y_true holds only one class.
 template <class DerivedY, class DerivedS>
-double roc_auc_score(const Eigen::MatrixBase<DerivedY>& y_true_input,
-                     const Eigen::MatrixBase<DerivedS>& scores_input) {
+double roc_auc_score(const Eigen::MatrixBase<DerivedY>& y_true_input, const Eigen::MatrixBase<DerivedS>& scores_input) {
   constexpr std::string_view where = "roc_auc_score";
   const detail::LabelledScores input(y_true_input, scores_input, where);
   const auto& y_true = input.labels();
@@ -125,13 +121,11 @@ double roc_auc_score(const Eigen::MatrixBase<DerivedY>& y_true_input,
   std::int64_t previous_tp = 0;
   std::int64_t previous_fp = 0;
   detail::for_each_threshold(y_true, scores, [&](double, std::int64_t tp, std::int64_t fp) {
-    twice_area += static_cast<std::uint64_t>(fp - previous_fp) *
-                  static_cast<std::uint64_t>(tp + previous_tp);
+    twice_area += static_cast<std::uint64_t>(fp - previous_fp) * static_cast<std::uint64_t>(tp + previous_tp);
     previous_tp = tp;
     previous_fp = fp;
   });
-  return static_cast<double>(twice_area) /
-         (2.0 * static_cast<double>(positives) * static_cast<double>(negatives));
+  return static_cast<double>(twice_area) / (2.0 * static_cast<double>(positives) * static_cast<double>(negatives));
 }
 
 }  // namespace redflag

@@ -46,8 +46,7 @@ YoudenThreshold youden_j_threshold(const Eigen::MatrixBase<DerivedY>& y_true_inp
   double best_threshold = 0.0;
   std::int64_t best_tp = 0;
   std::int64_t best_fp = 0;
-  detail::for_each_threshold(y_true, scores, [&](double threshold, std::int64_t tp,
-                                                 std::int64_t fp) {
+  detail::for_each_threshold(y_true, scores, [&](double threshold, std::int64_t tp, std::int64_t fp) {
     const std::int64_t key = tp * negatives - fp * positives;
     if (first || key > best_key) {
       first = false;
@@ -79,8 +78,7 @@ struct FbetaThreshold {
 // positives, invalid_argument unless beta is finite and > 0.
 template <class DerivedY, class DerivedS>
 FbetaThreshold fbeta_optimal_threshold(const Eigen::MatrixBase<DerivedY>& y_true_input,
-                                       const Eigen::MatrixBase<DerivedS>& scores_input,
-                                       double beta = 1.0) {
+                                       const Eigen::MatrixBase<DerivedS>& scores_input, double beta = 1.0) {
   constexpr std::string_view where = "fbeta_optimal_threshold";
   const detail::LabelledScores input(y_true_input, scores_input, where);
   const auto& y_true = input.labels();
@@ -97,8 +95,7 @@ FbetaThreshold fbeta_optimal_threshold(const Eigen::MatrixBase<DerivedY>& y_true
   double best_threshold = 0.0;
   std::int64_t best_tp = 0;
   std::int64_t best_fp = 0;
-  detail::for_each_threshold(y_true, scores, [&](double threshold, std::int64_t tp,
-                                                 std::int64_t fp) {
+  detail::for_each_threshold(y_true, scores, [&](double threshold, std::int64_t tp, std::int64_t fp) {
     const auto exact = static_cast<double>(tp * best_fp - best_tp * fp);
     if (first || exact + beta2_positives * static_cast<double>(tp - best_tp) > 0.0) {
       first = false;
@@ -107,10 +104,8 @@ FbetaThreshold fbeta_optimal_threshold(const Eigen::MatrixBase<DerivedY>& y_true
       best_fp = fp;
     }
   });
-  const ConfusionMatrix counts{.tn = negatives - best_fp, .fp = best_fp,
-                               .fn = positives - best_tp, .tp = best_tp};
-  return {best_threshold, fbeta_score(counts, beta), precision_score(counts),
-          recall_score(counts)};
+  const ConfusionMatrix counts{.tn = negatives - best_fp, .fp = best_fp, .fn = positives - best_tp, .tp = best_tp};
+  return {best_threshold, fbeta_score(counts, beta), precision_score(counts), recall_score(counts)};
 }
 
 // The (1 - contamination) quantile of the scores, computed exactly as
@@ -128,14 +123,13 @@ FbetaThreshold fbeta_optimal_threshold(const Eigen::MatrixBase<DerivedY>& y_true
 // rarely, when interpolating between two nearly equal scores rounds onto one.
 // Throws invalid_argument unless 0 < contamination <= 0.5.
 template <class DerivedS>
-double contamination_threshold(const Eigen::MatrixBase<DerivedS>& scores_input,
-                               double contamination) {
+double contamination_threshold(const Eigen::MatrixBase<DerivedS>& scores_input, double contamination) {
   constexpr std::string_view where = "contamination_threshold";
   const detail::VectorInput s_view(scores_input, where, "scores");
   const auto& scores = *s_view;
   detail::require_score_vector(scores, where, "scores");
-  detail::require_parameter(contamination > 0.0 && contamination <= 0.5, where, "contamination",
-                            "in (0, 0.5]", contamination);
+  detail::require_parameter(contamination > 0.0 && contamination <= 0.5, where, "contamination", "in (0, 0.5]",
+                            contamination);
 
   const Index n = scores.size();
   std::vector<double> values(static_cast<std::size_t>(n));

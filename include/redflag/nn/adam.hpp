@@ -38,8 +38,7 @@ class Adam {
   Adam() = default;
 
   Adam(const Layer& layer, AdamParams params)
-      : params_(params), learning_rate_(params.learning_rate), first_(zeros_like(layer)),
-        second_(zeros_like(layer)) {
+      : params_(params), learning_rate_(params.learning_rate), first_(zeros_like(layer)), second_(zeros_like(layer)) {
     constexpr const char* where = "nn::Adam";
     using redflag::detail::require_parameter;
     require_parameter(std::isfinite(params.learning_rate) && params.learning_rate > 0, where, "learning_rate",

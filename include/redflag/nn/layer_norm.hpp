@@ -23,7 +23,7 @@ class LayerNorm {
 
   // What backward needs from forward.
   struct Workspace {
-    Matrix<T> normalized;  // (x - mean) / sqrt(var + epsilon), rows x features
+    Matrix<T> normalized;   // (x - mean) / sqrt(var + epsilon), rows x features
     Vector<T> inverse_std;  // 1 / sqrt(var + epsilon) per row
   };
 
@@ -74,8 +74,8 @@ class LayerNorm {
     for (Index r = 0; r < rows; ++r) {
       const T mean_g = dX.row(r).sum() * inverse_features;
       const T mean_gx = dX.row(r).dot(work.normalized.row(r)) * inverse_features;
-      dX.row(r) = work.inverse_std(r) *
-                  (dX.row(r).array() - mean_g - work.normalized.row(r).array() * mean_gx).matrix();
+      dX.row(r) =
+          work.inverse_std(r) * (dX.row(r).array() - mean_g - work.normalized.row(r).array() * mean_gx).matrix();
     }
   }
 };

@@ -29,8 +29,8 @@ class Linear {
   Linear(Index inputs, Index outputs, Random& random) : weight(inputs, outputs), bias(1, outputs) {
     if (inputs < 1 || outputs < 1) {
       redflag::detail::raise<invalid_argument>(
-          "nn::Linear", "inputs and outputs must be >= 1, got " + std::to_string(inputs) + " and " +
-                            std::to_string(outputs));
+          "nn::Linear",
+          "inputs and outputs must be >= 1, got " + std::to_string(inputs) + " and " + std::to_string(outputs));
     }
     const T bound = T(1) / std::sqrt(static_cast<T>(inputs));
     detail::fill_uniform(weight, bound, random);

@@ -43,18 +43,18 @@ class MultiHeadAttention {
     Matrix<T> context;        // rows x d_model, heads side by side
     Eigen::Array<T, 1, Eigen::Dynamic> column_scratch;  // padded L: per-query maxima; backward: dots
     Eigen::Array<T, 1, Eigen::Dynamic> column_sums;     // padded L: per-query sums of exponentials
-    Matrix<T> d_context;      // backward: rows x d_model
-    Matrix<T> d_qkv;          // backward: rows x 3 d_model
-    Matrix<T> d_scores;       // backward: L x padded L, dP^T then dS^T of one head
+    Matrix<T> d_context;                                // backward: rows x d_model
+    Matrix<T> d_qkv;                                    // backward: rows x 3 d_model
+    Matrix<T> d_scores;                                 // backward: L x padded L, dP^T then dS^T of one head
   };
 
   MultiHeadAttention() = default;
 
   MultiHeadAttention(Index d_model, Index heads, Random& random) : heads_(heads) {
     if (heads < 1 || d_model < 1 || d_model % heads != 0) {
-      redflag::detail::raise<invalid_argument>(
-          "nn::MultiHeadAttention", "d_model must be a positive multiple of heads, got d_model = " +
-                                        std::to_string(d_model) + ", heads = " + std::to_string(heads));
+      redflag::detail::raise<invalid_argument>("nn::MultiHeadAttention",
+                                               "d_model must be a positive multiple of heads, got d_model = " +
+                                                   std::to_string(d_model) + ", heads = " + std::to_string(heads));
     }
     input_projection = Linear<T>(d_model, 3 * d_model, random);
     output_projection = Linear<T>(d_model, d_model, random);

@@ -26,8 +26,8 @@ class PositionalEncoding {
   PositionalEncoding(Index max_length, Index d_model) : table_(max_length, d_model) {
     if (max_length < 1 || d_model < 1) {
       redflag::detail::raise<invalid_argument>(
-          "nn::PositionalEncoding", "max_length and d_model must be >= 1, got " + std::to_string(max_length) +
-                                        " and " + std::to_string(d_model));
+          "nn::PositionalEncoding",
+          "max_length and d_model must be >= 1, got " + std::to_string(max_length) + " and " + std::to_string(d_model));
     }
     for (Index pos = 0; pos < max_length; ++pos) {
       for (Index col = 0; col < d_model; ++col) {
@@ -46,10 +46,9 @@ class PositionalEncoding {
   void add_to(Matrix<T>& X, Index sequence_length) const {
     if (sequence_length > max_length() || X.cols() != table_.cols()) {
       redflag::detail::raise<invalid_argument>(
-          "nn::PositionalEncoding::add_to",
-          "needs sequences of at most " + std::to_string(max_length()) + " positions and " +
-              std::to_string(table_.cols()) + " columns, got " + std::to_string(sequence_length) + " and " +
-              std::to_string(X.cols()));
+          "nn::PositionalEncoding::add_to", "needs sequences of at most " + std::to_string(max_length()) +
+                                                " positions and " + std::to_string(table_.cols()) + " columns, got " +
+                                                std::to_string(sequence_length) + " and " + std::to_string(X.cols()));
     }
     for (Index start = 0; start + sequence_length <= X.rows(); start += sequence_length) {
       X.middleRows(start, sequence_length) += table_.topRows(sequence_length);

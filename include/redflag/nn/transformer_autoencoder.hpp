@@ -74,7 +74,7 @@ class TransformerAutoencoder {
     Index heads = 8;  // must divide d_model
     Index encoder_layers = 3;
     Index decoder_layers = 3;
-    Index ffn = 128;  // hidden width of the feed-forward networks
+    Index ffn = 128;        // hidden width of the feed-forward networks
     Index batch_size = 32;  // at most max_batch_size
     Index epochs = 50;
     double learning_rate = 1e-3;
@@ -186,8 +186,9 @@ class TransformerAutoencoder {
     if (!fitted_) detail::raise<not_fitted>(where, "call fit() first");
     params_.validate(where);
     if (!checkpoint_) {
-      detail::raise<invalid_argument>(where, "the model holds no training state; fit it with keep_training_state = "
-                                             "true to resume training later");
+      detail::raise<invalid_argument>(where,
+                                      "the model holds no training state; fit it with keep_training_state = "
+                                      "true to resume training later");
     }
     const auto done = static_cast<Index>(history_.size());
     detail::require_parameter(epochs >= done, where, "epochs",
@@ -243,8 +244,8 @@ class TransformerAutoencoder {
     constexpr std::string_view where = "TransformerAutoencoder::set_threshold";
     if (!fitted_) detail::raise<not_fitted>(where, "call fit() first");
     if (!std::isfinite(static_cast<double>(threshold))) {
-      detail::raise<invalid_argument>(where, "threshold must be finite, got " +
-                                                 detail::format_number(static_cast<double>(threshold)));
+      detail::raise<invalid_argument>(
+          where, "threshold must be finite, got " + detail::format_number(static_cast<double>(threshold)));
     }
     threshold_ = threshold;
   }
@@ -256,8 +257,8 @@ class TransformerAutoencoder {
     constexpr std::string_view where = "TransformerAutoencoder::fit_threshold";
     check_input(windows, where);
     if (labels.size() != windows.rows()) {
-      detail::raise<invalid_argument>(where, "got " + std::to_string(labels.size()) + " labels for " +
-                                                 std::to_string(windows.rows()) + " windows");
+      detail::raise<invalid_argument>(
+          where, "got " + std::to_string(labels.size()) + " labels for " + std::to_string(windows.rows()) + " windows");
     }
     const YoudenThreshold best = youden_j_threshold(
         labels, with_model_input(windows, [&](const MatrixRef<T>& input) { return window_errors(network_, input); }));
@@ -450,18 +451,17 @@ class TransformerAutoencoder {
     const Index window = params_.window, features = network_.features();
     // Window by window, so memory does not grow with the number of windows;
     // each window's result is independent of the chunking and of n_jobs.
-    parallel_for(
-        static_cast<std::size_t>(windows.rows()), params_.n_jobs,
-        [&](std::size_t begin, std::size_t end) {
-          typename Network::Workspace work;
-          Matrix<T> input, output;
-          for (auto r = static_cast<Index>(begin); r < static_cast<Index>(end); ++r) {
-            input = Eigen::Map<const Matrix<T>>(windows.row(r).data(), window, features);
-            network_.forward(input, work, output);
-            result.row(r) = Eigen::Map<const Matrix<T>>(output.data(), 1, windows.cols());
-          }
-        },
-        {.grain = 16});
+    parallel_for(static_cast<std::size_t>(windows.rows()), params_.n_jobs,
+                 [&](std::size_t begin, std::size_t end) {
+                   typename Network::Workspace work;
+                   Matrix<T> input, output;
+                   for (auto r = static_cast<Index>(begin); r < static_cast<Index>(end); ++r) {
+                     input = Eigen::Map<const Matrix<T>>(windows.row(r).data(), window, features);
+                     network_.forward(input, work, output);
+                     result.row(r) = Eigen::Map<const Matrix<T>>(output.data(), 1, windows.cols());
+                   }
+                 },
+                 {.grain = 16});
     return result;
   }
 

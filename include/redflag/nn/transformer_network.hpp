@@ -58,10 +58,10 @@ class TransformerNetwork {
   TransformerNetwork(const TransformerShape& shape, Random& random)
       : embedding(shape.features, shape.d_model, random), positions_(shape.window, shape.d_model) {
     if (shape.encoder_layers < 0 || shape.decoder_layers < 0) {
-      redflag::detail::raise<invalid_argument>(
-          "nn::TransformerNetwork", "encoder_layers and decoder_layers must be >= 0, got " +
-                                        std::to_string(shape.encoder_layers) + " and " +
-                                        std::to_string(shape.decoder_layers));
+      redflag::detail::raise<invalid_argument>("nn::TransformerNetwork",
+                                               "encoder_layers and decoder_layers must be >= 0, got " +
+                                                   std::to_string(shape.encoder_layers) + " and " +
+                                                   std::to_string(shape.decoder_layers));
     }
     for (Index i = 0; i < shape.encoder_layers; ++i) {
       encoder.emplace_back(shape.d_model, shape.heads, shape.ffn, random);
@@ -90,10 +90,9 @@ class TransformerNetwork {
   void forward(const MatrixRef<T>& X, Workspace& work, Matrix<T>& Y) const {
     if (X.cols() != features() || X.rows() % window() != 0) {
       redflag::detail::raise<invalid_argument>(
-          "nn::TransformerNetwork::forward", "X must have " + std::to_string(features()) +
-                                                 " columns and a multiple of " + std::to_string(window()) +
-                                                 " rows, got " + std::to_string(X.rows()) + " x " +
-                                                 std::to_string(X.cols()));
+          "nn::TransformerNetwork::forward",
+          "X must have " + std::to_string(features()) + " columns and a multiple of " + std::to_string(window()) +
+              " rows, got " + std::to_string(X.rows()) + " x " + std::to_string(X.cols()));
     }
     const std::size_t n_blocks = blocks();
     work.blocks.resize(n_blocks);

@@ -52,8 +52,7 @@ class WindowBatches {
 
   WindowBatches() = default;
 
-  WindowBatches(const TransformerNetwork<T>& network, Index batch_size, bool with_gradients)
-      : batch_size_(batch_size) {
+  WindowBatches(const TransformerNetwork<T>& network, Index batch_size, bool with_gradients) : batch_size_(batch_size) {
     if (batch_size < 1) {
       redflag::detail::raise<invalid_argument>("nn::WindowBatches",
                                                "batch_size must be >= 1, got " + std::to_string(batch_size));
@@ -73,9 +72,9 @@ class WindowBatches {
              int n_jobs, TransformerNetwork<T>* gradient, std::span<T> window_errors = {}) {
     const auto count = static_cast<Index>(indices.size());
     if (count > batch_size_) {
-      redflag::detail::raise<invalid_argument>("nn::WindowBatches::run", "got " + std::to_string(count) +
-                                                                             " windows, more than the batch size " +
-                                                                             std::to_string(batch_size_));
+      redflag::detail::raise<invalid_argument>(
+          "nn::WindowBatches::run",
+          "got " + std::to_string(count) + " windows, more than the batch size " + std::to_string(batch_size_));
     }
     if (gradient != nullptr && groups_.empty()) {
       redflag::detail::raise<invalid_argument>("nn::WindowBatches::run",
@@ -89,8 +88,8 @@ class WindowBatches {
     const Index features = network.features();
     const T gradient_scale = T(2) / static_cast<T>(count * window * features);
     const Index groups = group_count(count);
-    const auto lanes = static_cast<Index>(std::min<long long>(resolve_n_jobs(n_jobs, "nn::WindowBatches::run"),
-                                                              static_cast<long long>(groups)));
+    const auto lanes = static_cast<Index>(
+        std::min<long long>(resolve_n_jobs(n_jobs, "nn::WindowBatches::run"), static_cast<long long>(groups)));
     if (static_cast<Index>(lanes_.size()) < lanes) lanes_.resize(static_cast<std::size_t>(lanes));
 
     parallel_for(static_cast<std::size_t>(lanes), n_jobs, [&](std::size_t begin, std::size_t end) {

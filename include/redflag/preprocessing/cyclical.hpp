@@ -30,8 +30,9 @@ template <class Value>
 using cyclical_scalar_t = std::conditional_t<std::same_as<Value, float>, float, double>;
 
 template <class Derived>
-Matrix<cyclical_scalar_t<typename Derived::Scalar>> encode_cyclical_checked(
-    const Eigen::MatrixBase<Derived>& values, double period, double upper, std::string_view where) {
+Matrix<cyclical_scalar_t<typename Derived::Scalar>> encode_cyclical_checked(const Eigen::MatrixBase<Derived>& values,
+                                                                            double period, double upper,
+                                                                            std::string_view where) {
   static_assert(Derived::IsVectorAtCompileTime, "cyclical encoding takes a vector of values");
   static_assert(std::is_arithmetic_v<typename Derived::Scalar>, "cyclical encoding takes numeric values");
   using T = cyclical_scalar_t<typename Derived::Scalar>;

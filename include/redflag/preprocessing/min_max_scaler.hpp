@@ -47,9 +47,7 @@ class MinMaxScaler : public detail::preprocessing::ColumnScaler<MinMaxScaler<T>,
   static constexpr std::uint32_t format_version = 1;
 
   MinMaxScaler() = default;
-  explicit MinMaxScaler(const Params& params) : params_(params) {
-    params_.validate("MinMaxScaler::MinMaxScaler");
-  }
+  explicit MinMaxScaler(const Params& params) : params_(params) { params_.validate("MinMaxScaler::MinMaxScaler"); }
 
   MinMaxScaler& fit(const MatrixRef<T>& X) { return fit(X, Schema::numeric(X.cols())); }
 
@@ -148,10 +146,10 @@ class MinMaxScaler : public detail::preprocessing::ColumnScaler<MinMaxScaler<T>,
 
   template <class Archive>
   void fields(Archive& archive, std::uint64_t& n_samples, Schema& schema) {
-    archive(cereal::make_nvp("feature_min", params_.feature_min),
-            cereal::make_nvp("feature_max", params_.feature_max), cereal::make_nvp("clip", params_.clip),
-            cereal::make_nvp("n_samples_seen", n_samples), cereal::make_nvp("data_min", data_min_),
-            cereal::make_nvp("data_max", data_max_), cereal::make_nvp("schema", schema));
+    archive(cereal::make_nvp("feature_min", params_.feature_min), cereal::make_nvp("feature_max", params_.feature_max),
+            cereal::make_nvp("clip", params_.clip), cereal::make_nvp("n_samples_seen", n_samples),
+            cereal::make_nvp("data_min", data_min_), cereal::make_nvp("data_max", data_max_),
+            cereal::make_nvp("schema", schema));
   }
 
   // The scale and offset are not stored: they are derived again from the
@@ -164,8 +162,7 @@ class MinMaxScaler : public detail::preprocessing::ColumnScaler<MinMaxScaler<T>,
       if (!(data_min_(j) <= data_max_(j)) || !std::isfinite(data_max_(j) - data_min_(j))) {
         throw serialization_error("redflag::load: MinMaxScaler column " + std::to_string(j) + " has data_min " +
                                   detail::format_number(data_min_(j)) + " > data_max " +
-                                  detail::format_number(data_max_(j)) +
-                                  " or an infinite range");
+                                  detail::format_number(data_max_(j)) + " or an infinite range");
       }
     }
     derive_scale(params_, data_min_, data_max_, scale_, min_);

@@ -44,11 +44,25 @@ inline double normal_quantile(double p) {
     const double r = 0.180625 - q * q;
     return q *
            (((((((2509.0809287301226727 * r + 33430.575583588128105) * r + 67265.770927008700853) * r +
-                45921.953931549871457) * r + 13731.693765509461125) * r + 1971.5909503065514427) * r +
-             133.14166789178437745) * r + 3.387132872796366608) /
+                45921.953931549871457) *
+                   r +
+               13731.693765509461125) *
+                  r +
+              1971.5909503065514427) *
+                 r +
+             133.14166789178437745) *
+                r +
+            3.387132872796366608) /
            (((((((5226.495278852545925 * r + 28729.085735721942674) * r + 39307.89580009271061) * r +
-                21213.794301586595867) * r + 5394.1960214247511077) * r + 687.1870074920579083) * r +
-             42.313330701600911252) * r + 1.0);
+                21213.794301586595867) *
+                   r +
+               5394.1960214247511077) *
+                  r +
+              687.1870074920579083) *
+                 r +
+             42.313330701600911252) *
+                r +
+            1.0);
   }
   double r = q < 0 ? p : 1.0 - p;
   r = std::sqrt(-std::log(r));
@@ -56,19 +70,47 @@ inline double normal_quantile(double p) {
   if (r <= 5.0) {
     r -= 1.6;
     value = (((((((7.7454501427834140764e-4 * r + 0.0227238449892691845833) * r + 0.24178072517745061177) * r +
-                 1.27045825245236838258) * r + 3.64784832476320460504) * r + 5.7694972214606914055) * r +
-              4.6303378461565452959) * r + 1.42343711074968357734) /
+                 1.27045825245236838258) *
+                    r +
+                3.64784832476320460504) *
+                   r +
+               5.7694972214606914055) *
+                  r +
+              4.6303378461565452959) *
+                 r +
+             1.42343711074968357734) /
             (((((((1.05075007164441684324e-9 * r + 5.475938084995344946e-4) * r + 0.0151986665636164571966) * r +
-                 0.14810397642748007459) * r + 0.68976733498510000455) * r + 1.6763848301838038494) * r +
-              2.05319162663775882187) * r + 1.0);
+                 0.14810397642748007459) *
+                    r +
+                0.68976733498510000455) *
+                   r +
+               1.6763848301838038494) *
+                  r +
+              2.05319162663775882187) *
+                 r +
+             1.0);
   } else {
     r -= 5.0;
     value = (((((((2.01033439929228813265e-7 * r + 2.71155556874348757815e-5) * r + 0.0012426609473880784386) * r +
-                 0.026532189526576123093) * r + 0.29656057182850489123) * r + 1.7848265399172913358) * r +
-              5.4637849111641143699) * r + 6.6579046435011037772) /
+                 0.026532189526576123093) *
+                    r +
+                0.29656057182850489123) *
+                   r +
+               1.7848265399172913358) *
+                  r +
+              5.4637849111641143699) *
+                 r +
+             6.6579046435011037772) /
             (((((((2.04426310338993978564e-15 * r + 1.4215117583164458887e-7) * r + 1.8463183175100546818e-5) * r +
-                 7.868691311456132591e-4) * r + 0.0148753612908506148525) * r + 0.13692988092273580531) * r +
-              0.59983220655588793769) * r + 1.0);
+                 7.868691311456132591e-4) *
+                    r +
+                0.0148753612908506148525) *
+                   r +
+               0.13692988092273580531) *
+                  r +
+              0.59983220655588793769) *
+                 r +
+             1.0);
   }
   return q < 0 ? -value : value;
 }
@@ -126,9 +168,7 @@ class RobustScaler : public detail::preprocessing::ColumnScaler<RobustScaler<T>,
   static constexpr std::uint32_t format_version = 1;
 
   RobustScaler() = default;
-  explicit RobustScaler(const Params& params) : params_(params) {
-    params_.validate("RobustScaler::RobustScaler");
-  }
+  explicit RobustScaler(const Params& params) : params_(params) { params_.validate("RobustScaler::RobustScaler"); }
 
   RobustScaler& fit(const MatrixRef<T>& X) { return fit(X, Schema::numeric(X.cols())); }
 
@@ -213,10 +253,9 @@ class RobustScaler : public detail::preprocessing::ColumnScaler<RobustScaler<T>,
     detail::require_parameter(params.quantile_max > 0.0 && params.quantile_max <= 100.0, where, "quantile_max",
                               "in (0, 100]", params.quantile_max);
     if (!(params.quantile_min < params.quantile_max)) {
-      detail::raise<invalid_argument>(
-          where, "quantile_min must be less than quantile_max, got quantile_min = " +
-                     detail::format_number(params.quantile_min) +
-                     ", quantile_max = " + detail::format_number(params.quantile_max));
+      detail::raise<invalid_argument>(where, "quantile_min must be less than quantile_max, got quantile_min = " +
+                                                 detail::format_number(params.quantile_min) +
+                                                 ", quantile_max = " + detail::format_number(params.quantile_max));
     }
     if (params.unit_variance && (params.quantile_min == 0.0 || params.quantile_max == 100.0)) {
       // Phi^-1(0) and Phi^-1(1) are infinite: the adjustment would zero the scale.
@@ -234,8 +273,7 @@ class RobustScaler : public detail::preprocessing::ColumnScaler<RobustScaler<T>,
             cereal::make_nvp("quantile_min", params_.quantile_min),
             cereal::make_nvp("quantile_max", params_.quantile_max),
             cereal::make_nvp("unit_variance", params_.unit_variance), cereal::make_nvp("n_samples_seen", n_samples),
-            cereal::make_nvp("center", center_), cereal::make_nvp("scale", scale_),
-            cereal::make_nvp("schema", schema));
+            cereal::make_nvp("center", center_), cereal::make_nvp("scale", scale_), cereal::make_nvp("schema", schema));
   }
 
   void validate_loaded() const {

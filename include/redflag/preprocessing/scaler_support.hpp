@@ -66,8 +66,8 @@ template <Scalar T>
 void require_output_shape(const MatrixRef<T>& X, const Eigen::Ref<Matrix<T>>& out, std::string_view where) {
   if (out.rows() != X.rows() || out.cols() != X.cols()) {
     raise<invalid_argument>(where, "out is " + std::to_string(out.rows()) + " x " + std::to_string(out.cols()) +
-                                       ", expected " + std::to_string(X.rows()) + " x " +
-                                       std::to_string(X.cols()) + " (the shape of X)");
+                                       ", expected " + std::to_string(X.rows()) + " x " + std::to_string(X.cols()) +
+                                       " (the shape of X)");
   }
 }
 
@@ -82,8 +82,8 @@ void require_scaler_input(const MatrixRef<T>& X, const Schema& schema, std::stri
 
 // Fitted statistics must be finite: huge inputs can overflow a sum or a range.
 template <class Derived>
-void require_finite_statistic(const Eigen::DenseBase<Derived>& values, const Schema& schema,
-                              std::string_view where, std::string_view statistic) {
+void require_finite_statistic(const Eigen::DenseBase<Derived>& values, const Schema& schema, std::string_view where,
+                              std::string_view statistic) {
   for (Index j = 0; j < values.size(); ++j) {
     if (!std::isfinite(static_cast<double>(values(j)))) {
       raise<data_error>(where, "the " + std::string(statistic) + " of column " + std::to_string(j) + " ('" +
@@ -98,15 +98,15 @@ inline void require_loaded_vector(const Vector<double>& values, Index expected, 
                                   std::string_view name, bool positive = false, bool non_negative = false) {
   const std::string where = "load: " + std::string(model) + " " + std::string(name);
   if (values.size() != expected) {
-    throw serialization_error("redflag::" + where + " has " + std::to_string(values.size()) +
-                              " entries, expected " + std::to_string(expected) + " (one per column)");
+    throw serialization_error("redflag::" + where + " has " + std::to_string(values.size()) + " entries, expected " +
+                              std::to_string(expected) + " (one per column)");
   }
   for (Index j = 0; j < values.size(); ++j) {
     const double value = values(j);
     const bool ok = std::isfinite(value) && (!positive || value > 0) && (!non_negative || value >= 0);
     if (!ok) {
-      throw serialization_error("redflag::" + where + "[" + std::to_string(j) + "] = " +
-                                format_number(value) + " is invalid");
+      throw serialization_error("redflag::" + where + "[" + std::to_string(j) + "] = " + format_number(value) +
+                                " is invalid");
     }
   }
 }
@@ -116,8 +116,7 @@ inline void require_loaded_schema(bool fitted, const Schema& schema, std::string
   if (fitted == schema.empty()) {
     throw serialization_error("redflag::load: " + std::string(model) + " is " +
                               (fitted ? "fitted but its schema has no columns"
-                                      : "not fitted but its schema has " + std::to_string(schema.size()) +
-                                            " columns"));
+                                      : "not fitted but its schema has " + std::to_string(schema.size()) + " columns"));
   }
 }
 
@@ -183,9 +182,7 @@ class ColumnScaler {
   }
 
   Matrix<T> fit_transform(const MatrixRef<T>& X) { return derived().fit(X).transform(X); }
-  Matrix<T> fit_transform(const MatrixRef<T>& X, const Schema& schema) {
-    return derived().fit(X, schema).transform(X);
-  }
+  Matrix<T> fit_transform(const MatrixRef<T>& X, const Schema& schema) { return derived().fit(X, schema).transform(X); }
 
   [[nodiscard]] Matrix<T> inverse_transform(const MatrixRef<T>& X) const {
     static constexpr MethodName where{Derived::model_type, "inverse_transform"};

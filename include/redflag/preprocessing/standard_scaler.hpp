@@ -151,9 +151,7 @@ class StandardScaler : public detail::preprocessing::ColumnScaler<StandardScaler
     detail::preprocessing::require_loaded_vector(scale_, expected, model_type, "scale", true);
   }
 
-  [[nodiscard]] Vector<double> offset() const {
-    return params_.with_mean ? mean_ : Vector<double>::Zero(mean_.size());
-  }
+  [[nodiscard]] Vector<double> offset() const { return params_.with_mean ? mean_ : Vector<double>::Zero(mean_.size()); }
   [[nodiscard]] Vector<double> divisor() const {
     return params_.with_std ? scale_ : Vector<double>::Ones(scale_.size());
   }

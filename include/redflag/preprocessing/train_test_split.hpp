@@ -67,8 +67,8 @@ inline Index test_row_count(double test_size, Index rows, std::string_view where
     count = static_cast<Index>(test_size);
   }
   if (count >= rows) {
-    raise<invalid_argument>(where, "test_size = " + format_number(test_size) + " puts all " +
-                                       std::to_string(rows) + " rows in the test set; none are left for training");
+    raise<invalid_argument>(where, "test_size = " + format_number(test_size) + " puts all " + std::to_string(rows) +
+                                       " rows in the test set; none are left for training");
   }
   return count;
 }
@@ -150,8 +150,9 @@ TrainTestSplit<typename Derived::Scalar> train_test_split(const Eigen::MatrixBas
 
   if (params.stratify) {
     if (!params.shuffle) {
-      detail::raise<invalid_argument>(where, "stratify = true needs shuffle = true (as in scikit-learn); "
-                                             "set stratify = false for an ordered split");
+      detail::raise<invalid_argument>(where,
+                                      "stratify = true needs shuffle = true (as in scikit-learn); "
+                                      "set stratify = false for an ordered split");
     }
     std::map<Label, std::vector<Index>> members;  // ordered by label: deterministic
     for (Index i = 0; i < rows; ++i) members[y(i)].push_back(i);
@@ -166,10 +167,10 @@ TrainTestSplit<typename Derived::Scalar> train_test_split(const Eigen::MatrixBas
       counts.push_back(static_cast<Index>(indices.size()));
     }
     if (n_test < classes || n_train < classes) {
-      detail::raise<invalid_argument>(
-          where, "test_size = " + detail::format_number(params.test_size) + " gives " + std::to_string(n_test) +
-                     " test and " + std::to_string(n_train) + " training rows, but y has " + std::to_string(classes) +
-                     " classes and each side needs a row of every class");
+      detail::raise<invalid_argument>(where, "test_size = " + detail::format_number(params.test_size) + " gives " +
+                                                 std::to_string(n_test) + " test and " + std::to_string(n_train) +
+                                                 " training rows, but y has " + std::to_string(classes) +
+                                                 " classes and each side needs a row of every class");
     }
     const std::vector<Index> tests = detail::preprocessing::stratified_test_counts(counts, n_test);
     std::size_t c = 0;

@@ -92,7 +92,8 @@ class RiskDecider {
     if (!in_unit(policy.model_weight)) detail::raise<invalid_argument>(where, "model_weight must be in [0, 1]");
     if (!(in_unit(policy.medium_from) && in_unit(policy.high_from) && in_unit(policy.critical_from) &&
           policy.medium_from <= policy.high_from && policy.high_from <= policy.critical_from)) {
-      detail::raise<invalid_argument>(where, "thresholds must satisfy 0 <= medium_from <= high_from <= critical_from <= 1");
+      detail::raise<invalid_argument>(where,
+                                      "thresholds must satisfy 0 <= medium_from <= high_from <= critical_from <= 1");
     }
     if (policy.review_from > policy.block_from) {
       detail::raise<invalid_argument>(where, "review_from must not be above block_from");

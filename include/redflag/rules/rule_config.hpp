@@ -41,9 +41,9 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -73,8 +73,9 @@ class Parser {
     int version = 0;
     if (!member(root_, "version").to_integer(version)) fail(path + ".version", "expected an integer");
     if (version == 1) {
-      fail(path + ".version", "version 1 files (quantity, window, hour_between and percent_change conditions) are "
-                              "no longer read: version 2 names the columns of a schema (docs/rules-engine.md)");
+      fail(path + ".version",
+           "version 1 files (quantity, window, hour_between and percent_change conditions) are "
+           "no longer read: version 2 names the columns of a schema (docs/rules-engine.md)");
     }
     if (version != 2) fail(path + ".version", "expected 2, got " + std::to_string(version));
     const Value& list = member(root_, "rules");

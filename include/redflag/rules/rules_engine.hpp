@@ -12,9 +12,8 @@
 //
 //   auto features = make_feature_set<Account>(CashWeight{}, ModelCashWeight{});
 //   RulesEngine engine(features);   // the FeatureSet's schema and its columns' phrases
-//   engine.add({"CASH_DRIFT", Severity::medium, 0.4, rules::column("cash_weight") > rules::column("model_cash_weight")});
-//   RuleHits hits;
-//   engine.evaluate(std::span<const double>(row), hits);
+//   engine.add({"CASH_DRIFT", Severity::medium, 0.4, rules::column("cash_weight") >
+//   rules::column("model_cash_weight")}); RuleHits hits; engine.evaluate(std::span<const double>(row), hits);
 //   engine.describe(hits.hits[0]);   // "CASH_DRIFT: cash 17.0 % > model cash 5.0 %"
 //
 // Windowed and per-entity quantities (events in the last minute, ratio to
@@ -193,8 +192,8 @@ class RulesEngine {
     rules::Op op = rules::Op::greater;
     std::uint32_t column = 0;
     std::uint32_t other = 0;
-    double a = 0.0;  // constant or interval start
-    double b = 0.0;  // interval end
+    double a = 0.0;           // constant or interval start
+    double b = 0.0;           // interval end
     std::uint32_t first = 0;  // all/any/negate: children in `children`; member: codes in `codes`
     std::uint32_t count = 0;
   };
@@ -210,8 +209,8 @@ class RulesEngine {
     if (index < 0) {
       std::string known;
       for (const Column& column : schema_) known += (known.empty() ? "" : ", ") + column.name;
-      detail::raise<invalid_argument>("RulesEngine::add", "rule '" + rule + "': unknown column '" + name +
-                                                             "' (known columns: " + known + ")");
+      detail::raise<invalid_argument>(
+          "RulesEngine::add", "rule '" + rule + "': unknown column '" + name + "' (known columns: " + known + ")");
     }
     return static_cast<std::uint32_t>(index);
   }
@@ -220,12 +219,12 @@ class RulesEngine {
     const Column& c = schema_[static_cast<Index>(column)];
     if (ordering && c.kind == ColumnKind::categorical) {
       detail::raise<invalid_argument>("RulesEngine::add", "rule '" + rule + "': column '" + c.name +
-                                                             "' is categorical; compare it with ==, != or in");
+                                                              "' is categorical; compare it with ==, != or in");
     }
     if (!ordering && c.kind != ColumnKind::categorical) {
       detail::raise<invalid_argument>("RulesEngine::add", "rule '" + rule + "': column '" + c.name + "' is " +
-                                                             std::string(to_string(c.kind)) +
-                                                             "; membership (in) needs a categorical column");
+                                                              std::string(to_string(c.kind)) +
+                                                              "; membership (in) needs a categorical column");
     }
   }
 

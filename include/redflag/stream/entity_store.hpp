@@ -99,8 +99,8 @@ enum class ObserveStatus : std::uint8_t {
 
 struct ObserveResult {
   ObserveStatus status = ObserveStatus::applied;
-  bool new_entity = false;   // the entity had no state before this event
-  std::size_t evicted = 0;   // entities evicted to make room or by TTL
+  bool new_entity = false;  // the entity had no state before this event
+  std::size_t evicted = 0;  // entities evicted to make room or by TTL
 };
 
 class EntityStore {
@@ -135,10 +135,10 @@ class EntityStore {
   // the event unless it is late. If visit throws, the state is unchanged
   // (an entity created for this event is removed again).
   template <class Visitor>
-    requires std::is_invocable_v<Visitor&, const EntityState&>
-  ObserveResult observe(const EntityEvent& event, Visitor&& visit) {
-    return observe_hashed(event, Map::hash(event.entity), visit);
-  }
+    requires std::is_invocable_v<Visitor&, const EntityState&> ObserveResult observe(const EntityEvent& event,
+                                                                                     Visitor&& visit) {
+      return observe_hashed(event, Map::hash(event.entity), visit);
+    }
 
   ObserveResult observe(const EntityEvent& event) {
     return observe(event, [](const EntityState&) {});
@@ -149,8 +149,8 @@ class EntityStore {
   // and visit(const EntityContext<Record>&) sees the record, its event and
   // the entity's state before it.
   template <class Record, EntityDescription<Record> Description, class Visitor>
-    requires std::is_invocable_v<Visitor&, const EntityContext<Record>&>
-  ObserveResult observe(const Record& record, const Description& description, Visitor&& visit) {
+    requires std::is_invocable_v < Visitor&, const EntityContext<Record>
+  & > ObserveResult observe(const Record& record, const Description& description, Visitor&& visit) {
     const auto& key = description.key(record);  // a key returned by value lives until the end of this call
     const EntityKeyText text(key);
     const EntityEvent event = make_entity_event(description, record, text.view());
@@ -177,9 +177,8 @@ class EntityStore {
     auto stage = [&](std::size_t j, Link link) {
       if (j >= n) return;
       if (link == Link::table_entry) hashes[j % ring] = Map::hash(events[j].entity);
-      map_.prefetch(hashes[j % ring], link, [](const EntityState& state) {
-        return std::as_bytes(state.profile.value_sketch().items());
-      });
+      map_.prefetch(hashes[j % ring], link,
+                    [](const EntityState& state) { return std::as_bytes(state.profile.value_sketch().items()); });
     };
     for (std::size_t j = 0; j < table_ahead; ++j) stage(j, Link::table_entry);
     for (std::size_t j = 0; j < slot_ahead; ++j) stage(j, Link::slot);
@@ -250,9 +249,8 @@ class EntityStore {
   // entity ids longer than the small-string buffer, and the quantile
   // sketches' buffers.
   [[nodiscard]] std::size_t memory_bytes() const {
-    return sizeof(EntityStore) + map_.memory_bytes([](const EntityState& state) {
-      return state.profile.value_sketch().heap_bytes();
-    });
+    return sizeof(EntityStore) +
+           map_.memory_bytes([](const EntityState& state) { return state.profile.value_sketch().heap_bytes(); });
   }
 
   template <class Archive>
@@ -288,10 +286,10 @@ class EntityStore {
     Shard& shard = map_.shard(hash);
     const std::int64_t latest = latest_ms_->load(std::memory_order_relaxed);
     if (latest != no_events && event.time_ms > latest && event.time_ms - latest > params_.max_future_ms) {
-      detail::raise<data_error>(where(index), subject(event, index) + ": event time " +
-                                    std::to_string(event.time_ms) + " ms is more than max_future_ms = " +
-                                    std::to_string(params_.max_future_ms) + " after the latest event (" +
-                                    std::to_string(latest) + " ms)");
+      detail::raise<data_error>(where(index),
+                                subject(event, index) + ": event time " + std::to_string(event.time_ms) +
+                                    " ms is more than max_future_ms = " + std::to_string(params_.max_future_ms) +
+                                    " after the latest event (" + std::to_string(latest) + " ms)");
     }
     std::lock_guard lock(shard.mutex);
     ObserveResult result;
@@ -420,8 +418,8 @@ class EntityStore {
   void load_from(Archive& archive) {
     constexpr std::string_view where = "EntityStore::serialize";
     EntityStoreParams params;
-    archive(params.max_entities, params.shards, params.idle_ttl_ms, params.allowed_lateness_ms,
-            params.max_future_ms, params.window_horizon_ms, params.sketch_k);
+    archive(params.max_entities, params.shards, params.idle_ttl_ms, params.allowed_lateness_ms, params.max_future_ms,
+            params.window_horizon_ms, params.sketch_k);
     try {
       validate(params, where);
     } catch (const invalid_argument& failure) {

@@ -51,9 +51,9 @@ class KllSketch {
   KllSketch() : KllSketch(default_k) {}
   explicit KllSketch(std::uint32_t k) : k_(k) {
     if (k < min_k || k > max_k) {
-      detail::raise<invalid_argument>("KllSketch::KllSketch", "k must be in [" + std::to_string(min_k) + ", " +
-                                                                  std::to_string(max_k) + "], got " +
-                                                                  std::to_string(k));
+      detail::raise<invalid_argument>(
+          "KllSketch::KllSketch",
+          "k must be in [" + std::to_string(min_k) + ", " + std::to_string(max_k) + "], got " + std::to_string(k));
     }
     capacity_ = static_cast<std::uint32_t>(total_capacity());
   }
@@ -125,7 +125,8 @@ class KllSketch {
   void serialize(Archive& archive) {
     std::vector<std::uint32_t> sizes;
     if constexpr (!Archive::is_loading::value) {
-      for (std::size_t h = 0; h < levels_; ++h) sizes.push_back(static_cast<std::uint32_t>(starts_[h + 1] - starts_[h]));
+      for (std::size_t h = 0; h < levels_; ++h)
+        sizes.push_back(static_cast<std::uint32_t>(starts_[h + 1] - starts_[h]));
     }
     archive(k_, n_, coin_, sizes, items_);
     if constexpr (Archive::is_loading::value) {
@@ -139,7 +140,8 @@ class KllSketch {
       std::uint64_t weight = 0;
       for (std::size_t h = 0; h < levels_; ++h) {
         total += sizes[h];
-        if (total > capacity_ + levels_) detail::raise<serialization_error>(where, "more items than the sketch's capacity");
+        if (total > capacity_ + levels_)
+          detail::raise<serialization_error>(where, "more items than the sketch's capacity");
         starts_[h + 1] = static_cast<std::uint16_t>(total);
         weight += static_cast<std::uint64_t>(sizes[h]) << h;
       }
@@ -189,7 +191,8 @@ class KllSketch {
       for (std::size_t i = offset; i < paired; i += 2) items_[write++] = items_[begin + i];
       if (odd == 1) items_[begin] = kept;
       const std::size_t removed = end - write;
-      items_.erase(items_.begin() + static_cast<std::ptrdiff_t>(write), items_.begin() + static_cast<std::ptrdiff_t>(end));
+      items_.erase(items_.begin() + static_cast<std::ptrdiff_t>(write),
+                   items_.begin() + static_cast<std::ptrdiff_t>(end));
       starts_[h + 1] = static_cast<std::uint16_t>(begin + odd);
       for (std::size_t j = h + 2; j <= levels_; ++j) starts_[j] = static_cast<std::uint16_t>(starts_[j] - removed);
       return;

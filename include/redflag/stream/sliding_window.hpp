@@ -153,9 +153,9 @@ class SlidingWindow {
     archive(count);
     if constexpr (Archive::is_loading::value) {
       if (count > Capacity) {
-        detail::raise<serialization_error>("SlidingWindow::serialize",
-                                           "window holds " + std::to_string(count) + " events, capacity is " +
-                                               std::to_string(Capacity));
+        detail::raise<serialization_error>(
+            "SlidingWindow::serialize",
+            "window holds " + std::to_string(count) + " events, capacity is " + std::to_string(Capacity));
       }
       head_ = 0;
       size_ = 0;
@@ -164,8 +164,8 @@ class SlidingWindow {
         WindowEvent event;
         archive(event);
         if (!valid_event_time(event.time_ms)) {
-          detail::raise<serialization_error>("SlidingWindow::serialize",
-                                             "window event time " + std::to_string(event.time_ms) + " ms is out of range");
+          detail::raise<serialization_error>(
+              "SlidingWindow::serialize", "window event time " + std::to_string(event.time_ms) + " ms is out of range");
         }
         if (event.time_ms < previous) {
           detail::raise<serialization_error>("SlidingWindow::serialize", "window events are not in time order");

@@ -111,13 +111,13 @@ inline std::string_view to_string(AnomalyKind kind) {
 // "contextual", "pattern", "collective", "subtle" or "mixed"; anything else
 // throws invalid_argument listing the names.
 inline AnomalyType parse_anomaly_type(std::string_view name) {
-  for (const auto type : {AnomalyType::contextual, AnomalyType::pattern, AnomalyType::collective,
-                          AnomalyType::subtle, AnomalyType::mixed}) {
+  for (const auto type : {AnomalyType::contextual, AnomalyType::pattern, AnomalyType::collective, AnomalyType::subtle,
+                          AnomalyType::mixed}) {
     if (name == to_string(type)) return type;
   }
-  detail::raise<invalid_argument>("parse_anomaly_type",
-                                  "unknown anomaly type \"" + std::string(name) +
-                                      "\" (expected contextual, pattern, collective, subtle or mixed)");
+  detail::raise<invalid_argument>(
+      "parse_anomaly_type",
+      "unknown anomaly type \"" + std::string(name) + "\" (expected contextual, pattern, collective, subtle or mixed)");
 }
 
 // The type a kind belongs to (never mixed).
@@ -156,9 +156,9 @@ struct AnomalyEvent {
 
 template <Scalar T>
 struct InjectedSeries {
-  Matrix<T> series;                   // the input with the events applied
-  std::vector<std::uint8_t> labels;   // per bar: 1 on every bar of an event
-  std::vector<AnomalyEvent> events;   // in order of start
+  Matrix<T> series;                  // the input with the events applied
+  std::vector<std::uint8_t> labels;  // per bar: 1 on every bar of an event
+  std::vector<AnomalyEvent> events;  // in order of start
 
   // labels as the LabelVector the metrics take.
   [[nodiscard]] LabelVector label_vector() const {
@@ -210,182 +210,181 @@ class AnomalyInjector {
     require_parameter(static_cast<int>(params.type) <= static_cast<int>(AnomalyType::mixed), where, "type",
                       "an AnomalyType", static_cast<int>(params.type));
     require_parameter(params.slot_bars >= 1, where, "slot_bars", ">= 1", params.slot_bars);
-    require_parameter(params.event_probability >= 0 && params.event_probability <= 1, where,
-                      "event_probability", "in [0, 1]", params.event_probability);
+    require_parameter(params.event_probability >= 0 && params.event_probability <= 1, where, "event_probability",
+                      "in [0, 1]", params.event_probability);
     require_parameter(std::isfinite(sigma) && sigma > 0, where, "sigma", "positive and finite", sigma);
   }
 
   // sigma = log_return_std(training).
   template <class Derived>
-    requires Scalar<typename Derived::Scalar>
-  AnomalyInjector(const Params& params, const Eigen::MatrixBase<Derived>& training)
-      : AnomalyInjector(params, log_return_std(training)) {}
+    requires Scalar<typename Derived::Scalar> AnomalyInjector(const Params& params,
+                                                              const Eigen::MatrixBase<Derived>& training)
+        : AnomalyInjector(params, log_return_std(training)) {}
 
-  // `series` with events planted (it must pass validate_ohlcv).
-  [[nodiscard]] InjectedSeries<T> inject(const MatrixRef<T>& series) const {
-    validate_ohlcv(series, "AnomalyInjector::inject");
-    InjectedSeries<T> result{series, std::vector<std::uint8_t>(static_cast<std::size_t>(series.rows()), 0), {}};
-    const Index n = series.rows();
-    for (Index slot = 0; slot * params_.slot_bars < n; ++slot) {
-      Random random = Random::stream(params_.random_state, static_cast<std::uint64_t>(slot));
-      const Index slot_start = slot * params_.slot_bars;
-      const Index slot_length = std::min(params_.slot_bars, n - slot_start);
-      // In proportion to the slot's length: with the full probability, a short
-      // last slot would crowd events into the end of the series.
-      const double chance = slot_length == params_.slot_bars
-                                ? params_.event_probability
-                                : params_.event_probability * static_cast<double>(slot_length) /
-                                      static_cast<double>(params_.slot_bars);
-      if (!random.bernoulli(chance)) continue;
-      AnomalyEvent event = draw(random);
-      if (event.length > slot_length) continue;
-      event.start = slot_start + random.uniform_int(slot_length - event.length + 1);
-      apply(event, result.series);
-      std::fill_n(result.labels.begin() + event.start, event.length, std::uint8_t{1});
-      result.events.push_back(event);
-    }
-    return result;
-  }
-
-  [[nodiscard]] const Params& params() const noexcept { return params_; }
-  [[nodiscard]] double sigma() const noexcept { return sigma_; }
-
- private:
-  // A size drawn from [low, high) with a random sign (sign first: the order
-  // of the draws is part of the output).
-  static double signed_size(Random& random, double low, double high) {
-    const double sign = random.bernoulli(0.5) ? 1.0 : -1.0;
-    return sign * random.uniform(low, high);
-  }
-
-  // Kind, length and sizes of one event (start is set by the caller).
-  [[nodiscard]] AnomalyEvent draw(Random& random) const {
-    AnomalyType type = params_.type;
-    if (type == AnomalyType::mixed) type = static_cast<AnomalyType>(random.uniform_int(4));
-    // AnomalyKind lists the kinds grouped by type: contextual from 0 (3
-    // kinds), pattern from 3 (3), collective from 6 (2), subtle from 8 (3).
-    static constexpr std::array<int, 4> first_kind = {0, 3, 6, 8};
-    static constexpr std::array<int, 4> kind_count = {3, 3, 2, 3};
-    const auto t = static_cast<std::size_t>(type);
-    AnomalyEvent e;
-    e.kind = static_cast<AnomalyKind>(first_kind[t] + random.uniform_int(kind_count[t]));
-    switch (e.kind) {
-      case AnomalyKind::volume_surge:
-        e.length = 1;
-        e.volume_factor = random.uniform(3.0, 6.0);
-        break;
-      case AnomalyKind::close_decoupling:
-        e.length = 1;
-        e.magnitude = signed_size(random, 8.0, 15.0);
-        break;
-      case AnomalyKind::range_inversion:
-        e.length = 1;
-        e.magnitude = random.uniform(4.0, 8.0);
-        break;
-      case AnomalyKind::spike:
-        e.length = random.uniform_int(Index{1}, Index{4});
-        e.magnitude = signed_size(random, 6.0, 12.0);
-        break;
-      case AnomalyKind::level_shift:
-        e.length = random.uniform_int(Index{20}, Index{61});
-        e.magnitude = signed_size(random, 6.0, 12.0);
-        break;
-      case AnomalyKind::trend_change:
-        e.length = random.uniform_int(Index{20}, Index{61});
-        e.magnitude = signed_size(random, 0.5, 1.0);
-        break;
-      case AnomalyKind::flash_crash:
-        e.length = 2 * random.uniform_int(Index{3}, Index{11}) + 1;
-        e.magnitude = -random.uniform(15.0, 30.0);
-        e.volume_factor = random.uniform(3.0, 6.0);
-        break;
-      case AnomalyKind::price_jump:
-        e.length = random.uniform_int(Index{10}, Index{31});
-        e.magnitude = signed_size(random, 15.0, 30.0);
-        e.volume_factor = random.uniform(3.0, 6.0);
-        break;
-      case AnomalyKind::subtle_shift:
-        e.length = random.uniform_int(Index{20}, Index{61});
-        e.magnitude = signed_size(random, 1.5, 3.0);
-        break;
-      case AnomalyKind::micro_oscillation:
-        e.length = random.uniform_int(Index{20}, Index{61});
-        e.magnitude = random.uniform(1.5, 3.0);
-        e.period = random.uniform_int(Index{4}, Index{9});
-        break;
-      case AnomalyKind::volume_increase:
-        e.length = random.uniform_int(Index{20}, Index{61});
-        e.volume_factor = random.uniform(1.3, 1.6);
-        break;
-    }
-    return e;
-  }
-
-  // Log price change, in sigma, at bar j of a price-moving event whose bars
-  // all move together.
-  static double deviation(const AnomalyEvent& e, Index j) {
-    const auto m = static_cast<double>(e.length);
-    const auto x = static_cast<double>(j);
-    switch (e.kind) {
-      case AnomalyKind::trend_change: return e.magnitude * std::min(x + 1.0, m - x);
-      case AnomalyKind::flash_crash: {
-        const double h = (m - 1.0) / 2.0;
-        return e.magnitude * (1.0 - std::abs(x - h) / (h + 1.0));
+    // `series` with events planted (it must pass validate_ohlcv).
+    [[nodiscard]] InjectedSeries<T> inject(const MatrixRef<T>& series) const {
+      validate_ohlcv(series, "AnomalyInjector::inject");
+      InjectedSeries<T> result{series, std::vector<std::uint8_t>(static_cast<std::size_t>(series.rows()), 0), {}};
+      const Index n = series.rows();
+      for (Index slot = 0; slot * params_.slot_bars < n; ++slot) {
+        Random random = Random::stream(params_.random_state, static_cast<std::uint64_t>(slot));
+        const Index slot_start = slot * params_.slot_bars;
+        const Index slot_length = std::min(params_.slot_bars, n - slot_start);
+        // In proportion to the slot's length: with the full probability, a short
+        // last slot would crowd events into the end of the series.
+        const double chance =
+            slot_length == params_.slot_bars
+                ? params_.event_probability
+                : params_.event_probability * static_cast<double>(slot_length) / static_cast<double>(params_.slot_bars);
+        if (!random.bernoulli(chance)) continue;
+        AnomalyEvent event = draw(random);
+        if (event.length > slot_length) continue;
+        event.start = slot_start + random.uniform_int(slot_length - event.length + 1);
+        apply(event, result.series);
+        std::fill_n(result.labels.begin() + event.start, event.length, std::uint8_t{1});
+        result.events.push_back(event);
       }
-      case AnomalyKind::micro_oscillation:
-        return e.magnitude * std::cos(2.0 * std::numbers::pi * x / static_cast<double>(e.period));
-      default: return e.magnitude;  // spike, level_shift, price_jump, subtle_shift
+      return result;
     }
-  }
 
-  static double volume_multiplier(const AnomalyEvent& e, Index j) {
-    if (e.kind == AnomalyKind::price_jump) {
-      return 1.0 + (e.volume_factor - 1.0) *
-                       std::exp(-3.0 * static_cast<double>(j) / static_cast<double>(e.length));
+    [[nodiscard]] const Params& params() const noexcept { return params_; }
+    [[nodiscard]] double sigma() const noexcept { return sigma_; }
+
+   private:
+    // A size drawn from [low, high) with a random sign (sign first: the order
+    // of the draws is part of the output).
+    static double signed_size(Random& random, double low, double high) {
+      const double sign = random.bernoulli(0.5) ? 1.0 : -1.0;
+      return sign * random.uniform(low, high);
     }
-    return e.volume_factor;
-  }
 
-  void apply(const AnomalyEvent& e, Matrix<T>& series) const {
-    for (Index j = 0; j < e.length; ++j) {
-      const Index i = e.start + j;
-      double open = static_cast<double>(series(i, ohlcv::open));
-      double high = static_cast<double>(series(i, ohlcv::high));
-      double low = static_cast<double>(series(i, ohlcv::low));
-      double close = static_cast<double>(series(i, ohlcv::close));
+    // Kind, length and sizes of one event (start is set by the caller).
+    [[nodiscard]] AnomalyEvent draw(Random& random) const {
+      AnomalyType type = params_.type;
+      if (type == AnomalyType::mixed) type = static_cast<AnomalyType>(random.uniform_int(4));
+      // AnomalyKind lists the kinds grouped by type: contextual from 0 (3
+      // kinds), pattern from 3 (3), collective from 6 (2), subtle from 8 (3).
+      static constexpr std::array<int, 4> first_kind = {0, 3, 6, 8};
+      static constexpr std::array<int, 4> kind_count = {3, 3, 2, 3};
+      const auto t = static_cast<std::size_t>(type);
+      AnomalyEvent e;
+      e.kind = static_cast<AnomalyKind>(first_kind[t] + random.uniform_int(kind_count[t]));
       switch (e.kind) {
         case AnomalyKind::volume_surge:
-        case AnomalyKind::volume_increase: break;
+          e.length = 1;
+          e.volume_factor = random.uniform(3.0, 6.0);
+          break;
         case AnomalyKind::close_decoupling:
-          close *= std::exp(e.magnitude * sigma_);
-          high = std::max(high, close);
-          low = std::min(low, close);
+          e.length = 1;
+          e.magnitude = signed_size(random, 8.0, 15.0);
           break;
-        case AnomalyKind::range_inversion: {
-          const double middle = std::sqrt(high * low);
-          high = middle * std::exp(-0.5 * e.magnitude * sigma_);
-          low = middle * std::exp(0.5 * e.magnitude * sigma_);
+        case AnomalyKind::range_inversion:
+          e.length = 1;
+          e.magnitude = random.uniform(4.0, 8.0);
           break;
-        }
-        default: {
-          const double factor = std::exp(deviation(e, j) * sigma_);
-          open *= factor;
-          high *= factor;
-          low *= factor;
-          close *= factor;
-        }
+        case AnomalyKind::spike:
+          e.length = random.uniform_int(Index{1}, Index{4});
+          e.magnitude = signed_size(random, 6.0, 12.0);
+          break;
+        case AnomalyKind::level_shift:
+          e.length = random.uniform_int(Index{20}, Index{61});
+          e.magnitude = signed_size(random, 6.0, 12.0);
+          break;
+        case AnomalyKind::trend_change:
+          e.length = random.uniform_int(Index{20}, Index{61});
+          e.magnitude = signed_size(random, 0.5, 1.0);
+          break;
+        case AnomalyKind::flash_crash:
+          e.length = 2 * random.uniform_int(Index{3}, Index{11}) + 1;
+          e.magnitude = -random.uniform(15.0, 30.0);
+          e.volume_factor = random.uniform(3.0, 6.0);
+          break;
+        case AnomalyKind::price_jump:
+          e.length = random.uniform_int(Index{10}, Index{31});
+          e.magnitude = signed_size(random, 15.0, 30.0);
+          e.volume_factor = random.uniform(3.0, 6.0);
+          break;
+        case AnomalyKind::subtle_shift:
+          e.length = random.uniform_int(Index{20}, Index{61});
+          e.magnitude = signed_size(random, 1.5, 3.0);
+          break;
+        case AnomalyKind::micro_oscillation:
+          e.length = random.uniform_int(Index{20}, Index{61});
+          e.magnitude = random.uniform(1.5, 3.0);
+          e.period = random.uniform_int(Index{4}, Index{9});
+          break;
+        case AnomalyKind::volume_increase:
+          e.length = random.uniform_int(Index{20}, Index{61});
+          e.volume_factor = random.uniform(1.3, 1.6);
+          break;
       }
-      series(i, ohlcv::open) = static_cast<T>(open);
-      series(i, ohlcv::high) = static_cast<T>(high);
-      series(i, ohlcv::low) = static_cast<T>(low);
-      series(i, ohlcv::close) = static_cast<T>(close);
-      series(i, ohlcv::volume) =
-          static_cast<T>(static_cast<double>(series(i, ohlcv::volume)) * volume_multiplier(e, j));
+      return e;
     }
-  }
 
-  Params params_;
-  double sigma_;
+    // Log price change, in sigma, at bar j of a price-moving event whose bars
+    // all move together.
+    static double deviation(const AnomalyEvent& e, Index j) {
+      const auto m = static_cast<double>(e.length);
+      const auto x = static_cast<double>(j);
+      switch (e.kind) {
+        case AnomalyKind::trend_change: return e.magnitude * std::min(x + 1.0, m - x);
+        case AnomalyKind::flash_crash: {
+          const double h = (m - 1.0) / 2.0;
+          return e.magnitude * (1.0 - std::abs(x - h) / (h + 1.0));
+        }
+        case AnomalyKind::micro_oscillation:
+          return e.magnitude * std::cos(2.0 * std::numbers::pi * x / static_cast<double>(e.period));
+        default: return e.magnitude;  // spike, level_shift, price_jump, subtle_shift
+      }
+    }
+
+    static double volume_multiplier(const AnomalyEvent& e, Index j) {
+      if (e.kind == AnomalyKind::price_jump) {
+        return 1.0 + (e.volume_factor - 1.0) * std::exp(-3.0 * static_cast<double>(j) / static_cast<double>(e.length));
+      }
+      return e.volume_factor;
+    }
+
+    void apply(const AnomalyEvent& e, Matrix<T>& series) const {
+      for (Index j = 0; j < e.length; ++j) {
+        const Index i = e.start + j;
+        double open = static_cast<double>(series(i, ohlcv::open));
+        double high = static_cast<double>(series(i, ohlcv::high));
+        double low = static_cast<double>(series(i, ohlcv::low));
+        double close = static_cast<double>(series(i, ohlcv::close));
+        switch (e.kind) {
+          case AnomalyKind::volume_surge:
+          case AnomalyKind::volume_increase: break;
+          case AnomalyKind::close_decoupling:
+            close *= std::exp(e.magnitude * sigma_);
+            high = std::max(high, close);
+            low = std::min(low, close);
+            break;
+          case AnomalyKind::range_inversion: {
+            const double middle = std::sqrt(high * low);
+            high = middle * std::exp(-0.5 * e.magnitude * sigma_);
+            low = middle * std::exp(0.5 * e.magnitude * sigma_);
+            break;
+          }
+          default: {
+            const double factor = std::exp(deviation(e, j) * sigma_);
+            open *= factor;
+            high *= factor;
+            low *= factor;
+            close *= factor;
+          }
+        }
+        series(i, ohlcv::open) = static_cast<T>(open);
+        series(i, ohlcv::high) = static_cast<T>(high);
+        series(i, ohlcv::low) = static_cast<T>(low);
+        series(i, ohlcv::close) = static_cast<T>(close);
+        series(i, ohlcv::volume) =
+            static_cast<T>(static_cast<double>(series(i, ohlcv::volume)) * volume_multiplier(e, j));
+      }
+    }
+
+    Params params_;
+    double sigma_;
 };
 
 }  // namespace redflag

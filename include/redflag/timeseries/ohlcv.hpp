@@ -57,8 +57,8 @@ void validate_ohlcv(const Eigen::MatrixBase<Derived>& series, std::string_view w
                                              " (column " + std::to_string(col) + "; prices must be positive)");
       }
       if (col == ohlcv::volume && value < 0) {
-        detail::raise<data_error>(where, bar(row) + " has volume = " + detail::format_number(value) +
-                                             " (column 4; volumes must be >= 0)");
+        detail::raise<data_error>(
+            where, bar(row) + " has volume = " + detail::format_number(value) + " (column 4; volumes must be >= 0)");
       }
     }
     const auto h = series(row, ohlcv::high), l = series(row, ohlcv::low);

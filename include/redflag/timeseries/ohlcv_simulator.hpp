@@ -37,11 +37,11 @@ template <Scalar T>
 class OhlcvSimulator {
  public:
   struct Params {
-    Index bars = 78 * 20;       // length of the series
-    Index bars_per_day = 78;    // bars per trading day (78 five-minute bars)
+    Index bars = 78 * 20;     // length of the series
+    Index bars_per_day = 78;  // bars per trading day (78 five-minute bars)
     double start_price = 100.0;
-    double drift = 0.0;         // mean log return per bar
-    double volatility = 0.001;  // per-bar standard deviation of log returns at mid-day
+    double drift = 0.0;                 // mean log return per bar
+    double volatility = 0.001;          // per-bar standard deviation of log returns at mid-day
     double volatility_amplitude = 1.0;  // sigma at the day's first and last bar = (1 + this) * volatility
     double volume_amplitude = 1.0;      // mean volume there = (1 + this) * base_volume
     double base_volume = 10'000.0;      // mean volume at mid-day

@@ -55,53 +55,52 @@ inline std::vector<Index> window_starts(Index n, Index window, Index stride = 1)
 // One row per window of `series` (see the layout above). Throws data_error on
 // NaN or Inf, naming the timestep.
 template <class Derived>
-  requires Scalar<typename Derived::Scalar>
-Matrix<typename Derived::Scalar> sliding_windows(const Eigen::MatrixBase<Derived>& series, Index window,
-                                                 Index stride = 1) {
-  using T = typename Derived::Scalar;
-  constexpr std::string_view where = "sliding_windows";
-  const Index count = detail::window_count(series.rows(), window, stride, where);
-  if (series.cols() == 0) detail::raise<data_error>(where, "series has no columns");
-  const MatrixRef<T> view(series.derived());
-  detail::require_finite(view, where, "series");
-  const Index features = view.cols();
-  Matrix<T> windows(count, window * features);
-  for (Index k = 0; k < count; ++k) {
-    for (Index t = 0; t < window; ++t) windows.row(k).segment(t * features, features) = view.row(k * stride + t);
+  requires Scalar<typename Derived::Scalar> Matrix<typename Derived::Scalar> sliding_windows(
+      const Eigen::MatrixBase<Derived>& series, Index window, Index stride = 1) {
+    using T = typename Derived::Scalar;
+    constexpr std::string_view where = "sliding_windows";
+    const Index count = detail::window_count(series.rows(), window, stride, where);
+    if (series.cols() == 0) detail::raise<data_error>(where, "series has no columns");
+    const MatrixRef<T> view(series.derived());
+    detail::require_finite(view, where, "series");
+    const Index features = view.cols();
+    Matrix<T> windows(count, window * features);
+    for (Index k = 0; k < count; ++k) {
+      for (Index t = 0; t < window; ++t) windows.row(k).segment(t * features, features) = view.row(k * stride + t);
+    }
+    return windows;
   }
-  return windows;
-}
 
 // 1 for each window holding at least one anomalous timestep (label 1), else 0:
 // a window is anomalous if any of its timesteps is. Labels must be 0 or 1.
 // Accepts any sized random-access range of integers (std::vector<std::uint8_t>,
 // LabelVector, ...); returns the LabelVector the metrics take.
 template <std::ranges::random_access_range Labels>
-  requires std::ranges::sized_range<Labels> && std::integral<std::ranges::range_value_t<Labels>>
-LabelVector window_labels(const Labels& timestep_labels, Index window, Index stride = 1) {
-  constexpr std::string_view where = "window_labels";
-  const auto n = static_cast<Index>(std::ranges::size(timestep_labels));
-  const Index count = detail::window_count(n, window, stride, where);
-  const auto first = std::ranges::begin(timestep_labels);
-  using Difference = std::iter_difference_t<std::ranges::iterator_t<const Labels>>;
-  // Distance from each timestep to the next anomalous one (at or after it),
-  // so each window is answered in O(1).
-  std::vector<Index> next_anomaly(static_cast<std::size_t>(n) + 1, std::numeric_limits<Index>::max());
-  for (Index i = n - 1; i >= 0; --i) {
-    const auto label = first[static_cast<Difference>(i)];
-    if (label != 0 && label != 1) {
-      detail::raise<data_error>(where, "timestep_labels[" + std::to_string(i) + "] = " +
-                                           std::to_string(static_cast<long long>(label)) +
-                                           " is not a binary label (expected 0 or 1)");
+  requires std::ranges::sized_range<Labels> && std::integral<std::ranges::range_value_t<Labels>> LabelVector
+  window_labels(const Labels& timestep_labels, Index window, Index stride = 1) {
+    constexpr std::string_view where = "window_labels";
+    const auto n = static_cast<Index>(std::ranges::size(timestep_labels));
+    const Index count = detail::window_count(n, window, stride, where);
+    const auto first = std::ranges::begin(timestep_labels);
+    using Difference = std::iter_difference_t<std::ranges::iterator_t<const Labels>>;
+    // Distance from each timestep to the next anomalous one (at or after it),
+    // so each window is answered in O(1).
+    std::vector<Index> next_anomaly(static_cast<std::size_t>(n) + 1, std::numeric_limits<Index>::max());
+    for (Index i = n - 1; i >= 0; --i) {
+      const auto label = first[static_cast<Difference>(i)];
+      if (label != 0 && label != 1) {
+        detail::raise<data_error>(where, "timestep_labels[" + std::to_string(i) +
+                                             "] = " + std::to_string(static_cast<long long>(label)) +
+                                             " is not a binary label (expected 0 or 1)");
+      }
+      next_anomaly[static_cast<std::size_t>(i)] = label == 1 ? i : next_anomaly[static_cast<std::size_t>(i) + 1];
     }
-    next_anomaly[static_cast<std::size_t>(i)] = label == 1 ? i : next_anomaly[static_cast<std::size_t>(i) + 1];
+    LabelVector labels(count);
+    for (Index k = 0; k < count; ++k) {
+      labels(k) = next_anomaly[static_cast<std::size_t>(k * stride)] < k * stride + window ? 1 : 0;
+    }
+    return labels;
   }
-  LabelVector labels(count);
-  for (Index k = 0; k < count; ++k) {
-    labels(k) = next_anomaly[static_cast<std::size_t>(k * stride)] < k * stride + window ? 1 : 0;
-  }
-  return labels;
-}
 
 // How timestep_scores combines the scores a timestep gets from the windows
 // that contain it.
@@ -142,92 +141,91 @@ enum class TimestepAggregate {
 // Timesteps in no window (the tail when stride does not divide n - window)
 // get NaN.
 template <class Derived>
-  requires Scalar<typename Derived::Scalar>
-Vector<typename Derived::Scalar> timestep_scores(const Eigen::MatrixBase<Derived>& window_scores, Index n,
-                                                 Index window, Index stride = 1,
-                                                 TimestepAggregate aggregate = TimestepAggregate::mean) {
-  using T = typename Derived::Scalar;
-  constexpr std::string_view where = "timestep_scores";
-  const Index count = detail::window_count(n, window, stride, where);
-  if (window_scores.rows() != count || (window_scores.cols() != 1 && window_scores.cols() != window)) {
-    detail::raise<invalid_argument>(
-        where, "window_scores is " + std::to_string(window_scores.rows()) + " x " +
-                   std::to_string(window_scores.cols()) + ", expected " + std::to_string(count) +
-                   " windows (n = " + std::to_string(n) + ", window = " + std::to_string(window) +
-                   ", stride = " + std::to_string(stride) + ") x 1 score or x " + std::to_string(window) +
-                   " positions");
-  }
-  detail::require_finite(window_scores, where, "window_scores");
-  const bool per_position = window_scores.cols() == window && window > 1;
-  const auto score_at = [&](Index k, Index t) {
-    return static_cast<double>(per_position ? window_scores(k, t) : window_scores(k, 0));
-  };
-  Vector<T> scores = Vector<T>::Constant(n, std::numeric_limits<T>::quiet_NaN());
-  if (aggregate == TimestepAggregate::neighbourhood_min) {
-    if ((window_scores.array() < 0).any()) {
-      detail::raise<invalid_argument>(where, "TimestepAggregate::neighbourhood_min needs non-negative window_scores "
-                                             "(reconstruction errors), got a negative one");
+  requires Scalar<typename Derived::Scalar> Vector<typename Derived::Scalar> timestep_scores(
+      const Eigen::MatrixBase<Derived>& window_scores, Index n, Index window, Index stride = 1,
+      TimestepAggregate aggregate = TimestepAggregate::mean) {
+    using T = typename Derived::Scalar;
+    constexpr std::string_view where = "timestep_scores";
+    const Index count = detail::window_count(n, window, stride, where);
+    if (window_scores.rows() != count || (window_scores.cols() != 1 && window_scores.cols() != window)) {
+      detail::raise<invalid_argument>(
+          where, "window_scores is " + std::to_string(window_scores.rows()) + " x " +
+                     std::to_string(window_scores.cols()) + ", expected " + std::to_string(count) +
+                     " windows (n = " + std::to_string(n) + ", window = " + std::to_string(window) + ", stride = " +
+                     std::to_string(stride) + ") x 1 score or x " + std::to_string(window) + " positions");
     }
-    // prefix[k * (window + 1) + t]: the sum of the squares of window k's
-    // first t scores, so a neighbourhood's mean square costs two lookups.
-    const auto width = static_cast<std::size_t>(window + 1);
-    std::vector<double> prefix(static_cast<std::size_t>(count) * width, 0.0);
-    for (Index k = 0; k < count; ++k) {
-      double* row = prefix.data() + static_cast<std::size_t>(k) * width;
-      for (Index t = 0; t < window; ++t) row[t + 1] = row[t] + score_at(k, t) * score_at(k, t);
-    }
-    constexpr Index radii[] = {1, 10};
-    for (Index i = 0; i < n; ++i) {
-      const Index first = i < window ? 0 : (i - window) / stride + 1;  // windows k with k * stride + window > i
-      const Index last = std::min(i / stride, count - 1);
-      if (first > last) continue;
-      double product = 1.0;
-      for (const Index radius : radii) {
-        double lowest = std::numeric_limits<double>::infinity();
-        for (Index k = first; k <= last; ++k) {
-          const Index at = i - k * stride;
-          // One score per window: every position holds it, any radius gives it.
-          const Index from = per_position ? std::max<Index>(0, at - radius) : 0;
-          const Index to = per_position ? std::min(window - 1, at + radius) : 0;
-          const double* row = prefix.data() + static_cast<std::size_t>(k) * width;
-          lowest = std::min(lowest, (row[to + 1] - row[from]) / static_cast<double>(to - from + 1));
-        }
-        product *= lowest;  // a mean square
+    detail::require_finite(window_scores, where, "window_scores");
+    const bool per_position = window_scores.cols() == window && window > 1;
+    const auto score_at = [&](Index k, Index t) {
+      return static_cast<double>(per_position ? window_scores(k, t) : window_scores(k, 0));
+    };
+    Vector<T> scores = Vector<T>::Constant(n, std::numeric_limits<T>::quiet_NaN());
+    if (aggregate == TimestepAggregate::neighbourhood_min) {
+      if ((window_scores.array() < 0).any()) {
+        detail::raise<invalid_argument>(where,
+                                        "TimestepAggregate::neighbourhood_min needs non-negative window_scores "
+                                        "(reconstruction errors), got a negative one");
       }
-      scores(i) = static_cast<T>(std::sqrt(std::sqrt(product)));
+      // prefix[k * (window + 1) + t]: the sum of the squares of window k's
+      // first t scores, so a neighbourhood's mean square costs two lookups.
+      const auto width = static_cast<std::size_t>(window + 1);
+      std::vector<double> prefix(static_cast<std::size_t>(count) * width, 0.0);
+      for (Index k = 0; k < count; ++k) {
+        double* row = prefix.data() + static_cast<std::size_t>(k) * width;
+        for (Index t = 0; t < window; ++t) row[t + 1] = row[t] + score_at(k, t) * score_at(k, t);
+      }
+      constexpr Index radii[] = {1, 10};
+      for (Index i = 0; i < n; ++i) {
+        const Index first = i < window ? 0 : (i - window) / stride + 1;  // windows k with k * stride + window > i
+        const Index last = std::min(i / stride, count - 1);
+        if (first > last) continue;
+        double product = 1.0;
+        for (const Index radius : radii) {
+          double lowest = std::numeric_limits<double>::infinity();
+          for (Index k = first; k <= last; ++k) {
+            const Index at = i - k * stride;
+            // One score per window: every position holds it, any radius gives it.
+            const Index from = per_position ? std::max<Index>(0, at - radius) : 0;
+            const Index to = per_position ? std::min(window - 1, at + radius) : 0;
+            const double* row = prefix.data() + static_cast<std::size_t>(k) * width;
+            lowest = std::min(lowest, (row[to + 1] - row[from]) / static_cast<double>(to - from + 1));
+          }
+          product *= lowest;  // a mean square
+        }
+        scores(i) = static_cast<T>(std::sqrt(std::sqrt(product)));
+      }
+      return scores;
     }
-    return scores;
-  }
-  if (aggregate == TimestepAggregate::median) {
-    std::vector<std::vector<double>> seen(static_cast<std::size_t>(n));
+    if (aggregate == TimestepAggregate::median) {
+      std::vector<std::vector<double>> seen(static_cast<std::size_t>(n));
+      for (Index k = 0; k < count; ++k) {
+        for (Index t = 0; t < window; ++t) seen[static_cast<std::size_t>(k * stride + t)].push_back(score_at(k, t));
+      }
+      for (Index i = 0; i < n; ++i) {
+        std::vector<double>& values = seen[static_cast<std::size_t>(i)];
+        if (values.empty()) continue;
+        const auto middle = values.begin() + static_cast<std::ptrdiff_t>(values.size() / 2);
+        std::nth_element(values.begin(), middle, values.end());
+        double median = *middle;
+        if (values.size() % 2 == 0) median = 0.5 * (median + *std::max_element(values.begin(), middle));
+        scores(i) = static_cast<T>(median);
+      }
+      return scores;
+    }
+    std::vector<double> sum(static_cast<std::size_t>(n), 0.0);
+    std::vector<Index> covered(static_cast<std::size_t>(n), 0);
     for (Index k = 0; k < count; ++k) {
-      for (Index t = 0; t < window; ++t) seen[static_cast<std::size_t>(k * stride + t)].push_back(score_at(k, t));
+      for (Index t = 0; t < window; ++t) {
+        const auto i = static_cast<std::size_t>(k * stride + t);
+        sum[i] += score_at(k, t);
+        ++covered[i];
+      }
     }
     for (Index i = 0; i < n; ++i) {
-      std::vector<double>& values = seen[static_cast<std::size_t>(i)];
-      if (values.empty()) continue;
-      const auto middle = values.begin() + static_cast<std::ptrdiff_t>(values.size() / 2);
-      std::nth_element(values.begin(), middle, values.end());
-      double median = *middle;
-      if (values.size() % 2 == 0) median = 0.5 * (median + *std::max_element(values.begin(), middle));
-      scores(i) = static_cast<T>(median);
+      const auto c = covered[static_cast<std::size_t>(i)];
+      if (c != 0) scores(i) = static_cast<T>(sum[static_cast<std::size_t>(i)] / static_cast<double>(c));
     }
     return scores;
   }
-  std::vector<double> sum(static_cast<std::size_t>(n), 0.0);
-  std::vector<Index> covered(static_cast<std::size_t>(n), 0);
-  for (Index k = 0; k < count; ++k) {
-    for (Index t = 0; t < window; ++t) {
-      const auto i = static_cast<std::size_t>(k * stride + t);
-      sum[i] += score_at(k, t);
-      ++covered[i];
-    }
-  }
-  for (Index i = 0; i < n; ++i) {
-    const auto c = covered[static_cast<std::size_t>(i)];
-    if (c != 0) scores(i) = static_cast<T>(sum[static_cast<std::size_t>(i)] / static_cast<double>(c));
-  }
-  return scores;
-}
 
 }  // namespace redflag

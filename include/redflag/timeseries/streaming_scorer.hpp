@@ -48,8 +48,8 @@ class StreamingWindowScorer {
   using T = typename Model::scalar_type;
 
   struct Score {
-    Index bar = 0;      // 0-based index of the newest bar: the window is bars bar - window + 1 .. bar
-    T score = T(0);     // the window's anomaly_score
+    Index bar = 0;         // 0-based index of the newest bar: the window is bars bar - window + 1 .. bar
+    T score = T(0);        // the window's anomaly_score
     bool anomaly = false;  // score >= the model's threshold
   };
 

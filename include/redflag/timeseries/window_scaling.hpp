@@ -63,14 +63,13 @@ class WindowScaler {
   WindowScaler& fit(const MatrixRef<T>& windows, Index features) {
     constexpr std::string_view where = "WindowScaler::fit";
     detail::require_parameter(features >= 1, where, "features", ">= 1", features);
-    check_params(params_, features, [&](const std::string& what) {
-      detail::raise<invalid_argument>(where, what);
-    });
+    check_params(params_, features, [&](const std::string& what) { detail::raise<invalid_argument>(where, what); });
     if (windows.rows() == 0) detail::raise<data_error>(where, "windows is empty (0 rows)");
     if (windows.cols() < features || windows.cols() % features != 0) {
-      detail::raise<invalid_argument>(where, "windows must have window * features columns, a positive multiple of "
-                                             "features = " + std::to_string(features) + ", got " +
-                                                 std::to_string(windows.cols()));
+      detail::raise<invalid_argument>(where,
+                                      "windows must have window * features columns, a positive multiple of "
+                                      "features = " +
+                                          std::to_string(features) + ", got " + std::to_string(windows.cols()));
     }
     const Index window = windows.cols() / features;
     const auto cells = static_cast<std::size_t>(windows.cols());
@@ -101,8 +100,8 @@ class WindowScaler {
       // scikit-learn's test for a column indistinguishable from constant.
       scale[f] = var <= count * eps * var + mean_error * mean_error ? 1.0 : std::sqrt(var);
       if (!std::isfinite(mean[f]) || !std::isfinite(scale[f])) {
-        detail::raise<data_error>(where, "feature " + std::to_string(f) +
-                                             " overflows after scaling (mean or variance is not finite)");
+        detail::raise<data_error>(
+            where, "feature " + std::to_string(f) + " overflows after scaling (mean or variance is not finite)");
       }
     }
     window_ = window;
@@ -133,9 +132,9 @@ class WindowScaler {
     require_fitted(where);
     const auto cells = static_cast<std::size_t>(window_ * features_);
     if (window.size() != cells || out.size() != cells) {
-      detail::raise<invalid_argument>(where, "window and out must hold window * features = " +
-                                                 std::to_string(cells) + " values, got " +
-                                                 std::to_string(window.size()) + " and " + std::to_string(out.size()));
+      detail::raise<invalid_argument>(where, "window and out must hold window * features = " + std::to_string(cells) +
+                                                 " values, got " + std::to_string(window.size()) + " and " +
+                                                 std::to_string(out.size()));
     }
     apply(window, out, where, 0);
   }
@@ -217,13 +216,14 @@ class WindowScaler {
         }
         if (!need.empty()) {
           detail::raise<data_error>(where, "window " + std::to_string(row) + " has " + detail::format_number(value) +
-                                               " at position " + std::to_string(t) + ", feature " +
-                                               std::to_string(f) + " (" + std::string(need) + ")");
+                                               " at position " + std::to_string(t) + ", feature " + std::to_string(f) +
+                                               " (" + std::string(need) + ")");
         }
       }
     }
-    const double log_first =
-        params_.price_columns.empty() ? 0.0 : std::log(static_cast<double>(in[static_cast<std::size_t>(params_.anchor_column)]));
+    const double log_first = params_.price_columns.empty()
+                                 ? 0.0
+                                 : std::log(static_cast<double>(in[static_cast<std::size_t>(params_.anchor_column)]));
     for (std::size_t f = 0; f < F; ++f) {
       if (is_in(params_.price_columns, f)) {
         for (std::size_t t = 0; t < W; ++t) emit(t * F + f, std::log(static_cast<double>(in[t * F + f])) - log_first);
@@ -257,9 +257,7 @@ class WindowScaler {
   }
 
   void validate_loaded() const {
-    const auto fail = [](const std::string& what) {
-      throw serialization_error("redflag::load: WindowScaler " + what);
-    };
+    const auto fail = [](const std::string& what) { throw serialization_error("redflag::load: WindowScaler " + what); };
     if (window_ == 0 && features_ == 0 && mean_.empty() && scale_.empty()) return;  // saved before fit
     if (window_ < 1 || features_ < 1 || features_ > (std::numeric_limits<Index>::max() / window_)) {
       fail("has window " + std::to_string(window_) + " and features " + std::to_string(features_) +

@@ -21,7 +21,7 @@ struct Transaction {
   std::string id;
   std::string entity;  // user, card or account the state is kept for
   double amount = 0.0;
-  std::string currency;        // ISO 4217 code, e.g. "EUR"
+  std::string currency;           // ISO 4217 code, e.g. "EUR"
   std::int64_t timestamp_ms = 0;  // milliseconds since the Unix epoch, UTC
   // Offset of the entity's local time from UTC, for hour-of-day rules and
   // features ("02:00-05:00 local time").
@@ -75,8 +75,8 @@ inline EntityEvent to_entity_event(const Transaction& txn,
   const std::string_view currency = txn.currency;
   if (std::none_of(currencies.begin(), currencies.end(), [&](std::string_view c) {
         // Codes are three letters: compare them inline rather than through memcmp.
-        return c.size() == currency.size() && (c.size() != 3 || (c[0] == currency[0] && c[1] == currency[1] &&
-                                                                 c[2] == currency[2])) &&
+        return c.size() == currency.size() &&
+               (c.size() != 3 || (c[0] == currency[0] && c[1] == currency[1] && c[2] == currency[2])) &&
                (c.size() == 3 || c == currency);
       })) {
     fail("unknown currency '" + txn.currency + "'");

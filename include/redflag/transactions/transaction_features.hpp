@@ -83,13 +83,19 @@ double histogram_deviation(const std::array<std::uint32_t, N>& histogram, int bi
 
 struct LogAmount {
   static constexpr std::size_t width = 1;
-  [[nodiscard]] std::array<FeatureColumn, 1> columns() const { return {{{"log_amount", ColumnKind::numeric, {.text = "amount {value}", .digits = 2, .inverse = undo_log1p}}}}; }
+  [[nodiscard]] std::array<FeatureColumn, 1> columns() const {
+    return {{{"log_amount", ColumnKind::numeric, {.text = "amount {value}", .digits = 2, .inverse = undo_log1p}}}};
+  }
   void extract(const TransactionContext& c, std::span<double, 1> out) const { out[0] = std::log1p(c.record.amount); }
 };
 
 struct AmountZscore {
   static constexpr std::size_t width = 1;
-  [[nodiscard]] std::array<FeatureColumn, 1> columns() const { return {{{"amount_zscore", ColumnKind::numeric, {.text = "amount {value} standard deviations from this user's average", .digits = 1}}}}; }
+  [[nodiscard]] std::array<FeatureColumn, 1> columns() const {
+    return {{{"amount_zscore",
+              ColumnKind::numeric,
+              {.text = "amount {value} standard deviations from this user's average", .digits = 1}}}};
+  }
   void extract(const TransactionContext& c, std::span<double, 1> out) const {
     const BehaviourProfile& p = c.before.profile;
     if (p.count() < 2) {
@@ -103,7 +109,9 @@ struct AmountZscore {
 
 struct AmountPercentile {
   static constexpr std::size_t width = 1;
-  [[nodiscard]] std::array<FeatureColumn, 1> columns() const { return {{{"amount_percentile", ColumnKind::numeric, {.format = detail::phrase_percentile}}}}; }
+  [[nodiscard]] std::array<FeatureColumn, 1> columns() const {
+    return {{{"amount_percentile", ColumnKind::numeric, {.format = detail::phrase_percentile}}}};
+  }
   void extract(const TransactionContext& c, std::span<double, 1> out) const {
     out[0] = c.before.profile.empty() ? 0.5 : c.before.profile.value_rank(c.record.amount);
   }
@@ -112,7 +120,11 @@ struct AmountPercentile {
 struct VelocityRatio {
   static constexpr std::size_t width = 1;
   std::int64_t window_ms = TransactionFeatureParams{}.velocity_window_ms;
-  [[nodiscard]] std::array<FeatureColumn, 1> columns() const { return {{{"velocity_ratio", ColumnKind::numeric, {.text = "{value}x this user's usual transaction rate", .digits = 1}}}}; }
+  [[nodiscard]] std::array<FeatureColumn, 1> columns() const {
+    return {{{"velocity_ratio",
+              ColumnKind::numeric,
+              {.text = "{value}x this user's usual transaction rate", .digits = 1}}}};
+  }
   void extract(const TransactionContext& c, std::span<double, 1> out) const {
     const BehaviourProfile& p = c.before.profile;
     const double recent = static_cast<double>(c.before.recent.count(c.event.time_ms, window_ms));
@@ -125,7 +137,9 @@ struct VelocityRatio {
 
 struct HourDeviation {
   static constexpr std::size_t width = 1;
-  [[nodiscard]] std::array<FeatureColumn, 1> columns() const { return {{{"hour_deviation", ColumnKind::numeric, {.text = "unusual hour for this user"}}}}; }
+  [[nodiscard]] std::array<FeatureColumn, 1> columns() const {
+    return {{{"hour_deviation", ColumnKind::numeric, {.text = "unusual hour for this user"}}}};
+  }
   void extract(const TransactionContext& c, std::span<double, 1> out) const {
     out[0] = detail::histogram_deviation(c.before.profile.hour_histogram(), c.event.local_hour);
   }
@@ -133,7 +147,9 @@ struct HourDeviation {
 
 struct DayDeviation {
   static constexpr std::size_t width = 1;
-  [[nodiscard]] std::array<FeatureColumn, 1> columns() const { return {{{"day_deviation", ColumnKind::numeric, {.text = "unusual weekday for this user"}}}}; }
+  [[nodiscard]] std::array<FeatureColumn, 1> columns() const {
+    return {{{"day_deviation", ColumnKind::numeric, {.text = "unusual weekday for this user"}}}};
+  }
   void extract(const TransactionContext& c, std::span<double, 1> out) const {
     out[0] = detail::histogram_deviation(c.before.profile.weekday_histogram(), c.event.local_weekday);
   }
@@ -142,7 +158,11 @@ struct DayDeviation {
 struct TimeSinceLast {
   static constexpr std::size_t width = 1;
   double no_history_seconds = TransactionFeatureParams{}.no_history_seconds;
-  [[nodiscard]] std::array<FeatureColumn, 1> columns() const { return {{{"time_since_last", ColumnKind::numeric, {.text = "{value} s since the previous transaction", .digits = 0, .inverse = undo_log1p}}}}; }
+  [[nodiscard]] std::array<FeatureColumn, 1> columns() const {
+    return {{{"time_since_last",
+              ColumnKind::numeric,
+              {.text = "{value} s since the previous transaction", .digits = 0, .inverse = undo_log1p}}}};
+  }
   void extract(const TransactionContext& c, std::span<double, 1> out) const {
     out[0] = std::log1p(seconds_since_last(c));
   }
@@ -153,7 +173,9 @@ struct TimeSinceLast {
 
 struct MerchantFamiliarity {
   static constexpr std::size_t width = 1;
-  [[nodiscard]] std::array<FeatureColumn, 1> columns() const { return {{{"merchant_familiarity", ColumnKind::numeric, {.format = detail::phrase_familiarity}}}}; }
+  [[nodiscard]] std::array<FeatureColumn, 1> columns() const {
+    return {{{"merchant_familiarity", ColumnKind::numeric, {.format = detail::phrase_familiarity}}}};
+  }
   void extract(const TransactionContext& c, std::span<double, 1> out) const {
     const BehaviourProfile& p = c.before.profile;
     out[0] = p.empty() || c.event.counterparty == 0
@@ -165,7 +187,9 @@ struct MerchantFamiliarity {
 struct IsNewUser {
   static constexpr std::size_t width = 1;
   std::uint64_t new_user_events = TransactionFeatureParams{}.new_user_events;
-  [[nodiscard]] std::array<FeatureColumn, 1> columns() const { return {{{"is_new_user", ColumnKind::numeric, {.format = detail::phrase_new_user}}}}; }
+  [[nodiscard]] std::array<FeatureColumn, 1> columns() const {
+    return {{{"is_new_user", ColumnKind::numeric, {.format = detail::phrase_new_user}}}};
+  }
   void extract(const TransactionContext& c, std::span<double, 1> out) const {
     out[0] = c.before.profile.count() < new_user_events ? 1.0 : 0.0;
   }
@@ -174,7 +198,9 @@ struct IsNewUser {
 struct GlobalAmountFlag {
   static constexpr std::size_t width = 1;
   double threshold = TransactionFeatureParams{}.global_amount_threshold;
-  [[nodiscard]] std::array<FeatureColumn, 1> columns() const { return {{{"global_amount_flag", ColumnKind::numeric, {.format = detail::phrase_global_flag}}}}; }
+  [[nodiscard]] std::array<FeatureColumn, 1> columns() const {
+    return {{{"global_amount_flag", ColumnKind::numeric, {.format = detail::phrase_global_flag}}}};
+  }
   void extract(const TransactionContext& c, std::span<double, 1> out) const {
     out[0] = c.record.amount > threshold ? 1.0 : 0.0;
   }
@@ -210,10 +236,9 @@ template <class Set>
 std::size_t featurize(std::span<const Transaction> transactions, EntityStore& store, Set& features,
                       Eigen::Ref<Matrix<double>> out) {
   if (out.rows() != static_cast<Index>(transactions.size()) || out.cols() != static_cast<Index>(Set::width)) {
-    detail::raise<invalid_argument>("featurize", "output is " + std::to_string(out.rows()) + " x " +
-                                                     std::to_string(out.cols()) + ", expected " +
-                                                     std::to_string(transactions.size()) + " x " +
-                                                     std::to_string(Set::width));
+    detail::raise<invalid_argument>(
+        "featurize", "output is " + std::to_string(out.rows()) + " x " + std::to_string(out.cols()) + ", expected " +
+                         std::to_string(transactions.size()) + " x " + std::to_string(Set::width));
   }
   std::size_t late = 0;
   for (std::size_t i = 0; i < transactions.size(); ++i) {

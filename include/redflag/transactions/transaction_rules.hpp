@@ -52,8 +52,8 @@ inline RulesEngine transaction_rules(const TransactionRuleFeatures& columns = ma
   using rules::column;
   RulesEngine engine(columns);
   engine.add({"HIGH_AMOUNT", Severity::high, 0.5, column("amount") > 10'000.0});
-  engine.add({"VELOCITY_MULTI_CITY", Severity::critical, 0.7,
-              column("transactions_60s") > 3 && column("cities_60s") >= 2});
+  engine.add(
+      {"VELOCITY_MULTI_CITY", Severity::critical, 0.7, column("transactions_60s") > 3 && column("cities_60s") >= 2});
   engine.add({"UNUSUAL_HOUR", Severity::low, 0.15, column("local_hour").between(2, 5)});
   return engine;
 }

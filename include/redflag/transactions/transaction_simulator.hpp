@@ -48,7 +48,7 @@ inline std::string_view to_string(FraudPattern pattern) {
 struct SimulatorParams {
   std::size_t users = 1'000;
   std::size_t transactions = 100'000;
-  double fraud_rate = 0.01;  // fraction of transactions that belong to a fraud incident
+  double fraud_rate = 0.01;                   // fraction of transactions that belong to a fraud incident
   std::int64_t start_ms = 1'700'006'400'000;  // 2023-11-15 00:00 UTC
   int days = 30;
   std::size_t cities = 200;
@@ -89,7 +89,8 @@ class TransactionSimulator {
     const std::vector<User> users = make_users(random);
     std::vector<Draft> drafts;
     drafts.reserve(params_.transactions + 16);
-    const auto fraud_target = static_cast<std::size_t>(std::llround(params_.fraud_rate * static_cast<double>(params_.transactions)));
+    const auto fraud_target =
+        static_cast<std::size_t>(std::llround(params_.fraud_rate * static_cast<double>(params_.transactions)));
     const std::size_t normal_count = params_.transactions - fraud_target;
     for (std::size_t i = 0; i < normal_count; ++i) {
       const std::size_t u = random.uniform_int(users.size());
@@ -189,8 +190,9 @@ class TransactionSimulator {
   std::size_t new_merchant(const User& user, Random& random) const {
     while (true) {
       const std::size_t m = random.uniform_int(params_.merchants);
-      if (std::find(user.favourites.begin(), user.favourites.begin() + static_cast<std::ptrdiff_t>(user.favourite_count), m) ==
-          user.favourites.begin() + static_cast<std::ptrdiff_t>(user.favourite_count)) {
+      if (std::find(user.favourites.begin(),
+                    user.favourites.begin() + static_cast<std::ptrdiff_t>(user.favourite_count),
+                    m) == user.favourites.begin() + static_cast<std::ptrdiff_t>(user.favourite_count)) {
         return m;
       }
     }

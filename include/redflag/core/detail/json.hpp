@@ -146,9 +146,7 @@ class Parser {
     switch (peek()) {
       case '{': return object(out, depth + 1);
       case '[': return array(out, depth + 1);
-      case '"':
-        out.kind_ = Kind::string;
-        return string(out.text_);
+      case '"': out.kind_ = Kind::string; return string(out.text_);
       case 't':
       case 'f':
       case 'n':

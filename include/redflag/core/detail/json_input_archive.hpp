@@ -46,7 +46,8 @@ class JsonInputArchive : public cereal::InputArchive<JsonInputArchive>, public c
     search();
     const json::Value& node = current("an object or an array");
     if (!node.is(json::Kind::object) && !node.is(json::Kind::array)) {
-      fail(current_path(), std::string("expected an object or an array, found ") + std::string(json::kind_name(node.kind())));
+      fail(current_path(),
+           std::string("expected an object or an array, found ") + std::string(json::kind_name(node.kind())));
     }
     std::string path = current_path();
     levels_.push_back({&node, 0, std::move(path)});
@@ -145,7 +146,8 @@ class JsonInputArchive : public cereal::InputArchive<JsonInputArchive>, public c
     next_name_ = nullptr;
     if (name == nullptr) return;
     Level& level = levels_.back();
-    if (!level.node->is(json::Kind::object)) fail(level.path, std::string("expected an object with member '") + name + "'");
+    if (!level.node->is(json::Kind::object))
+      fail(level.path, std::string("expected an object with member '") + name + "'");
     const auto& keys = level.node->keys();
     if (level.index < keys.size() && keys[level.index] == name) return;
     for (std::size_t i = 0; i < keys.size(); ++i) {
@@ -168,8 +170,8 @@ class JsonInputArchive : public cereal::InputArchive<JsonInputArchive>, public c
   const json::Value& current(std::string_view expected) const {
     const Level& level = levels_.back();
     if (level.index >= level.node->size()) {
-      fail(level.path, "has " + std::to_string(level.node->size()) + " entries, expected " + std::string(expected) +
-                           " after them");
+      fail(level.path,
+           "has " + std::to_string(level.node->size()) + " entries, expected " + std::string(expected) + " after them");
     }
     return level.node->items()[level.index];
   }
@@ -211,14 +213,10 @@ inline constexpr bool opens_json_node =
 
 template <class T>
   requires opens_json_node<T>
-void prologue(JsonInputArchive& archive, const T&) {
-  archive.startNode();
-}
+void prologue(JsonInputArchive& archive, const T&) { archive.startNode(); }
 template <class T>
   requires opens_json_node<T>
-void epilogue(JsonInputArchive& archive, const T&) {
-  archive.finishNode();
-}
+void epilogue(JsonInputArchive& archive, const T&) { archive.finishNode(); }
 
 template <class T>
   requires std::is_arithmetic_v<T>
@@ -240,9 +238,7 @@ void CEREAL_LOAD_FUNCTION_NAME(JsonInputArchive& archive, cereal::NameValuePair<
 
 template <class T>
   requires std::is_arithmetic_v<T>
-void CEREAL_LOAD_FUNCTION_NAME(JsonInputArchive& archive, T& value) {
-  archive.loadValue(value);
-}
+void CEREAL_LOAD_FUNCTION_NAME(JsonInputArchive& archive, T& value) { archive.loadValue(value); }
 
 inline void CEREAL_LOAD_FUNCTION_NAME(JsonInputArchive& archive, std::string& value) { archive.loadValue(value); }
 

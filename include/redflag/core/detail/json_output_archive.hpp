@@ -101,7 +101,7 @@ class JsonOutputArchive : public cereal::OutputArchive<JsonOutputArchive>, publi
   enum class Node { unopened_object, object, unopened_array, array };
   struct Level {
     Node state;
-    std::size_t unnamed;  // "valueN" names given so far
+    std::size_t unnamed;      // "valueN" names given so far
     std::size_t written = 0;  // members or elements written
   };
 
@@ -195,8 +195,8 @@ class JsonOutputArchive : public cereal::OutputArchive<JsonOutputArchive>, publi
       return;
     }
     char scientific[32];
-    const auto result = std::to_chars(scientific, scientific + sizeof scientific, std::abs(value),
-                                      std::chars_format::scientific);
+    const auto result =
+        std::to_chars(scientific, scientific + sizeof scientific, std::abs(value), std::chars_format::scientific);
     const std::string_view text(scientific, static_cast<std::size_t>(result.ptr - scientific));
     const std::size_t e = text.find('e');
     std::string digits(1, text[0]);
@@ -229,8 +229,8 @@ class JsonOutputArchive : public cereal::OutputArchive<JsonOutputArchive>, publi
   }
 
   std::ostream& out_;
-  std::vector<Level> nodes_;        // cereal's node states, one per started node
-  std::vector<Level> containers_;   // the open JSON objects and arrays
+  std::vector<Level> nodes_;       // cereal's node states, one per started node
+  std::vector<Level> containers_;  // the open JSON objects and arrays
   std::string buffer_;
   const char* next_name_ = nullptr;
   bool value_follows_name_ = false;
@@ -263,20 +263,14 @@ inline constexpr bool writes_json_node =
 
 template <class T>
   requires writes_json_node<T>
-void prologue(JsonOutputArchive& archive, const T&) {
-  archive.startNode();
-}
+void prologue(JsonOutputArchive& archive, const T&) { archive.startNode(); }
 template <class T>
   requires writes_json_node<T>
-void epilogue(JsonOutputArchive& archive, const T&) {
-  archive.finishNode();
-}
+void epilogue(JsonOutputArchive& archive, const T&) { archive.finishNode(); }
 
 template <class T>
   requires std::is_arithmetic_v<T>
-void prologue(JsonOutputArchive& archive, const T&) {
-  archive.writeName();
-}
+void prologue(JsonOutputArchive& archive, const T&) { archive.writeName(); }
 template <class T>
   requires std::is_arithmetic_v<T>
 void epilogue(JsonOutputArchive&, const T&) {}
@@ -298,9 +292,7 @@ void CEREAL_SAVE_FUNCTION_NAME(JsonOutputArchive& archive, const cereal::NameVal
 
 template <class T>
   requires std::is_arithmetic_v<T>
-void CEREAL_SAVE_FUNCTION_NAME(JsonOutputArchive& archive, const T& value) {
-  archive.saveValue(value);
-}
+void CEREAL_SAVE_FUNCTION_NAME(JsonOutputArchive& archive, const T& value) { archive.saveValue(value); }
 
 inline void CEREAL_SAVE_FUNCTION_NAME(JsonOutputArchive& archive, const std::nullptr_t& value) {
   archive.saveValue(value);

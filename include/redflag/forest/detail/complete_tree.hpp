@@ -134,16 +134,14 @@ class CompleteTrees {
   // payload[r] = the leaf of each of the `count` rows at X (`stride` values
   // apart) in tree t. stride * 16 must fit an int32 (the vector walk's lane
   // offsets).
-  void leaves(std::size_t t, const T* X, std::size_t stride, std::size_t count, std::uint32_t* payload) const
-    requires std::is_same_v<Leaf, std::uint32_t>
-  {
+  void leaves(std::size_t t, const T* X, std::size_t stride, std::size_t count,
+              std::uint32_t* payload) const requires std::is_same_v<Leaf, std::uint32_t> {
     visit_leaves<false>(t, X, stride, count, payload);
   }
 
   // sum[r] += the leaf value of each of the `count` rows at X in tree t.
-  void add_leaves(std::size_t t, const T* X, std::size_t stride, std::size_t count, double* sum) const
-    requires std::is_same_v<Leaf, double>
-  {
+  void add_leaves(std::size_t t, const T* X, std::size_t stride, std::size_t count,
+                  double* sum) const requires std::is_same_v<Leaf, double> {
     visit_leaves<true>(t, X, stride, count, sum);
   }
 
@@ -230,7 +228,8 @@ class CompleteTrees {
       const __m512d value_6 = _mm512_loadu_pd(value + 48);
       const __m512d value_7 = _mm512_loadu_pd(value + 56);
       const __m256i bit_4 = _mm256_set1_epi32(16);
-      const __m256i lane = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(static_cast<std::int32_t>(stride)));
+      const __m256i lane = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+                                              _mm256_set1_epi32(static_cast<std::int32_t>(stride)));
       const __m256i one = _mm256_set1_epi32(1);
       for (std::size_t r = 0; r < count; r += vector_rows) {
         __m256i at[vectors];
@@ -254,11 +253,12 @@ class CompleteTrees {
               split_value = _mm512_mask_blend_pd(upper, _mm512_permutex2var_pd(value_4, index_64, value_5),
                                                  _mm512_permutex2var_pd(value_6, index_64, value_7));
             } else {
-              split_feature = _mm256_and_si256(_mm256_i32gather_epi32(reinterpret_cast<const int*>(feature), at[v], 2), low_16);
+              split_feature =
+                  _mm256_and_si256(_mm256_i32gather_epi32(reinterpret_cast<const int*>(feature), at[v], 2), low_16);
               split_value = _mm512_mask_i32gather_pd(_mm512_setzero_pd(), all_8, at[v], value, 8);
             }
-            const __m512d x =
-                _mm512_mask_i32gather_pd(_mm512_setzero_pd(), all_8, _mm256_add_epi32(lane, split_feature), X + (r + 8 * v) * stride, 8);
+            const __m512d x = _mm512_mask_i32gather_pd(
+                _mm512_setzero_pd(), all_8, _mm256_add_epi32(lane, split_feature), X + (r + 8 * v) * stride, 8);
             const __mmask8 right = _mm512_cmp_pd_mask(split_value, x, _CMP_LT_OQ);  // x > value, false for NaN
             const __m256i twice = _mm256_add_epi32(at[v], at[v]);
             at[v] = _mm256_mask_add_epi32(twice, right, twice, one);
@@ -268,9 +268,11 @@ class CompleteTrees {
           const __m256i slot = _mm256_sub_epi32(at[v], width);
           if constexpr (std::is_same_v<Leaf, double>) {
             double* sum = out + r + 8 * v;
-            _mm512_storeu_pd(sum, _mm512_add_pd(_mm512_loadu_pd(sum), _mm512_mask_i32gather_pd(_mm512_setzero_pd(), all_8, slot, bottom, 8)));
+            _mm512_storeu_pd(sum, _mm512_add_pd(_mm512_loadu_pd(sum),
+                                                _mm512_mask_i32gather_pd(_mm512_setzero_pd(), all_8, slot, bottom, 8)));
           } else {
-            _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + r + 8 * v), _mm256_i32gather_epi32(reinterpret_cast<const int*>(bottom), slot, 4));
+            _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + r + 8 * v),
+                                _mm256_i32gather_epi32(reinterpret_cast<const int*>(bottom), slot, 4));
           }
         }
       }
@@ -290,8 +292,8 @@ class CompleteTrees {
       const __m512 value_64 = _mm512_loadu_ps(value + 64), value_80 = _mm512_loadu_ps(value + 80);
       const __m512 value_96 = _mm512_loadu_ps(value + 96), value_112 = _mm512_loadu_ps(value + 112);
       const __m512i bit_5 = _mm512_set1_epi32(32);
-      const __m512i lane = _mm512_mullo_epi32(
-          _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32(static_cast<std::int32_t>(stride)));
+      const __m512i lane = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                              _mm512_set1_epi32(static_cast<std::int32_t>(stride)));
       const __m512i one = _mm512_set1_epi32(1);
       for (std::size_t r = 0; r < count; r += vector_rows) {
         __m512i at[vectors];
@@ -302,7 +304,8 @@ class CompleteTrees {
             __m512 split_value;
             if (level < 5) {
               split_feature = _mm512_maskz_permutexvar_epi32(all_16, at[v], level < 4 ? feature_low : feature_high);
-              split_value = level < 4 ? _mm512_maskz_permutexvar_ps(all_16, at[v], value_0) : _mm512_maskz_permutexvar_ps(all_16, at[v], value_1);
+              split_value = level < 4 ? _mm512_maskz_permutexvar_ps(all_16, at[v], value_0)
+                                      : _mm512_maskz_permutexvar_ps(all_16, at[v], value_1);
             } else if (level == 5) {  // slots 32-63: two tables of 16
               split_feature = _mm512_permutex2var_epi32(feature_32, at[v], feature_48);
               split_value = _mm512_permutex2var_ps(value_32, at[v], value_48);
@@ -313,10 +316,12 @@ class CompleteTrees {
               split_value = _mm512_mask_blend_ps(upper, _mm512_permutex2var_ps(value_64, at[v], value_80),
                                                  _mm512_permutex2var_ps(value_96, at[v], value_112));
             } else {
-              split_feature = _mm512_and_si512(_mm512_mask_i32gather_epi32(_mm512_setzero_si512(), all_16, at[v], feature, 2), low_16);
+              split_feature = _mm512_and_si512(
+                  _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), all_16, at[v], feature, 2), low_16);
               split_value = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), all_16, at[v], value, 4);
             }
-            const __m512 x = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), all_16, _mm512_add_epi32(lane, split_feature), X + (r + 16 * v) * stride, 4);
+            const __m512 x = _mm512_mask_i32gather_ps(
+                _mm512_setzero_ps(), all_16, _mm512_add_epi32(lane, split_feature), X + (r + 16 * v) * stride, 4);
             const __mmask16 right = _mm512_cmp_ps_mask(split_value, x, _CMP_LT_OQ);  // x > value, false for NaN
             const __m512i twice = _mm512_add_epi32(at[v], at[v]);
             at[v] = _mm512_mask_add_epi32(twice, right, twice, one);
@@ -328,10 +333,14 @@ class CompleteTrees {
             double* sum = out + r + 16 * v;
             const __m256i low = _mm512_maskz_extracti64x4_epi64(all_8, slot, 0);
             const __m256i high = _mm512_maskz_extracti64x4_epi64(all_8, slot, 1);
-            _mm512_storeu_pd(sum, _mm512_add_pd(_mm512_loadu_pd(sum), _mm512_mask_i32gather_pd(_mm512_setzero_pd(), all_8, low, bottom, 8)));
-            _mm512_storeu_pd(sum + 8, _mm512_add_pd(_mm512_loadu_pd(sum + 8), _mm512_mask_i32gather_pd(_mm512_setzero_pd(), all_8, high, bottom, 8)));
+            _mm512_storeu_pd(sum, _mm512_add_pd(_mm512_loadu_pd(sum),
+                                                _mm512_mask_i32gather_pd(_mm512_setzero_pd(), all_8, low, bottom, 8)));
+            _mm512_storeu_pd(sum + 8,
+                             _mm512_add_pd(_mm512_loadu_pd(sum + 8),
+                                           _mm512_mask_i32gather_pd(_mm512_setzero_pd(), all_8, high, bottom, 8)));
           } else {
-            _mm512_storeu_si512(out + r + 16 * v, _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), all_16, slot, bottom, 4));
+            _mm512_storeu_si512(out + r + 16 * v,
+                                _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), all_16, slot, bottom, 4));
           }
         }
       }

@@ -55,11 +55,11 @@ struct ClassTreeSettings {
 // One tree as the builder returns it; child indices relative to `nodes`.
 template <Scalar T>
 struct BuiltClassTree {
-  std::vector<TreeNode<T>> nodes;      // leaves: value 0, left = own index, step 0
-  std::vector<double> cover;           // per node: weighted training rows
+  std::vector<TreeNode<T>> nodes;       // leaves: value 0, left = own index, step 0
+  std::vector<double> cover;            // per node: weighted training rows
   std::vector<std::uint32_t> leaf_row;  // per node: its row of `leaf_values` (leaves), else 0
-  std::vector<T> leaf_values;          // per leaf: n_classes class probabilities
-  std::vector<double> importance;      // per column: weighted impurity decrease, sums to 1 (or all 0)
+  std::vector<T> leaf_values;           // per leaf: n_classes class probabilities
+  std::vector<double> importance;       // per column: weighted impurity decrease, sums to 1 (or all 0)
 };
 
 // Impurity of a node with weighted class counts `counts` summing to `total`.
@@ -76,7 +76,6 @@ inline double impurity(Criterion criterion, const double* counts, std::size_t n_
   }
   return value;
 }
-
 
 template <Scalar T>
 class ClassTreeBuilder {
@@ -136,12 +135,13 @@ class ClassTreeBuilder {
                             (node_impurity - split.left_weight / total * split.left_impurity -
                              split.right_weight / total * split.right_impurity);
       }
-      if (!split.found || split.improvement + std::numeric_limits<double>::epsilon() < settings_.min_impurity_decrease) {
+      if (!split.found ||
+          split.improvement + std::numeric_limits<double>::epsilon() < settings_.min_impurity_decrease) {
         make_leaf(at.node, counts, total);
         continue;
       }
-      tree_.importance[split.feature] += total * node_impurity - split.left_weight * split.left_impurity -
-                                         split.right_weight * split.right_impurity;
+      tree_.importance[split.feature] +=
+          total * node_impurity - split.left_weight * split.left_impurity - split.right_weight * split.right_impurity;
       // Stable partition: the children see their rows in the parent's order.
       const std::size_t middle = partition(at.begin, at.end, split.feature, split.bin);
       // Stack order: the left child is popped first, so its counts go on top.
@@ -296,8 +296,7 @@ class ClassTreeBuilder {
     std::fill_n(histogram_.data() + i * bins_.max_bin_count * cell_ + std::size_t{low_[i]} * cell_, cell_, 0.0);
   }
 
-  Split best_split(std::size_t begin, std::size_t end, const std::vector<double>& counts, double total,
-                   Random& rng) {
+  Split best_split(std::size_t begin, std::size_t end, const std::vector<double>& counts, double total, Random& rng) {
     const std::size_t d = columns_.size();
     std::iota(columns_.begin(), columns_.end(), std::size_t{0});
     left_counts_.resize(k_);

@@ -34,9 +34,9 @@ T split_midpoint(T low, T high) {
 template <Scalar T>
 struct FeatureBins {
   std::size_t rows = 0, cols = 0;
-  std::vector<std::uint8_t> codes;     // row-major: codes[row * cols + column]
-  std::vector<std::vector<T>> edges;   // per column: upper edges of all bins but the last, ascending
-  std::size_t max_bin_count = 1;       // the largest bin count over the columns
+  std::vector<std::uint8_t> codes;    // row-major: codes[row * cols + column]
+  std::vector<std::vector<T>> edges;  // per column: upper edges of all bins but the last, ascending
+  std::size_t max_bin_count = 1;      // the largest bin count over the columns
 
   [[nodiscard]] std::size_t bin_count(std::size_t column) const { return edges[column].size() + 1; }
   [[nodiscard]] const std::uint8_t* row(std::size_t r) const { return codes.data() + r * cols; }
@@ -76,29 +76,27 @@ FeatureBins<T> bin_features(const MatrixRef<T>& X, std::size_t max_bins, int n_j
   bins.edges.resize(bins.cols);
   const auto stride = static_cast<std::size_t>(X.outerStride());
   const T* data = X.data();
-  parallel_for(
-      bins.cols, n_jobs,
-      [&](std::size_t begin, std::size_t end) {
-        std::vector<T> column(bins.rows);
-        for (std::size_t j = begin; j < end; ++j) {
-          for (std::size_t r = 0; r < bins.rows; ++r) column[r] = data[r * stride + j];
-          bins.edges[j] = quantile_edges(column, max_bins);
-        }
-      },
-      {.grain = 1});
+  parallel_for(bins.cols, n_jobs,
+               [&](std::size_t begin, std::size_t end) {
+                 std::vector<T> column(bins.rows);
+                 for (std::size_t j = begin; j < end; ++j) {
+                   for (std::size_t r = 0; r < bins.rows; ++r) column[r] = data[r * stride + j];
+                   bins.edges[j] = quantile_edges(column, max_bins);
+                 }
+               },
+               {.grain = 1});
   // Codes by blocks of rows, so threads do not share cache lines.
-  parallel_for(
-      bins.rows, n_jobs,
-      [&](std::size_t begin, std::size_t end) {
-        for (std::size_t r = begin; r < end; ++r) {
-          for (std::size_t j = 0; j < bins.cols; ++j) {
-            const std::vector<T>& edge = bins.edges[j];
-            bins.codes[r * bins.cols + j] = static_cast<std::uint8_t>(
-                std::lower_bound(edge.begin(), edge.end(), data[r * stride + j]) - edge.begin());
-          }
-        }
-      },
-      {.grain = 4096});
+  parallel_for(bins.rows, n_jobs,
+               [&](std::size_t begin, std::size_t end) {
+                 for (std::size_t r = begin; r < end; ++r) {
+                   for (std::size_t j = 0; j < bins.cols; ++j) {
+                     const std::vector<T>& edge = bins.edges[j];
+                     bins.codes[r * bins.cols + j] = static_cast<std::uint8_t>(
+                         std::lower_bound(edge.begin(), edge.end(), data[r * stride + j]) - edge.begin());
+                   }
+                 }
+               },
+               {.grain = 4096});
   for (std::size_t j = 0; j < bins.cols; ++j) bins.max_bin_count = std::max(bins.max_bin_count, bins.bin_count(j));
   return bins;
 }

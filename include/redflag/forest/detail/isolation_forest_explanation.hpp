@@ -92,32 +92,33 @@ Explanation<T> explain(const IsolationTrees<T>& trees, const Schema& schema, Ind
 
   const auto stride = static_cast<std::size_t>(X.outerStride());
   constexpr std::size_t block_rows = 16;
-  parallel_for(
-      static_cast<std::size_t>(X.rows()), n_jobs,
-      [&](std::size_t begin, std::size_t end) {
-        TreeShapWorkspace workspace;
-        workspace.reserve(deepest);
-        std::vector<double> phi(d);
-        for (std::size_t r = begin; r < end; ++r) {
-          const T* x = X.data() + r * stride;
-          std::fill(phi.begin(), phi.end(), 0.0);
-          for (std::size_t t = 0; t < n_trees; ++t) add_tree_shap(IsolationTreeView<T>(trees, t), x, std::span<double>(phi), workspace);
-          double depth = 0.0;  // the same sum, in the same order, as anomaly_score's
-          add_path_lengths(trees, x, stride, 1, d, &depth);
-          const double score = std::exp2(depth * (-1.0 / (static_cast<double>(n_trees) * c)));
-          double phi_sum = 0.0;
-          for (double& value : phi) phi_sum += (value *= per_tree);
-          // s - s_base over E[h] - h_base, measured as the sum of phi so the
-          // contributions add up to the score's change exactly.
-          const double ratio = std::abs(phi_sum) > 1e-12 * std::max(1.0, base_depth)
-                                   ? (score - base_score) / phi_sum
-                                   : -std::log(2.0) / c * base_score;
-          const auto row = static_cast<Index>(r);
-          for (std::size_t j = 0; j < d; ++j) result.contributions(row, static_cast<Index>(j)) = static_cast<T>(phi[j] * ratio);
-          result.scores(row) = static_cast<T>(score);
-        }
-      },
-      {.grain = block_rows});
+  parallel_for(static_cast<std::size_t>(X.rows()), n_jobs,
+               [&](std::size_t begin, std::size_t end) {
+                 TreeShapWorkspace workspace;
+                 workspace.reserve(deepest);
+                 std::vector<double> phi(d);
+                 for (std::size_t r = begin; r < end; ++r) {
+                   const T* x = X.data() + r * stride;
+                   std::fill(phi.begin(), phi.end(), 0.0);
+                   for (std::size_t t = 0; t < n_trees; ++t)
+                     add_tree_shap(IsolationTreeView<T>(trees, t), x, std::span<double>(phi), workspace);
+                   double depth = 0.0;  // the same sum, in the same order, as anomaly_score's
+                   add_path_lengths(trees, x, stride, 1, d, &depth);
+                   const double score = std::exp2(depth * (-1.0 / (static_cast<double>(n_trees) * c)));
+                   double phi_sum = 0.0;
+                   for (double& value : phi) phi_sum += (value *= per_tree);
+                   // s - s_base over E[h] - h_base, measured as the sum of phi so the
+                   // contributions add up to the score's change exactly.
+                   const double ratio = std::abs(phi_sum) > 1e-12 * std::max(1.0, base_depth)
+                                            ? (score - base_score) / phi_sum
+                                            : -std::log(2.0) / c * base_score;
+                   const auto row = static_cast<Index>(r);
+                   for (std::size_t j = 0; j < d; ++j)
+                     result.contributions(row, static_cast<Index>(j)) = static_cast<T>(phi[j] * ratio);
+                   result.scores(row) = static_cast<T>(score);
+                 }
+               },
+               {.grain = block_rows});
   return result;
 }
 

@@ -39,8 +39,8 @@ struct ForestState {
     std::size_t bytes = sizeof(*this);
     bytes += trees.nodes.capacity() * sizeof(TreeNode<T>) + trees.count.capacity() * sizeof(std::uint32_t) +
              trees.offsets.capacity() * sizeof(std::int32_t) + trees.aux.capacity() * sizeof(std::uint32_t) +
-             trees.categories.capacity() * sizeof(std::uint32_t) +
-             trees.terms.capacity() * sizeof(HyperplaneTerm<T>) + trees.depth.capacity() * sizeof(std::int32_t);
+             trees.categories.capacity() * sizeof(std::uint32_t) + trees.terms.capacity() * sizeof(HyperplaneTerm<T>) +
+             trees.depth.capacity() * sizeof(std::int32_t);
     for (const Column& column : schema.columns()) bytes += sizeof(Column) + column.name.capacity();
     return bytes;
   }
@@ -86,9 +86,9 @@ struct ForestState {
             cereal::make_nvp("node_value", value), cereal::make_nvp("node_left", left),
             cereal::make_nvp("node_feature", feature), cereal::make_nvp("node_kind", kind),
             cereal::make_nvp("node_count", trees.count), cereal::make_nvp("node_side_start", trees.aux),
-            cereal::make_nvp("categories", trees.categories),
-            cereal::make_nvp("terms_per_node", trees.terms_per_node), cereal::make_nvp("term_column", term_column),
-            cereal::make_nvp("term_weight", term_weight), cereal::make_nvp("term_point", term_point));
+            cereal::make_nvp("categories", trees.categories), cereal::make_nvp("terms_per_node", trees.terms_per_node),
+            cereal::make_nvp("term_column", term_column), cereal::make_nvp("term_weight", term_weight),
+            cereal::make_nvp("term_point", term_point));
     if constexpr (loading) {
       if (left.size() != value.size() || feature.size() != value.size() || kind.size() != value.size()) {
         fail("node arrays differ in length");
@@ -106,7 +106,8 @@ struct ForestState {
                           static_cast<std::uint8_t>(node_kind == NodeKind::numeric ? 1 : 0)};
       }
       trees.terms.resize(term_column.size());
-      for (std::size_t i = 0; i < term_column.size(); ++i) trees.terms[i] = {term_column[i], term_weight[i], term_point[i]};
+      for (std::size_t i = 0; i < term_column.size(); ++i)
+        trees.terms[i] = {term_column[i], term_weight[i], term_point[i]};
     }
   }
 
@@ -142,8 +143,7 @@ struct ForestState {
       if ((node.kind == NodeKind::hyperplane) != hyperplane && node.kind != NodeKind::leaf) {
         fail(hyperplane ? "has a non-hyperplane split in an extended forest" : "has a hyperplane split");
       }
-      if (node.kind == NodeKind::categorical &&
-          schema.columns()[node.feature].kind != ColumnKind::categorical) {
+      if (node.kind == NodeKind::categorical && schema.columns()[node.feature].kind != ColumnKind::categorical) {
         fail("splits numeric column '" + schema.columns()[node.feature].name + "' by category");
       }
     }

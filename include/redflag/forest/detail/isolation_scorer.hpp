@@ -157,8 +157,6 @@ class FastWalk {
 
   double leaf(std::int32_t at) const { return static_cast<double>(trees_.nodes[static_cast<std::size_t>(at)].value); }
 
-
-
   void walk_rows(std::size_t t, const T* X, std::size_t stride, double* depth) const {
     std::int32_t at[wide];
     std::uint32_t offset[wide];

@@ -68,19 +68,17 @@ inline double average_path_length(double n) {
 }
 
 // ceil(log2(psi)) for psi >= 2: the paper's height limit.
-inline int height_limit(Index psi) {
-  return static_cast<int>(std::bit_width(static_cast<std::uint64_t>(psi - 1)));
-}
+inline int height_limit(Index psi) { return static_cast<int>(std::bit_width(static_cast<std::uint64_t>(psi - 1))); }
 
 // One tree as the builder returns it; child indices relative to `nodes`.
 template <Scalar T>
 struct BuiltTree {
   std::vector<TreeNode<T>> nodes;
-  std::vector<std::uint32_t> count;             // training rows reaching each node
-  std::vector<std::uint32_t> categories;        // per categorical node: n, then n entries code * 2 + goes_right
-  std::vector<std::uint32_t> category_start;    // per node: start in `categories` (categorical nodes only)
-  std::vector<HyperplaneTerm<T>> terms;         // per hyperplane node: terms_per_node terms
-  std::vector<std::uint32_t> term_start;        // per node: start in `terms` (hyperplane nodes only)
+  std::vector<std::uint32_t> count;           // training rows reaching each node
+  std::vector<std::uint32_t> categories;      // per categorical node: n, then n entries code * 2 + goes_right
+  std::vector<std::uint32_t> category_start;  // per node: start in `categories` (categorical nodes only)
+  std::vector<HyperplaneTerm<T>> terms;       // per hyperplane node: terms_per_node terms
+  std::vector<std::uint32_t> term_start;      // per node: start in `terms` (hyperplane nodes only)
 };
 
 // All trees of a forest. `aux` is empty unless some node is categorical or a
@@ -115,7 +113,8 @@ struct IsolationTrees {
       count.push_back(tree.count[i]);
       if (side_data) {
         std::uint32_t start = 0;
-        if (node.kind == NodeKind::categorical) start = tree.category_start[i] + static_cast<std::uint32_t>(categories.size());
+        if (node.kind == NodeKind::categorical)
+          start = tree.category_start[i] + static_cast<std::uint32_t>(categories.size());
         if (node.kind == NodeKind::hyperplane) start = tree.term_start[i] + static_cast<std::uint32_t>(terms.size());
         aux.push_back(start);
       }
@@ -218,8 +217,10 @@ struct IsolationTrees {
         if (node.feature >= columns) {
           fail(where + " splits on column " + std::to_string(node.feature) + " of " + std::to_string(columns));
         }
-        if (node.kind == NodeKind::categorical) validate_categories(where, aux.empty() ? 0 : aux[at], fail, !aux.empty());
-        if (node.kind == NodeKind::hyperplane) validate_terms(where, aux.empty() ? 0 : aux[at], columns, fail, !aux.empty());
+        if (node.kind == NodeKind::categorical)
+          validate_categories(where, aux.empty() ? 0 : aux[at], fail, !aux.empty());
+        if (node.kind == NodeKind::hyperplane)
+          validate_terms(where, aux.empty() ? 0 : aux[at], columns, fail, !aux.empty());
       }
     }
   }
@@ -283,7 +284,8 @@ bool recover_counts(IsolationTrees<T>& trees, std::uint32_t max_samples) {
     for (std::size_t i = end; i-- > begin;) {
       const auto& node = trees.nodes[i];
       if (node.kind != NodeKind::leaf) {
-        trees.count[i] = trees.count[static_cast<std::size_t>(node.left)] + trees.count[static_cast<std::size_t>(node.left) + 1];
+        trees.count[i] =
+            trees.count[static_cast<std::size_t>(node.left)] + trees.count[static_cast<std::size_t>(node.left) + 1];
       }
     }
   }

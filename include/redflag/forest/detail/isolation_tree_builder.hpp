@@ -139,14 +139,12 @@ class TreeBuilder {
 
   void make_leaf(const Pending& at) {
     const double size = static_cast<double>(at.end - at.begin);
-    tree_.nodes[at.node] = {static_cast<T>(at.depth + average_path_length(size)),
-                            static_cast<std::int32_t>(at.node), 0, NodeKind::leaf, 0};
+    tree_.nodes[at.node] = {static_cast<T>(at.depth + average_path_length(size)), static_cast<std::int32_t>(at.node), 0,
+                            NodeKind::leaf, 0};
   }
 
   // Splits the node or returns false when it cannot be split.
-  bool split(const Pending& at) {
-    return settings_.hyperplane_terms > 0 ? split_hyperplane(at) : split_axis(at);
-  }
+  bool split(const Pending& at) { return settings_.hyperplane_terms > 0 ? split_hyperplane(at) : split_axis(at); }
 
   const T* column_values(std::size_t c) const { return sample_.data() + c * psi_; }
 
@@ -160,7 +158,7 @@ class TreeBuilder {
       const std::size_t pick = rng_.uniform_int(remaining);
       const std::size_t c = candidates_[pick];
       const bool done = settings_.categorical[static_cast<std::size_t>(columns_[c])] ? split_categorical(at, c)
-                                                                                    : split_numeric(at, c);
+                                                                                     : split_numeric(at, c);
       if (done) return true;
       std::swap(candidates_[pick], candidates_[remaining - 1]);
       --remaining;
@@ -261,7 +259,8 @@ class TreeBuilder {
     });
     // Stored terms address the model's columns, not the tree's.
     for (std::size_t k = 0; k < n_terms; ++k) {
-      tree_.terms[start + k].column = static_cast<std::int32_t>(columns_[static_cast<std::size_t>(tree_.terms[start + k].column)]);
+      tree_.terms[start + k].column =
+          static_cast<std::int32_t>(columns_[static_cast<std::size_t>(tree_.terms[start + k].column)]);
     }
     tree_.term_start[at.node] = start;
     finish_split(at, middle, {T(0), 0, 0, NodeKind::hyperplane, 0});

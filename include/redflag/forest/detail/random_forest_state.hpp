@@ -36,7 +36,7 @@ struct ClassTrees {
   std::vector<TreeNode<T>> nodes;
   std::vector<double> cover;
   std::vector<std::uint32_t> leaf_row;
-  std::vector<T> leaf_values;  // leaf_row * n_classes + class
+  std::vector<T> leaf_values;         // leaf_row * n_classes + class
   std::vector<std::int32_t> offsets;  // per tree: root index, plus the end (empty when unfitted)
   std::uint32_t n_classes = 0;
   std::vector<std::int32_t> depth;  // derived: per tree, the deepest leaf's depth
@@ -73,17 +73,14 @@ struct ClassTrees {
         level[left] = level[left + 1] = level[i] + 1;
       }
     }
-    complete = CompleteTrees<T>(nodes, offsets, depth, [this](std::int32_t leaf) {
-      return leaf_row[static_cast<std::size_t>(leaf)];
-    });
+    complete = CompleteTrees<T>(nodes, offsets, depth,
+                                [this](std::int32_t leaf) { return leaf_row[static_cast<std::size_t>(leaf)]; });
   }
 
   // Everything prediction and explanation rely on, so a hostile file cannot
   // make them read out of bounds or loop.
   void validate(Index columns) const {
-    const auto fail = [](const std::string& what) {
-      throw serialization_error("redflag::load: RandomForest " + what);
-    };
+    const auto fail = [](const std::string& what) { throw serialization_error("redflag::load: RandomForest " + what); };
     if (cover.size() != nodes.size() || leaf_row.size() != nodes.size()) fail("node arrays differ in length");
     if (n_classes < 2) fail("has " + std::to_string(n_classes) + " classes, at least 2 are required");
     if (leaf_values.size() % n_classes != 0) fail("leaf table is not a whole number of rows");
@@ -154,8 +151,8 @@ struct ClassTrees {
     // Row offsets within a group of walks are 32-bit (int32 in the vector walk).
     constexpr std::size_t max_stride = static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()) / wide;
     if (stride > max_stride) {
-      throw invalid_argument("redflag::RandomForest::predict_proba: rows more than " +
-                             std::to_string(max_stride) + " values apart");
+      throw invalid_argument("redflag::RandomForest::predict_proba: rows more than " + std::to_string(max_stride) +
+                             " values apart");
     }
     std::vector<std::uint32_t> reached(rows);
     for (std::size_t t = 0; t < tree_count(); ++t) {
@@ -168,7 +165,8 @@ struct ClassTrees {
           std::uint32_t offset[wide];
           for (std::size_t w = 0; w < wide; ++w) {
             at[w] = offsets[t];
-            offset[w] = static_cast<std::uint32_t>(std::min(w, width - 1) * stride);  // a short group repeats its last row
+            offset[w] =
+                static_cast<std::uint32_t>(std::min(w, width - 1) * stride);  // a short group repeats its last row
           }
           walk(nodes.data(), depth[t], at, X + r * stride, offset);
           for (std::size_t w = 0; w < width; ++w) reached[r + w] = leaf_row[static_cast<std::size_t>(at[w])];
@@ -291,7 +289,8 @@ struct ClassForestState {
       fail("has " + std::to_string(trees.tree_count()) + " trees, n_estimators says " + std::to_string(n_estimators));
     }
     trees.validate(schema.size());
-    if (importances.size() != static_cast<std::size_t>(schema.size())) fail("has feature importances of the wrong length");
+    if (importances.size() != static_cast<std::size_t>(schema.size()))
+      fail("has feature importances of the wrong length");
     for (const double value : importances) {
       if (!(value >= 0.0 && value <= 1.0)) fail("has a feature importance outside [0, 1]");
     }

@@ -25,8 +25,8 @@ enum class NodeKind : std::uint8_t {
 
 template <Scalar T>
 struct TreeNode {
-  T value;               // numeric threshold | leaf path length | 0 (categorical, hyperplane)
-  std::int32_t left;     // index of the left child (right = left + 1); a leaf: its own index
+  T value;                // numeric threshold | leaf path length | 0 (categorical, hyperplane)
+  std::int32_t left;      // index of the left child (right = left + 1); a leaf: its own index
   std::uint16_t feature;  // split column (numeric, categorical), else 0
   NodeKind kind;
   std::uint8_t step;  // 1 for numeric splits, else 0 (see walk below)

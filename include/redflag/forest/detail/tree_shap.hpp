@@ -142,8 +142,7 @@ class TreeShapWorkspace {
 // Appends a feature with fractions (zero, one) to a path of n elements and
 // updates pweight: each subset of the new path either leaves the feature out
 // (factor zero) or takes it in (factor one), with the Shapley weight rescaled.
-inline void extend_path(ShapPathElement* path, int n, double zero, double one,
-                        std::int32_t feature) {
+inline void extend_path(ShapPathElement* path, int n, double zero, double one, std::int32_t feature) {
   path[n] = {feature, zero, one, n == 0 ? 1.0 : 0.0};
   const auto d = static_cast<double>(n);
   for (int i = n - 1; i >= 0; --i) {
@@ -209,14 +208,14 @@ struct ShapWalk {
 
   // Visits `node` at `depth`, reached from a parent path of `parent_size`
   // elements by a split on `feature` with fractions (zero, one).
-  void visit(std::int32_t node, int depth, const ShapPathElement* parent, int parent_size,
-             double zero, double one, std::int32_t feature) {
+  void visit(std::int32_t node, int depth, const ShapPathElement* parent, int parent_size, double zero, double one,
+             std::int32_t feature) {
     // No training weight and not x's way: every leaf below has factor 0.
     if (zero == 0.0 && one == 0.0) return;
     // The workspace holds max_depth + 1 levels; a deeper tree would overrun it.
     if (depth > max_depth) {
-      raise<invalid_argument>("add_tree_shap", "the tree is deeper than its max_depth() = " +
-                                                   std::to_string(max_depth));
+      raise<invalid_argument>("add_tree_shap",
+                              "the tree is deeper than its max_depth() = " + std::to_string(max_depth));
     }
     ShapPathElement* path = workspace.segment(depth);
     std::copy_n(parent, parent_size, path);
@@ -229,8 +228,7 @@ struct ShapWalk {
       for (int k = 1; k < size; ++k) {
         const ShapPathElement& element = path[k];
         if (element.one_fraction == element.zero_fraction) continue;  // contributes 0
-        const double scale =
-            unwound_sum(path, size, k) * (element.one_fraction - element.zero_fraction);
+        const double scale = unwound_sum(path, size, k) * (element.one_fraction - element.zero_fraction);
         double* out = phi.data() + static_cast<std::size_t>(element.feature) * outputs;
         for (std::size_t o = 0; o < outputs; ++o) {
           out[o] += scale * static_cast<double>(view.leaf_value(node, o));
@@ -242,8 +240,7 @@ struct ShapWalk {
     const auto split = static_cast<std::int32_t>(view.feature(node));
     if (split < 0 || static_cast<std::size_t>(split) >= features) {
       raise<invalid_argument>("add_tree_shap", "node splits on feature " + std::to_string(split) +
-                                                   " but phi has room for " +
-                                                   std::to_string(features) + " features");
+                                                   " but phi has room for " + std::to_string(features) + " features");
     }
     // A feature already on the path is one player: take it off and re-add it
     // below with the fractions of all its occurrences multiplied together.
@@ -261,10 +258,8 @@ struct ShapWalk {
     const bool both = direction == Direction::both;
     const double left_one = both ? left_share : (direction == Direction::left ? 1.0 : 0.0);
     const double right_one = both ? right_share : (direction == Direction::right ? 1.0 : 0.0);
-    visit(view.left(node), depth + 1, path, size, incoming_zero * left_share,
-          incoming_one * left_one, split);
-    visit(view.right(node), depth + 1, path, size, incoming_zero * right_share,
-          incoming_one * right_one, split);
+    visit(view.left(node), depth + 1, path, size, incoming_zero * left_share, incoming_one * left_one, split);
+    visit(view.right(node), depth + 1, path, size, incoming_zero * right_share, incoming_one * right_one, split);
   }
 };
 
@@ -275,8 +270,7 @@ struct ShapWalk {
 // then hold part of the tree's values).
 template <class V, class Row>
   requires TreeShapView<V, Row>
-void add_tree_shap(const V& view, const Row& x, std::span<double> phi,
-                   TreeShapWorkspace& workspace) {
+void add_tree_shap(const V& view, const Row& x, std::span<double> phi, TreeShapWorkspace& workspace) {
   const auto outputs = static_cast<std::size_t>(view.outputs());
   const auto max_depth = static_cast<int>(view.max_depth());
   if (outputs == 0 || max_depth < 0) {

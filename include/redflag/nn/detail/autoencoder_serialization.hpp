@@ -87,7 +87,8 @@ void check_weight_count(const nn::TransformerShape& shape, const std::vector<Mat
 template <class Archive, class Params>
 void archive_params(Archive& archive, Params& p, std::uint32_t version, double contamination) {
   auto contamination_kind = static_cast<std::uint8_t>(p.contamination.index());
-  double contamination_fraction = std::holds_alternative<double>(p.contamination) ? std::get<double>(p.contamination) : 0.0;
+  double contamination_fraction =
+      std::holds_alternative<double>(p.contamination) ? std::get<double>(p.contamination) : 0.0;
   archive(cereal::make_nvp("window", p.window), cereal::make_nvp("d_model", p.d_model),
           cereal::make_nvp("heads", p.heads), cereal::make_nvp("encoder_layers", p.encoder_layers),
           cereal::make_nvp("decoder_layers", p.decoder_layers), cereal::make_nvp("ffn", p.ffn),
@@ -236,8 +237,8 @@ struct ModelFile {
     if (!model.fitted_ && !scaler->is_fitted()) return;
     if (!model.fitted_ || scaler->window() != window || scaler->features() != features) {
       fail_load("holds a scaler for " + std::to_string(scaler->window()) + " positions x " +
-                std::to_string(scaler->features()) + " features, the network takes " + std::to_string(window) +
-                " x " + std::to_string(model.fitted_ ? features : 0));
+                std::to_string(scaler->features()) + " features, the network takes " + std::to_string(window) + " x " +
+                std::to_string(model.fitted_ ? features : 0));
     }
     model.scaler_ = std::move(scaler);
   }

@@ -78,8 +78,8 @@ struct TrainingCheckpoint {
 // (at least one when the fraction is positive).
 [[nodiscard]] inline Index validation_windows(const TrainingSettings& settings, Index n) {
   return settings.validation_fraction > 0
-             ? std::max<Index>(1, static_cast<Index>(std::llround(settings.validation_fraction *
-                                                                  static_cast<double>(n))))
+             ? std::max<Index>(1,
+                               static_cast<Index>(std::llround(settings.validation_fraction * static_cast<double>(n))))
              : 0;
 }
 
@@ -88,16 +88,18 @@ template <Scalar T>
 Index check_training_windows(const TrainingSettings& settings, const MatrixRef<T>& windows, std::string_view where) {
   const Index window = settings.window;
   if (windows.cols() < window || windows.cols() % window != 0) {
-    raise<invalid_argument>(where, "windows must have window * features columns, a positive multiple of "
-                                   "window = " + std::to_string(window) + ", got " + std::to_string(windows.cols()));
+    raise<invalid_argument>(where,
+                            "windows must have window * features columns, a positive multiple of "
+                            "window = " +
+                                std::to_string(window) + ", got " + std::to_string(windows.cols()));
   }
   require_finite(windows, where, "windows");
   const Index n_validation = validation_windows(settings, windows.rows());
   if (windows.rows() - n_validation < 1) {
     raise<data_error>(where, "needs at least " + std::to_string(n_validation + 1) + " windows (" +
-                                 std::to_string(n_validation) + " held out for validation_fraction = " +
-                                 format_number(settings.validation_fraction) + "), got " +
-                                 std::to_string(windows.rows()));
+                                 std::to_string(n_validation) +
+                                 " held out for validation_fraction = " + format_number(settings.validation_fraction) +
+                                 "), got " + std::to_string(windows.rows()));
   }
   return windows.cols() / window;
 }

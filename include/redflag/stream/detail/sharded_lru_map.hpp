@@ -125,8 +125,10 @@ class ShardedLruMap {
 
     void unlink(std::uint32_t slot) {
       Slot& s = slots[slot];
-      if (s.prev != none) slots[s.prev].next = s.next; else lru_head = s.next;
-      if (s.next != none) slots[s.next].prev = s.prev; else lru_tail = s.prev;
+      if (s.prev != none) slots[s.prev].next = s.next;
+      else lru_head = s.next;
+      if (s.next != none) slots[s.next].prev = s.prev;
+      else lru_tail = s.prev;
       s.prev = s.next = none;
     }
   };

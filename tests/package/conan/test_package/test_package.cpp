@@ -9,8 +9,8 @@
 
 int main() {
   if (redflag::version_string != REDFLAG_EXPECTED_VERSION) {
-    std::cerr << "headers say redflag " << redflag::version_string << ", the package is "
-              << REDFLAG_EXPECTED_VERSION << "\n";
+    std::cerr << "headers say redflag " << redflag::version_string << ", the package is " << REDFLAG_EXPECTED_VERSION
+              << "\n";
     return 1;
   }
 
@@ -29,9 +29,9 @@ int main() {
 
   const redflag::Vector<double> original = model.anomaly_score(X);
   const redflag::Vector<double> reloaded = loaded.anomaly_score(X);
-  const bool same = original.size() == reloaded.size() &&
-                    std::memcmp(original.data(), reloaded.data(),
-                                static_cast<std::size_t>(original.size()) * sizeof(double)) == 0;
+  const bool same =
+      original.size() == reloaded.size() &&
+      std::memcmp(original.data(), reloaded.data(), static_cast<std::size_t>(original.size()) * sizeof(double)) == 0;
   std::cout << "redflag " << redflag::version_string << ": outlier score " << original(63)
             << (same ? ", reloaded model scores identical\n" : ", RELOADED MODEL SCORES DIFFER\n");
   return same ? 0 : 1;
