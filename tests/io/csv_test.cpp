@@ -501,3 +501,26 @@ TEST_CASE_TEMPLATE("randomly mutated CSV text parses or throws data_error", T, f
   CHECK(parsed > 100);
   CHECK(rejected > 100);
 }
+
+TEST_CASE("append_csv_field and append_csv_number write rows read_csv reads back as written") {
+  std::string text;
+  const std::vector<std::string> names = {"plain", "with,comma", " padded ", "say \"hi\"", "two\nlines"};
+  for (std::size_t j = 0; j < names.size(); ++j) {
+    if (j > 0) text += ',';
+    redflag::append_csv_field(text, names[j]);
+  }
+  text += '\n';
+  const std::vector<double> values = {0.1, -1e-300, 123456789.0, 1.0 / 3.0, 5e-324};
+  for (std::size_t j = 0; j < values.size(); ++j) {
+    if (j > 0) text += ',';
+    redflag::append_csv_number(text, values[j]);
+  }
+  text += '\n';
+  const auto table = parse_csv<double>(text);
+  CHECK(table.schema.names() == names);
+  REQUIRE(table.values.cols() == 5);
+  for (std::size_t j = 0; j < values.size(); ++j) CHECK(table.values(0, static_cast<redflag::Index>(j)) == values[j]);
+  std::string empty;
+  redflag::append_csv_field(empty, "");
+  CHECK(empty.empty());
+}
