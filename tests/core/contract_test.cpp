@@ -232,7 +232,10 @@ TEST_CASE_TEMPLATE("every component keeps the contract", Model, redflag::Isolati
 
   // Before fit every scoring call, threshold() included, throws not_fitted.
   CHECK_FALSE(model.is_fitted());
-  for (const auto& [name, call] : contract::scoring_calls(model, X)) {
+  for (const auto& named_call : contract::scoring_calls(model, X)) {
+    // Not a structured binding: clang 14 cannot capture one in CAPTURE's lambda.
+    const std::string& name = named_call.first;
+    const auto& call = named_call.second;
     CAPTURE(name);
     CHECK_THROWS_AS(call(), redflag::not_fitted);
   }
@@ -243,7 +246,10 @@ TEST_CASE_TEMPLATE("every component keeps the contract", Model, redflag::Isolati
   const Matrix<T> reference = contract::output(model, X);
   CHECK(reference.rows() == X.rows());
   CHECK(reference.allFinite());
-  for (const auto& [name, call] : contract::scoring_calls(model, X)) {
+  for (const auto& named_call : contract::scoring_calls(model, X)) {
+    // Not a structured binding: clang 14 cannot capture one in CAPTURE's lambda.
+    const std::string& name = named_call.first;
+    const auto& call = named_call.second;
     if (name == "set_threshold") continue;  // would change the model the later checks compare against
     CAPTURE(name);
     CHECK_NOTHROW(call());
@@ -286,12 +292,18 @@ TEST_CASE_TEMPLATE("every component keeps the contract", Model, redflag::Isolati
   Matrix<T> with_nan = X;
   with_nan(1, 1) = std::numeric_limits<T>::quiet_NaN();
   const Matrix<T> wider = Matrix<T>::Ones(X.rows(), X.cols() + 1);
-  for (const auto& [name, call] : contract::scoring_calls(model, with_nan)) {
+  for (const auto& named_call : contract::scoring_calls(model, with_nan)) {
+    // Not a structured binding: clang 14 cannot capture one in CAPTURE's lambda.
+    const std::string& name = named_call.first;
+    const auto& call = named_call.second;
     if (name == "threshold" || name == "set_threshold" || name == "output with a schema") continue;
     CAPTURE(name);
     CHECK_THROWS_AS(call(), redflag::data_error);
   }
-  for (const auto& [name, call] : contract::scoring_calls(model, wider)) {
+  for (const auto& named_call : contract::scoring_calls(model, wider)) {
+    // Not a structured binding: clang 14 cannot capture one in CAPTURE's lambda.
+    const std::string& name = named_call.first;
+    const auto& call = named_call.second;
     if (name == "threshold" || name == "set_threshold") continue;
     CAPTURE(name);
     CHECK_THROWS_AS(call(), redflag::schema_mismatch);
