@@ -62,7 +62,7 @@ case "$task" in
     run_preset tsan        # the concurrency tests again, under ThreadSanitizer
     run_preset clang       # the unit tests with clang (no sanitizers)
     run_preset cxx23       # the unit tests as C++23 (no sanitizers)
-    run_preset fuzz -DREDFLAG_FUZZ_SECONDS=30  # every fuzz target for 30 s from its corpus
+    run_preset fuzz -DREDFLAG_FUZZ_SECONDS=12  # every fuzz target for 12 s from its corpus
     echo "redflag: test command: $SECONDS s"
     ;;
   fuzz)

@@ -28,7 +28,7 @@ using redflag::Vector;
 using namespace redflag::test;
 
 // A Detector like the batch models, so hosts and the contract test
-// (tests/core/contract_test.cpp) use it through the same interface.
+// (tests/contract/components_test.cpp) use it through the same interface.
 static_assert(redflag::Detector<StreamingIsolationForest<float>>);
 static_assert(redflag::Detector<StreamingIsolationForest<double>>);
 
