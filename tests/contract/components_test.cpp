@@ -31,6 +31,8 @@
 #include <thread>
 #include <vector>
 
+using redflag::Index;
+
 namespace contract {
 
 using redflag::Index;

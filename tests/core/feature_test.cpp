@@ -318,6 +318,40 @@ TEST_CASE("duplicate or empty column names are rejected") {
                        doctest::Contains("a feature declares a column with an empty name"), redflag::invalid_argument);
 }
 
+namespace {
+
+// A column whose phrase names a placeholder that does not exist.
+struct MisphrasedAmount {
+  static constexpr std::size_t width = 1;
+  std::array<FeatureColumn, 1> columns() const {
+    return {{{"amount", ColumnKind::numeric, {.text = "amount {amount} EUR"}}}};
+  }
+  void extract(const Transaction& t, std::span<double, 1> out) const { out[0] = t.amount; }
+};
+
+// The same column, phrased well.
+struct PhrasedAmount {
+  static constexpr std::size_t width = 1;
+  std::array<FeatureColumn, 1> columns() const {
+    return {{{"amount", ColumnKind::numeric, {.text = "amount {value} EUR", .digits = 2}}}};
+  }
+  void extract(const Transaction& t, std::span<double, 1> out) const { out[0] = t.amount; }
+};
+
+}  // namespace
+
+TEST_CASE("a column's phrase goes into the phrasebook, a malformed one is refused naming the column") {
+  const auto features = redflag::make_feature_set<Transaction>(PhrasedAmount{}, LogAmount{});
+  CHECK(features.phrasebook().size() == 1);  // LogAmount declares no phrase
+  CHECK(features.phrasebook().describe("amount", 12.5) == "amount 12.50 EUR");
+  CHECK(features.phrasebook().describe("log_amount", 0.25) == "log_amount 0.25");
+  CHECK_THROWS_WITH_AS(
+      (redflag::make_feature_set<Transaction>(MisphrasedAmount{})),
+      "redflag::FeatureSet::FeatureSet: column 'amount': phrase \"amount {amount} EUR\" has an unknown "
+      "placeholder {amount} (known: {name}, {value}, {percent})",
+      redflag::invalid_argument);
+}
+
 TEST_CASE("make_feature wraps a function of the record") {
   auto feature = amount_cents();
   std::array<double, 1> out{};
