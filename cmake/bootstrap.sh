@@ -60,8 +60,7 @@ case "$task" in
   test)
     run_preset ci          # everything, under AddressSanitizer and UndefinedBehaviorSanitizer
     run_preset tsan        # the concurrency tests again, under ThreadSanitizer
-    run_preset clang       # the unit tests with clang (no sanitizers)
-    run_preset cxx23       # the unit tests as C++23 (no sanitizers)
+    run_preset clang       # the unit tests and benchmarks with clang, as C++23 (no sanitizers)
     run_preset fuzz -DREDFLAG_FUZZ_SECONDS=12  # every fuzz target for 12 s from its corpus
     echo "redflag: test command: $SECONDS s"
     ;;
