@@ -9,6 +9,7 @@
 // chunk) gets Random::stream(seed, unit_index), which depends only on the
 // seed and the index — never on which thread runs it or in what order.
 
+#include <redflag/core/detail/portable_math.hpp>
 #include <redflag/core/error.hpp>
 #include <redflag/core/types.hpp>
 #include <redflag/core/validation.hpp>
@@ -151,7 +152,7 @@ class Random {
       detail::raise<invalid_argument>(where, "a must be less than b with a finite b - a, got a = " +
                                                  detail::format_number(a) + ", b = " + detail::format_number(b));
     }
-    const T value = a + (b - a) * uniform<T>();
+    const T value = a + detail::unfused_mul(b - a, uniform<T>());
     // a + (b - a) * u can round up to b; keep the interval half-open.
     return value < b ? value : std::nextafter(b, a);
   }
@@ -200,7 +201,7 @@ class Random {
     do {
       u = 2.0 * uniform() - 1.0;
       v = 2.0 * uniform() - 1.0;
-      s = u * u + v * v;
+      s = detail::unfused_mul(u, u) + detail::unfused_mul(v, v);
     } while (s >= 1.0 || s == 0.0);
     const double factor = std::sqrt(-2.0 * std::log(s) / s);
     spare_ = v * factor;
@@ -214,7 +215,7 @@ class Random {
     constexpr std::string_view where = "Random::normal";
     detail::require_parameter(std::isfinite(mean), where, "mean", "finite", mean);
     detail::require_parameter(std::isfinite(stddev) && stddev >= 0, where, "stddev", "finite and >= 0", stddev);
-    return mean + stddev * normal<T>();
+    return mean + detail::unfused_mul(stddev, normal<T>());
   }
 
   // Uniformly random permutation in place: Fisher–Yates as given by

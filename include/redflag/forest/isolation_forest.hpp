@@ -15,6 +15,7 @@
 // bit-identical for any n_jobs. See docs/isolation-forest.md.
 
 #include <redflag/core/concepts.hpp>
+#include <redflag/core/detail/portable_math.hpp>
 #include <redflag/core/error.hpp>
 #include <redflag/core/parallel.hpp>
 #include <redflag/core/random.hpp>
@@ -413,7 +414,7 @@ class IsolationForest {
   T to_score(double depth) const {
     const double scale = -1.0 / (static_cast<double>(n_estimators()) *
                                  detail::forest::average_path_length(static_cast<double>(state_.max_samples)));
-    return static_cast<T>(std::exp2(depth * scale));
+    return static_cast<T>(detail::portable_exp2(depth * scale));
   }
 
   // Scores validated input. Blocks of rows are independent and each row adds

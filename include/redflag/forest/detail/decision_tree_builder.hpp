@@ -26,6 +26,7 @@
 // rarely have a parent histogram; building all d columns per node to allow it
 // would cost d / max_features times more than it saves.
 
+#include <redflag/core/detail/portable_math.hpp>
 #include <redflag/core/random.hpp>
 #include <redflag/core/types.hpp>
 #include <redflag/forest/detail/feature_bins.hpp>
@@ -69,9 +70,9 @@ inline double impurity(Criterion criterion, const double* counts, std::size_t n_
   for (std::size_t k = 0; k < n_classes; ++k) {
     const double p = counts[k] / total;
     if (criterion == Criterion::gini) {
-      value -= p * p;
+      value -= unfused_mul(p, p);
     } else if (p > 0.0) {
-      value -= p * std::log2(p);
+      value -= unfused_mul(p, std::log2(p));
     }
   }
   return value;
@@ -189,13 +190,13 @@ class ClassTreeBuilder {
     if (settings_.criterion == Criterion::gini) {
       double left_sum = 0.0, right_sum = 0.0;
       for (std::size_t k = 0; k < k_; ++k) {
-        left_sum += left[k] * left[k];
-        right_sum += right[k] * right[k];
+        left_sum += unfused_mul(left[k], left[k]);
+        right_sum += unfused_mul(right[k], right[k]);
       }
       return left_sum / left_weight + right_sum / right_weight;
     }
-    return -(left_weight * impurity(Criterion::entropy, left, k_, left_weight) +
-             right_weight * impurity(Criterion::entropy, right, k_, right_weight));
+    return -(unfused_mul(left_weight, impurity(Criterion::entropy, left, k_, left_weight)) +
+             unfused_mul(right_weight, impurity(Criterion::entropy, right, k_, right_weight)));
   }
 
   // Histograms of the node's rows for the columns drawn_[first..], in one

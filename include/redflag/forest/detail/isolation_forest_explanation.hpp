@@ -18,6 +18,7 @@
 // A missing value or a category a node never saw takes both branches by
 // cover, as in scoring, and gives its feature no credit at that node.
 
+#include <redflag/core/detail/portable_math.hpp>
 #include <redflag/core/explanation.hpp>
 #include <redflag/core/parallel.hpp>
 #include <redflag/core/schema.hpp>
@@ -80,7 +81,7 @@ Explanation<T> explain(const IsolationTrees<T>& trees, const Schema& schema, Ind
   double base_depth = 0.0;  // mean over trees of the cover-weighted mean path length
   for (std::size_t t = 0; t < n_trees; ++t) base_depth += expected_value(IsolationTreeView<T>(trees, t), 0);
   base_depth *= per_tree;
-  const double base_score = std::exp2(-base_depth / c);
+  const double base_score = portable_exp2(-base_depth / c);
 
   Explanation<T> result;
   for (const Column& column : schema.columns()) result.feature_names.push_back(column.name);
@@ -104,7 +105,7 @@ Explanation<T> explain(const IsolationTrees<T>& trees, const Schema& schema, Ind
                      add_tree_shap(IsolationTreeView<T>(trees, t), x, std::span<double>(phi), workspace);
                    double depth = 0.0;  // the same sum, in the same order, as anomaly_score's
                    add_path_lengths(trees, x, stride, 1, d, &depth);
-                   const double score = std::exp2(depth * (-1.0 / (static_cast<double>(n_trees) * c)));
+                   const double score = portable_exp2(depth * (-1.0 / (static_cast<double>(n_trees) * c)));
                    double phi_sum = 0.0;
                    for (double& value : phi) phi_sum += (value *= per_tree);
                    // s - s_base over E[h] - h_base, measured as the sum of phi so the

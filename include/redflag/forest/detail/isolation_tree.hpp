@@ -11,6 +11,7 @@
 // values, unseen categories and explanations), and side tables for the two
 // split kinds that need more than one number (categorical, hyperplane).
 
+#include <redflag/core/detail/portable_math.hpp>
 #include <redflag/core/error.hpp>
 #include <redflag/core/types.hpp>
 #include <redflag/forest/detail/tree_node.hpp>
@@ -50,7 +51,8 @@ Side hyperplane_side(const HyperplaneTerm<T>* terms, std::uint32_t n_terms, cons
     const T x = value(terms[k].column);
     if (std::isnan(x) || terms[k].weight == T(0)) continue;
     known = true;
-    projection += static_cast<double>(terms[k].weight) * (static_cast<double>(x) - static_cast<double>(terms[k].point));
+    projection +=
+        unfused_mul(static_cast<double>(terms[k].weight), static_cast<double>(x) - static_cast<double>(terms[k].point));
   }
   if (!known) return Side::undefined;
   return projection <= 0.0 ? Side::left : Side::right;

@@ -53,7 +53,8 @@ T draw_threshold(Random& rng, T low, T high) {
   const auto hi = static_cast<double>(high);
   const double width = hi - lo;
   // The convex form cannot overflow when high - low does (double near its limits).
-  const double drawn = std::isfinite(width) ? lo + width * u : lo * (1.0 - u) + hi * u;
+  const double drawn =
+      std::isfinite(width) ? lo + unfused_mul(width, u) : unfused_mul(lo, 1.0 - u) + unfused_mul(hi, u);
   auto threshold = static_cast<T>(drawn);
   if (!(threshold < high)) threshold = std::nextafter(high, low);
   if (threshold < low) threshold = low;
