@@ -15,7 +15,8 @@
 // values, so it is deterministic; it carries about 2^-70 relative error
 // before the final rounding, so it is also correctly rounded except for
 // arguments whose 2^x lies within about 2^-17 ulp of a rounding boundary.
-// About 10 ns on x86-64 (glibc's exp2: 7 to 11 ns).
+// It costs about four times glibc's exp2 (x86-64: some 30 ns against 7 to 11),
+// once per scored row.
 
 #include <bit>
 #include <cmath>
