@@ -12,7 +12,7 @@ task="${1:-demo}"
 jobs="${REDFLAG_JOBS:-$(nproc 2>/dev/null || echo 2)}"
 
 packages=(g++ cmake make pkg-config git
-          libeigen3-dev libxsimd-dev xtl-dev doctest-dev libcereal-dev libbenchmark-dev
+          libeigen3-dev doctest-dev libcereal-dev libbenchmark-dev
           # The examples' command lines (CLI11), the pipelines' HTTP/WebSocket and JSON
           # (never the library's headers).
           libcli11-dev libboost-dev nlohmann-json3-dev)
@@ -25,6 +25,8 @@ packages=(g++ cmake make pkg-config git
                                  python3-urllib3 python3-colorama python3-yaml python3-patch-ng python3-fasteners
                                  python3-distro python3-jinja2 python3-dateutil)
 [ "$task" = test ] || [ "$task" = fuzz ] && packages+=(clang libclang-rt-14-dev)
+# The aarch64 step cross-compiles the unit tests and runs them under qemu.
+[ "$task" = test ] && packages+=(g++-aarch64-linux-gnu qemu-user)
 
 missing=()
 for package in "${packages[@]}"; do
@@ -61,6 +63,7 @@ case "$task" in
     run_preset ci          # everything, under AddressSanitizer and UndefinedBehaviorSanitizer
     run_preset tsan        # the concurrency tests again, under ThreadSanitizer
     run_preset clang       # the unit tests and benchmarks with clang, as C++23 (no sanitizers)
+    run_preset aarch64     # the unit tests of eight areas cross-compiled for aarch64, run under qemu
     run_preset fuzz -DREDFLAG_FUZZ_SECONDS=12  # every fuzz target for 12 s from its corpus
     echo "redflag: test command: $SECONDS s"
     ;;
