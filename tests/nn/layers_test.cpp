@@ -66,10 +66,9 @@ TEST_CASE("Linear forward is X W + b and its backward matches finite differences
   }
 }
 
-TEST_CASE("Linear sums its products over depth slices as one product would") {
-  // More than Linear::depth_slice inputs, outputs and rows, so the forward
-  // product, dX and the weight gradient are all summed over several slices.
-  static_assert(Linear<double>::depth_slice == 64);
+TEST_CASE("Linear's products at sizes beyond every register tile match Eigen's") {
+  // More inputs, outputs and rows than a tile of any SIMD path covers, none
+  // a multiple of a register's width, so every tile and tail shape is used.
   Random random(8);
   const Linear<double> layer(130, 70, random);
   const Matrix<double> X = random_matrix(150, 130, 9);

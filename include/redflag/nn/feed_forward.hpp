@@ -19,8 +19,9 @@ class FeedForward {
   Linear<T> second;  // hidden -> d_model
 
   struct Workspace {
-    Matrix<T> hidden;    // ReLU output; its zeros are where the gradient is cut
-    Matrix<T> d_hidden;  // backward scratch
+    Matrix<T> hidden;          // ReLU output; its zeros are where the gradient is cut
+    Matrix<T> d_hidden;        // backward scratch
+    Matrix<T> weight_scratch;  // backward: a layer's W^T
   };
 
   FeedForward() = default;
@@ -45,10 +46,10 @@ class FeedForward {
 
   void backward(const MatrixRef<T>& X, const MatrixRef<T>& dY, Workspace& work, FeedForward& gradient,
                 Matrix<T>* dX) const {
-    second.backward(work.hidden, dY, gradient.second, &work.d_hidden);
+    second.backward(work.hidden, dY, gradient.second, &work.d_hidden, &work.weight_scratch);
     // ReLU passes the gradient where its output was positive (its input was > 0).
     work.d_hidden = (work.hidden.array() > T(0)).select(work.d_hidden, T(0));
-    first.backward(X, work.d_hidden, gradient.first, dX);
+    first.backward(X, work.d_hidden, gradient.first, dX, &work.weight_scratch);
   }
 };
 

@@ -7,6 +7,7 @@
 #include <redflag/core/random.hpp>
 #include <redflag/core/types.hpp>
 #include <redflag/nn/module.hpp>
+#include <redflag/simd/detail/nn_kernels.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -46,44 +47,38 @@ class Linear {
     f(layers.bias...);
   }
 
-  // Y = X W + b. Y is resized only when its shape changes.
+  // Y = X W + b. Y is resized only when its shape changes. Each output is
+  // the bias followed by one fused multiply-add per input, in input order
+  // (simd/detail/nn_kernels.hpp), on every SIMD path.
   void forward(const MatrixRef<T>& X, Matrix<T>& Y) const {
-    // Bias first, then accumulate the product: one pass fewer over Y than
-    // X W (which Eigen starts by zeroing Y) followed by adding the bias.
     Y.resize(X.rows(), outputs());
-    for (Index r = 0; r < Y.rows(); ++r) Y.row(r) = bias.row(0);
-    for (Index k = 0; k < inputs(); k += depth_slice) {
-      const Index depth = std::min(depth_slice, inputs() - k);
-      Y.noalias() += X.middleCols(k, depth) * weight.middleRows(k, depth);
-    }
+    simd::detail::nn::gemm<T>(X.rows(), outputs(), inputs(), X.data(), X.outerStride(), 1, weight.data(), outputs(),
+                              Y.data(), outputs(), simd::detail::GemmStart::bias, bias.data());
   }
 
   // Adds dLoss/dW and dLoss/db to `gradient`; writes dLoss/dX into *dX when
   // dX is not null (the first layer of a network does not need it).
-  void backward(const MatrixRef<T>& X, const MatrixRef<T>& dY, Linear& gradient, Matrix<T>* dX) const {
-    for (Index r = 0; r < X.rows(); r += depth_slice) {
-      const Index depth = std::min(depth_slice, X.rows() - r);
-      gradient.weight.noalias() += X.middleRows(r, depth).transpose() * dY.middleRows(r, depth);
-    }
-    gradient.bias.row(0) += dY.colwise().sum();
+  // `transposed` holds W^T for the dX product; pass a matrix kept from call
+  // to call so that it is not allocated every time.
+  void backward(const MatrixRef<T>& X, const MatrixRef<T>& dY, Linear& gradient, Matrix<T>* dX,
+                Matrix<T>* transposed = nullptr) const {
+    namespace kernels = simd::detail::nn;
+    // dW += X^T dY: over the rows in order.
+    kernels::gemm<T>(inputs(), outputs(), X.rows(), X.data(), 1, X.outerStride(), dY.data(), dY.outerStride(),
+                     gradient.weight.data(), outputs(), simd::detail::GemmStart::accumulate);
+    kernels::add_column_sums<T>(dY.rows(), outputs(), dY.data(), dY.outerStride(), gradient.bias.data());
     if (dX != nullptr) {
-      dX->resize(dY.rows(), inputs());
-      dX->setZero();
-      for (Index k = 0; k < outputs(); k += depth_slice) {
-        const Index depth = std::min(depth_slice, outputs() - k);
-        dX->noalias() += dY.middleCols(k, depth) * weight.middleCols(k, depth).transpose();
+      Matrix<T> local;
+      Matrix<T>& wt = transposed != nullptr ? *transposed : local;
+      wt.resize(outputs(), inputs());
+      for (Index k = 0; k < inputs(); ++k) {
+        for (Index j = 0; j < outputs(); ++j) wt(j, k) = weight(k, j);
       }
+      dX->resize(dY.rows(), inputs());
+      kernels::gemm<T>(dY.rows(), inputs(), outputs(), dY.data(), dY.outerStride(), 1, wt.data(), inputs(), dX->data(),
+                       inputs(), simd::detail::GemmStart::zero);
     }
   }
-
-  // Products are summed over slices of at most this many terms (of their
-  // inner dimension) in a fixed order. Eigen packs a product's operands into
-  // blocks of (rows or columns) x depth values, on the stack up to
-  // EIGEN_STACK_ALLOCATION_LIMIT (128 KiB) and on the heap beyond; with a
-  // depth of 64 a block stays on the stack up to 256 rows or columns in
-  // double, so no product allocates at the default sizes, even for a group
-  // of four 60-position windows.
-  static constexpr Index depth_slice = 64;
 };
 
 }  // namespace redflag::nn

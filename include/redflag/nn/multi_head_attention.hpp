@@ -15,6 +15,7 @@
 #include <redflag/core/types.hpp>
 #include <redflag/nn/linear.hpp>
 #include <redflag/nn/module.hpp>
+#include <redflag/simd/detail/nn_kernels.hpp>
 
 #include <cmath>
 #include <string>
@@ -31,21 +32,20 @@ class MultiHeadAttention {
 
   // Each head's probabilities are stored transposed, keys down the rows and
   // queries across the columns, so the softmax over the keys of a query is a
-  // reduction down a column: element-wise maxima and sums of whole rows,
-  // packet by packet, with no horizontal reduction per query (row-wise, the
-  // serial max, sum and scalar exp tail were most of the forward pass at
-  // L = 60). The columns are padded to a multiple of 16, a whole number of
-  // packets for every SIMD width; the padding columns hold finite values
-  // that no result depends on.
+  // reduction down a column: the queries are the vector lanes, and every
+  // query's maximum, sum and dot product run over the keys in order, the
+  // same on every SIMD path (simd/detail/nn_kernels.hpp). The columns are
+  // padded to a multiple of 16, a whole number of registers for every SIMD
+  // width; the padding columns hold finite values that no result depends on.
   struct Workspace {
-    Matrix<T> qkv;            // rows x 3 d_model
-    Matrix<T> probabilities;  // (sequences * heads * L) x padded L: block (s, h), at row (s * heads + h) * L, is P^T
-    Matrix<T> context;        // rows x d_model, heads side by side
-    Eigen::Array<T, 1, Eigen::Dynamic> column_scratch;  // padded L: per-query maxima; backward: dots
-    Eigen::Array<T, 1, Eigen::Dynamic> column_sums;     // padded L: per-query sums of exponentials
-    Matrix<T> d_context;                                // backward: rows x d_model
-    Matrix<T> d_qkv;                                    // backward: rows x 3 d_model
-    Matrix<T> d_scores;                                 // backward: L x padded L, dP^T then dS^T of one head
+    Matrix<T> qkv;             // rows x 3 d_model
+    Matrix<T> probabilities;   // (sequences * heads * L) x padded L: block (s, h), at row (s * heads + h) * L, is P^T
+    Matrix<T> context;         // rows x d_model, heads side by side
+    Matrix<T> transposed;      // d_head x padded L: one head's scaled Q^T, then C^T; backward: dC^T, then dQ^T
+    Matrix<T> d_context;       // backward: rows x d_model
+    Matrix<T> d_qkv;           // backward: rows x 3 d_model
+    Matrix<T> d_scores;        // backward: L x padded L, dP^T then dS^T of one head
+    Matrix<T> weight_scratch;  // backward: a projection's W^T
   };
 
   MultiHeadAttention() = default;
@@ -71,6 +71,8 @@ class MultiHeadAttention {
 
   // X holds X.rows() / sequence_length sequences one after another.
   void forward(const MatrixRef<T>& X, Index sequence_length, Workspace& work, Matrix<T>& Y) const {
+    namespace kernels = simd::detail::nn;
+    using simd::detail::GemmStart;
     const Index L = sequence_length;
     const Index sequences = X.rows() / L;
     const Index d = d_model();
@@ -78,32 +80,34 @@ class MultiHeadAttention {
     const Index padded = padded_length(L);
     const T scale = T(1) / std::sqrt(static_cast<T>(dh));
     input_projection.forward(X, work.qkv);
-    // Zeroed when (re)shaped, so the padding columns, which products never write, hold finite values.
+    // Zeroed when (re)shaped, so the padding columns hold finite values.
     if (work.probabilities.rows() != sequences * heads_ * L || work.probabilities.cols() != padded) {
       work.probabilities.setZero(sequences * heads_ * L, padded);
     }
-    work.column_scratch.resize(padded);
+    if (work.transposed.rows() != dh || work.transposed.cols() != padded) work.transposed.setZero(dh, padded);
     work.context.resize(X.rows(), d);
+    const Index ld = 3 * d;
     for (Index s = 0; s < sequences; ++s) {
       for (Index h = 0; h < heads_; ++h) {
-        const auto q = work.qkv.block(s * L, h * dh, L, dh);
-        const auto k = work.qkv.block(s * L, d + h * dh, L, dh);
-        const auto v = work.qkv.block(s * L, 2 * d + h * dh, L, dh);
-        auto pt = work.probabilities.middleRows((s * heads_ + h) * L, L);
-        // Scores transposed: S^T = K Q^T, then the softmax of each column.
-        pt.leftCols(L).noalias() = k * q.transpose();
-        auto& max = work.column_scratch;
-        max = pt.row(0).array();
-        for (Index j = 1; j < L; ++j) max = max.max(pt.row(j).array());
-        auto& sum = work.column_sums;
-        sum.setZero(padded);
-        for (Index j = 0; j < L; ++j) {
-          pt.row(j).array() = ((pt.row(j).array() - max) * scale).exp();
-          sum += pt.row(j).array();
+        const T* q = work.qkv.data() + s * L * ld + h * dh;
+        const T* k = q + d;
+        const T* v = q + 2 * d;
+        T* pt = work.probabilities.data() + (s * heads_ + h) * L * padded;
+        // (scale Q)^T, then the scores transposed: S^T = K (scale Q)^T.
+        for (Index i = 0; i < L; ++i) {
+          for (Index c = 0; c < dh; ++c) work.transposed(c, i) = q[i * ld + c] * scale;
         }
-        sum = sum.inverse();
-        for (Index j = 0; j < L; ++j) pt.row(j).array() *= sum;
-        work.context.block(s * L, h * dh, L, dh).noalias() = pt.leftCols(L).transpose() * v;
+        work.transposed.rightCols(padded - L).setZero();  // the padding columns' scores: 0
+        kernels::gemm<T>(L, padded, dh, k, ld, 1, work.transposed.data(), padded, pt, padded, GemmStart::zero);
+        kernels::softmax_columns<T>(pt, L, padded, padded);
+        // C_h^T = V_h^T P^T (d_head x padded L: full registers, where C_h = P V_h has
+        // d_head columns), then transposed into place. Every value is the same chain
+        // of fused multiply-adds over the keys as in C_h = P V_h.
+        kernels::gemm<T>(dh, padded, L, v, 1, ld, pt, padded, work.transposed.data(), padded, GemmStart::zero);
+        T* context = work.context.data() + s * L * d + h * dh;
+        for (Index i = 0; i < L; ++i) {
+          for (Index c = 0; c < dh; ++c) context[i * d + c] = work.transposed(c, i);
+        }
       }
     }
     output_projection.forward(work.context, Y);
@@ -111,39 +115,51 @@ class MultiHeadAttention {
 
   void backward(const MatrixRef<T>& X, const MatrixRef<T>& dY, Index sequence_length, Workspace& work,
                 MultiHeadAttention& gradient, Matrix<T>& dX) const {
+    namespace kernels = simd::detail::nn;
+    using simd::detail::GemmStart;
     const Index L = sequence_length;
     const Index sequences = X.rows() / L;
     const Index d = d_model();
     const Index dh = d / heads_;
     const Index padded = padded_length(L);
     const T scale = T(1) / std::sqrt(static_cast<T>(dh));
-    output_projection.backward(work.context, dY, gradient.output_projection, &work.d_context);
+    output_projection.backward(work.context, dY, gradient.output_projection, &work.d_context, &work.weight_scratch);
     work.d_qkv.resize(X.rows(), 3 * d);
-    // Zeroed when (re)shaped: products write the first L columns only.
+    // Zeroed when (re)shaped: products write every column, the padding ones included.
     if (work.d_scores.rows() != L || work.d_scores.cols() != padded) work.d_scores.setZero(L, padded);
-    auto dst = work.d_scores.leftCols(L);
+    if (work.transposed.rows() != dh || work.transposed.cols() != padded) work.transposed.setZero(dh, padded);
+    const Index ld = 3 * d;
+    T* dst = work.d_scores.data();
     for (Index s = 0; s < sequences; ++s) {
       for (Index h = 0; h < heads_; ++h) {
-        const auto q = work.qkv.block(s * L, h * dh, L, dh);
-        const auto k = work.qkv.block(s * L, d + h * dh, L, dh);
-        const auto v = work.qkv.block(s * L, 2 * d + h * dh, L, dh);
-        const auto pt = work.probabilities.middleRows((s * heads_ + h) * L, L);
-        const auto dc = work.d_context.block(s * L, h * dh, L, dh);
-        work.d_qkv.block(s * L, 2 * d + h * dh, L, dh).noalias() = pt.leftCols(L) * dc;
-        dst.noalias() = v * dc.transpose();
-        // Softmax backward, with the 1/sqrt(d_head) folded in, column by column:
-        // dS = scale * P . (dP - rowsum(dP . P)), here transposed.
-        auto& dot = work.column_scratch;
-        dot = work.d_scores.row(0).array() * pt.row(0).array();
-        for (Index j = 1; j < L; ++j) dot += work.d_scores.row(j).array() * pt.row(j).array();
-        for (Index j = 0; j < L; ++j) {
-          work.d_scores.row(j).array() = scale * pt.row(j).array() * (work.d_scores.row(j).array() - dot);
+        const T* q = work.qkv.data() + s * L * ld + h * dh;
+        const T* k = q + d;
+        const T* v = q + 2 * d;
+        T* dq = work.d_qkv.data() + s * L * ld + h * dh;
+        T* dk = dq + d;
+        T* dv = dq + 2 * d;
+        const T* pt = work.probabilities.data() + (s * heads_ + h) * L * padded;
+        const T* dc = work.d_context.data() + s * L * d + h * dh;
+        // dV_h = P^T dC_h.
+        kernels::gemm<T>(L, dh, L, pt, padded, 1, dc, d, dv, ld, GemmStart::zero);
+        // dP^T = V_h dC_h^T.
+        for (Index i = 0; i < L; ++i) {
+          for (Index c = 0; c < dh; ++c) work.transposed(c, i) = dc[i * d + c];
         }
-        work.d_qkv.block(s * L, h * dh, L, dh).noalias() = dst.transpose() * k;
-        work.d_qkv.block(s * L, d + h * dh, L, dh).noalias() = dst * q;
+        work.transposed.rightCols(padded - L).setZero();
+        kernels::gemm<T>(L, padded, dh, v, ld, 1, work.transposed.data(), padded, dst, padded, GemmStart::zero);
+        // Softmax backward with the 1/sqrt(d_head) folded in: dS = scale * P . (dP - rowsum(dP . P)), transposed.
+        kernels::softmax_backward_columns<T>(dst, pt, L, padded, padded, scale);
+        // dQ_h = dS K_h, computed as dQ_h^T = K_h^T dS^T (full registers) and
+        // transposed into place; dK_h = dS^T Q_h.
+        kernels::gemm<T>(dh, padded, L, k, 1, ld, dst, padded, work.transposed.data(), padded, GemmStart::zero);
+        for (Index i = 0; i < L; ++i) {
+          for (Index c = 0; c < dh; ++c) dq[i * ld + c] = work.transposed(c, i);
+        }
+        kernels::gemm<T>(L, dh, L, dst, padded, 1, q, ld, dk, ld, GemmStart::zero);
       }
     }
-    input_projection.backward(X, work.d_qkv, gradient.input_projection, &dX);
+    input_projection.backward(X, work.d_qkv, gradient.input_projection, &dX, &work.weight_scratch);
   }
 
  private:

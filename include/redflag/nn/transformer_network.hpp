@@ -50,6 +50,7 @@ class TransformerNetwork {
     std::vector<Matrix<T>> activations;  // activations[k] is the input of block k (encoder then decoder)
     Matrix<T> gradient;                  // backward: gradient of the current block's output
     Matrix<T> gradient_next;             // backward: gradient of its input
+    Matrix<T> weight_scratch;            // backward: the output layer's W^T
   };
 
   TransformerNetwork() = default;
@@ -109,7 +110,7 @@ class TransformerNetwork {
   // the output is dY, after forward(X, work, ...) on the same X.
   void backward(const MatrixRef<T>& X, const MatrixRef<T>& dY, Workspace& work, TransformerNetwork& gradient) const {
     const std::size_t n_blocks = blocks();
-    output.backward(work.activations[n_blocks], dY, gradient.output, &work.gradient);
+    output.backward(work.activations[n_blocks], dY, gradient.output, &work.gradient, &work.weight_scratch);
     for (std::size_t k = n_blocks; k-- > 0;) {
       block(k).backward(work.activations[k], work.gradient, window(), work.blocks[k], gradient.block(k),
                         work.gradient_next);

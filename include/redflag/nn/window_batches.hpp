@@ -31,6 +31,7 @@
 #include <redflag/core/types.hpp>
 #include <redflag/nn/module.hpp>
 #include <redflag/nn/transformer_network.hpp>
+#include <redflag/simd/detail/nn_kernels.hpp>
 
 #include <algorithm>
 #include <array>
@@ -107,7 +108,8 @@ class WindowBatches {
           network.forward(stack.input, stack.work, stack.output);
           stack.output -= stack.input;  // the residual, in place
           for (Index w = 0; w < size; ++w) {
-            const double squared_error = static_cast<double>(stack.output.middleRows(w * window, window).squaredNorm());
+            const double squared_error = static_cast<double>(
+                simd::detail::nn::sum_of_squares<T>(stack.output.data() + w * window * features, window * features));
             squared_errors_[static_cast<std::size_t>(first + w)] = squared_error;
             if (!window_errors.empty()) {
               window_errors[static_cast<std::size_t>(first + w)] =
