@@ -145,11 +145,14 @@ def torch_train_epoch(model, optimizer, windows, epoch, clock):
     return now() - start
 
 
-def run_redflag(bench, threads, clock):
-    """Seconds per case (score, train_epoch) from one run of the benchmark program."""
+def run_redflag(bench, threads, clock, simd=None):
+    """Seconds per case (score, train_epoch) from one run of the benchmark program (REDFLAG_SIMD=simd if given)."""
     command = [str(bench), f"--benchmark_filter=^(score|train_epoch)<float>/threads:{threads}/real_time$",
                "--benchmark_format=json"]
-    result = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True)
+    env = dict(os.environ)
+    if simd:
+        env["REDFLAG_SIMD"] = simd
+    result = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True, env=env)
     seconds = {}
     for entry in json.loads(result.stdout)["benchmarks"]:
         case = entry["name"].split("<")[0]
@@ -178,6 +181,10 @@ def load_average():
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
+def label_case(label, case):
+    return "scoring, batch 256" if case == "score" else "training epoch, batch 32"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--bench", type=Path, default=DEFAULT_BENCH,
@@ -189,7 +196,17 @@ def main():
     parser.add_argument("--clock", choices=("auto", "cpu", "real"), default="auto",
                         help="auto: CPU time with 1 thread, wall time with more [%(default)s]")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is not met")
+    parser.add_argument("--variant", action="append", default=[], metavar="LABEL=PATH[@SIMD]",
+                        help="also run another benchmark program (e.g. an older build, or -march=native) in every "
+                             "round, with REDFLAG_SIMD=SIMD when given (scalar, avx2, avx512); reported as extra rows")
     args = parser.parse_args()
+    variants = []
+    for text in args.variant:
+        label, _, rest = text.partition("=")
+        path, _, simd = rest.partition("@")
+        if not label or not Path(path).is_file():
+            sys.exit(f"--variant {text}: expected LABEL=PATH[@SIMD] with an existing PATH")
+        variants.append((label, Path(path), simd or None))
     if not args.bench.is_file():
         sys.exit(f"{args.bench} not found; build it with\n  cmake --preset bench -DREDFLAG_NATIVE=ON && "
                  "cmake --build --preset bench --target bench_transformer_autoencoder\nor pass --bench PATH")
@@ -219,9 +236,15 @@ def main():
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
         ours = {"score": [], "train_epoch": []}
         theirs = {"score": [], "train_epoch": []}
+        others = {label: {"score": [], "train_epoch": []} for label, _, _ in variants}
         for round_ in range(args.rounds):
             for case, seconds in run_redflag(args.bench, threads, clock).items():
                 ours[case].append(seconds)
+            for label, path, simd in variants:
+                for case, seconds in run_redflag(path, threads, clock, simd).items():
+                    others[label][case].append(seconds)
+                log(f"  {label}: score {others[label]['score'][-1] * 1e3:.1f} ms, "
+                    f"epoch {others[label]['train_epoch'][-1]:.2f} s")
             theirs["score"].append(torch_score(model, windows, clock))
             theirs["train_epoch"].append(torch_train_epoch(model, optimizer, windows, round_, clock))
             log(f"{threads} thread(s), CPUs {sorted(cpus)}, round {round_ + 1}: "
@@ -237,6 +260,13 @@ def main():
                          f"{mine:,.0f} windows/s", f"{reference:,.0f} windows/s", f"{ratio:.2f}×",
                          f"≥ {TARGETS[case]:.0f}×", "met" if ratio >= TARGETS[case] else "**not met**"))
             log("| " + " | ".join(rows[-1]) + " |")  # kept even if a later thread count is interrupted
+            for label, _, _ in variants:
+                theirs_ratio = windows_per_call / float(np.median(others[label][case])) / reference
+                rows.append((f"{label}: {label_case(label, case)}, {threads} thread{'s' if threads > 1 else ''} "
+                             f"({clock} time)",
+                             f"{windows_per_call / float(np.median(others[label][case])):,.0f} windows/s",
+                             f"{reference:,.0f} windows/s", f"{theirs_ratio:.2f}×", "", ""))
+                log("| " + " | ".join(rows[-1]) + " |")
     log(f"load average {load_average()}")
 
     title = (f"float32, window {WINDOW} x {FEATURES} features, d_model {D_MODEL}, {HEADS} heads, {LAYERS} + {LAYERS} "

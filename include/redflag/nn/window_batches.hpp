@@ -7,24 +7,20 @@
 // A batch is cut into groups of `windows_per_group` consecutive windows.
 // A group's windows are stacked into one matrix and run through the network
 // together (forward, then backward when training), so every position-wise
-// GEMM multiplies the weights by G windows' rows at once — the weights are
-// packed for Eigen's GEMM kernel once per group instead of once per window,
-// and the row count (240 at the default window of 60) is a whole number of
-// the kernel's register tiles. Attention stays within each window. Each
-// group's gradient goes into its own gradient object, and the groups'
-// gradients are added in group order afterwards. The groups depend on the
-// batch alone, never on n_jobs, so the result is bit-identical for every
-// n_jobs.
+// product multiplies the weights by G windows' rows at once (240 rows at the
+// default window of 60, a whole number of the product kernels' 6-row
+// tiles). Attention stays within each window. Each group's gradient goes
+// into its own gradient object, and the groups' gradients are added in
+// group order afterwards. The groups depend on the batch alone, never on
+// n_jobs, so the result is bit-identical for every n_jobs (and, the kernels
+// being so, for every SIMD path).
 //
 // Threads ("lanes") take whole groups: lane l runs groups l, l + lanes, ...
 // Each lane owns its workspaces (one per group size it has met, as the last
 // group of a batch may be smaller), so memory grows with the number of
 // threads, not with the batch size. Buffers keep their shapes from one batch
 // to the next, so after the first batches no step allocates (for a given
-// n_jobs). A group is small enough that Eigen's packing buffers for its
-// GEMMs stay under Eigen's stack-allocation limit at the default sizes
-// (with Linear's products summed over depth slices, see
-// Linear::depth_slice) instead of being allocated on every product.
+// n_jobs).
 
 #include <redflag/core/error.hpp>
 #include <redflag/core/parallel.hpp>
@@ -46,9 +42,8 @@ template <Scalar T>
 class WindowBatches {
  public:
   // Windows run together and whose gradients accumulate in one object:
-  // enough for large GEMMs, small enough for Eigen's stack-allocated packing
-  // buffers, and giving enough groups per training batch (8 at 32 windows)
-  // to balance a few threads.
+  // enough for large products, and giving enough groups per training batch
+  // (8 at 32 windows) to balance a few threads.
   static constexpr Index windows_per_group = 4;
 
   WindowBatches() = default;
