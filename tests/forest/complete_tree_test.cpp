@@ -1,10 +1,14 @@
 #include <redflag/core/random.hpp>
 #include <redflag/forest/detail/complete_tree.hpp>
 #include <redflag/forest/detail/tree_node.hpp>
+#include <redflag/forest/isolation_forest.hpp>
+#include <redflag/forest/random_forest.hpp>
+#include <redflag/simd/path.hpp>
 
 #include <doctest/doctest.h>
 
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <string>
 #include <vector>
@@ -12,6 +16,7 @@
 using redflag::detail::forest::CompleteTrees;
 using redflag::detail::forest::NodeKind;
 using redflag::detail::forest::TreeNode;
+namespace simd = redflag::simd;
 
 namespace {
 
@@ -156,8 +161,6 @@ TEST_CASE_TEMPLATE("leaves() finds every row's leaf, vector walk and tail alike"
   const CompleteTrees<T> complete(forest.nodes, forest.offsets, forest.depth,
                                   [](std::int32_t leaf) { return static_cast<std::uint32_t>(leaf); });
   REQUIRE_FALSE(complete.empty());
-  const std::string walk_kind = CompleteTrees<T>::vectorised() ? "vector walk (AVX-512)" : "scalar walk only";
-  MESSAGE(walk_kind);
   constexpr std::size_t rows = 3 * CompleteTrees<T>::vector_rows + 13;
   // A stride wider than the row, as for a block of a wider matrix.
   constexpr std::size_t stride = walk_columns + 3;
@@ -167,10 +170,18 @@ TEST_CASE_TEMPLATE("leaves() finds every row's leaf, vector walk and tail alike"
     for (std::size_t c = 0; c < walk_columns; ++c) values[r * stride + c] = dense[r * walk_columns + c];
   }
   std::vector<std::uint32_t> reached(rows);
-  for (std::size_t t = 0; t + 1 < forest.offsets.size(); ++t) {
-    complete.leaves(t, values.data(), stride, rows, reached.data());
-    for (std::size_t r = 0; r < rows; ++r) {
-      CHECK(reached[r] == static_cast<std::uint32_t>(node_walk_leaf(forest, t, values.data() + r * stride)));
+  for (const simd::Path path : simd::all_paths) {
+    if (!simd::supported(path)) {
+      MESSAGE("not run on the " << simd::name(path) << " path: this CPU lacks it");
+      continue;
+    }
+    const simd::ScopedPath forced(path);
+    MESSAGE(simd::name(path) << " path: " << simd::name(CompleteTrees<T>::walk_path()) << " walk");
+    for (std::size_t t = 0; t + 1 < forest.offsets.size(); ++t) {
+      complete.leaves(t, values.data(), stride, rows, reached.data());
+      for (std::size_t r = 0; r < rows; ++r) {
+        CHECK(reached[r] == static_cast<std::uint32_t>(node_walk_leaf(forest, t, values.data() + r * stride)));
+      }
     }
   }
 }
@@ -182,15 +193,65 @@ TEST_CASE_TEMPLATE("add_leaves() adds every row's leaf value, tree after tree", 
   const auto value_of = [](std::int32_t leaf) { return 1.0 / 3.0 + static_cast<double>(leaf) * 0.1; };
   const CompleteTrees<T, double> complete(forest.nodes, forest.offsets, forest.depth, value_of);
   REQUIRE_FALSE(complete.empty());
-  MESSAGE(std::string(CompleteTrees<T, double>::vectorised() ? "vector walk (AVX-512)" : "scalar walk only"));
   constexpr std::size_t rows = 2 * CompleteTrees<T, double>::vector_rows + 7;
   const std::vector<T> values = random_rows<T>(31, rows);
-  std::vector<double> sum(rows, 0.5);
   std::vector<double> reference(rows, 0.5);
   for (std::size_t t = 0; t + 1 < forest.offsets.size(); ++t) {
-    complete.add_leaves(t, values.data(), walk_columns, rows, sum.data());
     for (std::size_t r = 0; r < rows; ++r)
       reference[r] += value_of(node_walk_leaf(forest, t, values.data() + r * walk_columns));
   }
-  CHECK(sum == reference);
+  for (const simd::Path path : simd::all_paths) {
+    if (!simd::supported(path)) {
+      MESSAGE("not run on the " << simd::name(path) << " path: this CPU lacks it");
+      continue;
+    }
+    const simd::ScopedPath forced(path);
+    MESSAGE(simd::name(path) << " path: " << simd::name(CompleteTrees<T, double>::walk_path()) << " walk");
+    std::vector<double> sum(rows, 0.5);
+    for (std::size_t t = 0; t + 1 < forest.offsets.size(); ++t) {
+      complete.add_leaves(t, values.data(), walk_columns, rows, sum.data());
+    }
+    CHECK(sum == reference);
+  }
+}
+
+TEST_CASE_TEMPLATE("IsolationForest and RandomForest score bit-identically on every instruction-set path", T, float,
+                   double) {
+  // Enough rows for the vector walks and the scoring copy (2,048 rows and up).
+  constexpr Eigen::Index rows = 3000;
+  redflag::Random random(41);
+  redflag::Matrix<T> X(rows, 5);
+  redflag::LabelVector y(rows);
+  for (Eigen::Index r = 0; r < rows; ++r) {
+    for (Eigen::Index c = 0; c < X.cols(); ++c) X(r, c) = static_cast<T>(random.normal());
+    y(r) = X(r, 0) + X(r, 1) > T(0.5) ? 1 : 0;
+  }
+  const simd::ScopedPath fitted_on_scalar(simd::Path::scalar);
+  redflag::IsolationForest<T> isolation({.n_estimators = 30, .random_state = 3});
+  isolation.fit(X);
+  redflag::RandomForest<T> classifier({.n_estimators = 20, .max_depth = 9, .random_state = 3});
+  classifier.fit(X, y);
+  const redflag::Vector<T> reference_scores = isolation.anomaly_score(X);
+  const redflag::Matrix<T> reference_proba = classifier.predict_proba(X);
+  int compared = 0;
+  for (const simd::Path path : simd::all_paths) {
+    if (!simd::supported(path)) {
+      MESSAGE("not run on the " << simd::name(path) << " path: this CPU lacks it");
+      continue;
+    }
+    const simd::ScopedPath forced(path);
+    CAPTURE(simd::name(path));
+    const redflag::Vector<T> scores = isolation.anomaly_score(X);
+    const redflag::Matrix<T> proba = classifier.predict_proba(X);
+    CHECK(std::memcmp(scores.data(), reference_scores.data(), sizeof(T) * static_cast<std::size_t>(rows)) == 0);
+    CHECK(std::memcmp(proba.data(), reference_proba.data(), sizeof(T) * static_cast<std::size_t>(proba.size())) == 0);
+    // Fitting does not depend on the path either.
+    redflag::IsolationForest<T> refitted({.n_estimators = 30, .random_state = 3});
+    refitted.fit(X);
+    const redflag::Vector<T> refitted_scores = refitted.anomaly_score(X);
+    CHECK(std::memcmp(refitted_scores.data(), reference_scores.data(), sizeof(T) * static_cast<std::size_t>(rows)) ==
+          0);
+    ++compared;
+  }
+  CHECK(compared >= 2 - (simd::best_supported() == simd::Path::scalar ? 1 : 0));
 }

@@ -305,7 +305,7 @@ TEST_CASE_TEMPLATE("IsolationForest fast walk equals the general tree walk", T, 
   // CPU has AVX-512, else by the scalar complete-tree walk).
   const std::optional<forest::ScoringCopy<T>> copy = forest::scoring_copy(trees);
   REQUIRE(copy.has_value());
-  MESSAGE(std::string(forest::ScoringCopy<T>::vectorised() ? "vector walk (AVX-512)" : "scalar complete-tree walk"));
+  MESSAGE("complete-tree walk on the " << redflag::simd::name(forest::ScoringCopy<T>::walk_path()) << " path");
   for (const std::size_t rows : {std::size_t{1}, std::size_t{15}, std::size_t{16}, std::size_t{17}, std::size_t{64},
                                  std::size_t{100}, std::size_t{700}}) {
     CAPTURE(rows);

@@ -429,7 +429,7 @@ class IsolationForest {
     const auto stride = static_cast<std::size_t>(X.outerStride());
     const auto columns = static_cast<std::size_t>(X.cols());
     const auto complete =
-        detail::forest::scoring_copy_pays(n, stride) ? detail::forest::scoring_copy(state_.trees) : std::nullopt;
+        detail::forest::scoring_copy_pays<T>(n, stride) ? detail::forest::scoring_copy(state_.trees) : std::nullopt;
     parallel_for(n, params_.n_jobs,
                  [&](std::size_t begin, std::size_t end) {
                    double depth[block_rows] = {};
