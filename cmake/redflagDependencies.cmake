@@ -16,9 +16,6 @@ if(DEFINED Eigen3_VERSION AND Eigen3_VERSION VERSION_LESS REDFLAG_EIGEN_MINIMUM_
                       "(${Eigen3_DIR})")
 endif()
 
-# Debian's xsimd config links the plain target `xtl` without finding it.
-find_package(xtl QUIET)
-redflag_find_dependency(xsimd)
 redflag_find_dependency(cereal)
 set(THREADS_PREFER_PTHREAD_FLAG ON)
 redflag_find_dependency(Threads)

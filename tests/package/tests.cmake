@@ -75,7 +75,7 @@ if(TARGET redflag_cli)
 endif()
 
 # The Conan recipe: `conan create` with a Conan 2 that runs offline, its
-# profile taking Debian's Eigen, xsimd and cereal as platform requirements.
+# profile taking Debian's Eigen and cereal as platform requirements.
 # Skipped, with the reason printed, where that Conan or its Python modules
 # are missing.
 set(REDFLAG_CONAN "${PROJECT_SOURCE_DIR}/../shared/tools/conan/conan" CACHE FILEPATH

@@ -50,9 +50,8 @@ class RedflagConan(ConanFile):
         basic_layout(self, src_folder=".")
 
     def requirements(self):
-        # redflag's public headers include all three.
+        # redflag's public headers include both.
         self.requires("eigen/3.4.0", transitive_headers=True)
-        self.requires("xsimd/8.1.0", transitive_headers=True)
         self.requires("cereal/1.3.2", transitive_headers=True)
 
     def package_id(self):

@@ -1,6 +1,6 @@
 // Fits an IsolationForest, saves it, loads it back and checks that the loaded
-// model scores the data bit for bit like the original: this exercises Eigen,
-// xsimd (scoring) and cereal (the model file) through the packaged headers.
+// model scores the data bit for bit like the original: this exercises Eigen
+// and cereal (the model file) through the packaged headers.
 #include <redflag/redflag.hpp>
 
 #include <cstring>
