@@ -62,7 +62,7 @@ case "$task" in
   test)
     run_preset ci          # everything, under AddressSanitizer and UndefinedBehaviorSanitizer
     run_preset tsan        # the concurrency tests again, under ThreadSanitizer
-    run_preset clang       # the unit tests and benchmarks with clang, as C++23 (no sanitizers)
+    run_preset clang       # the unit tests and benchmarks with clang, as C++23 (no sanitizers); forest and nn once per SIMD path
     run_preset aarch64     # the unit tests of eight areas cross-compiled for aarch64, run under qemu
     run_preset fuzz -DREDFLAG_FUZZ_SECONDS=12  # every fuzz target for 12 s from its corpus
     echo "redflag: test command: $SECONDS s"
