@@ -51,6 +51,8 @@
 #include <redflag/rules/rule_config.hpp>
 #include <redflag/rules/rules_engine.hpp>
 
+#include <redflag/simd/path.hpp>
+
 #include <redflag/stream/behaviour_profile.hpp>
 #include <redflag/stream/entity.hpp>
 #include <redflag/stream/entity_features.hpp>
