@@ -7,8 +7,8 @@
 #   cmake --preset aarch64 && cmake --build --preset aarch64 && ctest --preset aarch64
 #
 # redflag's dependencies are header-only and their CMake configs are
-# architecture-independent, but Debian installs xsimd's, xtl's, cereal's and
-# doctest's headers straight into /usr/include, so their imported targets
+# architecture-independent, but Debian installs cereal's and doctest's
+# headers straight into /usr/include, so their imported targets
 # would put all of /usr/include — the x86-64 C library's headers — on the
 # aarch64 compiler's command line, ahead of the aarch64 ones. Instead,
 # find_package finds configs written below (CMAKE_FIND_PACKAGE_REDIRECTS_DIR,
@@ -39,16 +39,14 @@ endif()
 # folder: writing there too is harmless.
 if(CMAKE_FIND_PACKAGE_REDIRECTS_DIR)
   set(_redflag_headers "${CMAKE_BINARY_DIR}/aarch64-headers")
-  foreach(dir IN ITEMS xsimd xtl cereal doctest)
+  foreach(dir IN ITEMS cereal doctest)
     if(EXISTS "/usr/include/${dir}" AND NOT EXISTS "${_redflag_headers}/${dir}")
       file(MAKE_DIRECTORY "${_redflag_headers}")
       file(CREATE_LINK "/usr/include/${dir}" "${_redflag_headers}/${dir}" SYMBOLIC)
     endif()
   endforeach()
   # package;its config;the targets it defines
-  foreach(entry IN ITEMS "xsimd;/usr/lib/x86_64-linux-gnu/cmake/xsimd/xsimdConfig.cmake;xsimd"
-                         "xtl;/usr/share/cmake/xtl/xtlConfig.cmake;xtl"
-                         "cereal;/usr/lib/x86_64-linux-gnu/cmake/cereal/cerealConfig.cmake;cereal::cereal"
+  foreach(entry IN ITEMS "cereal;/usr/lib/x86_64-linux-gnu/cmake/cereal/cerealConfig.cmake;cereal::cereal"
                          "doctest;/usr/lib/cmake/doctest/doctestConfig.cmake;doctest::doctest")
     list(GET entry 0 package)
     list(GET entry 1 config)
