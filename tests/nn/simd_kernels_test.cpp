@@ -181,6 +181,66 @@ TEST_CASE_TEMPLATE("nn kernels: the attention softmax and its backward pass are 
   }
 }
 
+TEST_CASE_TEMPLATE(
+    "nn kernels: one head's attention in one call is bit-identical on every path and to the separate "
+    "kernels",
+    T, float, double) {
+  // Head sizes of 8 (the 8 x 8 register transposes), 4 and 12 (the other
+  // column groups), sequences of 60 (padded to 64), 7 and 33.
+  for (const Index dh : {Index(8), Index(4), Index(12)}) {
+    for (const Index L : {Index(60), Index(7), Index(33)}) {
+      const Index d = 2 * dh, ld = 3 * d, padded = (L + 15) / 16 * 16;
+      const std::vector<T> qkv = sk_random<T>(static_cast<std::size_t>(L * ld), 11, 2.0);
+      const T* q = qkv.data() + dh;  // the second head
+      const T* k = q + d;
+      const T* v = q + 2 * d;
+      const T scale = T(1) / std::sqrt(static_cast<T>(dh));
+      // Reference: the separate kernels on the scalar path.
+      std::vector<T> qt(static_cast<std::size_t>(dh * padded), T(0));
+      std::vector<T> pt(static_cast<std::size_t>(L * padded)), ct(static_cast<std::size_t>(dh * padded));
+      std::vector<T> context(static_cast<std::size_t>(L * d), T(0));
+      {
+        const simd::ScopedPath path(simd::Path::scalar);
+        for (Index i = 0; i < L; ++i) {
+          for (Index c = 0; c < dh; ++c) qt[c * padded + i] = q[i * ld + c] * scale;
+        }
+        kernels::gemm<T>(L, padded, dh, k, ld, 1, qt.data(), padded, pt.data(), padded, GemmStart::zero);
+        kernels::softmax_columns<T>(pt.data(), L, padded, padded);
+        kernels::gemm<T>(dh, padded, L, v, 1, ld, pt.data(), padded, ct.data(), padded, GemmStart::zero);
+        for (Index i = 0; i < L; ++i) {
+          for (Index c = 0; c < dh; ++c) context[i * d + c] = ct[c * padded + i];
+        }
+      }
+      std::vector<T> expected = qt;
+      expected.insert(expected.end(), pt.begin(), pt.end());
+      expected.insert(expected.end(), context.begin(), context.end());
+      INFO("d_head ", dh, ", L ", L);
+      const std::vector<T> fused = sk_on_every_path<T>("attention_forward", [&] {
+        std::vector<T> qt_out(qt.size(), T(5)), pt_out(pt.size(), T(7)), context_out(context.size(), T(0));
+        kernels::attention_forward<T>(L, padded, dh, q, k, v, ld, scale, qt_out.data(), pt_out.data(),
+                                      context_out.data(), d);
+        qt_out.insert(qt_out.end(), pt_out.begin(), pt_out.end());
+        qt_out.insert(qt_out.end(), context_out.begin(), context_out.end());
+        return qt_out;
+      });
+      CHECK(sk_same_bits(fused, expected));
+    }
+  }
+}
+
+TEST_CASE_TEMPLATE("nn kernels: the ReLU's backward pass is a select on every path", T, float, double) {
+  std::vector<T> h = sk_random<T>(67, 12);
+  h[3] = T(0);
+  h[4] = -T(0);
+  const std::vector<T> d = sk_random<T>(67, 13);
+  const std::vector<T> out = sk_on_every_path<T>("relu_backward", [&] {
+    std::vector<T> x = d;
+    kernels::relu_backward<T>(static_cast<Index>(x.size()), h.data(), x.data());
+    return x;
+  });
+  for (std::size_t i = 0; i < d.size(); ++i) CHECK(out[i] == (h[i] > T(0) ? d[i] : T(0)));
+}
+
 TEST_CASE_TEMPLATE("nn kernels: layer norm, column sums and sums of squares are bit-identical on every path", T, float,
                    double) {
   for (const Index n : {1, 7, 13, 64, 67}) {

@@ -7,6 +7,7 @@
 #include <redflag/core/types.hpp>
 #include <redflag/nn/linear.hpp>
 #include <redflag/nn/module.hpp>
+#include <redflag/simd/detail/nn_kernels.hpp>
 
 namespace redflag::nn {
 
@@ -47,8 +48,9 @@ class FeedForward {
   void backward(const MatrixRef<T>& X, const MatrixRef<T>& dY, Workspace& work, FeedForward& gradient,
                 Matrix<T>* dX) const {
     second.backward(work.hidden, dY, gradient.second, &work.d_hidden, &work.weight_scratch);
-    // ReLU passes the gradient where its output was positive (its input was > 0).
-    work.d_hidden = (work.hidden.array() > T(0)).select(work.d_hidden, T(0));
+    // ReLU passes the gradient where its output was positive (its input was > 0);
+    // a vector select (Eigen's select compiled to a branch per value without AVX).
+    simd::detail::nn::relu_backward<T>(work.hidden.size(), work.hidden.data(), work.d_hidden.data());
     first.backward(X, work.d_hidden, gradient.first, dX, &work.weight_scratch);
   }
 };

@@ -45,7 +45,8 @@ class MultiHeadAttention {
     Matrix<T> d_context;       // backward: rows x d_model
     Matrix<T> d_qkv;           // backward: rows x 3 d_model
     Matrix<T> d_scores;        // backward: L x padded L, dP^T then dS^T of one head
-    Matrix<T> weight_scratch;  // backward: a projection's W^T
+    Matrix<T> weight_scratch;  // backward: the input projection's W^T
+    Matrix<T> output_weight_scratch;  // backward: the output projection's W^T (its own: no reshaping, no allocation)
   };
 
   MultiHeadAttention() = default;
@@ -72,7 +73,6 @@ class MultiHeadAttention {
   // X holds X.rows() / sequence_length sequences one after another.
   void forward(const MatrixRef<T>& X, Index sequence_length, Workspace& work, Matrix<T>& Y) const {
     namespace kernels = simd::detail::nn;
-    using simd::detail::GemmStart;
     const Index L = sequence_length;
     const Index sequences = X.rows() / L;
     const Index d = d_model();
@@ -93,21 +93,11 @@ class MultiHeadAttention {
         const T* k = q + d;
         const T* v = q + 2 * d;
         T* pt = work.probabilities.data() + (s * heads_ + h) * L * padded;
-        // (scale Q)^T, then the scores transposed: S^T = K (scale Q)^T.
-        for (Index i = 0; i < L; ++i) {
-          for (Index c = 0; c < dh; ++c) work.transposed(c, i) = q[i * ld + c] * scale;
-        }
-        work.transposed.rightCols(padded - L).setZero();  // the padding columns' scores: 0
-        kernels::gemm<T>(L, padded, dh, k, ld, 1, work.transposed.data(), padded, pt, padded, GemmStart::zero);
-        kernels::softmax_columns<T>(pt, L, padded, padded);
-        // C_h^T = V_h^T P^T (d_head x padded L: full registers, where C_h = P V_h has
-        // d_head columns), then transposed into place. Every value is the same chain
-        // of fused multiply-adds over the keys as in C_h = P V_h.
-        kernels::gemm<T>(dh, padded, L, v, 1, ld, pt, padded, work.transposed.data(), padded, GemmStart::zero);
-        T* context = work.context.data() + s * L * d + h * dh;
-        for (Index i = 0; i < L; ++i) {
-          for (Index c = 0; c < dh; ++c) context[i * d + c] = work.transposed(c, i);
-        }
+        // (scale Q)^T, the scores transposed, S^T = K (scale Q)^T, their softmax
+        // down the columns, and C_h = P V_h (computed as C_h^T = V_h^T P^T, full
+        // registers across the queries), in one kernel call.
+        kernels::attention_forward<T>(L, padded, dh, q, k, v, ld, scale, work.transposed.data(), pt,
+                                      work.context.data() + s * L * d + h * dh, d);
       }
     }
     output_projection.forward(work.context, Y);
@@ -123,7 +113,8 @@ class MultiHeadAttention {
     const Index dh = d / heads_;
     const Index padded = padded_length(L);
     const T scale = T(1) / std::sqrt(static_cast<T>(dh));
-    output_projection.backward(work.context, dY, gradient.output_projection, &work.d_context, &work.weight_scratch);
+    output_projection.backward(work.context, dY, gradient.output_projection, &work.d_context,
+                               &work.output_weight_scratch);
     work.d_qkv.resize(X.rows(), 3 * d);
     // Zeroed when (re)shaped: products write every column, the padding ones included.
     if (work.d_scores.rows() != L || work.d_scores.cols() != padded) work.d_scores.setZero(L, padded);

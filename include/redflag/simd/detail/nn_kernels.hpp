@@ -21,6 +21,7 @@
 
 #include <cmath>
 #include <cstddef>
+#include <type_traits>
 
 #define REDFLAG_NN_NS nn_scalar
 #define REDFLAG_NN_TARGET
@@ -91,6 +92,17 @@ void softmax_backward_columns(T* d, const T* p, ptrdiff_t rows, ptrdiff_t cols, 
   REDFLAG_NN_DISPATCH(T, softmax_backward_columns, d, p, rows, cols, ld, scale);
 }
 
+// One head of self-attention over one sequence (see nn_kernels_body.hpp):
+// qt (d_head x padded scratch) = (scale Q)^T, pt (L x padded) = P^T =
+// softmax down the columns of K (scale Q)^T, context (L x d_head, row
+// stride ldc) = P V. Every value as the separate products and softmax
+// compute it.
+template <class T>
+void attention_forward(ptrdiff_t L, ptrdiff_t padded, ptrdiff_t dh, const T* q, const T* k, const T* v, ptrdiff_t ld,
+                       T scale, T* qt, T* pt, T* context, ptrdiff_t ldc) {
+  REDFLAG_NN_DISPATCH(T, attention_forward, L, padded, dh, q, k, v, ld, scale, qt, pt, context, ldc);
+}
+
 template <class T>
 void layer_norm_forward(ptrdiff_t rows, ptrdiff_t n, const T* x, ptrdiff_t ldx, const T* gamma, const T* beta,
                         T epsilon, T* xhat, T* inverse_std, T* y) {
@@ -107,6 +119,12 @@ void layer_norm_backward(ptrdiff_t rows, ptrdiff_t n, const T* dy, ptrdiff_t ldd
 template <class T>
 void add_column_sums(ptrdiff_t rows, ptrdiff_t n, const T* x, ptrdiff_t ldx, T* sums) {
   REDFLAG_NN_DISPATCH(T, add_column_sums, rows, n, x, ldx, sums);
+}
+
+// d[i] <- h[i] > 0 ? d[i] : 0, the ReLU's gradient (h is its output).
+template <class T>
+void relu_backward(ptrdiff_t n, const T* h, T* d) {
+  REDFLAG_NN_DISPATCH_AVX2(T, relu_backward, n, h, d);
 }
 
 // sum of x[i]^2 through 8 partial sums combined by a fixed tree.

@@ -39,6 +39,15 @@
 #define REDFLAG_NN_AVX2 __attribute__((target("avx2,fma")))
 #define REDFLAG_NN_AVX512 __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")))
 #define REDFLAG_NN_INLINE inline __attribute__((always_inline))
+// Complete unrolling of the loops over a tile's registers, early enough for
+// GCC to keep the accumulator arrays in registers.
+#if defined(__clang__)
+#define REDFLAG_NN_UNROLL _Pragma("unroll")
+#elif defined(__GNUC__)
+#define REDFLAG_NN_UNROLL _Pragma("GCC unroll 32")
+#else
+#define REDFLAG_NN_UNROLL
+#endif
 
 namespace redflag::simd::detail {
 
@@ -113,6 +122,8 @@ struct ScalarOps {
   static REDFLAG_NN_INLINE reg div(reg a, reg b) { return a / b; }
   static REDFLAG_NN_INLINE reg max(reg a, reg b) { return a > b ? a : b; }
   static REDFLAG_NN_INLINE reg opaque(reg x) { return opaque_scalar(x); }
+  // h > 0 ? d : 0 (the ReLU's gradient).
+  static REDFLAG_NN_INLINE reg where_positive(reg h, reg d) { return h > T(0) ? d : T(0); }
   // 2^n for t = n + magic (|n| small): the integer is t's low bits.
   static REDFLAG_NN_INLINE reg pow2(reg t) {
     using C = ExpConstants<T>;
@@ -145,6 +156,9 @@ struct Avx2Ops<float> {
   REDFLAG_NN_AVX2 static REDFLAG_NN_INLINE reg mul(reg a, reg b) { return _mm256_mul_ps(a, b); }
   REDFLAG_NN_AVX2 static REDFLAG_NN_INLINE reg div(reg a, reg b) { return _mm256_div_ps(a, b); }
   REDFLAG_NN_AVX2 static REDFLAG_NN_INLINE reg max(reg a, reg b) { return _mm256_max_ps(a, b); }
+  REDFLAG_NN_AVX2 static REDFLAG_NN_INLINE reg where_positive(reg h, reg d) {
+    return _mm256_and_ps(_mm256_cmp_ps(h, _mm256_setzero_ps(), _CMP_GT_OQ), d);
+  }
   REDFLAG_NN_AVX2 static REDFLAG_NN_INLINE reg opaque(reg x) {
     asm("" : "+x"(x));
     return x;
@@ -152,6 +166,25 @@ struct Avx2Ops<float> {
   REDFLAG_NN_AVX2 static REDFLAG_NN_INLINE reg pow2(reg t) {
     const __m256i n = _mm256_sub_epi32(_mm256_castps_si256(t), _mm256_castps_si256(_mm256_set1_ps(12582912.0f)));
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n, _mm256_set1_epi32(127)), 23));
+  }
+  // x[i] lane j <- x[j] lane i (moves only).
+  REDFLAG_NN_AVX2 static REDFLAG_NN_INLINE void transpose8(reg* x) {
+    const reg t0 = _mm256_unpacklo_ps(x[0], x[1]), t1 = _mm256_unpackhi_ps(x[0], x[1]);
+    const reg t2 = _mm256_unpacklo_ps(x[2], x[3]), t3 = _mm256_unpackhi_ps(x[2], x[3]);
+    const reg t4 = _mm256_unpacklo_ps(x[4], x[5]), t5 = _mm256_unpackhi_ps(x[4], x[5]);
+    const reg t6 = _mm256_unpacklo_ps(x[6], x[7]), t7 = _mm256_unpackhi_ps(x[6], x[7]);
+    const reg u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xee);
+    const reg u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xee);
+    const reg u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xee);
+    const reg u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xee);
+    x[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+    x[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+    x[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+    x[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+    x[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+    x[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+    x[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+    x[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
   }
 };
 
@@ -173,6 +206,9 @@ struct Avx2Ops<double> {
   REDFLAG_NN_AVX2 static REDFLAG_NN_INLINE reg mul(reg a, reg b) { return _mm256_mul_pd(a, b); }
   REDFLAG_NN_AVX2 static REDFLAG_NN_INLINE reg div(reg a, reg b) { return _mm256_div_pd(a, b); }
   REDFLAG_NN_AVX2 static REDFLAG_NN_INLINE reg max(reg a, reg b) { return _mm256_max_pd(a, b); }
+  REDFLAG_NN_AVX2 static REDFLAG_NN_INLINE reg where_positive(reg h, reg d) {
+    return _mm256_and_pd(_mm256_cmp_pd(h, _mm256_setzero_pd(), _CMP_GT_OQ), d);
+  }
   REDFLAG_NN_AVX2 static REDFLAG_NN_INLINE reg opaque(reg x) {
     asm("" : "+x"(x));
     return x;
