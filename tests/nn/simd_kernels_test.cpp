@@ -326,7 +326,7 @@ TEST_CASE_TEMPLATE("nn layers built on the kernels match the Eigen formulas they
   // Tolerance: 2e-5 (float) and 1e-12 (double) relative to the norm of the
   // result; the kernels fuse multiply-adds and compute exp by a polynomial,
   // so the bits differ from Eigen's, not the values beyond rounding.
-  const double tolerance = std::is_same_v<T, float> ? 2e-5 : 1e-12;
+  const double layer_tolerance = std::is_same_v<T, float> ? 2e-5 : 1e-12;
   Random random(11);
   const Index L = 12, d = 16, heads = 2, sequences = 2;
   const redflag::nn::MultiHeadAttention<T> attention(d, heads, random);
@@ -353,7 +353,7 @@ TEST_CASE_TEMPLATE("nn layers built on the kernels match the Eigen formulas they
   }
   const Matrix<T> expected =
       (context * attention.output_projection.weight).rowwise() + attention.output_projection.bias.row(0);
-  CHECK((Y - expected).norm() <= tolerance * expected.norm());
+  CHECK((Y - expected).norm() <= layer_tolerance * expected.norm());
 
   redflag::nn::LayerNorm<T> norm(d);
   for (Index i = 0; i < d; ++i) norm.gamma(0, i) = random.normal<T>();
@@ -367,7 +367,7 @@ TEST_CASE_TEMPLATE("nn layers built on the kernels match the Eigen formulas they
     expected_norm.row(r) =
         ((X.row(r).array() - mean) / std::sqrt(variance + T(1e-5))).matrix().cwiseProduct(norm.gamma);
   }
-  CHECK((Z - expected_norm).norm() <= tolerance * expected_norm.norm());
+  CHECK((Z - expected_norm).norm() <= layer_tolerance * expected_norm.norm());
 }
 
 TEST_CASE_TEMPLATE("A TransformerAutoencoder fitted on each SIMD path saves the same bytes and scores the same", T,
