@@ -54,10 +54,13 @@
 #include <redflag/simd/path.hpp>
 
 #include <redflag/stream/behaviour_profile.hpp>
+#include <redflag/stream/checkpoint.hpp>
 #include <redflag/stream/entity.hpp>
 #include <redflag/stream/entity_features.hpp>
 #include <redflag/stream/entity_store.hpp>
+#include <redflag/stream/partition.hpp>
 #include <redflag/stream/quantile_sketch.hpp>
+#include <redflag/stream/sequence_gate.hpp>
 #include <redflag/stream/sliding_window.hpp>
 
 #include <redflag/timeseries/anomaly_injector.hpp>
