@@ -6,17 +6,18 @@
 // worker keeps it as its live state and applies every input through it:
 //
 //   redflag::PartitionCheckpoint state({.partition = 2, .partitions = 8});
-//   state.apply(message.sequence, [&](redflag::EntityStore& store) { ... });   // once per sequence
-//   redflag::save(state, out);                                   // a file, or bytes in memory
+//   state.apply(message.sequence, [&](redflag::EntityStore& store) { ... });  // once per sequence
+//   redflag::save(state, out);  // a path, or a std::ostringstream: bytes in memory
 //   auto restored = redflag::load<redflag::PartitionCheckpoint>(in, "partition 2");
-//   restored.require_partition(2, 8);
+//   restored.require_partition(2, 8);  // a checkpoint of another partition is an error
 //
 // apply(sequence, update) runs update(store) through a SequenceGate
 // (stream/sequence_gate.hpp), so the store holds exactly the inputs up to
 // position().sequence and an input at or below it changes nothing. The store
 // and the position are saved, restored and checked as one: after restoring a
-// checkpoint and replaying the partition from any earlier point, every input
-// after the checkpoint meets the state it met the first time.
+// checkpoint at sequence S and delivering the partition again in its original
+// order, from any point up to S + 1, every input above S meets the state it
+// met the first time (docs/scale-out.md states what that guarantees).
 //
 // Format (inside redflag's versioned, checksummed envelope, model type
 // "PartitionCheckpoint", format version 1; see core/serialization.hpp):
