@@ -16,12 +16,14 @@
 #include <redflag/preprocessing/robust_scaler.hpp>
 #include <redflag/preprocessing/standard_scaler.hpp>
 #include <redflag/rules/rule_config.hpp>
+#include <redflag/stream/checkpoint.hpp>
 #include <redflag/stream/entity_store.hpp>
 
 #include <doctest/doctest.h>
 
 #include <array>
 #include <cmath>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -450,10 +452,56 @@ struct StatefulTraits<redflag::EntityStore> {
   }
 };
 
+// The EntityStore's events, applied as the input at sequence 3 of partition 1 of 2.
+template <>
+struct StatefulTraits<redflag::PartitionCheckpoint> {
+  using StoreTraits = StatefulTraits<redflag::EntityStore>;
+  static redflag::PartitionCheckpoint make() {
+    return redflag::PartitionCheckpoint({.partition = 1, .partitions = 2}, StoreTraits::make());
+  }
+  static void feed(redflag::PartitionCheckpoint& checkpoint) {
+    CHECK(checkpoint.apply(3, [](redflag::EntityStore& store) { StoreTraits::feed(store); }) ==
+          redflag::SequenceStatus::applied);
+  }
+  // The store's output, and a last row with the position.
+  static Matrix<double> output(const redflag::PartitionCheckpoint& checkpoint) {
+    const Matrix<double> store = StoreTraits::output(checkpoint.store());
+    Matrix<double> out = Matrix<double>::Zero(store.rows() + 1, store.cols());
+    out.topRows(store.rows()) = store;
+    const redflag::PartitionPosition position = checkpoint.position();
+    out.bottomRows(1).leftCols(3) << static_cast<double>(position.partition), static_cast<double>(position.partitions),
+        static_cast<double>(position.sequence);
+    return out;
+  }
+  static redflag::PartitionCheckpoint save_and_load(const redflag::PartitionCheckpoint& checkpoint,
+                                                    const std::filesystem::path& path) {
+    redflag::save(checkpoint, path);
+    return redflag::load<redflag::PartitionCheckpoint>(path);
+  }
+  // A NaN value is a data_error and leaves the sequence unapplied; an input
+  // already applied, or sequence 0, changes nothing.
+  static void refuses_bad_input(const redflag::PartitionCheckpoint& checkpoint) {
+    redflag::PartitionCheckpoint copy =
+        save_and_load(checkpoint, std::filesystem::path(REDFLAG_TEST_SCRATCH_DIR) / "bad_input.bin");
+    const std::uint64_t next = copy.position().sequence + 1;
+    CHECK_THROWS_AS(copy.apply(next,
+                               [](redflag::EntityStore& store) {
+                                 store.observe(redflag::EntityEvent{.entity = "e1",
+                                                                    .time_ms = 1'704'067'200'000,
+                                                                    .value = std::numeric_limits<double>::quiet_NaN()});
+                               }),
+                    redflag::data_error);
+    CHECK(copy.apply(next - 1, [](redflag::EntityStore&) { FAIL("an applied sequence ran again"); }) ==
+          redflag::SequenceStatus::already_applied);
+    CHECK_THROWS_AS(copy.apply(0, [](redflag::EntityStore&) {}), redflag::invalid_argument);
+    CHECK(output(copy) == output(checkpoint));
+  }
+};
+
 }  // namespace contract
 
-TEST_CASE_TEMPLATE("every stateful component keeps the contract", Component, redflag::RulesEngine,
-                   redflag::EntityStore) {
+TEST_CASE_TEMPLATE("every stateful component keeps the contract", Component, redflag::RulesEngine, redflag::EntityStore,
+                   redflag::PartitionCheckpoint) {
   using Traits = contract::StatefulTraits<Component>;
   Component component = Traits::make();
   Traits::feed(component);
