@@ -1,5 +1,5 @@
 # One documentation example as a test (tests/docs/tests.cmake registers them):
-# runs EXAMPLE with DATA as its argument in WORK and compares its standard
+# runs example EXAMPLE of PROGRAM (redflag_doc_examples) with DATA as its argument in WORK and compares its standard
 # output, line by line, with EXPECTED, the output block of example NUMBER on
 # PAGE. In EXPECTED, "…" stands for any text within a line.
 cmake_minimum_required(VERSION 3.21)
@@ -70,10 +70,9 @@ function(line_matches actual expected out)
   endif()
 endfunction()
 
-execute_process(COMMAND "${EXAMPLE}" "${DATA}" WORKING_DIRECTORY "${WORK}" RESULT_VARIABLE code
+execute_process(COMMAND "${PROGRAM}" "${EXAMPLE}" "${DATA}" WORKING_DIRECTORY "${WORK}" RESULT_VARIABLE code
                 OUTPUT_VARIABLE output ERROR_VARIABLE errors)
-get_filename_component(name "${EXAMPLE}" NAME)
-file(WRITE "${WORK}/${name}.out" "${output}")
+file(WRITE "${WORK}/${EXAMPLE}.out" "${output}")
 if(NOT code EQUAL 0)
   fail("the example exited with ${code}" "${output}${errors}")
 endif()
