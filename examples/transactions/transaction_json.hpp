@@ -82,8 +82,11 @@ class TransactionReader {
     if (const auto error = parser_.iterate(padded_.data(), padded_.size(), padded_.capacity()).get(document_)) {
       throw bad_line("invalid JSON: " + description(error));  // found before any position is known
     }
+    Type root{};
+    check(document_.type().get(root));
+    if (root != Type::object) throw bad_line("expected a JSON object");
     Object object;
-    check(document_.get_object().get(object));  // a document that is not an object fails here, as may one cut short
+    check(document_.get_object().get(object));  // an object cut short, or followed by more text, may fail here
     LabelledTransaction out;
     redflag::Transaction& t = out.txn;
     unsigned seen = 0;  // bit i: required_fields[i] was present
