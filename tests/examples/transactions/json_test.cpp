@@ -165,7 +165,9 @@ TEST_CASE("TransactionReader refuses a bad line, saying what and where") {
       {replaced("\"label\":1", "\"label\":0"), "fields 'label' and 'pattern' disagree"},
       {replaced("m12", std::string(257, 'm')), "field 'merchant' is longer than 256 bytes"},
   };
-  for (const auto& [line, expected] : cases) {
+  for (const auto& test : cases) {
+    const std::string& line = test.first;
+    const std::string& expected = test.second;
     CAPTURE(line);
     const std::string message = refusal(reader, line);
     CHECK_MESSAGE(message.rfind(expected, 0) == 0, message);
