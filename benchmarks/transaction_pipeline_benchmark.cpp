@@ -14,6 +14,13 @@
 //                               a 10 ns histogram: p50, p99, p999 counters (ns;
 //                               they include one clock read, about 20 ns); with
 //                               batch:B, from the batch's start to the decision
+//   json_lines/model:0|1        the card-transaction example's JSON lines around
+//                               the state_features_rules(_model) path, on the
+//                               stream's first fifth (its lines made once,
+//                               untimed): TransactionReader::parse of the line,
+//                               the path, the verdict with its explanation text
+//                               (no TreeSHAP contributions), append_json of it.
+//                               Built when simdjson and nlohmann-json are found.
 // Counters: items_per_second (transactions per second); bytes_per_entity
 // (EntityStore::memory_bytes() / entities after a pass).
 // Debug and sanitizer builds run 1e4 transactions over 1e3 users.
@@ -32,12 +39,17 @@
 
 #include <benchmark/benchmark.h>
 
+#ifdef REDFLAG_BENCH_TRANSACTION_JSON
+#include "transactions/transaction_json.hpp"
+#endif
+
 #include <array>
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <span>
+#include <string>
 #include <vector>
 
 namespace {
@@ -92,6 +104,11 @@ struct Pipeline {
   std::array<double, redflag::TransactionRuleFeatures::width> rule_row{};
 
   double process(const redflag::Transaction& txn, const redflag::IsolationForest<double>* forest) {
+    return decide(txn, forest).risk_score;
+  }
+
+  // The decision; its model score is left in `model_score`.
+  redflag::RiskDecision decide(const redflag::Transaction& txn, const redflag::IsolationForest<double>* forest) {
     const redflag::EntityEvent event = redflag::to_entity_event(txn);
     store.observe(event, [&](const redflag::EntityState& before) {
       const redflag::TransactionContext context{txn, event, before};
@@ -99,10 +116,11 @@ struct Pipeline {
       rule_columns.write_row(context, std::span<double>(rule_row));
       engine.evaluate(std::span<const double>(rule_row), hits);
     });
-    std::optional<double> score;
-    if (forest != nullptr) score = forest->score_one(std::span<const double>(row));
-    return decider.decide(score, hits, engine).risk_score;
+    model_score.reset();
+    if (forest != nullptr) model_score = forest->score_one(std::span<const double>(row));
+    return decider.decide(model_score, hits, engine);
   }
+  std::optional<double> model_score;
 
   // The same work for txns[0..n) through EntityStore::observe_batch; calls
   // done(i) after transaction i's decision. Deciding inside the visitor gives
@@ -263,6 +281,47 @@ void BM_latency(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * txns.size()));
 }
 
+#ifdef REDFLAG_BENCH_TRANSACTION_JSON
+void BM_json_lines(benchmark::State& state) {
+  const bool with_model = state.range(0) != 0;
+  const redflag::IsolationForest<double>* forest = with_model ? &model() : nullptr;
+  static const std::vector<std::string> lines = [] {
+    std::vector<std::string> out;
+    for (std::size_t i = 0; i < transactions / 5; ++i) {
+      out.push_back(transactions_example::to_json(stream().transactions[i], stream().patterns[i]).dump());
+    }
+    return out;
+  }();
+  transactions_example::TransactionReader reader;
+  transactions_example::Verdict verdict;
+  std::string verdict_line;
+  std::unique_ptr<Pipeline> pipeline;
+  for (auto _ : state) {
+    state.PauseTiming();
+    pipeline = std::make_unique<Pipeline>();
+    state.ResumeTiming();
+    std::size_t bytes = 0;
+    for (const std::string& line : lines) {
+      const transactions_example::LabelledTransaction input = reader.parse(line);
+      const redflag::RiskDecision decision = pipeline->decide(input.txn, forest);
+      verdict.transaction_id = input.txn.id;
+      verdict.risk_score = decision.risk_score;
+      verdict.level = decision.level;
+      verdict.recommendation = decision.recommendation;
+      verdict.reason_codes.assign(decision.reasons().begin(), decision.reasons().end());
+      verdict.explanation = pipeline->decider.explain(decision, pipeline->hits, pipeline->engine);
+      verdict.model_score = pipeline->model_score;
+      verdict.model_version = with_model ? 1 : 0;
+      verdict_line.clear();
+      transactions_example::append_json(verdict_line, verdict);
+      bytes += verdict_line.size() + 1;
+    }
+    benchmark::DoNotOptimize(bytes);
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * lines.size()));
+}
+#endif
+
 }  // namespace
 
 BENCHMARK(BM_state)->Unit(benchmark::kMillisecond);
@@ -285,3 +344,6 @@ BENCHMARK(BM_latency)
     ->Args({0, 8})
     ->Args({0, 16})
     ->Unit(benchmark::kMillisecond);
+#ifdef REDFLAG_BENCH_TRANSACTION_JSON
+BENCHMARK(BM_json_lines)->ArgName("model")->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
+#endif

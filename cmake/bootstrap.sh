@@ -15,7 +15,7 @@ packages=(g++ cmake make pkg-config git
           libeigen3-dev doctest-dev libcereal-dev libbenchmark-dev
           # The examples' command lines (CLI11), the pipelines' HTTP/WebSocket and JSON
           # (never the library's headers).
-          libcli11-dev libboost-dev nlohmann-json3-dev)
+          libcli11-dev libboost-dev nlohmann-json3-dev libsimdjson-dev)
 # scikit-learn provides the reference values the parity tests compare against;
 # headless Chromium renders the market example's HTML report in its test;
 # clang-format checks the code's format (tests/format);

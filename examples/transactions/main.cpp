@@ -192,16 +192,22 @@ class RegistryDirectory {
 // Scores every line of `in`; a bad line is reported and skipped.
 void replay(std::istream& in, const std::string& name, tx::Monitor& monitor, tx::Summary& summary,
             std::ostream* verdicts) {
-  std::string line;
+  tx::TransactionReader reader;
+  std::string line, verdict_line;  // reused: no allocation per line once they have grown
   std::size_t line_number = 0;
   while (std::getline(in, line)) {
     ++line_number;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;  // blank lines are not transactions
     try {
-      const tx::LabelledTransaction input = tx::parse_transaction(line);
+      const tx::LabelledTransaction input = reader.parse(line);
       const tx::Verdict verdict = monitor.process(input.txn);
       summary.record(input, verdict);
-      if (verdicts) *verdicts << tx::to_json(verdict).dump() << "\n";
+      if (verdicts) {
+        verdict_line.clear();
+        tx::append_json(verdict_line, verdict);
+        verdict_line += '\n';
+        verdicts->write(verdict_line.data(), static_cast<std::streamsize>(verdict_line.size()));
+      }
     } catch (const tx::bad_line& failure) {
       std::cerr << "redflag_transactions: " << name << ":" << line_number << ": " << failure.what()
                 << "; line skipped\n";
@@ -281,9 +287,10 @@ int serve(const Arguments& args) {
 
   redflag::examples::HttpService service(args.get("--host").value_or("127.0.0.1"),
                                          number<unsigned short>(args, "--port", 8080));
+  tx::TransactionReader reader;
   service.route(http::verb::post, "/detect", [&](const HttpRequest& request) {
     try {
-      return HttpResponse{200, tx::to_json(monitor.process(tx::parse_transaction(request.body).txn))};
+      return HttpResponse{200, tx::to_json(monitor.process(reader.parse(request.body).txn))};
     } catch (const tx::bad_line& failure) {
       throw HttpError(400, {{"error", failure.what()}});
     } catch (const redflag::data_error& failure) {

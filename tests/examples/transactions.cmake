@@ -7,8 +7,16 @@
 #   examples.transactions.usage      bad arguments
 #   examples.transactions.rules      --rules FILE, and a bad rules file
 #   examples.transactions.serve      POST /detect and GET /health (a skip when built without Boost)
+#   examples.transactions.json       the JSON lines' reader and writer (transactions/json_test.cpp)
 if(TARGET redflag_transactions)
-  find_package(nlohmann_json 3 REQUIRED)  # found already: the example needs it too
+  find_package(nlohmann_json 3 REQUIRED)  # found already: the example needs them too
+  find_package(simdjson REQUIRED)
+  add_executable(transactions_json_test "${CMAKE_CURRENT_LIST_DIR}/transactions/json_test.cpp")
+  target_link_libraries(transactions_json_test PRIVATE redflag_doctest_main redflag_project_options
+                                                       nlohmann_json::nlohmann_json simdjson::simdjson)
+  target_include_directories(transactions_json_test PRIVATE "${PROJECT_SOURCE_DIR}/examples")
+  add_test(NAME examples.transactions.json COMMAND transactions_json_test)
+  set_tests_properties(examples.transactions.json PROPERTIES LABELS examples)
   add_executable(transactions_check "${CMAKE_CURRENT_LIST_DIR}/transactions/check.cpp")
   target_link_libraries(transactions_check PRIVATE redflag_project_options nlohmann_json::nlohmann_json)
   # -Wno-maybe-uninitialized: GCC 12 warns falsely inside libstdc++'s <regex> at -O1 and above.

@@ -11,7 +11,8 @@ namespace redflag::fuzz {
 
 void transaction_json(std::string_view input) {
   try {
-    const auto line = transactions_example::parse_transaction(input);
+    static transactions_example::TransactionReader reader;  // reused, as the example reuses it
+    const auto line = reader.parse(input);
     (void)to_entity_event(line.txn);
   } catch (const transactions_example::bad_line&) {
   } catch (const error&) {

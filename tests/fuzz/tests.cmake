@@ -12,6 +12,7 @@ if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
   message(FATAL_ERROR "REDFLAG_BUILD_FUZZERS needs clang (libFuzzer); use the fuzz preset")
 endif()
 find_package(nlohmann_json 3 REQUIRED)
+find_package(simdjson REQUIRED)  # the transaction lines' reader (examples/transactions)
 
 set(REDFLAG_FUZZ_SECONDS 30 CACHE STRING "How long each fuzz.<target> test runs")
 set(redflag_fuzz_targets isolation_forest random_forest transformer_autoencoder scalers entity_store csv rules
@@ -20,7 +21,8 @@ set(redflag_fuzz_targets isolation_forest random_forest transformer_autoencoder 
 add_executable(redflag_fuzz
   fuzz/fuzz_main.cpp fuzz/forests.cpp fuzz/transformer_autoencoder.cpp fuzz/scalers.cpp fuzz/entity_store.cpp
   fuzz/csv.cpp fuzz/rules.cpp fuzz/lifecycle.cpp fuzz/examples_json.cpp)
-target_link_libraries(redflag_fuzz PRIVATE redflag::redflag redflag_project_options nlohmann_json::nlohmann_json)
+target_link_libraries(redflag_fuzz PRIVATE redflag::redflag redflag_project_options nlohmann_json::nlohmann_json
+                                           simdjson::simdjson)
 target_include_directories(redflag_fuzz PRIVATE "${PROJECT_SOURCE_DIR}/examples")
 set(redflag_fuzz_flags -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined)
 target_compile_options(redflag_fuzz PRIVATE ${redflag_fuzz_flags})
