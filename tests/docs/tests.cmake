@@ -17,6 +17,10 @@
 # instantiated the same templates 29 times over (487 s of compilation under
 # load); together they share them. #line directives point compiler messages
 # at the page and line the code came from.
+option(REDFLAG_DOC_EXAMPLES "Build and run the documentation's examples" ON)
+if(NOT REDFLAG_DOC_EXAMPLES)
+  return()
+endif()
 # Examples that print nothing (docs.<page>_<n>, the page's name with - as _).
 set(redflag_doc_silent_examples "")
 
