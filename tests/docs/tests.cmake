@@ -7,8 +7,7 @@
 # "…" stands for any text within a line (shortened numbers: `0.4139…`).
 # An example with no output block fails its test, unless it is listed in
 # redflag_doc_silent_examples below, which checks that it prints nothing.
-# Once per test command is enough: the clang and C++23 configurations, which
-# check the unit tests on another compiler and standard, turn them off.
+# Once per test command is enough: the other configurations turn them off.
 #
 # The examples are compiled as one program, redflag_doc_examples, whose first
 # argument names the example: each example's code goes into its own

@@ -13,8 +13,7 @@ set_tests_properties(simd.environment_sse9 PROPERTIES
 # The areas with instruction-set kernels run once more per forced path
 # (REDFLAG_TEST_SIMD, doctest_main.cpp), so every path passes the same tests
 # the best path does; a path this CPU lacks reports a skip. The test command
-# runs them in the clang configuration, where they take seconds rather than
-# minutes under the sanitizers.
+# runs them in the sanitizer build (about 20 s a path there).
 option(REDFLAG_TEST_SIMD_PATHS "Run the forest and nn tests once per forced instruction-set path" OFF)
 foreach(area IN ITEMS forest nn)
   if(REDFLAG_TEST_SIMD_PATHS AND TARGET test_${area})
