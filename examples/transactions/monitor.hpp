@@ -239,6 +239,14 @@ class ModelSchedule {
     return promoted;
   }
 
+  // Whether advance(timestamp_ms) would swap a retraining's outcome in (and
+  // so may wait for it to finish).
+  [[nodiscard]] bool swap_due(std::int64_t timestamp_ms) const {
+    if (!pending_.valid()) return false;
+    const std::int64_t day = floor_div(timestamp_ms, 86'400'000);
+    return processed_ == swap_at_ || (day > last_day_ && first_day_ && day - *first_day_ >= params_.warm_up_days);
+  }
+
   // The model the transaction just advanced to is scored with (nullptr:
   // rules only), and its decider.
   [[nodiscard]] ModelInForce model() const { return handle_.snapshot(); }
