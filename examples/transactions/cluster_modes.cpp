@@ -247,22 +247,6 @@ int publish(const Args& args) {
   return 0;
 }
 
-// Reads a whole stream from its start (until `done` says so or `deadline`).
-template <class Each, class Done>
-void read_stream(const nats::Client& client, const std::string& stream, const std::string& filter, Each each, Done done,
-                 Clock::time_point deadline) {
-  nats::PullReader reader(client, stream, filter, 1, "Redflag-Seq");
-  std::vector<nats::StreamMessage> batch;
-  while (!done(reader) && Clock::now() < deadline) {
-    batch.clear();
-    if (reader.fetch(batch, 1000, milliseconds(20)) == 0) {
-      std::this_thread::sleep_for(milliseconds(20));
-      continue;
-    }
-    for (const nats::StreamMessage& m : batch) each(m);
-  }
-}
-
 int collect(const Args& args) {
   const nats::Client client(args.servers(), "redflag-collect");
   const auto deadline = Clock::now() + args.seconds_option("--timeout", 60);
@@ -280,39 +264,45 @@ int collect(const Args& args) {
     for (std::uint64_t s = 1; s <= expect; ++s) n += verdicts.contains(s) || dead.contains(s);
     return n;
   };
-  // Dead letters first (few), then verdicts until every input is covered
-  // and the stream is read to its end.
-  read_stream(
-      client, Layout::dead_letter_stream, "dlq.>",
-      [&](const nats::StreamMessage& m) {
-        try {
-          const auto s = nlohmann::json::parse(m.data).at("sequence").get<std::uint64_t>();
-          if (!dead.insert(s).second) ++duplicated;
-        } catch (const std::exception&) {
-          ++foreign;
-        }
-      },
-      [&](const nats::PullReader& r) { return r.next_sequence() > 1 && r.pending() == 0; },
-      Clock::now() + std::chrono::seconds(2));
-  // Every input has a verdict or a dead letter, and the verdict stream is
-  // read to its end (so that a copy stored late is counted).
-  read_stream(
-      client, Layout::verdict_stream, "verdict.>",
-      [&](const nats::StreamMessage& m) {
-        std::uint64_t s = 0;
-        try {
-          s = std::stoull(m.header);
-        } catch (const std::exception&) {
-        }
-        if (s == 0) {
-          ++foreign;
-        } else if (!verdicts.emplace(s, m.data).second) {
-          ++duplicated;
-        }
-      },
-      [&](const nats::PullReader& r) { return r.next_sequence() > 1 && r.pending() == 0 && covered() == expect; },
-      deadline);
-  const std::size_t have = covered();
+  // Until every input has a verdict or a dead letter and both streams are
+  // read to their ends (so that a copy stored late is counted too).
+  nats::PullReader verdict_reader(client, Layout::verdict_stream, "verdict.>", 1, "Redflag-Seq");
+  nats::PullReader dead_reader(client, Layout::dead_letter_stream, "dlq.>", 1, "Redflag-Seq");
+  std::vector<nats::StreamMessage> batch;
+  const auto take = [&](nats::PullReader& reader, bool verdict) {
+    batch.clear();
+    const std::size_t n = reader.fetch(batch, 1000, milliseconds(20));
+    for (const nats::StreamMessage& m : batch) {
+      std::uint64_t s = 0;
+      try {
+        s = std::stoull(m.header);
+      } catch (const std::exception&) {
+      }
+      if (s == 0) {
+        ++foreign;
+      } else if (verdict ? !verdicts.emplace(s, m.data).second : !dead.insert(s).second) {
+        ++duplicated;
+      }
+    }
+    return n;
+  };
+  std::size_t have = 0;
+  for (bool read_to_end = false; Clock::now() < deadline;) {
+    const std::size_t n = take(verdict_reader, true) + take(dead_reader, false);
+    if (n > 0) {
+      read_to_end = false;
+      continue;
+    }
+    have = covered();
+    // Caught up with both streams (the server says nothing is pending after
+    // what was read) and nothing missing: done.
+    if (have == expect && verdict_reader.pending() == 0 && dead_reader.pending() == 0) {
+      if (read_to_end) break;
+      read_to_end = true;  // one more round, for what was stored meanwhile
+    }
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  have = covered();
   const std::uint64_t lost = expect - have;
   if (const auto out_path = args.get("--out")) {
     std::ofstream out(*out_path);
@@ -462,6 +452,10 @@ int broker_rate(const Args& args) {
 
 int run_cluster_mode(const std::string& mode, const ClusterArguments& arguments) {
   const Args args(arguments);
+  // The common options are checked before anything connects.
+  (void)args.layout();
+  (void)args.replicas();
+  (void)args.duplicates();
   if (mode == "worker") return worker(args);
   if (mode == "trainer") return trainer(args);
   if (mode == "publish") return publish(args);

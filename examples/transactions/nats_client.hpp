@@ -123,9 +123,11 @@ struct PublishResult {
 // One connection to a NATS cluster with a JetStream context for requests.
 class Client {
  public:
-  // `servers`: comma-separated URLs (nats://127.0.0.1:4222,...). Reconnects
-  // without end to any of them; requests time out after `request_ms`.
-  explicit Client(const std::string& servers, const std::string& name, std::int64_t request_ms = 2000)
+  // `servers`: comma-separated URLs (nats://127.0.0.1:4222,...). Once
+  // connected, reconnects without end to any of them; requests time out
+  // after `request_ms`.
+  explicit Client(const std::string& servers, const std::string& name, std::int64_t request_ms = 2000,
+                  std::int64_t connect_ms = 30'000)
       : request_ms_(request_ms) {
     static const bool opened = [] {
       check(nats_Open(-1), "nats_Open");
@@ -152,10 +154,15 @@ class Client {
     check(natsOptions_SetPingInterval(options.get(), 1000), "ping interval");
     check(natsOptions_SetMaxPingsOut(options.get(), 3), "pings out");
     check(natsOptions_SetReconnectBufSize(options.get(), 64 * 1024 * 1024), "reconnect buffer");
-    check(natsOptions_SetRetryOnFailedConnect(options.get(), true, nullptr, nullptr), "retry on failed connect");
+    // Tries every server, again every half second, for `connect_ms` at most.
     natsConnection* nc = nullptr;
-    const natsStatus status = natsConnection_Connect(&nc, options.get());
-    if (status != NATS_OK && status != NATS_NOT_YET_CONNECTED) check(status, "connect to " + servers);
+    const auto deadline = Clock::now() + milliseconds(connect_ms);
+    for (;;) {
+      const natsStatus status = natsConnection_Connect(&nc, options.get());
+      if (status == NATS_OK) break;
+      if (Clock::now() >= deadline) check(status, "connect to " + servers);
+      std::this_thread::sleep_for(milliseconds(500));
+    }
     nc_.reset(nc);
     js_ = context(nullptr, nullptr);
   }
@@ -274,8 +281,11 @@ class Client {
     }
   }
 
-  // Removes the messages on `subject` below `below_sequence`.
+  // Removes the messages on `subject` below `below_sequence`, which must be
+  // above 1 (nats-server 2.9.10 purges every message of the subject when
+  // asked for those below 1).
   void purge(const std::string& stream, const std::string& subject, std::uint64_t below_sequence) const {
+    if (below_sequence <= 1) return;
     jsOptions options;
     check(jsOptions_Init(&options), "jsOptions_Init");
     options.Wait = request_ms_;
@@ -307,8 +317,14 @@ class AsyncPublisher {
     // Takes back what is still unacknowledged, so that no acknowledgement
     // reaches this object once it is gone; what a caller did not flush is
     // not published.
+    // (Only when some are: nats.c 3.4.1 crashes on an empty pending list.)
+    bool in_flight = false;
+    {
+      const std::lock_guard lock(mutex_);
+      in_flight = in_flight_ > 0;
+    }
     natsMsgList pending{};
-    if (js_PublishAsyncGetPendingList(&pending, js_.get()) == NATS_OK) natsMsgList_Destroy(&pending);
+    if (in_flight && js_PublishAsyncGetPendingList(&pending, js_.get()) == NATS_OK) natsMsgList_Destroy(&pending);
     js_.reset();
     const std::lock_guard lock(mutex_);
     for (natsMsg* msg : failed_) natsMsg_Destroy(msg);

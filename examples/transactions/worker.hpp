@@ -471,7 +471,8 @@ class Worker {
     for (const CheckpointRef& c : p.checkpoints) {
       for (const std::uint64_t s : c.blob.chunks) oldest = std::min(oldest, s);
     }
-    if (oldest != std::numeric_limits<std::uint64_t>::max()) {
+    // (Only above 1: nats-server 2.9 takes a subject purge "below 1" for "all".)
+    if (oldest != std::numeric_limits<std::uint64_t>::max() && oldest > 1) {
       try {
         client_->purge(Layout::checkpoint_stream, Layout::checkpoint_subject(p.index), oldest);
       } catch (const nats::nats_error&) {
