@@ -444,7 +444,15 @@ int broker_rate(const Args& args) {
   std::cout << "broker-rate: " << consumed << " inputs read and " << publisher.published() << " messages published in "
             << seconds
             << " s: " << static_cast<long long>(std::llround(static_cast<double>(consumed) / std::max(seconds, 1e-9)))
-            << " inputs per second (batch " << batch << ", " << args.replicas() << " replicas)\n";
+            << " inputs per second (batch " << batch << ", " << args.replicas() << " replicas)";
+  // The same measure as collect's for the verdicts: first to last stored.
+  if (const auto bench = client.stream_info("BENCH"); bench && bench->State.LastTime > bench->State.FirstTime) {
+    const double span = static_cast<double>(bench->State.LastTime - bench->State.FirstTime) * 1e-9;
+    std::cout << "; stored over " << span
+              << " s: " << static_cast<long long>(std::llround(static_cast<double>(consumed) / span))
+              << " inputs per second";
+  }
+  std::cout << "\n";
   return 0;
 }
 

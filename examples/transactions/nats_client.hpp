@@ -429,9 +429,15 @@ struct StreamMessage {
 // start sequence, in batches, through an ephemeral pull consumer that takes
 // no acknowledgements: the reader's caller keeps its own position. When the
 // consumer is lost (its server died, a delivery went missing: the consumer
-// sequence skipped) the reader makes a new one from the position after the
-// last message it returned, so nothing is skipped and nothing is returned
-// twice.
+// sequence skipped, a request went unanswered) the reader makes a new one
+// from the position after the last message it returned, so nothing is
+// skipped and nothing is returned twice.
+//
+// The pull requests are its own (a request to the consumer's
+// CONSUMER.MSG.NEXT subject, one at a time, answered on an inbox it
+// subscribes to) rather than nats.c's Fetch: nats.c 3.4.1's Fetch writes past
+// the end of its message array when messages of an expired earlier request
+// are still queued (it returned 373 messages for a batch of 256 here).
 class PullReader {
  public:
   PullReader(const Client& client, std::string stream, std::string filter, std::uint64_t start_sequence,
@@ -441,62 +447,77 @@ class PullReader {
         filter_(std::move(filter)),
         header_(std::move(header_to_keep)),
         next_(start_sequence) {}
+  PullReader(const PullReader&) = delete;
+  PullReader& operator=(const PullReader&) = delete;
+  ~PullReader() { reset(); }
 
-  // Appends up to `batch` messages to `out`, waiting at most `wait` (about;
-  // at least a millisecond). Returns
-  // how many it appended (0 while the consumer cannot be reached).
-  std::size_t fetch(std::vector<StreamMessage>& out, int batch, std::chrono::milliseconds wait) {
-    const auto now = Clock::now();
+  // Appends the messages that have arrived to `out` (up to about `batch`
+  // per request, one request in flight at a time), waiting at most `wait`
+  // for the first. Returns how many it appended (0 while the consumer
+  // cannot be reached).
+  std::size_t fetch(std::vector<StreamMessage>& out, int batch, milliseconds wait) {
+    auto now = Clock::now();
     if (!sub_) {
       if (now < retry_at_) return 0;
       if (!create()) {
-        retry_at_ = now + std::chrono::milliseconds(500);
+        retry_at_ = now + milliseconds(500);
         return 0;
       }
     }
-    jsFetchRequest request;
-    check(jsFetchRequest_Init(&request), "jsFetchRequest_Init");
-    request.Batch = batch;
-    // Not NoWait: nats.c 3.4.1 then waits out the whole expiry when the
-    // consumer has nothing; a short expiry returns sooner.
-    request.Expires = std::chrono::duration_cast<std::chrono::nanoseconds>(std::max(wait, milliseconds(1))).count();
-    natsMsgList list{};
-    const natsStatus status = natsSubscription_FetchRequest(&list, sub_.get(), &request);
+    if (!in_flight_ && !request(batch)) return 0;
     std::size_t added = 0;
-    for (int i = 0; i < list.Count; ++i) {
-      natsMsg* msg = list.Msgs[i];
-      jsMsgMetaData* raw = nullptr;
-      if (natsMsg_GetMetaData(&raw, msg) != NATS_OK) continue;
-      const MetaPtr meta(raw);
-      if (meta->Sequence.Consumer != consumer_next_ || meta->Sequence.Stream < next_) {
-        // A delivery went missing (or came again): start over from next_.
+    const auto deadline = now + wait;
+    for (int i = 0; i < 4 * batch + 16; ++i) {
+      // The first message may be waited for (at least a millisecond while
+      // any of `wait` is left); the rest are taken as they are.
+      const auto left = std::chrono::ceil<milliseconds>(deadline - Clock::now()).count();
+      natsMsg* raw = nullptr;
+      const natsStatus status = natsSubscription_NextMsg(&raw, sub_.get(), added == 0 && left > 0 ? left : 0);
+      if (status != NATS_OK) break;
+      const MsgPtr msg(raw);
+      if (const auto code = header_of(msg.get(), "Status")) {
+        // 404 no messages, 408 request expired: this request is over; 409
+        // (consumer deleted, leadership changed, ...) and 503 (no
+        // responders): start over with a new consumer.
+        if (*code == "404" || *code == "408") {
+          if (natsMsg_GetSubject(msg.get()) == reply_) in_flight_ = false;
+          continue;
+        }
+        if (*code == "100") continue;  // heartbeat
         reset();
+        break;
+      }
+      jsMsgMetaData* raw_meta = nullptr;
+      if (natsMsg_GetMetaData(&raw_meta, msg.get()) != NATS_OK) continue;
+      const MetaPtr meta(raw_meta);
+      if (meta->Sequence.Consumer != consumer_next_ || meta->Sequence.Stream < next_) {
+        reset();  // a delivery went missing (or came again): start over from next_
         break;
       }
       ++consumer_next_;
       next_ = meta->Sequence.Stream + 1;
+      pending_ = meta->NumPending;
       StreamMessage m;
       m.sequence = meta->Sequence.Stream;
-      m.subject = natsMsg_GetSubject(msg);
-      m.data = data_of(msg);
+      m.subject = natsMsg_GetSubject(msg.get());
+      m.data = data_of(msg.get());
       m.pending = meta->NumPending;
-      if (!header_.empty()) m.header = header_of(msg, header_.c_str()).value_or("");
-      pending_ = meta->NumPending;
+      if (!header_.empty()) m.header = header_of(msg.get(), header_.c_str()).value_or("");
       out.push_back(std::move(m));
       ++added;
+      if (++received_ >= requested_) in_flight_ = false;
     }
-    natsMsgList_Destroy(&list);
+    now = Clock::now();
     if (added > 0) {
       last_message_ = now;
-    } else if (status != NATS_OK && status != NATS_TIMEOUT && status != NATS_NOT_FOUND) {
-      reset();  // the subscription or the connection failed
-    } else if (now - last_message_ > std::chrono::seconds(3) && now - last_check_ > std::chrono::seconds(3)) {
-      // Quiet for a while: make sure the consumer still exists (a fetch on a
-      // consumer that is gone only times out).
+    } else if (sub_ && in_flight_ && now - requested_at_ > request_expiry_ + milliseconds(3'000)) {
+      reset();  // the request went unanswered: the consumer (or its server) is gone
+    } else if (sub_ && now - last_message_ > std::chrono::seconds(3) && now - last_check_ > std::chrono::seconds(3)) {
+      // Quiet for a while: make sure the consumer still exists.
       last_check_ = now;
       jsConsumerInfo* info = nullptr;
       jsErrCode code = static_cast<jsErrCode>(0);
-      const natsStatus s = natsSubscription_GetConsumerInfo(&info, sub_.get(), nullptr, &code);
+      const natsStatus s = js_GetConsumerInfo(&info, client_->js(), stream_.c_str(), consumer_.c_str(), nullptr, &code);
       const ConsumerInfoPtr owned(info);
       if (s != NATS_OK) {
         reset();
@@ -515,36 +536,68 @@ class PullReader {
 
  private:
   bool create() {
-    jsSubOptions options;
-    check(jsSubOptions_Init(&options), "jsSubOptions_Init");
-    options.Stream = stream_.c_str();
-    options.ManualAck = true;
-    options.Config.DeliverPolicy = js_DeliverByStartSequence;
-    options.Config.OptStartSeq = next_;
-    options.Config.AckPolicy = js_AckNone;
-    options.Config.FilterSubject = filter_.c_str();
-    options.Config.InactiveThreshold = std::chrono::nanoseconds(std::chrono::seconds(30)).count();
-    options.Config.MaxRequestBatch = 0;
-    jsOptions js_options;
-    check(jsOptions_Init(&js_options), "jsOptions_Init");
-    js_options.Wait = client_->request_ms();
-    natsSubscription* sub = nullptr;
+    jsConsumerConfig config;
+    check(jsConsumerConfig_Init(&config), "jsConsumerConfig_Init");
+    config.DeliverPolicy = js_DeliverByStartSequence;
+    config.OptStartSeq = next_;
+    config.AckPolicy = js_AckNone;
+    config.FilterSubject = filter_.c_str();
+    config.InactiveThreshold = std::chrono::nanoseconds(std::chrono::seconds(30)).count();
+    jsConsumerInfo* info = nullptr;
     jsErrCode code = static_cast<jsErrCode>(0);
-    const natsStatus status =
-        js_PullSubscribe(&sub, client_->js(), filter_.c_str(), nullptr, &js_options, &options, &code);
-    if (status != NATS_OK) {
+    const natsStatus status = js_AddConsumer(&info, client_->js(), stream_.c_str(), &config, nullptr, &code);
+    const ConsumerInfoPtr owned(info);
+    if (status != NATS_OK || info == nullptr || info->Name == nullptr) {
       last_error_ = describe(status, code);
       return false;
     }
+    consumer_ = info->Name;
+    natsInbox* inbox = nullptr;
+    check(natsInbox_Create(&inbox), "natsInbox_Create");
+    inbox_ = inbox;
+    natsInbox_Destroy(inbox);
+    natsSubscription* sub = nullptr;
+    if (natsConnection_SubscribeSync(&sub, client_->connection(), (inbox_ + ".*").c_str()) != NATS_OK) return false;
     sub_.reset(sub);
     consumer_next_ = 1;
+    in_flight_ = false;
     last_message_ = Clock::now();
     last_check_ = Clock::now();
     ++created_;
     return true;
   }
 
-  void reset() { sub_.reset(); }
+  bool request(int batch) {
+    reply_ = inbox_ + "." + std::to_string(++requests_);
+    const std::string body = "{\"batch\":" + std::to_string(batch) +
+                             ",\"expires\":" + std::to_string(std::chrono::nanoseconds(request_expiry_).count()) + "}";
+    const std::string subject = "$JS.API.CONSUMER.MSG.NEXT." + stream_ + "." + consumer_;
+    if (natsConnection_PublishRequest(client_->connection(), subject.c_str(), reply_.c_str(), body.data(),
+                                      static_cast<int>(body.size())) != NATS_OK) {
+      reset();
+      return false;
+    }
+    in_flight_ = true;
+    requested_ = batch;
+    received_ = 0;
+    requested_at_ = Clock::now();
+    return true;
+  }
+
+  void reset() {
+    if (sub_ && !consumer_.empty()) {  // (else its inactivity threshold removes it)
+      jsOptions options;
+      check(jsOptions_Init(&options), "jsOptions_Init");
+      options.Wait = 500;
+      jsErrCode code = static_cast<jsErrCode>(0);
+      (void)js_DeleteConsumer(client_->js(), stream_.c_str(), consumer_.c_str(), &options, &code);
+    }
+    sub_.reset();
+    consumer_.clear();
+    in_flight_ = false;
+  }
+
+  static constexpr milliseconds request_expiry_{1'000};
 
   const Client* client_;
   std::string stream_, filter_, header_;
@@ -552,7 +605,12 @@ class PullReader {
   std::uint64_t consumer_next_ = 1;
   std::uint64_t pending_ = 0;
   std::uint64_t created_ = 0;
+  std::uint64_t requests_ = 0;
+  std::string consumer_, inbox_, reply_;
   SubscriptionPtr sub_;
+  bool in_flight_ = false;
+  int requested_ = 0, received_ = 0;
+  Clock::time_point requested_at_{};
   Clock::time_point retry_at_{};
   Clock::time_point last_message_{};
   Clock::time_point last_check_{};

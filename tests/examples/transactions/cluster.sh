@@ -87,7 +87,7 @@ stop_all() {
   [ ${#clients[@]} -gt 0 ] && stop_group "${clients[@]}"
   [ ${#servers[@]} -gt 0 ] && stop_group "${servers[@]}"
 }
-trap stop_all EXIT
+trap stop_all EXIT INT TERM
 
 # Free 127.0.0.1 ports: nothing accepts a connection there now.
 used_ports=" "
