@@ -2,12 +2,15 @@
 # Throughput of the card-transaction example's cluster modes against
 # JetStream's own rate, on this machine (docs/scale-out.md, "Throughput"):
 #
-#   benchmarks/cluster_rate.sh EXE REPLICAS "WORKER COUNTS" [TRANSACTIONS]
-#   e.g. benchmarks/cluster_rate.sh build/release/examples/transactions/redflag_transactions 3 "1 2 4" 100000
+#   benchmarks/cluster_rate.sh EXE REPLICAS "WORKER COUNTS" [TRANSACTIONS] [DAYS]
+#   e.g. benchmarks/cluster_rate.sh build/release/examples/transactions/redflag_transactions 3 "1 2 4" 100000 5
 #
 # For each worker count, on fresh servers (REPLICAS of them, on free
 # 127.0.0.1 ports, temporary store directories): generates TRANSACTIONS
-# transactions (4,000 users over 21 days), publishes them, then
+# transactions (default 100,000; 4,000 users over DAYS days, default 5: the
+# model is retrained once a day, and every retraining holds the whole
+# pipeline at its swap point for as long as the training takes, as in the
+# single process), publishes them, then
 #   - broker-rate: reads every partition as a worker does (batches of 256)
 #     and publishes one verdict-sized message per input and one
 #     observation-sized message per batch, with message ids, doing nothing
@@ -20,13 +23,19 @@ EXE="${1:?redflag_transactions}"
 REPLICAS="${2:?replicas (1 or 3)}"
 COUNTS="${3:?worker counts, e.g. \"1 2 4\"}"
 TRANSACTIONS="${4:-100000}"
+DAYS="${5:-5}"
 WORK="$(mktemp -d /tmp/redflag-cluster-rate.XXXXXX)"
 
 declare -A pids=()
 stop_all() {
   local pid
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2> /dev/null; done
-  sleep 1
+  for _ in $(seq 1 50); do
+    local alive=0
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2> /dev/null && alive=1; done
+    [ "$alive" = 0 ] && break
+    sleep 0.2
+  done
   for pid in "${pids[@]}"; do kill -KILL "$pid" 2> /dev/null; done
   wait 2> /dev/null
   pids=()
@@ -89,7 +98,9 @@ start_cluster() {  # fresh servers; sets $servers
   exit 1
 }
 
-"$EXE" generate --users 4000 --transactions "$TRANSACTIONS" --days 21 --out "$WORK/input.jsonl"
+"$EXE" generate --users 4000 --transactions "$TRANSACTIONS" --days "$DAYS" --out "$WORK/input.jsonl"
+# The single process on the same input, for reference.
+echo "single process: $("$EXE" run "$WORK/input.jsonl" | grep Throughput)"
 
 start_cluster broker
 timeout 600 "$EXE" publish "$WORK/input.jsonl" --servers "$servers" --replicas "$REPLICAS" > /dev/null
