@@ -18,12 +18,14 @@ packages=(g++ cmake make pkg-config git
           libcli11-dev libboost-dev nlohmann-json3-dev libsimdjson-dev)
 # scikit-learn provides the reference values the parity tests compare against;
 # headless Chromium renders the market example's HTML report in its test;
-# clang-format checks the code's format (tests/format);
+# clang-format checks the code's format (tests/format); NATS (the server and
+# its C client, with curl for the servers' health checks) runs the
+# card-transaction example's cluster tests;
 # Conan's Python modules run the Conan recipe's test; clang, with its runtime
 # libraries, builds the fuzz targets and the benchmarks.
 [ "$task" = test ] && packages+=(python3 python3-numpy python3-sklearn chromium clang-format python3-requests
                                  python3-urllib3 python3-colorama python3-yaml python3-patch-ng python3-fasteners
-                                 python3-distro python3-jinja2 python3-dateutil)
+                                 python3-distro python3-jinja2 python3-dateutil nats-server libnats-dev curl)
 [ "$task" = test ] || [ "$task" = fuzz ] && packages+=(clang libclang-rt-14-dev)
 # The aarch64 step cross-compiles the unit tests and runs them under qemu.
 [ "$task" = test ] && packages+=(g++-aarch64-linux-gnu qemu-user)

@@ -17,11 +17,18 @@
 //       ADDRESS:P (default 127.0.0.1:8080; port 0 picks a free one) until
 //       SIGINT or SIGTERM. Needs Boost (Beast).
 //
+//   redflag_transactions worker|trainer|publish|collect|setup|stream-info|inject|broker-rate [...]
+//       The partitioned deployment on NATS JetStream (cluster_modes.hpp;
+//       docs/scale-out.md): workers share the input's partitions, a trainer
+//       retrains the one model for all of them, and the verdicts, read in
+//       input order, are this program's own. Needs libnats.
+//
 // A line that is not a valid transaction (bad JSON, a missing field, an
 // amount redflag refuses, ...) is reported on stderr with its line number
 // and skipped: the stream goes on, the summary counts the rejected lines and
 // the exit status is 1 at the end.
 
+#include "cluster_modes.hpp"
 #include "monitor.hpp"
 #include "summary.hpp"
 #include "transaction_json.hpp"
@@ -353,6 +360,13 @@ int main(int argc, char** argv) {
                             {"--port P", "the port; default 8080, 0 picks a free one"},
                             {"--rules FILE", "the rules, as a JSON configuration; default: the built-in rules"},
                             {"--registry DIR", "keep the model registry in DIR (new or empty)"}});
+  std::vector<std::pair<std::string, CLI::App*>> cluster_apps;
+  for (const tx::ClusterModeHelp& mode : tx::cluster_modes()) {
+    CLI::App* app = tool.add_subcommand(mode.name, mode.description);
+    if (mode.positional) app->add_option("FILE", *mode.positional);
+    add_options(*app, mode.options);
+    cluster_apps.emplace_back(mode.name, app);
+  }
   try {
     try {
       tool.parse(argc, argv);
@@ -362,6 +376,15 @@ int main(int argc, char** argv) {
       throw usage_error(failure.what());
     }
     if (generate_mode->parsed()) return generate(parsed_arguments(*generate_mode));
+    for (const auto& [name, app] : cluster_apps) {
+      if (!app->parsed()) continue;
+      const Arguments args = parsed_arguments(*app);
+      try {
+        return tx::run_cluster_mode(name, {args.positional, args.options, args.flags});
+      } catch (const tx::cluster_usage_error& failure) {
+        throw usage_error(failure.what());
+      }
+    }
     if (serve_mode->parsed()) {
 #ifdef REDFLAG_TRANSACTIONS_HTTP
       return serve(parsed_arguments(*serve_mode));

@@ -8,6 +8,13 @@
 #   examples.transactions.rules      --rules FILE, and a bad rules file
 #   examples.transactions.serve      POST /detect and GET /health (a skip when built without Boost)
 #   examples.transactions.json       the JSON lines' reader and writer (transactions/json_test.cpp)
+#   examples.transactions.cluster_failover   workers and the trainer on a 3-node NATS JetStream
+#                                            cluster through a worker's SIGKILL, the input leader's
+#                                            SIGKILL and restart, a worker paused past its lease:
+#                                            the verdicts are the single process's (transactions/cluster.sh)
+#   examples.transactions.cluster_bad_input  dead letters, a model that does not load, a corrupted
+#                                            checkpoint (one server)
+#   Both are labelled `cluster` and skip without nats-server, curl or libnats.
 if(TARGET redflag_transactions)
   find_package(nlohmann_json 3 REQUIRED)  # found already: the example needs them too
   find_package(simdjson REQUIRED)
@@ -34,6 +41,27 @@ if(TARGET redflag_transactions)
   else()
     set(serve_missing "redflag_transactions was built without `serve` (needs Boost 1.74+: apt install libboost-dev)")
   endif()
+  set(cluster_missing "")
+  find_program(REDFLAG_NATS_SERVER nats-server)
+  find_program(REDFLAG_CURL curl)
+  if(NOT "REDFLAG_TRANSACTIONS_CLUSTER" IN_LIST definitions)
+    set(cluster_missing "redflag_transactions was built without the cluster modes (needs libnats: apt install libnats-dev)")
+  elseif(NOT REDFLAG_NATS_SERVER)
+    set(cluster_missing "no nats-server (apt install nats-server)")
+  elseif(NOT REDFLAG_CURL)
+    set(cluster_missing "no curl (apt install curl)")
+  endif()
+  foreach(case IN ITEMS failover bad_input)
+    redflag_add_tool_test(NAME examples.transactions.cluster_${case} MISSING "${cluster_missing}"
+                          COMMAND bash "${CMAKE_CURRENT_LIST_DIR}/transactions/cluster.sh" ${case}
+                                  "$<TARGET_FILE:redflag_transactions>"
+                                  "${PROJECT_SOURCE_DIR}/examples/transactions/data/transactions.jsonl"
+                                  "${CMAKE_CURRENT_BINARY_DIR}/examples-transactions-cluster-${case}"
+                                  "${REDFLAG_NATS_SERVER}")
+    # One at a time: each starts its own servers and processes on this machine's cores.
+    set_tests_properties(examples.transactions.cluster_${case} PROPERTIES LABELS "examples;cluster" TIMEOUT 180
+                                                                          RUN_SERIAL TRUE)
+  endforeach()
   foreach(case IN ITEMS demo stdin malformed generate usage rules serve)
     set(missing "")
     if(case STREQUAL "serve")
