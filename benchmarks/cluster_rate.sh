@@ -16,7 +16,8 @@
 #     observation-sized message per batch, with message ids, doing nothing
 #     else: the rate JetStream itself allows with these settings;
 #   - the trainer and N workers on the same input: the rate at which
-#     verdicts are stored, first to last (VERDICT stream timestamps).
+#     verdicts are stored, first to last (VERDICT stream timestamps), and
+#     the verdicts compared with the single process's.
 # Prints one line per measurement. Every process is stopped by its PID.
 set -u
 EXE="${1:?redflag_transactions}"
@@ -27,18 +28,31 @@ DAYS="${5:-5}"
 WORK="$(mktemp -d /tmp/redflag-cluster-rate.XXXXXX)"
 
 declare -A pids=()
-stop_all() {
-  local pid
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2> /dev/null; done
+# The workers and the trainer first (SIGTERM: a worker releases its
+# partitions, which needs the servers), then the servers; SIGKILL what is
+# still running after 10 s.
+stop_group() {
+  local name alive
+  for name in "$@"; do kill -TERM "${pids[$name]}" 2> /dev/null; done
   for _ in $(seq 1 50); do
-    local alive=0
-    for pid in "${pids[@]}"; do kill -0 "$pid" 2> /dev/null && alive=1; done
+    alive=0
+    for name in "$@"; do kill -0 "${pids[$name]}" 2> /dev/null && alive=1; done
     [ "$alive" = 0 ] && break
     sleep 0.2
   done
-  for pid in "${pids[@]}"; do kill -KILL "$pid" 2> /dev/null; done
-  wait 2> /dev/null
-  pids=()
+  for name in "$@"; do
+    kill -KILL "${pids[$name]}" 2> /dev/null
+    wait "${pids[$name]}" 2> /dev/null
+    unset "pids[$name]"
+  done
+}
+stop_all() {
+  local name clients=() servers=()
+  for name in "${!pids[@]}"; do
+    case "$name" in n[0-9]) servers+=("$name") ;; *) clients+=("$name") ;; esac
+  done
+  [ ${#clients[@]} -gt 0 ] && stop_group "${clients[@]}"
+  [ ${#servers[@]} -gt 0 ] && stop_group "${servers[@]}"
 }
 trap 'stop_all; rm -rf "$WORK"' EXIT INT TERM
 
@@ -99,8 +113,9 @@ start_cluster() {  # fresh servers; sets $servers
 }
 
 "$EXE" generate --users 4000 --transactions "$TRANSACTIONS" --days "$DAYS" --out "$WORK/input.jsonl"
-# The single process on the same input, for reference.
-echo "single process: $("$EXE" run "$WORK/input.jsonl" | grep Throughput)"
+# The single process on the same input, for reference: its verdicts are
+# what every run's must equal.
+echo "single process: $("$EXE" run "$WORK/input.jsonl" --out "$WORK/reference.jsonl" | grep Throughput)"
 
 start_cluster broker
 timeout 600 "$EXE" publish "$WORK/input.jsonl" --servers "$servers" --replicas "$REPLICAS" > /dev/null
@@ -116,7 +131,8 @@ for n in $COUNTS; do
     "$EXE" worker --servers "$servers" --id "w$i" --status-seconds 0 --exit-when-idle 5 2> "$WORK/w$n-w$i.err" &
     pids[w$i]=$!
   done
-  line=$(timeout 900 "$EXE" collect --servers "$servers" --expect "$TRANSACTIONS" --timeout 800 2>&1 | tr '\n' ' ')
+  line=$(timeout 900 "$EXE" collect --servers "$servers" --expect "$TRANSACTIONS" --timeout 800 \
+    --compare "$WORK/reference.jsonl" 2>&1 | tr '\n' ' ')
   echo "R$REPLICAS $n worker(s): $line"
   stop_all
 done
