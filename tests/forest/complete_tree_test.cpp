@@ -34,7 +34,8 @@ struct Forest {
 // Appends a random tree in the node layout (children after their parent,
 // right = left + 1, leaves looping to themselves); returns its depth.
 template <class T>
-std::int32_t grow(Forest<T>& forest, redflag::Random& random, std::int32_t max_depth) {
+std::int32_t grow(Forest<T>& forest, redflag::Random& random, std::int32_t max_depth,
+                  std::size_t columns = walk_columns) {
   struct Pending {
     std::size_t node;
     std::int32_t level;
@@ -54,7 +55,7 @@ std::int32_t grow(Forest<T>& forest, redflag::Random& random, std::int32_t max_d
     }
     const auto left = static_cast<std::int32_t>(forest.nodes.size());
     node = {static_cast<T>(grid[random.uniform_int<std::size_t>(std::size(grid))]), left,
-            static_cast<std::uint16_t>(random.uniform_int<std::size_t>(walk_columns)), NodeKind::numeric, 1};
+            static_cast<std::uint16_t>(random.uniform_int<std::size_t>(columns)), NodeKind::numeric, 1};
     forest.nodes.push_back({});
     forest.nodes.push_back({});
     pending.push_back({static_cast<std::size_t>(left), at.level + 1});
@@ -64,7 +65,8 @@ std::int32_t grow(Forest<T>& forest, redflag::Random& random, std::int32_t max_d
 }
 
 template <class T>
-Forest<T> random_forest(std::uint64_t seed, std::size_t trees, std::int32_t max_depth) {
+Forest<T> random_forest(std::uint64_t seed, std::size_t trees, std::int32_t max_depth,
+                        std::size_t columns = walk_columns) {
   redflag::Random random(seed);
   Forest<T> forest;
   // A lone leaf first: a tree of depth 0.
@@ -72,7 +74,7 @@ Forest<T> random_forest(std::uint64_t seed, std::size_t trees, std::int32_t max_
   forest.offsets.push_back(1);
   forest.depth.push_back(0);
   for (std::size_t t = 1; t < trees; ++t) {
-    forest.depth.push_back(grow(forest, random, max_depth));
+    forest.depth.push_back(grow(forest, random, max_depth, columns));
     forest.offsets.push_back(static_cast<std::int32_t>(forest.nodes.size()));
   }
   return forest;
@@ -88,11 +90,11 @@ std::int32_t node_walk_leaf(const Forest<T>& forest, std::size_t t, const T* x) 
 }
 
 template <class T>
-std::vector<T> random_rows(std::uint64_t seed, std::size_t rows) {
+std::vector<T> random_rows(std::uint64_t seed, std::size_t rows, std::size_t columns = walk_columns) {
   redflag::Random random(seed);
   const T special[] = {std::numeric_limits<T>::quiet_NaN(), std::numeric_limits<T>::infinity(),
                        -std::numeric_limits<T>::infinity(), T(0.5), T(-1)};
-  std::vector<T> values(rows * walk_columns);
+  std::vector<T> values(rows * columns);
   for (T& value : values) {
     const double draw = random.uniform<double>();
     value = draw < 0.1 ? special[random.uniform_int<std::size_t>(std::size(special))]
@@ -212,6 +214,57 @@ TEST_CASE_TEMPLATE("add_leaves() adds every row's leaf value, tree after tree", 
       complete.add_leaves(t, values.data(), walk_columns, rows, sum.data());
     }
     CHECK(sum == reference);
+  }
+}
+
+TEST_CASE_TEMPLATE("a column block takes every row to its leaf, for 1 to 32 columns and depths to 12", T, float,
+                   double) {
+  // The column walk picks values by slot at the upper levels and by column
+  // below, from permutes down to level 7 (float; 6 for double) and gathers
+  // deeper: depths up to 12 reach every case. 2 x 64 rows and a padded tail.
+  using redflag::detail::forest::ColumnBlock;
+  constexpr std::size_t rows = 2 * 64 + 13;
+  for (const std::size_t columns : {1, 2, 3, 5, 8, 10, 17, 31, 32, 33}) {
+    CAPTURE(columns);
+    const Forest<T> forest = random_forest<T>(37 + columns, 12, 12, columns);
+    const auto value_of = [](std::int32_t leaf) { return 1.0 / 3.0 + static_cast<double>(leaf) * 0.1; };
+    const CompleteTrees<T> by_leaf(forest.nodes, forest.offsets, forest.depth,
+                                   [](std::int32_t leaf) { return static_cast<std::uint32_t>(leaf); });
+    const CompleteTrees<T, double> by_value(forest.nodes, forest.offsets, forest.depth, value_of);
+    REQUIRE_FALSE(by_leaf.empty());
+    // A stride wider than the row, as for a block of a wider matrix.
+    const std::size_t stride = columns + 2;
+    const std::vector<T> dense = random_rows<T>(41 + columns, rows, columns);
+    std::vector<T> values(rows * stride, T(99));
+    for (std::size_t r = 0; r < rows; ++r) {
+      for (std::size_t c = 0; c < columns; ++c) values[r * stride + c] = dense[r * columns + c];
+    }
+    ColumnBlock<T> block;
+    block.assign(values.data(), stride, rows, columns);
+    std::vector<double> reference(rows, 0.5);
+    for (std::size_t t = 0; t + 1 < forest.offsets.size(); ++t) {
+      for (std::size_t r = 0; r < rows; ++r)
+        reference[r] += value_of(node_walk_leaf(forest, t, values.data() + r * stride));
+    }
+    for (const simd::Path path : simd::all_paths) {
+      if (!simd::supported(path)) {
+        MESSAGE("not run on the " << simd::name(path) << " path: this CPU lacks it");
+        continue;
+      }
+      const simd::ScopedPath forced(path);
+      CAPTURE(simd::name(path));
+      CHECK(CompleteTrees<T>::walks_columns(columns) == (path == simd::Path::avx512 && columns <= 32));
+      std::vector<std::uint32_t> reached(rows);
+      std::vector<double> sum(rows, 0.5);
+      for (std::size_t t = 0; t + 1 < forest.offsets.size(); ++t) {
+        by_leaf.leaves(t, block, reached.data());
+        for (std::size_t r = 0; r < rows; ++r) {
+          CHECK(reached[r] == static_cast<std::uint32_t>(node_walk_leaf(forest, t, values.data() + r * stride)));
+        }
+        by_value.add_leaves(t, block, sum.data());
+      }
+      CHECK(sum == reference);
+    }
   }
 }
 

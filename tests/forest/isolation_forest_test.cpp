@@ -317,10 +317,12 @@ TEST_CASE_TEMPLATE("IsolationForest fast walk equals the general tree walk", T, 
       }
     }
     std::vector<double> blocked(rows, 0.0);
-    fast.add_path_lengths(Q.data(), static_cast<std::size_t>(Q.cols()), rows, blocked.data());
+    fast.add_path_lengths(Q.data(), static_cast<std::size_t>(Q.cols()), rows, static_cast<std::size_t>(Q.cols()),
+                          blocked.data());
     CHECK(blocked == reference);
     std::vector<double> by_copy(rows, 0.0);
-    fast.add_path_lengths(Q.data(), static_cast<std::size_t>(Q.cols()), rows, by_copy.data(), &*copy);
+    fast.add_path_lengths(Q.data(), static_cast<std::size_t>(Q.cols()), rows, static_cast<std::size_t>(Q.cols()),
+                          by_copy.data(), &*copy);
     CHECK(by_copy == reference);
   }
 }

@@ -508,7 +508,8 @@ class RandomForest {
     parallel_for(static_cast<std::size_t>(X.rows()), params_.n_jobs,
                  [&](std::size_t begin, std::size_t end) {
                    std::vector<double> sum((end - begin) * k_count, 0.0);
-                   state_.trees.add_probabilities(X.data() + begin * stride, stride, end - begin, sum.data());
+                   state_.trees.add_probabilities(X.data() + begin * stride, stride, end - begin,
+                                                  static_cast<std::size_t>(X.cols()), sum.data());
                    for (std::size_t r = begin; r < end; ++r) {
                      for (std::size_t k = 0; k < k_count; ++k) {
                        out(static_cast<Index>(r), static_cast<Index>(k)) =

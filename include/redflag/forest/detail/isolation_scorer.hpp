@@ -15,7 +15,8 @@
 // training rows that took each (isotree's "divide", Cortes 2019).
 //
 // Large batches on CPUs with AVX-512 walk a complete-tree copy of the forest
-// instead (complete_tree.hpp: 64 rows at a time in vector registers), which
+// instead (complete_tree.hpp: 64 rows at a time in vector registers, rows of
+// few columns copied column by column first), which
 // the caller builds for the call (scoring_copy) rather than the model keeping
 // it: it would double the model's memory. Both walks send every row to the
 // same leaf.
@@ -94,17 +95,24 @@ class FastWalk {
   // Rows further apart than this cannot be addressed by the walk's 32-bit offsets.
   static constexpr std::size_t max_stride = std::numeric_limits<std::uint32_t>::max() / 16;
 
-  // depth[r] += the path lengths of row r of the `rows` x d block at `X`
-  // (rows `stride` <= max_stride values apart), by `complete` when given.
-  void add_path_lengths(const T* X, std::size_t stride, std::size_t rows, double* depth,
+  // depth[r] += the path lengths of row r of the `rows` x `columns` block at
+  // `X` (rows `stride` <= max_stride values apart), by `complete` when given.
+  void add_path_lengths(const T* X, std::size_t stride, std::size_t rows, std::size_t columns, double* depth,
                         const ScoringCopy<T>* complete = nullptr) const {
     if (complete != nullptr && rows >= ScoringCopy<T>::vector_rows) {
       // Chunks of rows small enough to stay in L1 while every tree walks them.
-      constexpr std::size_t chunk = 512;
+      constexpr std::size_t chunk = ColumnBlock<T>::capacity;
+      const bool by_columns = ScoringCopy<T>::walks_columns(columns);
+      ColumnBlock<T> block;
       for (std::size_t begin = 0; begin < rows; begin += chunk) {
         const std::size_t count = std::min(chunk, rows - begin);
+        if (by_columns) block.assign(X + begin * stride, stride, count, columns);
         for (std::size_t t = 0; t < trees_.tree_count(); ++t) {
-          complete->add_leaves(t, X + begin * stride, stride, count, depth + begin);
+          if (by_columns) {
+            complete->add_leaves(t, block, depth + begin);
+          } else {
+            complete->add_leaves(t, X + begin * stride, stride, count, depth + begin);
+          }
         }
       }
       return;
@@ -218,7 +226,7 @@ void add_path_lengths(const IsolationTrees<T>& trees, const T* X, std::size_t st
   while (r < rows) {
     std::size_t end = r;
     while (end < rows && no_missing(end)) ++end;
-    if (end > r) fast.add_path_lengths(X + r * stride, stride, end - r, depth + r, complete);
+    if (end > r) fast.add_path_lengths(X + r * stride, stride, end - r, columns, depth + r, complete);
     if (end < rows) {
       for (std::size_t t = 0; t < trees.tree_count(); ++t) {
         depth[end] += path_length(trees, static_cast<std::size_t>(trees.offsets[t]), X + end * stride);

@@ -141,18 +141,32 @@ struct ClassTrees {
   }
 
   // sum[r * n_classes + k] += class k's probability in the leaf row r reaches,
-  // over every tree in tree order, for the `rows` rows at X (`stride` apart).
-  // Each tree's leaves are found for all rows first (complete_tree.hpp: rows
-  // side by side, vectorised where the CPU allows; or the node walk for trees
-  // too deep for it), then added; a row's sum is the same double whatever
-  // block or walk computed it.
-  void add_probabilities(const T* X, std::size_t stride, std::size_t rows, double* sum) const {
+  // over every tree in tree order, for the `rows` rows of `columns` values at
+  // X (`stride` apart). Each tree's leaves are found for a block of rows
+  // first (complete_tree.hpp: rows side by side, vectorised where the CPU
+  // allows; or the node walk for trees too deep for it), then added; a row's
+  // sum is the same double whatever block or walk computed it.
+  void add_probabilities(const T* X, std::size_t stride, std::size_t rows, std::size_t columns, double* sum) const {
     constexpr std::size_t wide = 16;
     // Row offsets within a group of walks are 32-bit (int32 in the vector walk).
     constexpr std::size_t max_stride = static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()) / wide;
     if (stride > max_stride) {
       throw invalid_argument("redflag::RandomForest::predict_proba: rows more than " + std::to_string(max_stride) +
                              " values apart");
+    }
+    if (!complete.empty() && CompleteTrees<T>::walks_columns(columns) && rows >= CompleteTrees<T>::vector_rows) {
+      // Blocks copied column by column once, walked by every tree.
+      ColumnBlock<T> block;
+      std::vector<std::uint32_t> reached(ColumnBlock<T>::capacity);
+      for (std::size_t begin = 0; begin < rows; begin += ColumnBlock<T>::capacity) {
+        const std::size_t count = std::min(ColumnBlock<T>::capacity, rows - begin);
+        block.assign(X + begin * stride, stride, count, columns);
+        for (std::size_t t = 0; t < tree_count(); ++t) {
+          complete.leaves(t, block, reached.data());
+          add_leaf_values(reached.data(), count, sum + begin * n_classes);
+        }
+      }
+      return;
     }
     std::vector<std::uint32_t> reached(rows);
     for (std::size_t t = 0; t < tree_count(); ++t) {
@@ -172,18 +186,24 @@ struct ClassTrees {
           for (std::size_t w = 0; w < width; ++w) reached[r + w] = leaf_row[static_cast<std::size_t>(at[w])];
         }
       }
-      if (n_classes == 2) {  // the common case, unrolled
-        for (std::size_t r = 0; r < rows; ++r) {
-          const T* values = leaf_values.data() + std::size_t{reached[r]} * 2;
-          sum[2 * r] += static_cast<double>(values[0]);
-          sum[2 * r + 1] += static_cast<double>(values[1]);
-        }
-      } else {
-        for (std::size_t r = 0; r < rows; ++r) {
-          const T* values = leaf_values.data() + std::size_t{reached[r]} * n_classes;
-          double* out = sum + r * n_classes;
-          for (std::size_t k = 0; k < n_classes; ++k) out[k] += static_cast<double>(values[k]);
-        }
+      add_leaf_values(reached.data(), rows, sum);
+    }
+  }
+
+ private:
+  // sum[r * n_classes + k] += class k's value in leaf-table row reached[r].
+  void add_leaf_values(const std::uint32_t* reached, std::size_t rows, double* sum) const {
+    if (n_classes == 2) {  // the common case, unrolled
+      for (std::size_t r = 0; r < rows; ++r) {
+        const T* values = leaf_values.data() + std::size_t{reached[r]} * 2;
+        sum[2 * r] += static_cast<double>(values[0]);
+        sum[2 * r + 1] += static_cast<double>(values[1]);
+      }
+    } else {
+      for (std::size_t r = 0; r < rows; ++r) {
+        const T* values = leaf_values.data() + std::size_t{reached[r]} * n_classes;
+        double* out = sum + r * n_classes;
+        for (std::size_t k = 0; k < n_classes; ++k) out[k] += static_cast<double>(values[k]);
       }
     }
   }
