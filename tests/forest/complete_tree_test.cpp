@@ -7,6 +7,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -217,13 +218,13 @@ TEST_CASE_TEMPLATE("add_leaves() adds every row's leaf value, tree after tree", 
   }
 }
 
-TEST_CASE_TEMPLATE("a column block takes every row to its leaf, for 1 to 32 columns and depths to 12", T, float,
-                   double) {
-  // The column walk picks values by slot at the upper levels and by column
-  // below, from permutes down to level 7 (float; 6 for double) and gathers
-  // deeper: depths up to 12 reach every case. 2 x 64 rows and a padded tail.
-  using redflag::detail::forest::ColumnBlock;
-  constexpr std::size_t rows = 2 * 64 + 13;
+TEST_CASE_TEMPLATE("a rank block takes every row to its leaf, for 1 to 33 columns and depths to 12", T, float, double) {
+  // The rank walk picks ranks by slot at the upper levels and by column
+  // below, split indices and columns from permutes down to level 8 and
+  // gathers deeper: depths up to 12 reach every case. 2 x 128 rows and a
+  // padded tail; 33 columns take the scalar steps on ranks.
+  using redflag::detail::forest::RankBlock;
+  constexpr std::size_t rows = 2 * 128 + 13;
   for (const std::size_t columns : {1, 2, 3, 5, 8, 10, 17, 31, 32, 33}) {
     CAPTURE(columns);
     const Forest<T> forest = random_forest<T>(37 + columns, 12, 12, columns);
@@ -239,8 +240,6 @@ TEST_CASE_TEMPLATE("a column block takes every row to its leaf, for 1 to 32 colu
     for (std::size_t r = 0; r < rows; ++r) {
       for (std::size_t c = 0; c < columns; ++c) values[r * stride + c] = dense[r * columns + c];
     }
-    ColumnBlock<T> block;
-    block.assign(values.data(), stride, rows, columns);
     std::vector<double> reference(rows, 0.5);
     for (std::size_t t = 0; t + 1 < forest.offsets.size(); ++t) {
       for (std::size_t r = 0; r < rows; ++r)
@@ -253,7 +252,9 @@ TEST_CASE_TEMPLATE("a column block takes every row to its leaf, for 1 to 32 colu
       }
       const simd::ScopedPath forced(path);
       CAPTURE(simd::name(path));
-      CHECK(CompleteTrees<T>::walks_columns(columns) == (path == simd::Path::avx512 && columns <= 32));
+      CHECK(by_leaf.walks_ranks(columns) == (path == simd::Path::avx512 && columns <= 32));
+      RankBlock block;
+      by_leaf.assign(block, values.data(), stride, rows, columns);
       std::vector<std::uint32_t> reached(rows);
       std::vector<double> sum(rows, 0.5);
       for (std::size_t t = 0; t + 1 < forest.offsets.size(); ++t) {
@@ -266,6 +267,46 @@ TEST_CASE_TEMPLATE("a column block takes every row to its leaf, for 1 to 32 colu
       CHECK(sum == reference);
     }
   }
+}
+
+TEST_CASE_TEMPLATE("split ranks count the split values below a value, NaN and infinities included", T, float, double) {
+  using redflag::detail::forest::SplitRanks;
+  // Column 0: enough values for three levels of the search tree (fanout 64
+  // or 32); column 1: none; column 2: repeats, -inf, and +inf and NaN that
+  // no value exceeds.
+  constexpr T inf = std::numeric_limits<T>::infinity();
+  std::vector<T> many;
+  for (int i = 0; i < 5000; ++i) many.push_back(static_cast<T>((i * 7919) % 5000) / T(8));
+  const SplitRanks<T> ranks({many, {}, {T(1), T(1), -inf, inf, std::numeric_limits<T>::quiet_NaN(), T(-2)}});
+  REQUIRE_FALSE(ranks.empty());
+  const T probes[] = {
+      -inf, T(-2), T(-1), T(0), T(0.0625), T(1), T(1.5), T(624.875), T(700), inf, std::numeric_limits<T>::quiet_NaN()};
+  std::vector<T> sorted = many;
+  std::sort(sorted.begin(), sorted.end());
+  const std::vector<T> third{-inf, T(-2), T(1)};
+  for (const simd::Path path : simd::all_paths) {
+    if (!simd::supported(path)) continue;
+    const simd::ScopedPath forced(path);
+    CAPTURE(simd::name(path));
+    for (const T x : probes) {
+      CAPTURE(x);
+      const auto below = [x](const std::vector<T>& values) {
+        return static_cast<std::uint16_t>(std::count_if(values.begin(), values.end(), [x](T v) { return v < x; }));
+      };
+      std::uint16_t by_column[3];
+      for (std::size_t column = 0; column < 3; ++column) ranks.rank_column(column, &x, 1, 1, by_column + column);
+      CHECK(ranks.rank(0, x) == below(sorted));
+      CHECK(by_column[0] == below(sorted));
+      CHECK(ranks.rank(1, x) == 0);
+      CHECK(by_column[1] == 0);
+      CHECK(ranks.rank(2, x) == below(third));
+      CHECK(by_column[2] == below(third));
+    }
+  }
+  // One column past max_splits distinct values: no ranks.
+  std::vector<T> too_many(SplitRanks<T>::max_splits + 1);
+  for (std::size_t i = 0; i < too_many.size(); ++i) too_many[i] = static_cast<T>(i);
+  CHECK(SplitRanks<T>({too_many}).empty());
 }
 
 TEST_CASE_TEMPLATE("IsolationForest and RandomForest score bit-identically on every instruction-set path", T, float,

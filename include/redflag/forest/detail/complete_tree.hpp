@@ -15,21 +15,22 @@
 //
 // On x86-64 CPUs with AVX2 or AVX-512 (simd/path.hpp chooses at run time),
 // `leaves` and `add_leaves` walk 64 rows at a time in vector registers
-// (simd/detail/complete_tree_*.hpp). Given a ColumnBlock (the rows copied
-// column by column), AVX-512 CPUs walk rows of up to 32 columns without
-// gathering their values (complete_tree_columns_avx512.hpp). Every walk sends
-// a row exactly where the node walk does (numeric splits, x <= value going
-// left, NaN left), and adds leaf values in tree order, so results never
-// depend on which walk ran.
+// (simd/detail/complete_tree_*.hpp). Given a RankBlock (rows of up to 32
+// columns as split ranks, split_ranks.hpp), AVX-512 CPUs walk 32 rows a
+// vector without gathering their values (complete_tree_ranks_avx512.hpp).
+// Every walk sends a row exactly where the node walk does (numeric splits,
+// x <= value going left, NaN left), and adds leaf values in tree order, so
+// results never depend on which walk ran.
 
 #include <redflag/core/types.hpp>
+#include <redflag/forest/detail/split_ranks.hpp>
 #include <redflag/forest/detail/tree_node.hpp>
 #include <redflag/simd/detail/complete_tree_avx2.hpp>
 #include <redflag/simd/detail/complete_tree_avx512.hpp>
-#include <redflag/simd/detail/complete_tree_columns_avx512.hpp>
 #include <redflag/simd/path.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -38,53 +39,6 @@
 #include <vector>
 
 namespace redflag::detail::forest {
-
-// Up to `capacity` rows copied column by column, for the walk that loads a
-// column's values for 16 rows at once: every tree of a forest walks the same
-// block, so the copy is made once per block. Rows are padded up to a multiple
-// of 64 by repeating the last; columns up to 8, 16 or 32 with zeros, which
-// no split reads (the walk picks a lane's column by a fixed tree of blends).
-template <Scalar T>
-class ColumnBlock {
- public:
-  static constexpr std::size_t capacity = 512;
-
-  // rows <= capacity rows at X, `stride` values apart, of `columns` values.
-  void assign(const T* X, std::size_t stride, std::size_t rows, std::size_t columns) {
-    rows_ = rows;
-    columns_ = columns;
-    pitch_ =
-        (rows + simd::detail::column_walk_rows - 1) / simd::detail::column_walk_rows * simd::detail::column_walk_rows;
-    padded_columns_ = simd::detail::column_walk_padded_columns(columns);
-    // Columns start on 64-byte boundaries (pitch is a multiple of 64 values),
-    // so every 16-row load is one aligned cache line or two.
-    values_.assign(pitch_ * padded_columns_ + alignment / sizeof(T), T(0));
-    const auto address = reinterpret_cast<std::uintptr_t>(values_.data());
-    first_ = (alignment - address % alignment) % alignment / sizeof(T);
-    T* out = values_.data() + first_;
-    for (std::size_t r = 0; r < pitch_; ++r) {
-      const T* row = X + std::min(r, rows - 1) * stride;
-      for (std::size_t f = 0; f < columns; ++f) out[f * pitch_ + r] = row[f];
-    }
-  }
-
-  [[nodiscard]] const T* data() const { return values_.data() + first_; }
-  [[nodiscard]] std::size_t rows() const { return rows_; }
-  [[nodiscard]] std::size_t columns() const { return columns_; }
-  [[nodiscard]] std::size_t padded_columns() const { return padded_columns_; }
-  // Values between one column and the next: rows() rounded up to 64.
-  [[nodiscard]] std::size_t pitch() const { return pitch_; }
-
- private:
-  static constexpr std::size_t alignment = 64;
-
-  std::vector<T> values_;
-  std::size_t first_ = 0;  // values_[first_] is 64-byte aligned
-  std::size_t rows_ = 0;
-  std::size_t columns_ = 0;
-  std::size_t padded_columns_ = 0;
-  std::size_t pitch_ = 0;
-};
 
 // Leaf: what a leaf's bottom slot holds; std::uint32_t (an index: leaves()
 // writes each row's) or double (a value: add_leaves() adds each row's onto a
@@ -122,6 +76,7 @@ class CompleteTrees {
     feature_.assign(slot_offsets_.back() + table_slots, 0);
     bottom_.assign(slot_offsets_.back(), Leaf{});
     depth_ = depth;
+    std::vector<std::vector<T>> splits;
     for (std::size_t t = 0; t < n_trees; ++t) {
       const std::size_t width = std::size_t{1} << depth[t];
       T* value = value_.data() + slot_offsets_[t];
@@ -140,10 +95,21 @@ class CompleteTrees {
         } else {
           value[slot] = node.value;
           feature[slot] = node.feature;
+          if (splits.size() <= node.feature) splits.resize(std::size_t{node.feature} + 1);
+          splits[node.feature].push_back(node.value);
           pending.emplace_back(node.left, 2 * slot);
           pending.emplace_back(node.left + 1, 2 * slot + 1);
         }
       }
+    }
+    ranks_ = SplitRanks<T>(std::move(splits));
+    if (ranks_.empty()) return;
+    // Each slot's split as its index among its column's split values; no
+    // row goes right below a leaf (+inf) or at a split no value exceeds.
+    split_.assign(value_.size(), simd::detail::never_right);
+    for (std::size_t slot = 0; slot < slot_offsets_.back(); ++slot) {
+      const T v = value_[slot];
+      if (!std::isnan(v) && v != std::numeric_limits<T>::infinity()) split_[slot] = ranks_.index(feature_[slot], v);
     }
   }
 
@@ -159,11 +125,17 @@ class CompleteTrees {
   // Whether `leaves` walks rows in vector registers on the active path.
   [[nodiscard]] static bool vectorised() { return walk_path() != simd::Path::scalar; }
 
-  // Whether rows of `columns` values take the column walk (given a
-  // ColumnBlock) on the active path.
-  [[nodiscard]] static bool walks_columns(std::size_t columns) {
-    return REDFLAG_SIMD_X86 && walk_path() == simd::Path::avx512 && columns >= 1 &&
-           columns <= simd::detail::column_walk_max_columns;
+  // Whether rows of `columns` values take the rank walk (given a RankBlock)
+  // on the active path.
+  [[nodiscard]] bool walks_ranks(std::size_t columns) const {
+    return REDFLAG_SIMD_X86 && walk_path() == simd::Path::avx512 && !split_.empty() && columns >= ranks_.columns() &&
+           columns <= simd::detail::rank_walk_max_columns;
+  }
+
+  // The rows (1 to RankBlock::capacity) at X, `stride` apart, of `columns`
+  // values, as a block for the rank walk.
+  void assign(RankBlock& block, const T* X, std::size_t stride, std::size_t rows, std::size_t columns) const {
+    block.assign(ranks_, X, stride, rows, columns);
   }
 
   // payload[w] = the payload of the leaf that row w (starting at
@@ -200,19 +172,19 @@ class CompleteTrees {
     visit_leaves<true>(t, X, stride, count, sum);
   }
 
-  // The same for the rows of a block, by the column walk when
-  // walks_columns(block.columns()), else as above.
-  void leaves(std::size_t t, const ColumnBlock<T>& block,
+  // The same for the rows of a block, by the rank walk when
+  // walks_ranks(block.columns()), else one row at a time.
+  void leaves(std::size_t t, const RankBlock& block,
               std::uint32_t* payload) const requires std::is_same_v<Leaf, std::uint32_t> {
     visit_block<false>(t, block, payload);
   }
-  void add_leaves(std::size_t t, const ColumnBlock<T>& block, double* sum) const requires std::is_same_v<Leaf, double> {
+  void add_leaves(std::size_t t, const RankBlock& block, double* sum) const requires std::is_same_v<Leaf, double> {
     visit_block<true>(t, block, sum);
   }
 
   [[nodiscard]] std::size_t memory_usage() const {
-    return value_.capacity() * sizeof(T) + feature_.capacity() * sizeof(std::uint16_t) +
-           bottom_.capacity() * sizeof(Leaf) + slot_offsets_.capacity() * sizeof(std::size_t) +
+    return value_.capacity() * sizeof(T) + (feature_.capacity() + split_.capacity()) * sizeof(std::uint16_t) +
+           ranks_.memory_usage() + bottom_.capacity() * sizeof(Leaf) + slot_offsets_.capacity() * sizeof(std::size_t) +
            depth_.capacity() * sizeof(std::int32_t);
   }
 
@@ -220,34 +192,41 @@ class CompleteTrees {
   static constexpr std::size_t table_slots = simd::detail::complete_tree_table_slots;
 
   template <bool Add>
-  void visit_block(std::size_t t, const ColumnBlock<T>& block,
-                   std::conditional_t<Add, double, std::uint32_t>* out) const {
+  void visit_block(std::size_t t, const RankBlock& block, std::conditional_t<Add, double, std::uint32_t>* out) const {
+    const std::size_t rows = block.rows();
 #if REDFLAG_SIMD_X86
-    if (walks_columns(block.columns())) {
-      constexpr std::size_t group = simd::detail::column_walk_rows;
-      const simd::detail::CompleteTreeView<T, Leaf> tree{value_.data() + slot_offsets_[t],
-                                                         feature_.data() + slot_offsets_[t],
-                                                         bottom_.data() + slot_offsets_[t], depth_[t]};
-      const std::size_t rows = block.rows();
+    if (walks_ranks(block.columns())) {
+      constexpr std::size_t group = simd::detail::rank_walk_rows;
+      const simd::detail::RankTreeView<Leaf> tree{split_.data() + slot_offsets_[t], feature_.data() + slot_offsets_[t],
+                                                  bottom_.data() + slot_offsets_[t], depth_[t]};
       const std::size_t whole = rows - rows % group;
-      simd::detail::complete_tree_leaves_columns_avx512(tree, block.data(), block.pitch(), block.padded_columns(),
-                                                        whole, out);
+      simd::detail::complete_tree_leaves_ranks_avx512(tree, block.data(), block.pitch(), block.padded_columns(), whole,
+                                                      out);
       if (whole < rows) {  // the padded last group, through a buffer
         std::conditional_t<Add, double, std::uint32_t> last[group] = {};
         std::copy(out + whole, out + rows, last);
-        simd::detail::complete_tree_leaves_columns_avx512(tree, block.data() + whole, block.pitch(),
-                                                          block.padded_columns(), group, last);
+        simd::detail::complete_tree_leaves_ranks_avx512(tree, block.data() + whole, block.pitch(),
+                                                        block.padded_columns(), group, last);
         std::copy(last, last + (rows - whole), out + whole);
       }
       return;
     }
 #endif
-    // The block holds no row-major copy; walk its rows from their columns'
-    // values one row at a time through a small row buffer.
-    std::vector<T> row(block.columns());
-    for (std::size_t r = 0; r < block.rows(); ++r) {
-      for (std::size_t f = 0; f < block.columns(); ++f) row[f] = block.data()[f * block.pitch() + r];
-      visit_leaves<Add>(t, row.data(), block.columns(), 1, out + r);
+    // Any other path: the same steps on ranks, one row at a time.
+    const std::uint16_t* split = split_.data() + slot_offsets_[t];
+    const std::uint16_t* feature = feature_.data() + slot_offsets_[t];
+    const auto width = std::size_t{1} << depth_[t];
+    for (std::size_t r = 0; r < rows; ++r) {
+      std::size_t at = 1;
+      for (std::int32_t level = 0; level < depth_[t]; ++level) {
+        at = 2 * at + (split[at] < block.data()[feature[at] * block.pitch() + r] ? 1 : 0);
+      }
+      const Leaf reached = bottom_[slot_offsets_[t] + at - width];
+      if constexpr (Add) {
+        out[r] += reached;
+      } else {
+        out[r] = reached;
+      }
     }
   }
 
@@ -298,6 +277,8 @@ class CompleteTrees {
   std::vector<T> value_;
   std::vector<std::uint16_t> feature_;
   std::vector<Leaf> bottom_;
+  std::vector<std::uint16_t> split_;  // per slot, its split's index among its column's split values (rank walk)
+  SplitRanks<T> ranks_;
   std::vector<std::size_t> slot_offsets_;  // per tree (2^depth slots, slot 0 unused), plus the end
   std::vector<std::int32_t> depth_;
 };

@@ -16,7 +16,7 @@
 //
 // Large batches on CPUs with AVX-512 walk a complete-tree copy of the forest
 // instead (complete_tree.hpp: 64 rows at a time in vector registers, rows of
-// few columns copied column by column first), which
+// few columns as split ranks, 128 at a time), which
 // the caller builds for the call (scoring_copy) rather than the model keeping
 // it: it would double the model's memory. Both walks send every row to the
 // same leaf.
@@ -101,14 +101,14 @@ class FastWalk {
                         const ScoringCopy<T>* complete = nullptr) const {
     if (complete != nullptr && rows >= ScoringCopy<T>::vector_rows) {
       // Chunks of rows small enough to stay in L1 while every tree walks them.
-      constexpr std::size_t chunk = ColumnBlock<T>::capacity;
-      const bool by_columns = ScoringCopy<T>::walks_columns(columns);
-      ColumnBlock<T> block;
+      constexpr std::size_t chunk = RankBlock::capacity;
+      const bool by_ranks = complete->walks_ranks(columns);
+      RankBlock block;
       for (std::size_t begin = 0; begin < rows; begin += chunk) {
         const std::size_t count = std::min(chunk, rows - begin);
-        if (by_columns) block.assign(X + begin * stride, stride, count, columns);
+        if (by_ranks) complete->assign(block, X + begin * stride, stride, count, columns);
         for (std::size_t t = 0; t < trees_.tree_count(); ++t) {
-          if (by_columns) {
+          if (by_ranks) {
             complete->add_leaves(t, block, depth + begin);
           } else {
             complete->add_leaves(t, X + begin * stride, stride, count, depth + begin);

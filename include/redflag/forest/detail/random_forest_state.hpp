@@ -154,13 +154,13 @@ struct ClassTrees {
       throw invalid_argument("redflag::RandomForest::predict_proba: rows more than " + std::to_string(max_stride) +
                              " values apart");
     }
-    if (!complete.empty() && CompleteTrees<T>::walks_columns(columns) && rows >= CompleteTrees<T>::vector_rows) {
-      // Blocks copied column by column once, walked by every tree.
-      ColumnBlock<T> block;
-      std::vector<std::uint32_t> reached(ColumnBlock<T>::capacity);
-      for (std::size_t begin = 0; begin < rows; begin += ColumnBlock<T>::capacity) {
-        const std::size_t count = std::min(ColumnBlock<T>::capacity, rows - begin);
-        block.assign(X + begin * stride, stride, count, columns);
+    if (!complete.empty() && complete.walks_ranks(columns) && rows >= CompleteTrees<T>::vector_rows) {
+      // Blocks ranked once, walked by every tree.
+      RankBlock block;
+      std::vector<std::uint32_t> reached(RankBlock::capacity);
+      for (std::size_t begin = 0; begin < rows; begin += RankBlock::capacity) {
+        const std::size_t count = std::min(RankBlock::capacity, rows - begin);
+        complete.assign(block, X + begin * stride, stride, count, columns);
         for (std::size_t t = 0; t < tree_count(); ++t) {
           complete.leaves(t, block, reached.data());
           add_leaf_values(reached.data(), count, sum + begin * n_classes);
