@@ -271,8 +271,8 @@ TEST_CASE_TEMPLATE("a rank block takes every row to its leaf, for 1 to 33 column
 
 TEST_CASE_TEMPLATE("split ranks count the split values below a value, NaN and infinities included", T, float, double) {
   using redflag::detail::forest::SplitRanks;
-  // Column 0: enough values for three levels of the search tree (fanout 64
-  // or 32); column 1: none; column 2: repeats, -inf, and +inf and NaN that
+  // Column 0: enough values for four levels of the search tree (fanout
+  // 16); column 1: none; column 2: repeats, -inf, and +inf and NaN that
   // no value exceeds.
   constexpr T inf = std::numeric_limits<T>::infinity();
   std::vector<T> many;

@@ -30,6 +30,7 @@
 #include <redflag/forest/detail/isolation_tree_builder.hpp>
 #include <redflag/forest/isolation_forest_params.hpp>
 #include <redflag/metrics/thresholds.hpp>
+#include <redflag/simd/detail/portable_exp2_avx512.hpp>
 
 #include <cmath>
 #include <cstdint>
@@ -411,11 +412,13 @@ class IsolationForest {
     detail::forest::check_values(X, state_.schema, params_.missing, where);
   }
 
-  T to_score(double depth) const {
-    const double scale = -1.0 / (static_cast<double>(n_estimators()) *
-                                 detail::forest::average_path_length(static_cast<double>(state_.max_samples)));
-    return static_cast<T>(detail::portable_exp2(depth * scale));
+  // score = 2^(depth * score_scale()), depth the sum of a row's path lengths.
+  double score_scale() const {
+    return -1.0 / (static_cast<double>(n_estimators()) *
+                   detail::forest::average_path_length(static_cast<double>(state_.max_samples)));
   }
+
+  T to_score(double depth) const { return static_cast<T>(detail::portable_exp2(depth * score_scale())); }
 
   // Scores validated input. Blocks of rows are independent and each row adds
   // its trees' path lengths in tree order, so the result does not depend on
@@ -430,12 +433,16 @@ class IsolationForest {
     const auto columns = static_cast<std::size_t>(X.cols());
     const auto complete =
         detail::forest::scoring_copy_pays<T>(n, stride) ? detail::forest::scoring_copy(state_.trees) : std::nullopt;
+    const double scale = score_scale();
     parallel_for(n, params_.n_jobs,
                  [&](std::size_t begin, std::size_t end) {
                    double depth[block_rows] = {};
                    detail::forest::add_path_lengths(state_.trees, X.row(static_cast<Index>(begin)).data(), stride,
                                                     end - begin, columns, depth, complete ? &*complete : nullptr);
-                   for (std::size_t i = begin; i < end; ++i) out(static_cast<Index>(i)) = to_score(depth[i - begin]);
+                   for (std::size_t i = 0; i < end - begin; ++i) depth[i] *= scale;
+                   simd::detail::portable_exp2_each(depth, depth, end - begin);
+                   for (std::size_t i = begin; i < end; ++i)
+                     out(static_cast<Index>(i)) = static_cast<T>(depth[i - begin]);
                  },
                  {.grain = block_rows});
     return out;

@@ -10,7 +10,7 @@
 // max_splits split values a column.
 //
 // Ranking a value searches a static tree of `fanout` keys a node (one
-// vector compare of four registers per level): the bottom level is the
+// vector compare a level): the bottom level is the
 // sorted split values, each level above holds the first key of every node
 // of the level below but the first, each padded with +inf (below no value).
 
@@ -30,8 +30,9 @@ namespace redflag::detail::forest {
 template <Scalar T>
 class SplitRanks {
  public:
-  // Keys a node of the search tree: four vectors' worth.
-  static constexpr std::size_t fanout = 4 * 64 / sizeof(T);
+  // Keys a node of the search tree: one AVX-512 compare of floats, two of
+  // doubles. Wider nodes cost more compares than the levels they save.
+  static constexpr std::size_t fanout = 16;
   // Ranks run from 0 to the split count; simd::detail::never_right is above.
   static constexpr std::size_t max_splits = 0xfffe;
 
@@ -91,9 +92,8 @@ class SplitRanks {
 #if REDFLAG_SIMD_X86
     if (simd::kernel_path(simd::Path::avx512) == simd::Path::avx512) {
       const std::size_t first = first_level_[column];
-      simd::detail::split_ranks_avx512<T, static_cast<int>(fanout)>(keys_.data(), level_offset_.data() + first,
-                                                                    static_cast<int>(first_level_[column + 1] - first),
-                                                                    x, stride, rows, ranks);
+      simd::detail::split_ranks_avx512<T>(keys_.data(), level_offset_.data() + first,
+                                          static_cast<int>(first_level_[column + 1] - first), x, stride, rows, ranks);
       return;
     }
 #endif

@@ -243,30 +243,25 @@ void complete_tree_leaves_ranks_avx512(const RankTreeView<Leaf>& tree, const std
 
 // ranks[r] = the number of a column's split values below x[r * stride], for
 // `rows` values, by a search tree of `levels` levels (split_ranks.hpp):
-// level l's keys at keys + offset[l], top level first, Fanout keys a node.
-template <class T, int Fanout>
+// level l's keys at keys + offset[l], top level first, 16 keys a node, one
+// compare of a vector (float) or two (double) a level.
+template <class T>
 REDFLAG_RANK_WALK_KERNEL void split_ranks_avx512(const T* keys, const std::size_t* offset, int levels, const T* x,
                                                  std::size_t stride, std::size_t rows, std::uint16_t* ranks) {
-  constexpr int lanes = 64 / static_cast<int>(sizeof(T));
-  static_assert(Fanout == 4 * lanes);
   for (std::size_t r = 0; r < rows; ++r) {
     const T value = x[r * stride];
     std::size_t node = 0;
     for (int l = 0; l < levels; ++l) {
-      const T* key = keys + offset[l] + node * Fanout;
-      int below = 0;
+      const T* key = keys + offset[l] + node * 16;
+      unsigned below;
       if constexpr (std::is_same_v<T, float>) {
-        const __m512 v = _mm512_set1_ps(value);
-        for (int part = 0; part < 4; ++part) {
-          below += __builtin_popcount(_mm512_cmp_ps_mask(_mm512_loadu_ps(key + 16 * part), v, _CMP_LT_OQ));
-        }
+        below = _mm512_cmp_ps_mask(_mm512_loadu_ps(key), _mm512_set1_ps(value), _CMP_LT_OQ);
       } else {
         const __m512d v = _mm512_set1_pd(value);
-        for (int part = 0; part < 4; ++part) {
-          below += __builtin_popcount(_mm512_cmp_pd_mask(_mm512_loadu_pd(key + 8 * part), v, _CMP_LT_OQ));
-        }
+        below = _mm512_cmp_pd_mask(_mm512_loadu_pd(key), v, _CMP_LT_OQ) |
+                (unsigned{_mm512_cmp_pd_mask(_mm512_loadu_pd(key + 8), v, _CMP_LT_OQ)} << 8);
       }
-      node = node * Fanout + static_cast<std::size_t>(below);
+      node = node * 16 + static_cast<std::size_t>(__builtin_popcount(below));
     }
     ranks[r] = static_cast<std::uint16_t>(node);
   }
