@@ -76,7 +76,8 @@ class CompleteTrees {
     feature_.assign(slot_offsets_.back() + table_slots, 0);
     bottom_.assign(slot_offsets_.back(), Leaf{});
     depth_ = depth;
-    std::vector<std::vector<T>> splits;
+    // Per column, its splits' (value, slot) pairs, for the rank walk.
+    std::vector<std::vector<std::pair<T, std::uint32_t>>> splits;
     for (std::size_t t = 0; t < n_trees; ++t) {
       const std::size_t width = std::size_t{1} << depth[t];
       T* value = value_.data() + slot_offsets_[t];
@@ -96,21 +97,29 @@ class CompleteTrees {
           value[slot] = node.value;
           feature[slot] = node.feature;
           if (splits.size() <= node.feature) splits.resize(std::size_t{node.feature} + 1);
-          splits[node.feature].push_back(node.value);
+          if (!std::isnan(node.value) && node.value != std::numeric_limits<T>::infinity()) {
+            splits[node.feature].emplace_back(node.value, static_cast<std::uint32_t>(slot_offsets_[t] + slot));
+          }
           pending.emplace_back(node.left, 2 * slot);
           pending.emplace_back(node.left + 1, 2 * slot + 1);
         }
       }
     }
-    ranks_ = SplitRanks<T>(std::move(splits));
-    if (ranks_.empty()) return;
-    // Each slot's split as its index among its column's split values; no
-    // row goes right below a leaf (+inf) or at a split no value exceeds.
+    // Each slot's split as its index among its column's distinct split
+    // values, found by sorting; no row goes right below a leaf (+inf) or at
+    // a split no value exceeds (never_right).
     split_.assign(value_.size(), simd::detail::never_right);
-    for (std::size_t slot = 0; slot < slot_offsets_.back(); ++slot) {
-      const T v = value_[slot];
-      if (!std::isnan(v) && v != std::numeric_limits<T>::infinity()) split_[slot] = ranks_.index(feature_[slot], v);
+    std::vector<std::vector<T>> distinct(splits.size());
+    for (std::size_t column = 0; column < splits.size(); ++column) {
+      std::vector<std::pair<T, std::uint32_t>>& pairs = splits[column];
+      std::sort(pairs.begin(), pairs.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+      for (const auto& [v, slot] : pairs) {
+        if (distinct[column].empty() || distinct[column].back() != v) distinct[column].push_back(v);
+        split_[slot] = static_cast<std::uint16_t>(std::min<std::size_t>(distinct[column].size() - 1, 0xffff));
+      }
     }
+    ranks_ = SplitRanks<T>(std::move(distinct));
+    if (ranks_.empty()) split_.clear();
   }
 
   [[nodiscard]] bool empty() const { return depth_.empty(); }

@@ -45,7 +45,7 @@ class SplitRanks {
     first_level_.push_back(0);
     for (std::vector<T>& column : splits) {
       std::erase_if(column, [](T value) { return std::isnan(value) || value == std::numeric_limits<T>::infinity(); });
-      std::sort(column.begin(), column.end());
+      if (!std::is_sorted(column.begin(), column.end())) std::sort(column.begin(), column.end());
       column.erase(std::unique(column.begin(), column.end()), column.end());
       if (column.size() > max_splits) {
         *this = SplitRanks();
@@ -73,9 +73,6 @@ class SplitRanks {
 
   [[nodiscard]] bool empty() const { return splits_.empty(); }
   [[nodiscard]] std::size_t columns() const { return splits_.size(); }
-
-  // The index of split value `value` among its column's: its rank.
-  [[nodiscard]] std::uint16_t index(std::size_t column, T value) const { return rank(column, value); }
 
   // How many of the column's split values lie below x (0 for NaN).
   [[nodiscard]] std::uint16_t rank(std::size_t column, T x) const {
