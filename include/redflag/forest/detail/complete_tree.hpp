@@ -30,6 +30,7 @@
 #include <redflag/simd/path.hpp>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -78,13 +79,14 @@ class CompleteTrees {
     depth_ = depth;
     // Per column, its splits' (value, slot) pairs, for the rank walk.
     std::vector<std::vector<std::pair<T, std::uint32_t>>> splits;
+    std::vector<std::pair<std::int32_t, std::size_t>>
+        pending;  // (node, slot); a padded leaf carries on down its left spine
     for (std::size_t t = 0; t < n_trees; ++t) {
       const std::size_t width = std::size_t{1} << depth[t];
       T* value = value_.data() + slot_offsets_[t];
       std::uint16_t* feature = feature_.data() + slot_offsets_[t];
       Leaf* bottom = bottom_.data() + slot_offsets_[t];
-      // (node, slot) pairs; a padded leaf carries on down its left spine.
-      std::vector<std::pair<std::int32_t, std::size_t>> pending{{offsets[t], 1}};
+      pending.assign(1, {offsets[t], 1});
       while (!pending.empty()) {
         const auto [at, slot] = pending.back();
         pending.pop_back();
@@ -120,6 +122,7 @@ class CompleteTrees {
     }
     ranks_ = SplitRanks<T>(std::move(distinct));
     if (ranks_.empty()) split_.clear();
+    if constexpr (std::is_same_v<Leaf, double>) index_leaf_values();
   }
 
   [[nodiscard]] bool empty() const { return depth_.empty(); }
@@ -193,12 +196,47 @@ class CompleteTrees {
 
   [[nodiscard]] std::size_t memory_usage() const {
     return value_.capacity() * sizeof(T) + (feature_.capacity() + split_.capacity()) * sizeof(std::uint16_t) +
-           ranks_.memory_usage() + bottom_.capacity() * sizeof(Leaf) + slot_offsets_.capacity() * sizeof(std::size_t) +
-           depth_.capacity() * sizeof(std::int32_t);
+           ranks_.memory_usage() + bottom_.capacity() * sizeof(Leaf) + leaf_index_.capacity() * sizeof(std::uint16_t) +
+           leaf_value_.capacity() * sizeof(double) +
+           (leaf_index_offset_.capacity() + leaf_value_offset_.capacity()) * sizeof(std::size_t) +
+           slot_offsets_.capacity() * sizeof(std::size_t) + depth_.capacity() * sizeof(std::int32_t);
   }
 
  private:
   static constexpr std::size_t table_slots = simd::detail::complete_tree_table_slots;
+
+  // Trees of depth <= 8 whose bottom slots hold at most 32 distinct values
+  // (isolation trees: a leaf's path length is its depth plus a term of its
+  // size) get those values and each slot's index among them, for the rank
+  // walk's lookup by permutes; the rest keep leaf_index_offset_ = none.
+  void index_leaf_values() {
+    constexpr std::size_t values = 32;
+    leaf_index_offset_.assign(depth_.size(), none);
+    leaf_value_offset_.assign(depth_.size(), none);
+    for (std::size_t t = 0; t < depth_.size(); ++t) {
+      if (depth_[t] > 8) continue;
+      const std::size_t width = std::size_t{1} << depth_[t];
+      std::vector<double> distinct;
+      std::vector<std::uint16_t> index(std::max<std::size_t>(width, 64), 0);
+      // Most bottom slots are below a shallower leaf and hold the default
+      // 0.0: they go to index 0 without a search.
+      distinct.push_back(0.0);
+      for (std::size_t slot = 0; slot < width && distinct.size() <= values; ++slot) {
+        const auto bits = std::bit_cast<std::uint64_t>(bottom_[slot_offsets_[t] + slot]);
+        if (bits == 0) continue;
+        const auto same = std::find_if(distinct.begin(), distinct.end(),
+                                       [bits](double seen) { return std::bit_cast<std::uint64_t>(seen) == bits; });
+        index[slot] = static_cast<std::uint16_t>(same - distinct.begin());
+        if (same == distinct.end()) distinct.push_back(std::bit_cast<double>(bits));
+      }
+      if (distinct.size() > values) continue;
+      distinct.resize(values, 0.0);
+      leaf_index_offset_[t] = leaf_index_.size();
+      leaf_value_offset_[t] = leaf_value_.size();
+      leaf_index_.insert(leaf_index_.end(), index.begin(), index.end());
+      leaf_value_.insert(leaf_value_.end(), distinct.begin(), distinct.end());
+    }
+  }
 
   template <bool Add>
   void visit_block(std::size_t t, const RankBlock& block, std::conditional_t<Add, double, std::uint32_t>* out) const {
@@ -206,8 +244,12 @@ class CompleteTrees {
 #if REDFLAG_SIMD_X86
     if (walks_ranks(block.columns())) {
       constexpr std::size_t group = simd::detail::rank_walk_rows;
-      const simd::detail::RankTreeView<Leaf> tree{split_.data() + slot_offsets_[t], feature_.data() + slot_offsets_[t],
-                                                  bottom_.data() + slot_offsets_[t], depth_[t]};
+      simd::detail::RankTreeView<Leaf> tree{split_.data() + slot_offsets_[t], feature_.data() + slot_offsets_[t],
+                                            bottom_.data() + slot_offsets_[t], depth_[t]};
+      if (!leaf_index_offset_.empty() && leaf_index_offset_[t] != none) {
+        tree.leaf_index = leaf_index_.data() + leaf_index_offset_[t];
+        tree.leaf_value = leaf_value_.data() + leaf_value_offset_[t];
+      }
       const std::size_t whole = rows - rows % group;
       simd::detail::complete_tree_leaves_ranks_avx512(tree, block.data(), block.pitch(), block.padded_columns(), whole,
                                                       out);
@@ -286,7 +328,15 @@ class CompleteTrees {
   std::vector<T> value_;
   std::vector<std::uint16_t> feature_;
   std::vector<Leaf> bottom_;
+  static constexpr std::size_t none = std::numeric_limits<std::size_t>::max();
+
   std::vector<std::uint16_t> split_;  // per slot, its split's index among its column's split values (rank walk)
+  // Per tree, where its leaf indices (64 or more) and its 32 leaf values
+  // start; none where the tree is not indexed (index_leaf_values).
+  std::vector<std::size_t> leaf_index_offset_;
+  std::vector<std::size_t> leaf_value_offset_;
+  std::vector<std::uint16_t> leaf_index_;
+  std::vector<double> leaf_value_;
   SplitRanks<T> ranks_;
   std::vector<std::size_t> slot_offsets_;  // per tree (2^depth slots, slot 0 unused), plus the end
   std::vector<std::int32_t> depth_;
