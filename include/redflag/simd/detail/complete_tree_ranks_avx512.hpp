@@ -35,9 +35,14 @@
 #include <type_traits>
 
 // Helpers are forced inline: passed through memory, as an out-of-line call
-// would pass them, the walk's vectors lose most of its speed.
+// would pass them, the walk's vectors lose most of its speed. The walk is
+// not instrumented by AddressSanitizer: its hundreds of unrolled loads made
+// such builds four times slower to compile. It reads only the RankBlock
+// (sized for the rows and padded columns) and the tree's tables (padded for
+// whole permutes, complete_tree.hpp), and the tests hold its results to the
+// scalar steps', which are instrumented.
 #define REDFLAG_RANK_WALK_INLINE __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw"), always_inline))
-#define REDFLAG_RANK_WALK_KERNEL __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw")))
+#define REDFLAG_RANK_WALK_KERNEL __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw"), no_sanitize("address")))
 
 namespace redflag::simd::detail {
 
@@ -109,13 +114,15 @@ REDFLAG_RANK_WALK_INLINE inline __m512i slot_entries(const std::uint16_t* table,
   } else {
     // Two gathers of 16 32-bit words, whose low halves are the entries.
     const auto* words = reinterpret_cast<const int*>(table);
-    const auto gather = [&](int half) REDFLAG_RANK_WALK_INLINE {
-      const __m512i slots = _mm512_maskz_cvtepu16_epi32(0xffff, _mm512_maskz_extracti64x4_epi64(0xff, at, half));
+    // (Halves and quarters are template arguments: an extract's lane must be
+    // a constant even where the compiler does not unroll, as at -Og.)
+    const auto gather = [&]<int Half>() REDFLAG_RANK_WALK_INLINE {
+      const __m512i slots = _mm512_maskz_cvtepu16_epi32(0xffff, _mm512_maskz_extracti64x4_epi64(0xff, at, Half));
       return _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), 0xffff, slots, words, 2);
     };
     const __m512i low_halves = _mm512_set_epi16(62, 60, 58, 56, 54, 52, 50, 48, 46, 44, 42, 40, 38, 36, 34, 32, 30, 28,
                                                 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
-    return _mm512_permutex2var_epi16(gather(0), low_halves, gather(1));
+    return _mm512_permutex2var_epi16(gather.template operator()<0>(), low_halves, gather.template operator()<1>());
   }
 }
 
@@ -182,22 +189,26 @@ REDFLAG_RANK_WALK_INLINE inline void add_indexed_leaves(__m512i slot, const Rank
   }
   const __m512d value_0 = _mm512_loadu_pd(tree.leaf_value), value_8 = _mm512_loadu_pd(tree.leaf_value + 8);
   const __m512d value_16 = _mm512_loadu_pd(tree.leaf_value + 16), value_24 = _mm512_loadu_pd(tree.leaf_value + 24);
-  for (int quarter = 0; quarter < 4; ++quarter) {
-    const __m512i lanes = _mm512_maskz_cvtepu16_epi64(0xff, _mm512_maskz_extracti32x4_epi32(0xf, index, quarter));
+  const auto add_quarter = [&]<int Quarter>() REDFLAG_RANK_WALK_INLINE {
+    const __m512i lanes = _mm512_maskz_cvtepu16_epi64(0xff, _mm512_maskz_extracti32x4_epi32(0xf, index, Quarter));
     const __m512d low = _mm512_permutex2var_pd(value_0, lanes, value_8);
     const __m512d high = _mm512_permutex2var_pd(value_16, lanes, value_24);
     const __m512d value = _mm512_mask_blend_pd(_mm512_test_epi64_mask(lanes, _mm512_set1_epi64(16)), low, high);
-    double* sum = out + 8 * quarter;
+    double* sum = out + 8 * Quarter;
     _mm512_storeu_pd(sum, _mm512_add_pd(_mm512_loadu_pd(sum), value));
-  }
+  };
+  add_quarter.template operator()<0>();
+  add_quarter.template operator()<1>();
+  add_quarter.template operator()<2>();
+  add_quarter.template operator()<3>();
 }
 
 // out[r] (+)= the leaf of each of 32 rows whose bottom slots are `slot`.
 template <class Leaf>
 REDFLAG_RANK_WALK_INLINE inline void write_leaves(__m512i slot, const Leaf* bottom, Out<Leaf>* out) {
-  for (int half = 0; half < 2; ++half) {
-    const __m512i index = _mm512_maskz_cvtepu16_epi32(0xffff, _mm512_maskz_extracti64x4_epi64(0xff, slot, half));
-    Out<Leaf>* lanes = out + 16 * half;
+  const auto write_half = [&]<int Half>() REDFLAG_RANK_WALK_INLINE {
+    const __m512i index = _mm512_maskz_cvtepu16_epi32(0xffff, _mm512_maskz_extracti64x4_epi64(0xff, slot, Half));
+    Out<Leaf>* lanes = out + 16 * Half;
     if constexpr (std::is_same_v<Leaf, double>) {
       const __m512d low = _mm512_mask_i32gather_pd(_mm512_setzero_pd(), 0xff,
                                                    _mm512_maskz_extracti64x4_epi64(0xff, index, 0), bottom, 8);
@@ -208,7 +219,9 @@ REDFLAG_RANK_WALK_INLINE inline void write_leaves(__m512i slot, const Leaf* bott
     } else {
       _mm512_storeu_si512(lanes, _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), 0xffff, index, bottom, 4));
     }
-  }
+  };
+  write_half.template operator()<0>();
+  write_half.template operator()<1>();
 }
 
 // The walk for blocks of Columns (padded) rank columns.
