@@ -35,14 +35,21 @@
 #include <type_traits>
 
 // Helpers are forced inline: passed through memory, as an out-of-line call
-// would pass them, the walk's vectors lose most of its speed. The walk is
-// not instrumented by AddressSanitizer: its hundreds of unrolled loads made
-// such builds four times slower to compile. It reads only the RankBlock
-// (sized for the rows and padded columns) and the tree's tables (padded for
-// whole permutes, complete_tree.hpp), and the tests hold its results to the
-// scalar steps', which are instrumented.
+// would pass them, the walk's vectors lose most of its speed.
 #define REDFLAG_RANK_WALK_INLINE __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw"), always_inline))
-#define REDFLAG_RANK_WALK_KERNEL __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw"), no_sanitize("address")))
+#define REDFLAG_RANK_WALK_KERNEL __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw")))
+
+// Sanitizer builds pad every block to 32 columns: one walk to instrument
+// rather than six (each a few hundred unrolled loads) keeps their compile
+// time near the other builds'. The walks differ only in their compile-time
+// column count.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define REDFLAG_RANK_WALK_ONE_WIDTH 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define REDFLAG_RANK_WALK_ONE_WIDTH 1
+#endif
+#endif
 
 namespace redflag::simd::detail {
 
@@ -59,7 +66,12 @@ inline constexpr std::uint16_t never_right = 0xffff;
 // fixed tree of blends with no branch; past 32, which the walk does not
 // take, d.
 [[nodiscard]] constexpr std::size_t rank_walk_padded_columns(std::size_t columns) {
-  for (const std::size_t padded : {4, 8, 12, 16, 24, 32}) {
+#if defined(REDFLAG_RANK_WALK_ONE_WIDTH)
+  constexpr std::size_t widths[] = {32};
+#else
+  constexpr std::size_t widths[] = {4, 8, 12, 16, 24, 32};
+#endif
+  for (const std::size_t padded : widths) {
     if (columns <= padded) return padded;
   }
   return columns;
@@ -246,7 +258,7 @@ REDFLAG_RANK_WALK_KERNEL void complete_tree_leaves_ranks(const RankTreeView<Leaf
   for (std::size_t r = 0; r < count; r += rank_walk_rows) {
     __m512i at[groups];
     for (int g = 0; g < groups; ++g) at[g] = one;
-    const auto row = [r](int g) { return r + 32 * static_cast<std::size_t>(g); };
+    const auto row = [r](int g) REDFLAG_RANK_WALK_INLINE { return r + 32 * static_cast<std::size_t>(g); };
     // One level for the groups side by side, each lane taking the rank
     // `pick(g)` of its group g: right where the slot's split index < rank.
     const auto step = [&]<int Level>(auto pick) REDFLAG_RANK_WALK_INLINE {
@@ -305,6 +317,10 @@ REDFLAG_RANK_WALK_KERNEL void complete_tree_leaves_ranks(const RankTreeView<Leaf
 template <class Leaf>
 void complete_tree_leaves_ranks_avx512(const RankTreeView<Leaf>& tree, const std::uint16_t* ranks, std::size_t pitch,
                                        std::size_t padded_columns, std::size_t count, Out<Leaf>* out) {
+#if defined(REDFLAG_RANK_WALK_ONE_WIDTH)
+  static_cast<void>(padded_columns);
+  complete_tree_leaves_ranks<Leaf, 32>(tree, ranks, pitch, count, out);
+#else
   switch (padded_columns) {
     case 4: complete_tree_leaves_ranks<Leaf, 4>(tree, ranks, pitch, count, out); break;
     case 8: complete_tree_leaves_ranks<Leaf, 8>(tree, ranks, pitch, count, out); break;
@@ -313,6 +329,7 @@ void complete_tree_leaves_ranks_avx512(const RankTreeView<Leaf>& tree, const std
     case 24: complete_tree_leaves_ranks<Leaf, 24>(tree, ranks, pitch, count, out); break;
     default: complete_tree_leaves_ranks<Leaf, 32>(tree, ranks, pitch, count, out); break;
   }
+#endif
 }
 
 // ranks[r] = the number of a column's split values below x[r * stride], for
@@ -345,5 +362,6 @@ REDFLAG_RANK_WALK_KERNEL void split_ranks_avx512(const T* keys, const std::size_
 
 #undef REDFLAG_RANK_WALK_INLINE
 #undef REDFLAG_RANK_WALK_KERNEL
+#undef REDFLAG_RANK_WALK_ONE_WIDTH
 
 #endif
