@@ -7,6 +7,8 @@
 
 #include <doctest/doctest.h>
 
+#include "../support/simd_paths.hpp"
+
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -104,6 +106,22 @@ std::vector<T> random_rows(std::uint64_t seed, std::size_t rows, std::size_t col
   return values;
 }
 
+// A leaf's value for add_leaves: full mantissas, so any change in what is
+// added, or in what order, changes the sums' bits.
+double leaf_value(std::int32_t leaf) { return 1.0 / 3.0 + static_cast<double>(leaf) * 0.1; }
+
+// Per row (`stride` values apart), 0.5 plus its leaves' values over the
+// forest's trees in tree order, by the node walk.
+template <class T>
+std::vector<double> node_walk_sums(const Forest<T>& forest, const std::vector<T>& values, std::size_t stride,
+                                   std::size_t rows) {
+  std::vector<double> sums(rows, 0.5);
+  for (std::size_t t = 0; t + 1 < forest.offsets.size(); ++t) {
+    for (std::size_t r = 0; r < rows; ++r) sums[r] += leaf_value(node_walk_leaf(forest, t, values.data() + r * stride));
+  }
+  return sums;
+}
+
 }  // namespace
 
 TEST_CASE_TEMPLATE("the complete layout sends every row to the leaf the node walk reaches", T, float, double) {
@@ -173,12 +191,7 @@ TEST_CASE_TEMPLATE("leaves() finds every row's leaf, vector walk and tail alike"
     for (std::size_t c = 0; c < walk_columns; ++c) values[r * stride + c] = dense[r * walk_columns + c];
   }
   std::vector<std::uint32_t> reached(rows);
-  for (const simd::Path path : simd::all_paths) {
-    if (!simd::supported(path)) {
-      MESSAGE("not run on the " << simd::name(path) << " path: this CPU lacks it");
-      continue;
-    }
-    const simd::ScopedPath forced(path);
+  redflag::test::on_every_path([&](simd::Path path) {
     MESSAGE(simd::name(path) << " path: " << simd::name(CompleteTrees<T>::walk_path()) << " walk");
     for (std::size_t t = 0; t + 1 < forest.offsets.size(); ++t) {
       complete.leaves(t, values.data(), stride, rows, reached.data());
@@ -186,36 +199,24 @@ TEST_CASE_TEMPLATE("leaves() finds every row's leaf, vector walk and tail alike"
         CHECK(reached[r] == static_cast<std::uint32_t>(node_walk_leaf(forest, t, values.data() + r * stride)));
       }
     }
-  }
+  });
 }
 
 TEST_CASE_TEMPLATE("add_leaves() adds every row's leaf value, tree after tree", T, float, double) {
   const Forest<T> forest = random_forest<T>(29, 30, 9);
-  // Values with full mantissas, so any change in what is added, or in what
-  // order, changes the sums' bits.
-  const auto value_of = [](std::int32_t leaf) { return 1.0 / 3.0 + static_cast<double>(leaf) * 0.1; };
-  const CompleteTrees<T, double> complete(forest.nodes, forest.offsets, forest.depth, value_of);
+  const CompleteTrees<T, double> complete(forest.nodes, forest.offsets, forest.depth, leaf_value);
   REQUIRE_FALSE(complete.empty());
   constexpr std::size_t rows = 2 * CompleteTrees<T, double>::vector_rows + 7;
   const std::vector<T> values = random_rows<T>(31, rows);
-  std::vector<double> reference(rows, 0.5);
-  for (std::size_t t = 0; t + 1 < forest.offsets.size(); ++t) {
-    for (std::size_t r = 0; r < rows; ++r)
-      reference[r] += value_of(node_walk_leaf(forest, t, values.data() + r * walk_columns));
-  }
-  for (const simd::Path path : simd::all_paths) {
-    if (!simd::supported(path)) {
-      MESSAGE("not run on the " << simd::name(path) << " path: this CPU lacks it");
-      continue;
-    }
-    const simd::ScopedPath forced(path);
+  const std::vector<double> reference = node_walk_sums(forest, values, walk_columns, rows);
+  redflag::test::on_every_path([&](simd::Path path) {
     MESSAGE(simd::name(path) << " path: " << simd::name(CompleteTrees<T, double>::walk_path()) << " walk");
     std::vector<double> sum(rows, 0.5);
     for (std::size_t t = 0; t + 1 < forest.offsets.size(); ++t) {
       complete.add_leaves(t, values.data(), walk_columns, rows, sum.data());
     }
     CHECK(sum == reference);
-  }
+  });
 }
 
 TEST_CASE_TEMPLATE("a rank block takes every row to its leaf, for 1 to 33 columns and depths to 12", T, float, double) {
@@ -228,10 +229,9 @@ TEST_CASE_TEMPLATE("a rank block takes every row to its leaf, for 1 to 33 column
   for (const std::size_t columns : {1, 2, 3, 5, 8, 10, 17, 31, 32, 33}) {
     CAPTURE(columns);
     const Forest<T> forest = random_forest<T>(37 + columns, 12, 12, columns);
-    const auto value_of = [](std::int32_t leaf) { return 1.0 / 3.0 + static_cast<double>(leaf) * 0.1; };
     const CompleteTrees<T> by_leaf(forest.nodes, forest.offsets, forest.depth,
                                    [](std::int32_t leaf) { return static_cast<std::uint32_t>(leaf); });
-    const CompleteTrees<T, double> by_value(forest.nodes, forest.offsets, forest.depth, value_of);
+    const CompleteTrees<T, double> by_value(forest.nodes, forest.offsets, forest.depth, leaf_value);
     REQUIRE_FALSE(by_leaf.empty());
     // A stride wider than the row, as for a block of a wider matrix.
     const std::size_t stride = columns + 2;
@@ -240,18 +240,8 @@ TEST_CASE_TEMPLATE("a rank block takes every row to its leaf, for 1 to 33 column
     for (std::size_t r = 0; r < rows; ++r) {
       for (std::size_t c = 0; c < columns; ++c) values[r * stride + c] = dense[r * columns + c];
     }
-    std::vector<double> reference(rows, 0.5);
-    for (std::size_t t = 0; t + 1 < forest.offsets.size(); ++t) {
-      for (std::size_t r = 0; r < rows; ++r)
-        reference[r] += value_of(node_walk_leaf(forest, t, values.data() + r * stride));
-    }
-    for (const simd::Path path : simd::all_paths) {
-      if (!simd::supported(path)) {
-        MESSAGE("not run on the " << simd::name(path) << " path: this CPU lacks it");
-        continue;
-      }
-      const simd::ScopedPath forced(path);
-      CAPTURE(simd::name(path));
+    const std::vector<double> reference = node_walk_sums(forest, values, stride, rows);
+    redflag::test::on_every_path([&](simd::Path path) {
       CHECK(by_leaf.walks_ranks(columns) == (path == simd::Path::avx512 && columns <= 32));
       RankBlock block;
       by_leaf.assign(block, values.data(), stride, rows, columns);
@@ -265,7 +255,7 @@ TEST_CASE_TEMPLATE("a rank block takes every row to its leaf, for 1 to 33 column
         by_value.add_leaves(t, block, sum.data());
       }
       CHECK(sum == reference);
-    }
+    });
   }
 }
 
@@ -284,10 +274,7 @@ TEST_CASE_TEMPLATE("split ranks count the split values below a value, NaN and in
   std::vector<T> sorted = many;
   std::sort(sorted.begin(), sorted.end());
   const std::vector<T> third{-inf, T(-2), T(1)};
-  for (const simd::Path path : simd::all_paths) {
-    if (!simd::supported(path)) continue;
-    const simd::ScopedPath forced(path);
-    CAPTURE(simd::name(path));
+  redflag::test::on_every_path([&](simd::Path) {
     for (const T x : probes) {
       CAPTURE(x);
       const auto below = [x](const std::vector<T>& values) {
@@ -302,7 +289,7 @@ TEST_CASE_TEMPLATE("split ranks count the split values below a value, NaN and in
       CHECK(ranks.rank(2, x) == below(third));
       CHECK(by_column[2] == below(third));
     }
-  }
+  });
   // One column past max_splits distinct values: no ranks.
   std::vector<T> too_many(SplitRanks<T>::max_splits + 1);
   for (std::size_t i = 0; i < too_many.size(); ++i) too_many[i] = static_cast<T>(i);
@@ -327,14 +314,7 @@ TEST_CASE_TEMPLATE("IsolationForest and RandomForest score bit-identically on ev
   classifier.fit(X, y);
   const redflag::Vector<T> reference_scores = isolation.anomaly_score(X);
   const redflag::Matrix<T> reference_proba = classifier.predict_proba(X);
-  int compared = 0;
-  for (const simd::Path path : simd::all_paths) {
-    if (!simd::supported(path)) {
-      MESSAGE("not run on the " << simd::name(path) << " path: this CPU lacks it");
-      continue;
-    }
-    const simd::ScopedPath forced(path);
-    CAPTURE(simd::name(path));
+  const int compared = redflag::test::on_every_path([&](simd::Path) {
     const redflag::Vector<T> scores = isolation.anomaly_score(X);
     const redflag::Matrix<T> proba = classifier.predict_proba(X);
     CHECK(std::memcmp(scores.data(), reference_scores.data(), sizeof(T) * static_cast<std::size_t>(rows)) == 0);
@@ -345,7 +325,6 @@ TEST_CASE_TEMPLATE("IsolationForest and RandomForest score bit-identically on ev
     const redflag::Vector<T> refitted_scores = refitted.anomaly_score(X);
     CHECK(std::memcmp(refitted_scores.data(), reference_scores.data(), sizeof(T) * static_cast<std::size_t>(rows)) ==
           0);
-    ++compared;
-  }
+  });
   CHECK(compared >= 2 - (simd::best_supported() == simd::Path::scalar ? 1 : 0));
 }

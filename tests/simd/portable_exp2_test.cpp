@@ -5,6 +5,8 @@
 
 #include <doctest/doctest.h>
 
+#include "../support/simd_paths.hpp"
+
 #include <cstring>
 #include <limits>
 #include <vector>
@@ -38,21 +40,13 @@ TEST_CASE("portable_exp2_each gives portable_exp2's bits on every path, special 
   x.push_back(-0.5);  // a tail past the last group of 8
   std::vector<double> expected(x.size());
   for (std::size_t i = 0; i < x.size(); ++i) expected[i] = redflag::detail::portable_exp2(x[i]);
-  int compared = 0;
-  for (const simd::Path path : simd::all_paths) {
-    if (!simd::supported(path)) {
-      MESSAGE("not run on the " << simd::name(path) << " path: this CPU lacks it");
-      continue;
-    }
-    const simd::ScopedPath forced(path);
-    CAPTURE(simd::name(path));
+  const int compared = redflag::test::on_every_path([&](simd::Path) {
     std::vector<double> out(x.size());
     simd::detail::portable_exp2_each(x.data(), out.data(), x.size());
     CHECK(std::memcmp(out.data(), expected.data(), sizeof(double) * x.size()) == 0);
     std::vector<double> in_place = x;
     simd::detail::portable_exp2_each(in_place.data(), in_place.data(), in_place.size());
     CHECK(std::memcmp(in_place.data(), expected.data(), sizeof(double) * x.size()) == 0);
-    ++compared;
-  }
+  });
   CHECK(compared >= 1);
 }
