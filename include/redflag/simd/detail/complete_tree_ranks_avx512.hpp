@@ -26,18 +26,8 @@
 
 #include <redflag/simd/detail/complete_tree_view.hpp>
 
-#if REDFLAG_SIMD_X86
-#include <immintrin.h>
-
-#include <bit>
 #include <cstddef>
 #include <cstdint>
-#include <type_traits>
-
-// Helpers are forced inline: passed through memory, as an out-of-line call
-// would pass them, the walk's vectors lose most of its speed.
-#define REDFLAG_RANK_WALK_INLINE __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw"), always_inline))
-#define REDFLAG_RANK_WALK_KERNEL __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw")))
 
 // Sanitizer builds pad every block to 32 columns: one walk to instrument
 // rather than six (each a few hundred unrolled loads) keeps their compile
@@ -93,6 +83,21 @@ struct RankTreeView {
   const std::uint16_t* leaf_index = nullptr;  // per bottom slot, padded to 64 entries
   const double* leaf_value = nullptr;         // 32 values
 };
+
+}  // namespace redflag::simd::detail
+
+#if REDFLAG_SIMD_X86
+#include <immintrin.h>
+
+#include <bit>
+#include <type_traits>
+
+// Helpers are forced inline: passed through memory, as an out-of-line call
+// would pass them, the walk's vectors lose most of its speed.
+#define REDFLAG_RANK_WALK_INLINE __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw"), always_inline))
+#define REDFLAG_RANK_WALK_KERNEL __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw")))
+
+namespace redflag::simd::detail {
 
 // 64 slots' entries of a table from `first` on, permuted by each lane's slot
 // (its low six bits).
@@ -362,6 +367,7 @@ REDFLAG_RANK_WALK_KERNEL void split_ranks_avx512(const T* keys, const std::size_
 
 #undef REDFLAG_RANK_WALK_INLINE
 #undef REDFLAG_RANK_WALK_KERNEL
-#undef REDFLAG_RANK_WALK_ONE_WIDTH
 
 #endif
+
+#undef REDFLAG_RANK_WALK_ONE_WIDTH
