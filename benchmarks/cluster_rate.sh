@@ -27,83 +27,23 @@ TRANSACTIONS="${4:-100000}"
 DAYS="${5:-5}"
 WORK="$(mktemp -d /tmp/redflag-cluster-rate.XXXXXX)"
 
-declare -A pids=()
-# The workers and the trainer first (SIGTERM: a worker releases its
-# partitions, which needs the servers), then the servers; SIGKILL what is
-# still running after 10 s.
-stop_group() {
-  local name alive
-  for name in "$@"; do kill -TERM "${pids[$name]}" 2> /dev/null; done
-  for _ in $(seq 1 50); do
-    alive=0
-    for name in "$@"; do kill -0 "${pids[$name]}" 2> /dev/null && alive=1; done
-    [ "$alive" = 0 ] && break
-    sleep 0.2
-  done
-  for name in "$@"; do
-    kill -KILL "${pids[$name]}" 2> /dev/null
-    wait "${pids[$name]}" 2> /dev/null
-    unset "pids[$name]"
-  done
-}
-stop_all() {
-  local name clients=() servers=()
-  for name in "${!pids[@]}"; do
-    case "$name" in n[0-9]) servers+=("$name") ;; *) clients+=("$name") ;; esac
-  done
-  [ ${#clients[@]} -gt 0 ] && stop_group "${clients[@]}"
-  [ ${#servers[@]} -gt 0 ] && stop_group "${servers[@]}"
-}
+NATS_SERVER="$(command -v nats-server)"
+# pids, stop_all, free ports, server configurations.
+# shellcheck source=../examples/transactions/cluster_processes.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../examples/transactions/cluster_processes.sh"
 trap 'stop_all; rm -rf "$WORK"' EXIT INT TERM
+nodes=$REPLICAS
+cluster_name=rate
 
-used=" "
-free_port() {
-  local port
-  for _ in $(seq 1 500); do
-    port=$((20000 + RANDOM % 40000))
-    case "$used" in *" $port "*) continue ;; esac
-    if ! (exec 3<> "/dev/tcp/127.0.0.1/$port") 2> /dev/null; then
-      used="$used$port "
-      echo "$port"
-      return 0
-    fi
+start_cluster() {  # fresh servers, stores in $WORK/<run>; sets $servers
+  local run=$1 i
+  assign_ports || { echo "no free port" >&2; exit 1; }
+  for i in $(seq 1 "$nodes"); do
+    write_config "$i" "$WORK/$run"
+    start_server "$i"
   done
-  return 1
-}
-
-start_cluster() {  # fresh servers; sets $servers
-  local run=$1 i j routes
-  declare -ga cport hport rport
-  for i in $(seq 1 "$REPLICAS"); do
-    cport[$i]=$(free_port)
-    hport[$i]=$(free_port)
-    rport[$i]=$(free_port)
-  done
-  servers=""
-  for i in $(seq 1 "$REPLICAS"); do
-    {
-      echo "server_name: n$i"
-      echo "listen: 127.0.0.1:${cport[$i]}"
-      echo "http: 127.0.0.1:${hport[$i]}"
-      echo "jetstream { store_dir: \"$WORK/$run/n$i\", max_memory_store: 256MB, max_file_store: 4GB }"
-      if [ "$REPLICAS" -gt 1 ]; then
-        routes=""
-        for j in $(seq 1 "$REPLICAS"); do
-          [ "$j" = "$i" ] || routes="$routes${routes:+, }nats-route://127.0.0.1:${rport[$j]}"
-        done
-        echo "cluster { name: rate, listen: 127.0.0.1:${rport[$i]}, routes: [$routes] }"
-      fi
-    } > "$WORK/$run-n$i.conf"
-    nats-server -c "$WORK/$run-n$i.conf" > "$WORK/$run-n$i.log" 2>&1 &
-    pids[n$i]=$!
-    servers="$servers${servers:+,}nats://127.0.0.1:${cport[$i]}"
-  done
-  for i in $(seq 1 "$REPLICAS"); do
-    for _ in $(seq 1 150); do
-      curl -sf "http://127.0.0.1:${hport[$i]}/healthz" > /dev/null 2>&1 && break
-      sleep 0.2
-    done
-  done
+  servers=$(server_urls)
+  for i in $(seq 1 "$nodes"); do wait_healthy "$i"; done
   for _ in $(seq 1 30); do
     timeout 20 "$EXE" setup --servers "$servers" --replicas "$REPLICAS" > /dev/null 2>&1 && return 0
     sleep 1

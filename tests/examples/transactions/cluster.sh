@@ -54,106 +54,23 @@ fail() {
 rm -rf "$WORK"
 mkdir -p "$WORK"
 
-# Every process started, by name: its PID.
-declare -A pids=()
-# The workers, the trainer and the publisher first (SIGTERM: a worker
-# releases its partitions), then the servers; SIGKILL what is still running
-# after 10 s.
-stop_group() {
-  local name pid alive
-  for name in "$@"; do
-    kill -CONT "${pids[$name]}" 2> /dev/null
-    kill -TERM "${pids[$name]}" 2> /dev/null
-  done
-  for _ in $(seq 1 50); do
-    alive=0
-    for name in "$@"; do
-      kill -0 "${pids[$name]}" 2> /dev/null && alive=1
-    done
-    [ "$alive" = 0 ] && break
-    sleep 0.2
-  done
-  for name in "$@"; do
-    kill -KILL "${pids[$name]}" 2> /dev/null
-    wait "${pids[$name]}" 2> /dev/null
-    unset "pids[$name]"
-  done
-}
-stop_all() {
-  local name clients=() servers=()
-  for name in "${!pids[@]}"; do
-    case "$name" in n[0-9]) servers+=("$name") ;; *) clients+=("$name") ;; esac
-  done
-  [ ${#clients[@]} -gt 0 ] && stop_group "${clients[@]}"
-  [ ${#servers[@]} -gt 0 ] && stop_group "${servers[@]}"
-}
+# pids, stop_all, free ports, server configurations.
+# shellcheck source=../../../examples/transactions/cluster_processes.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../../../examples/transactions/cluster_processes.sh"
 trap stop_all EXIT INT TERM
-
-# Free 127.0.0.1 ports: nothing accepts a connection there now.
-used_ports=" "
-free_port() {
-  local port
-  for _ in $(seq 1 500); do
-    port=$((20000 + RANDOM % 40000))
-    case "$used_ports" in *" $port "*) continue ;; esac
-    if ! (exec 3<> "/dev/tcp/127.0.0.1/$port") 2> /dev/null; then
-      used_ports="$used_ports$port "
-      echo "$port"
-      return 0
-    fi
-  done
-  return 1
-}
 
 nodes=3
 [ "$case_name" = bad_input ] && nodes=1
-declare -a client_port http_port route_port
+cluster_name=redflag
+assign_ports || fail "no free port"
 for i in $(seq 1 "$nodes"); do
-  client_port[$i]=$(free_port) || fail "no free port"
-  http_port[$i]=$(free_port) || fail "no free port"
-  route_port[$i]=$(free_port) || fail "no free port"
-done
-
-write_config() {
-  local i=$1
-  {
-    echo "server_name: n$i"
-    echo "listen: 127.0.0.1:${client_port[$i]}"
-    echo "http: 127.0.0.1:${http_port[$i]}"
-    echo "jetstream { store_dir: \"$WORK/store/n$i\", max_memory_store: 256MB, max_file_store: 4GB }"
-    if [ "$nodes" -gt 1 ]; then
-      local routes="" j
-      for j in $(seq 1 "$nodes"); do
-        [ "$j" = "$i" ] && continue
-        routes="$routes${routes:+, }nats-route://127.0.0.1:${route_port[$j]}"
-      done
-      echo "cluster { name: redflag, listen: 127.0.0.1:${route_port[$i]}, routes: [$routes] }"
-    fi
-  } > "$WORK/n$i.conf"
-}
-
-start_server() {
-  local i=$1
-  "$NATS_SERVER" -c "$WORK/n$i.conf" >> "$WORK/n$i.log" 2>&1 &
-  pids[n$i]=$!
-}
-
-wait_healthy() {
-  local i=$1
-  for _ in $(seq 1 150); do
-    curl -sf "http://127.0.0.1:${http_port[$i]}/healthz" > /dev/null 2>&1 && return 0
-    sleep 0.2
-  done
-  fail "server n$i not healthy after 30 s (see $WORK/n$i.log)"
-}
-
-servers=""
-for i in $(seq 1 "$nodes"); do
-  write_config "$i"
+  write_config "$i" "$WORK/store"
   start_server "$i"
-  servers="$servers${servers:+,}nats://127.0.0.1:${client_port[$i]}"
 done
-for i in $(seq 1 "$nodes"); do wait_healthy "$i"; done
+servers=$(server_urls)
+for i in $(seq 1 "$nodes"); do
+  wait_healthy "$i" || fail "server n$i not healthy after 30 s (see $WORK/n$i.log)"
+done
 say "$nodes NATS server(s) up: $servers"
 
 replicas=$nodes
@@ -216,7 +133,7 @@ if [ "$case_name" = failover ]; then
   say "SIGKILL server $leader, the input stream's leader"
   sleep 3
   start_server "${leader#n}"
-  wait_healthy "${leader#n}"
+  wait_healthy "${leader#n}" || fail "server $leader not healthy after 30 s (see $WORK/$leader.log)"
   say "server $leader restarted"
 
   sleep 3
