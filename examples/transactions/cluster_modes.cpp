@@ -60,34 +60,19 @@ class Args {
 
   template <class Number>
   Number number(std::string_view name, Number fallback) const {
-    const auto text = get(name);
-    if (!text) return fallback;
-    try {
-      std::size_t used = 0;
-      const double value = std::stod(*text, &used);
-      const bool whole = std::is_floating_point_v<Number> || value == std::floor(value);
-      if (used != text->size() || !(value >= 0) || !whole ||
-          value > static_cast<double>(std::numeric_limits<Number>::max())) {
-        throw std::invalid_argument("");
-      }
-      return static_cast<Number>(value);
-    } catch (const std::logic_error&) {
-      throw cluster_usage_error(std::string(name) + " expects " +
-                                (std::is_floating_point_v<Number> ? "a non-negative number" : "a whole number") +
-                                ", got '" + *text + "'");
-    }
+    return option_number(name, get(name), fallback);
   }
 
   [[nodiscard]] std::string servers() const { return get("--servers").value_or("nats://127.0.0.1:4222"); }
   [[nodiscard]] Layout layout() const {
     Layout layout;
     layout.partitions = number<std::uint32_t>("--partitions", 8);
-    if (layout.partitions == 0) throw cluster_usage_error("--partitions must be at least 1");
+    if (layout.partitions == 0) throw usage_error("--partitions must be at least 1");
     return layout;
   }
   [[nodiscard]] int replicas() const {
     const int r = number<int>("--replicas", 1);
-    if (r < 1 || r > 5) throw cluster_usage_error("--replicas must be in [1, 5]");
+    if (r < 1 || r > 5) throw usage_error("--replicas must be in [1, 5]");
     return r;
   }
   [[nodiscard]] std::chrono::seconds duplicates() const {
@@ -119,8 +104,8 @@ int worker(const Args& args) {
   options.checkpoint_interval = args.seconds_option("--checkpoint-seconds", 5);
   options.status_interval = args.seconds_option("--status-seconds", 5);
   options.exit_when_idle = args.number<double>("--exit-when-idle", 0);
-  if (options.batch < 1) throw cluster_usage_error("--batch must be at least 1");
-  if (options.lease < milliseconds(1000)) throw cluster_usage_error("--lease must be at least 1 second");
+  if (options.batch < 1) throw usage_error("--batch must be at least 1");
+  if (options.lease < milliseconds(1000)) throw usage_error("--lease must be at least 1 second");
   stop_on_signals();
   return Worker(options, args.rules()).run();
 }
@@ -135,7 +120,7 @@ int trainer(const Args& args) {
   options.lease = args.seconds_option("--lease", 10);
   options.status_interval = args.seconds_option("--status-seconds", 5);
   options.exit_when_idle = args.number<double>("--exit-when-idle", 0);
-  if (options.lease < milliseconds(1000)) throw cluster_usage_error("--lease must be at least 1 second");
+  if (options.lease < milliseconds(1000)) throw usage_error("--lease must be at least 1 second");
   stop_on_signals();
   return Trainer(options, args.rules()).run();
 }
@@ -351,7 +336,7 @@ int inject(const Args& args) {
   const std::string what = args.positional().value_or("");
   if (what == "corrupt-checkpoint") {
     const std::uint32_t p = args.number<std::uint32_t>("--partition", 0);
-    if (p >= args.layout().partitions) throw cluster_usage_error("--partition is beyond --partitions");
+    if (p >= args.layout().partitions) throw usage_error("--partition is beyond --partitions");
     const nats::MsgPtr last = client.last_message(Layout::control_stream(p), Layout::control_subject(p));
     if (!last) throw std::runtime_error("partition " + std::to_string(p) + " has no control record");
     ControlRecord record = decode_control(nats::data_of(last.get()));
@@ -390,7 +375,7 @@ int inject(const Args& args) {
     std::cout << "a model manifest v" << version << " that does not load, applying from " << apply_from << "\n";
     return 0;
   }
-  throw cluster_usage_error("inject expects corrupt-checkpoint or bad-model, got '" + what + "'");
+  throw usage_error("inject expects corrupt-checkpoint or bad-model, got '" + what + "'");
 }
 
 // JetStream's own consume-and-publish rate with the worker's settings: every
@@ -472,7 +457,7 @@ int run_cluster_mode(const std::string& mode, const ClusterArguments& arguments)
   if (mode == "stream-info") return stream_info(args);
   if (mode == "inject") return inject(args);
   if (mode == "broker-rate") return broker_rate(args);
-  throw cluster_usage_error("unknown mode " + mode);
+  throw usage_error("unknown mode " + mode);
 }
 
 }  // namespace transactions_example

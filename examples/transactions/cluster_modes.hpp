@@ -6,18 +6,46 @@
 // build found no libnats), so that main.cpp neither includes nats.c nor
 // compiles the workers' code.
 
+#include <cmath>
+#include <cstddef>
+#include <limits>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
 namespace transactions_example {
 
-// A bad option value.
-struct cluster_usage_error : std::runtime_error {
+// A bad option or option value.
+struct usage_error : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+
+// Option `name`'s value `text` as a Number (non-negative; whole for an
+// integer type, and within its range), or `fallback` when it is absent.
+template <class Number>
+Number option_number(std::string_view name, const std::optional<std::string>& text, Number fallback) {
+  if (!text) return fallback;
+  try {
+    std::size_t used = 0;
+    const double value = std::stod(*text, &used);
+    const bool whole = std::is_floating_point_v<Number> || value == std::floor(value);
+    if (used != text->size() || !(value >= 0) || !whole ||
+        value > static_cast<double>(std::numeric_limits<Number>::max())) {
+      throw std::invalid_argument("");
+    }
+    return static_cast<Number>(value);
+  } catch (const std::logic_error&) {
+    const std::string expected =
+        std::is_floating_point_v<Number>
+            ? "a non-negative number"
+            : "a whole number in [0, " + std::to_string(std::numeric_limits<Number>::max()) + "]";
+    throw usage_error(std::string(name) + " expects " + expected + ", got '" + *text + "'");
+  }
+}
 
 // A mode's command line as CLI11 parsed it.
 struct ClusterArguments {
@@ -89,7 +117,7 @@ inline std::vector<ClusterModeHelp> cluster_modes() {
   };
 }
 
-// Runs `mode`; returns its exit status. Throws cluster_usage_error for a
+// Runs `mode`; returns its exit status. Throws usage_error for a
 // bad option value and std::runtime_error for a failure (in a build without
 // libnats: that the mode is unavailable).
 int run_cluster_mode(const std::string& mode, const ClusterArguments& args);

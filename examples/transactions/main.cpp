@@ -64,9 +64,7 @@ namespace {
 
 namespace tx = transactions_example;
 
-struct usage_error : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
+using tx::usage_error;
 
 // What CLI11 parsed for one mode: --name value pairs, flags and the optional
 // positional argument.
@@ -119,24 +117,7 @@ void add_options(CLI::App& app, const std::vector<std::pair<std::string, std::st
 
 template <class Number>
 Number number(const Arguments& args, std::string_view name, Number fallback) {
-  const auto text = args.get(name);
-  if (!text) return fallback;
-  try {
-    std::size_t used = 0;
-    const double value = std::stod(*text, &used);
-    const bool whole = std::is_floating_point_v<Number> || value == std::floor(value);
-    if (used != text->size() || !(value >= 0) || !whole ||
-        value > static_cast<double>(std::numeric_limits<Number>::max())) {
-      throw std::invalid_argument("");
-    }
-    return static_cast<Number>(value);
-  } catch (const std::logic_error&) {
-    const std::string expected =
-        std::is_floating_point_v<Number>
-            ? "a non-negative number"
-            : "a whole number in [0, " + std::to_string(std::numeric_limits<Number>::max()) + "]";
-    throw usage_error(std::string(name) + " expects " + expected + ", got '" + *text + "'");
-  }
+  return tx::option_number(name, args.get(name), fallback);
 }
 
 int generate(const Arguments& args) {
@@ -379,11 +360,7 @@ int main(int argc, char** argv) {
     for (const auto& [name, app] : cluster_apps) {
       if (!app->parsed()) continue;
       const Arguments args = parsed_arguments(*app);
-      try {
-        return tx::run_cluster_mode(name, {args.positional, args.options, args.flags});
-      } catch (const tx::cluster_usage_error& failure) {
-        throw usage_error(failure.what());
-      }
+      return tx::run_cluster_mode(name, {args.positional, args.options, args.flags});
     }
     if (serve_mode->parsed()) {
 #ifdef REDFLAG_TRANSACTIONS_HTTP
