@@ -6,6 +6,8 @@
 //   anomaly_score<T>/rows:n              the n rows the model was fitted on
 //   anomaly_score_batch<T>/rows:b        b = 64 and 2048 rows per call
 //   score_one<T>                         one row per call
+//   explain_one<T>                       explain() of one row per call (TreeSHAP
+//                                        over the 100 trees, as for an alert)
 // Scoring models use max_samples 256 and are fitted once, outside the timing.
 // Counters: items_per_second (rows per second); per_row_tree (time per row and
 // tree, e.g. "12.3ns"; seconds in JSON); on fit, the model's memory_usage()
@@ -206,5 +208,19 @@ void score_one(benchmark::State& state) {
 }
 BENCHMARK_TEMPLATE(score_one, double)->Unit(benchmark::kMicrosecond);
 BENCHMARK_TEMPLATE(score_one, float)->Unit(benchmark::kMicrosecond);
+
+template <class T>
+void explain_one(benchmark::State& state) {
+  const auto& X = data<T>();
+  const auto& model = fitted<T>(latency_rows);
+  Index row = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(model.explain(X.middleRows(row, 1)));
+    if (++row == latency_rows) row = 0;
+  }
+  set_row_counters(state, 1);
+}
+BENCHMARK_TEMPLATE(explain_one, double)->Unit(benchmark::kMicrosecond);
+BENCHMARK_TEMPLATE(explain_one, float)->Unit(benchmark::kMicrosecond);
 
 }  // namespace

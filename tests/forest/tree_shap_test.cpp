@@ -283,6 +283,41 @@ TEST_CASE("random trees match brute force and are additive") {
   CHECK(repeated_paths > 0);
 }
 
+TEST_CASE("trees deeper than 16 (a run-time point count) match brute force") {
+  Random rng(77);
+  forest::TreeShapWorkspace workspace;
+  int deep_trees = 0;
+  for (int t = 0; t < 40 && deep_trees < 4; ++t) {
+    HandTree tree;
+    tree.root_node = grow(tree, rng, 0, 24, 1000.0, 6);
+    tree.finish();
+    if (tree.max_depth() <= 16) continue;  // 8 points or fewer: the unrolled walks
+    ++deep_trees;
+    for (int r = 0; r < 4; ++r) {
+      INFO("tree " << t << " of depth " << tree.max_depth() << ", row " << r);
+      check_row(tree, random_row(rng, 6, r < 2 ? 0.0 : 0.2), workspace);
+    }
+  }
+  CHECK(deep_trees == 4);
+}
+
+TEST_CASE("Gauss-Legendre rules integrate polynomials of degree < 2n exactly") {
+  for (int n = 1; n <= 40; ++n) {
+    std::vector<double> points(static_cast<std::size_t>(n)), weights(static_cast<std::size_t>(n));
+    forest::gauss_legendre(n, points.data(), weights.data());
+    INFO("n = " << n);
+    CHECK(points.front() > 0.0);
+    CHECK(points.back() < 1.0);
+    CHECK(std::is_sorted(points.begin(), points.end()));
+    for (int degree = 0; degree < 2 * n; ++degree) {
+      double integral = 0.0;
+      for (std::size_t k = 0; k < points.size(); ++k) integral += weights[k] * std::pow(points[k], degree);
+      INFO("degree " << degree);
+      CHECK(integral == doctest::Approx(1.0 / (degree + 1)).epsilon(1e-13));
+    }
+  }
+}
+
 TEST_CASE("add_tree_shap adds to phi") {
   HandTree tree;
   const auto l = tree.leaf(1.0, {1.0});
@@ -310,7 +345,7 @@ TEST_CASE("no allocation once the workspace is sized") {
   for (int r = 0; r < 20; ++r) rows.push_back(random_row(rng, 5, 0.2));
   std::vector<double> phi(10, 0.0);
   forest::TreeShapWorkspace workspace;
-  workspace.reserve(deepest);
+  workspace.reserve(deepest, 2, 5);
 
   const std::size_t before = redflag::test::allocation_count.load();
   for (const Row& x : rows) {

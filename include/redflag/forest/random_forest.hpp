@@ -167,7 +167,7 @@ class RandomForest {
     parallel_for(static_cast<std::size_t>(X.rows()), params_.n_jobs,
                  [&](std::size_t begin, std::size_t end) {
                    detail::forest::TreeShapWorkspace workspace;
-                   workspace.reserve(deepest);
+                   workspace.reserve(deepest, k_count, d);
                    // TreeSHAP computes every class at once; the others are dropped.
                    std::vector<double> phi(d * k_count);
                    for (std::size_t r = begin; r < end; ++r) {

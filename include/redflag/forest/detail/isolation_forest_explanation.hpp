@@ -79,7 +79,7 @@ Explanation<T> explain(const IsolationTrees<T>& trees, const Schema& schema, Ind
   const double c = average_path_length(static_cast<double>(max_samples));
   const double per_tree = 1.0 / static_cast<double>(n_trees);
   double base_depth = 0.0;  // mean over trees of the cover-weighted mean path length
-  for (std::size_t t = 0; t < n_trees; ++t) base_depth += expected_value(IsolationTreeView<T>(trees, t), 0);
+  for (const double length : trees.expected_path_length) base_depth += length;
   base_depth *= per_tree;
   const double base_score = portable_exp2(-base_depth / c);
 
@@ -96,7 +96,7 @@ Explanation<T> explain(const IsolationTrees<T>& trees, const Schema& schema, Ind
   parallel_for(static_cast<std::size_t>(X.rows()), n_jobs,
                [&](std::size_t begin, std::size_t end) {
                  TreeShapWorkspace workspace;
-                 workspace.reserve(deepest);
+                 workspace.reserve(deepest, 1, d);
                  std::vector<double> phi(d);
                  for (std::size_t r = begin; r < end; ++r) {
                    const T* x = X.data() + r * stride;

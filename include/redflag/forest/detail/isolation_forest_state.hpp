@@ -40,7 +40,7 @@ struct ForestState {
     bytes += trees.nodes.capacity() * sizeof(TreeNode<T>) + trees.count.capacity() * sizeof(std::uint32_t) +
              trees.offsets.capacity() * sizeof(std::int32_t) + trees.aux.capacity() * sizeof(std::uint32_t) +
              trees.categories.capacity() * sizeof(std::uint32_t) + trees.terms.capacity() * sizeof(HyperplaneTerm<T>) +
-             trees.depth.capacity() * sizeof(std::int32_t);
+             trees.depth.capacity() * sizeof(std::int32_t) + trees.expected_path_length.capacity() * sizeof(double);
     for (const Column& column : schema.columns()) bytes += sizeof(Column) + column.name.capacity();
     return bytes;
   }

@@ -97,6 +97,10 @@ struct IsolationTrees {
   // Derived (never saved): per tree, the deepest leaf's depth = the steps
   // every row takes; whether every split is numeric (the fast walk applies).
   std::vector<std::int32_t> depth;
+  // Per tree, the path length of a row that tells it nothing (at every split
+  // it goes both ways in proportion to the training rows): sum over leaves of
+  // value * count / the root's count. Explanations start from it.
+  std::vector<double> expected_path_length;
   bool numeric_only = true;
 
   [[nodiscard]] std::size_t tree_count() const { return offsets.empty() ? 0 : offsets.size() - 1; }
@@ -158,6 +162,7 @@ struct IsolationTrees {
 
   void derive() {
     depth.assign(tree_count(), 0);
+    expected_path_length.assign(tree_count(), 0.0);
     numeric_only = true;
     std::vector<std::int32_t> level(nodes.size(), 0);
     for (std::size_t t = 0; t < tree_count(); ++t) {
@@ -167,12 +172,14 @@ struct IsolationTrees {
         const TreeNode<T>& node = nodes[i];
         if (node.kind == NodeKind::leaf) {
           depth[t] = std::max(depth[t], level[i]);
+          expected_path_length[t] += static_cast<double>(node.value) * count[i];
           continue;
         }
         if (node.kind != NodeKind::numeric) numeric_only = false;
         const auto left = static_cast<std::size_t>(node.left);
         level[left] = level[left + 1] = level[i] + 1;
       }
+      expected_path_length[t] /= count[static_cast<std::size_t>(offsets[t])];
     }
   }
 

@@ -1,9 +1,9 @@
 #pragma once
 
 // Exact path-dependent TreeSHAP (Lundberg, Erion & Lee, "Consistent
-// Individualized Feature Attribution for Tree Ensembles", 2018, Algorithm 2)
-// over any binary tree seen through a small view, so every tree model in
-// redflag explains its outputs with the same code.
+// Individualized Feature Attribution for Tree Ensembles", 2018) over any
+// binary tree seen through a small view, so every tree model in redflag
+// explains its outputs with the same code.
 //
 // The game explained: for a set S of "known" features, v(S) is the tree's
 // value when x follows its own direction at nodes splitting on a feature in S
@@ -12,14 +12,25 @@
 // cover either way. So v(all) = tree_value(x), v({}) = expected_value(), and
 // Shapley efficiency gives expected_value + sum(phi) == tree_value.
 //
-// Each leaf adds value * prod over the features f on its path of
-// (f in S ? o_f : z_f) to v(S): a product game with closed-form Shapley
-// values. The algorithm keeps the subset-size sums those need up to date
-// while walking down, O(leaves * depth^2) instead of O(2^features).
+// Each leaf adds value * prod over the m distinct features j on its path of
+// (j in S ? o_j : z_j) to v(S), a product game. Its Shapley weights are Beta
+// integrals, |S|! (m-1-|S|)! / m! = integral over [0, 1] of s^|S| (1-s)^(m-1-|S|),
+// so feature i's value in it is
+//   phi_i = value * (o_i - z_i) * integral of prod_{j != i} g_j(s),
+//   g_j(s) = z_j (1 - s) + o_j s,
+// a polynomial of degree m - 1 < max_depth: Gauss-Legendre quadrature with
+// ceil(max_depth / 2) points integrates it exactly. At those points one walk
+// carries the path's product of g, sums value * product over the leaves below
+// each node, and adds every leaf's terms at the node where a feature's factor
+// is set; a feature met again deeper swaps its factor, and the differences
+// telescope to the leaf's own. O(nodes * points) per tree rather than
+// Algorithm 2's O(leaves * depth^2), the idea of Linear TreeSHAP (Yu, Bai,
+// Zhang et al., "Linear TreeShap", NeurIPS 2022).
 
 #include <redflag/core/error.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
@@ -100,174 +111,235 @@ double tree_value(const V& view, const Row& x, std::size_t output) {
                       [&](std::int32_t node) { return view.direction(node, x); });
 }
 
-// One feature on the path from the root to the current node. Element 0 is a
-// placeholder (feature -1, fractions 1) that makes the sums below uniform.
-struct ShapPathElement {
-  std::int32_t feature;
-  // Share of the training weight that reaches this point of the path through
-  // this feature's splits: the product of cover shares over its occurrences.
-  // The feature's factor in the product game when it is unknown.
-  double zero_fraction;
-  // The factor when the feature is known: 1 if x itself goes this way at every
-  // occurrence, 0 if not, times the cover share at `both` occurrences.
-  double one_fraction;
-  // Not a property of this element: pweight of element i is indexed by subset
-  // size. With features 1..d on the path, pweight[i] = sum over subsets S of
-  // them with |S| = i of i! (d - i)! / (d + 1)! * prod_{S} o * prod_{not S} z.
-  double pweight;
-};
+// Gauss-Legendre quadrature on [0, 1] with n points (the roots of the
+// Legendre polynomial P_n, by Newton's method from the usual cosine guesses):
+// exact for polynomials of degree < 2n; the weights sum to 1.
+inline void gauss_legendre(int n, double* points, double* weights) {
+  constexpr double pi = 3.14159265358979323846;
+  // P_n(x) and P_n'(x) by the three-term recurrence.
+  const auto legendre = [n](double x) {
+    double value = 1.0, previous = 0.0;
+    for (int k = 1; k <= n; ++k) {
+      const double next = ((2.0 * k - 1.0) * x * value - (k - 1.0) * previous) / k;
+      previous = value;
+      value = next;
+    }
+    return std::pair{value, n * (x * value - previous) / (x * x - 1.0)};
+  };
+  for (int i = 0; i < n; ++i) {
+    double x = std::cos(pi * (i + 0.75) / (n + 0.5));
+    for (int iteration = 0; iteration < 64; ++iteration) {
+      const auto [value, slope] = legendre(x);
+      const double step = value / slope;
+      x -= step;
+      if (std::abs(step) <= 1e-15) break;
+    }
+    const double slope = legendre(x).second;
+    points[i] = 0.5 * (1.0 - x);
+    weights[i] = 1.0 / ((1.0 - x * x) * slope * slope);
+  }
+}
 
-// Path buffers for add_tree_shap, reused across rows and trees: after
-// reserve(depth), trees no deeper than that never allocate.
+// Buffers for add_tree_shap, reused across rows and trees: after
+// reserve(depth, outputs, features), trees no deeper, with no more outputs,
+// splitting on no more features never allocate. Holds the quadrature rules
+// for every point count it may use.
 class TreeShapWorkspace {
  public:
-  void reserve(int max_depth) {
-    if (max_depth <= depth_) return;
-    // The path at depth t holds at most t + 1 elements and stays intact while
-    // deeper levels work on copies: one segment of t + 1 slots per level.
-    const auto levels = static_cast<std::size_t>(max_depth) + 1;
-    path_.resize(levels * (levels + 1) / 2);
-    depth_ = max_depth;
+  void reserve(int max_depth, std::size_t outputs, std::size_t features) {
+    if (max_depth <= depth_ && outputs <= outputs_ && features <= features_) return;
+    depth_ = std::max(depth_, max_depth);
+    outputs_ = std::max(outputs_, outputs);
+    features_ = std::max(features_, features);
+    points_ = point_count(depth_);
+    const auto n = static_cast<std::size_t>(points_);
+    rules_.resize(n * (n + 1));
+    for (int count = 1; count <= points_; ++count) gauss_legendre(count, points(count), weights(count));
+    levels_.resize(static_cast<std::size_t>(depth_) + 1);
+    stride_ = n * (2 + outputs_);
+    values_.resize(levels_.size() * stride_);
+    ones_.assign(n, 1.0);
+    terms_.assign(features_ * outputs_ * n, 0.0);
+    touched_.assign(features_, 0);
+    touched_features_.reserve(features_);
   }
-  ShapPathElement* segment(int depth) noexcept {
-    const auto t = static_cast<std::size_t>(depth);
-    return path_.data() + t * (t + 1) / 2;
+
+  // Points that integrate a tree max_depth deep exactly: its products have
+  // degree < max_depth.
+  static int point_count(int max_depth) { return std::max(1, (max_depth + 1) / 2); }
+
+  double* points(int count) { return rules_.data() + static_cast<std::size_t>(count * (count - 1)); }
+  double* weights(int count) { return points(count) + count; }
+  const double* ones() const { return ones_.data(); }
+
+  // Level t: the split at depth t on the current path, its feature and the
+  // fractions (z, o) of that feature's factor for the child being visited.
+  struct Level {
+    std::int32_t feature;
+    double zero;
+    double one;
+  };
+  Level& level(int depth) { return levels_[static_cast<std::size_t>(depth)]; }
+  // At each point: 1 / g of level t's factor; the path's product of g at a
+  // node of depth t; value * product summed over its leaves, per output.
+  double* inverse(int depth) { return values_.data() + static_cast<std::size_t>(depth) * stride_; }
+  double* product(int depth) { return inverse(depth) + points_; }
+  double* sums(int depth) { return product(depth) + points_; }
+
+  // A feature's Shapley terms at each point, per output, until fold_terms
+  // integrates them into phi: the walk adds vectors and sums once a tree.
+  double* terms(std::size_t feature, std::size_t outputs, int n) {
+    if (touched_[feature] == 0) {
+      touched_[feature] = 1;
+      touched_features_.push_back(feature);
+    }
+    return terms_.data() + feature * outputs * static_cast<std::size_t>(n);
+  }
+  void fold_terms(std::span<double> phi, std::size_t outputs, int n) {
+    const double* weight = weights(n);
+    for (const std::size_t feature : touched_features_) {
+      double* terms = terms_.data() + feature * outputs * static_cast<std::size_t>(n);
+      for (std::size_t o = 0; o < outputs; ++o) {
+        double total = 0.0;
+        for (int k = 0; k < n; ++k)
+          total += weight[k] * terms[o * static_cast<std::size_t>(n) + static_cast<std::size_t>(k)];
+        phi[feature * outputs + o] += total;
+      }
+      std::fill_n(terms, outputs * static_cast<std::size_t>(n), 0.0);
+      touched_[feature] = 0;
+    }
+    touched_features_.clear();
   }
 
  private:
-  std::vector<ShapPathElement> path_;
   int depth_ = -1;
+  std::size_t outputs_ = 0;
+  std::size_t features_ = 0;
+  int points_ = 0;
+  std::size_t stride_ = 0;
+  std::vector<double> rules_;  // per count 1..points_: its points then its weights
+  std::vector<Level> levels_;
+  std::vector<double> values_;
+  std::vector<double> ones_;
+  std::vector<double> terms_;
+  std::vector<std::uint8_t> touched_;
+  std::vector<std::size_t> touched_features_;
 };
 
-// Appends a feature with fractions (zero, one) to a path of n elements and
-// updates pweight: each subset of the new path either leaves the feature out
-// (factor zero) or takes it in (factor one), with the Shapley weight rescaled.
-inline void extend_path(ShapPathElement* path, int n, double zero, double one, std::int32_t feature) {
-  path[n] = {feature, zero, one, n == 0 ? 1.0 : 0.0};
-  const auto d = static_cast<double>(n);
-  for (int i = n - 1; i >= 0; --i) {
-    const auto at = static_cast<double>(i);
-    path[i + 1].pweight += one * path[i].pweight * (at + 1.0) / (d + 1.0);
-    path[i].pweight = zero * path[i].pweight * (d - at) / (d + 1.0);
-  }
-}
-
-// Inverts extend_path for element k of a path of n elements. Divides by o when
-// o != 0 (solving from the largest subset size down), else by z. Where o != 0
-// it is >= z (x's side has o = 1, a `both` node has o = z), so this is the
-// stable direction. z = 0 needs o != 0: visit() drops elements with z = o = 0.
-inline void unwind_path(ShapPathElement* path, int n, int k) {
-  const double one = path[k].one_fraction, zero = path[k].zero_fraction;
-  const auto d = static_cast<double>(n - 1);
-  double next = path[n - 1].pweight;
-  for (int i = n - 2; i >= 0; --i) {
-    const auto at = static_cast<double>(i);
-    if (one != 0.0) {
-      const double kept = path[i].pweight;
-      path[i].pweight = next * (d + 1.0) / ((at + 1.0) * one);
-      next = kept - path[i].pweight * zero * (d - at) / (d + 1.0);
-    } else {
-      path[i].pweight = path[i].pweight * (d + 1.0) / (zero * (d - at));
-    }
-  }
-  for (int i = k; i < n - 1; ++i) {
-    path[i].feature = path[i + 1].feature;
-    path[i].zero_fraction = path[i + 1].zero_fraction;
-    path[i].one_fraction = path[i + 1].one_fraction;
-  }
-}
-
-// sum(pweight) of the path without element k, without modifying the path: the
-// total Shapley weight of the subsets of the other features.
-inline double unwound_sum(const ShapPathElement* path, int n, int k) {
-  const double one = path[k].one_fraction, zero = path[k].zero_fraction;
-  const auto d = static_cast<double>(n - 1);
-  double total = 0.0, next = path[n - 1].pweight;
-  for (int i = n - 2; i >= 0; --i) {
-    const auto at = static_cast<double>(i);
-    if (one != 0.0) {
-      const double weight = next * (d + 1.0) / ((at + 1.0) * one);
-      total += weight;
-      next = path[i].pweight - weight * zero * (d - at) / (d + 1.0);
-    } else {
-      total += path[i].pweight * (d + 1.0) / (zero * (d - at));
-    }
-  }
-  return total;
-}
-
-template <class V, class Row>
+// Points is the quadrature's point count when known at compile time (the
+// loops over points then unroll), 0 when it is only known at run time.
+template <class V, class Row, int Points>
 struct ShapWalk {
   const V& view;
   const Row& x;
-  std::span<double> phi;
   std::size_t outputs;
   std::size_t features;  // columns phi has room for
   int max_depth;
+  int point_count;
+  const double* points;
   TreeShapWorkspace& workspace;
 
-  // Visits `node` at `depth`, reached from a parent path of `parent_size`
-  // elements by a split on `feature` with fractions (zero, one).
-  void visit(std::int32_t node, int depth, const ShapPathElement* parent, int parent_size, double zero, double one,
-             std::int32_t feature) {
-    // No training weight and not x's way: every leaf below has factor 0.
-    if (zero == 0.0 && one == 0.0) return;
+  int n() const {
+    if constexpr (Points > 0) return Points;
+    return point_count;
+  }
+
+  // The factor g = z (1 - s) + o s at each point and its inverse, and the
+  // path's product with it in place of the feature's previous factor.
+  void set_factor(double zero, double one, const double* __restrict product, const double* __restrict inverse_before,
+                  double* __restrict inverse, double* __restrict child_product) const {
+    const int n = this->n();
+    for (int k = 0; k < n; ++k) {
+      const double g = zero * (1.0 - points[k]) + one * points[k];
+      inverse[k] = 1.0 / g;
+      child_product[k] = product[k] * g * inverse_before[k];
+    }
+  }
+
+  // The leaves below take (o - z) / g of this factor in place of the one it
+  // replaces; over a path's splits on a feature these telescope.
+  void add_terms(double* __restrict terms, const double* __restrict below, double weight,
+                 const double* __restrict inverse, double weight_before,
+                 const double* __restrict inverse_before) const {
+    const int n = this->n();
+    for (std::size_t o = 0; o < outputs; ++o) {
+      for (int k = 0; k < n; ++k) {
+        terms[k] += below[k] * (weight * inverse[k] - weight_before * inverse_before[k]);
+      }
+      terms += n;
+      below += n;
+    }
+  }
+
+  // Sets `sums` (outputs x n) to value * product summed over the leaves below
+  // `node` at each point, and adds the Shapley terms of the splits below.
+  void visit(std::int32_t node, int depth, const double* __restrict product, double* __restrict sums) {
     // The workspace holds max_depth + 1 levels; a deeper tree would overrun it.
     if (depth > max_depth) {
       raise<invalid_argument>("add_tree_shap",
                               "the tree is deeper than its max_depth() = " + std::to_string(max_depth));
     }
-    ShapPathElement* path = workspace.segment(depth);
-    std::copy_n(parent, parent_size, path);
-    extend_path(path, parent_size, zero, one, feature);
-    int size = parent_size + 1;
-
-    // In this leaf's product game, feature k's Shapley value is the leaf value
-    // times (o_k - z_k) times the total weight of the other features' subsets.
+    const int n = this->n();
+    const auto width = outputs * static_cast<std::size_t>(n);
     if (view.is_leaf(node)) {
-      for (int k = 1; k < size; ++k) {
-        const ShapPathElement& element = path[k];
-        if (element.one_fraction == element.zero_fraction) continue;  // contributes 0
-        const double scale = unwound_sum(path, size, k) * (element.one_fraction - element.zero_fraction);
-        double* out = phi.data() + static_cast<std::size_t>(element.feature) * outputs;
-        for (std::size_t o = 0; o < outputs; ++o) {
-          out[o] += scale * static_cast<double>(view.leaf_value(node, o));
-        }
+      for (std::size_t o = 0; o < outputs; ++o) {
+        const auto value = static_cast<double>(view.leaf_value(node, o));
+        for (int k = 0; k < n; ++k)
+          sums[o * static_cast<std::size_t>(n) + static_cast<std::size_t>(k)] = value * product[k];
       }
       return;
     }
-
     const auto split = static_cast<std::int32_t>(view.feature(node));
     if (split < 0 || static_cast<std::size_t>(split) >= features) {
       raise<invalid_argument>("add_tree_shap", "node splits on feature " + std::to_string(split) +
                                                    " but phi has room for " + std::to_string(features) + " features");
     }
-    // A feature already on the path is one player: take it off and re-add it
-    // below with the fractions of all its occurrences multiplied together.
-    double incoming_zero = 1.0, incoming_one = 1.0;
-    for (int k = 1; k < size; ++k) {
-      if (path[k].feature != split) continue;
-      incoming_zero = path[k].zero_fraction;
-      incoming_one = path[k].one_fraction;
-      unwind_path(path, size, k);
-      --size;
-      break;
-    }
+    // The feature is one player: its factor so far is the one set at its
+    // deepest split above (z = o = 1, g = 1 if none), and this split's
+    // fractions multiply into it.
+    int before = depth - 1;
+    while (before >= 0 && workspace.level(before).feature != split) --before;
+    const double zero_before = before < 0 ? 1.0 : workspace.level(before).zero;
+    const double one_before = before < 0 ? 1.0 : workspace.level(before).one;
+    const double* inverse_before = before < 0 ? workspace.ones() : workspace.inverse(before);
+
     const auto [left_share, right_share] = child_shares(view, node);
     const Direction direction = view.direction(node, x);
-    const bool both = direction == Direction::both;
-    const double left_one = both ? left_share : (direction == Direction::left ? 1.0 : 0.0);
-    const double right_one = both ? right_share : (direction == Direction::right ? 1.0 : 0.0);
-    visit(view.left(node), depth + 1, path, size, incoming_zero * left_share, incoming_one * left_one, split);
-    visit(view.right(node), depth + 1, path, size, incoming_zero * right_share, incoming_one * right_one, split);
+    TreeShapWorkspace::Level& here = workspace.level(depth);
+    here.feature = split;
+    double* inverse = workspace.inverse(depth);
+    double* child_product = workspace.product(depth + 1);
+    double* child_sums = workspace.sums(depth + 1);
+    bool empty = true;
+    for (const bool right : {false, true}) {
+      const double share = right ? right_share : left_share;
+      const bool taken = direction == Direction::both || (direction == Direction::right) == right;
+      const double zero = zero_before * share;
+      const double one = taken ? one_before * (direction == Direction::both ? share : 1.0) : 0.0;
+      // No training weight and not x's way: every leaf below has factor 0.
+      if (zero == 0.0 && one == 0.0) continue;
+      here.zero = zero;
+      here.one = one;
+      set_factor(zero, one, product, inverse_before, inverse, child_product);
+      // The first child's sums go straight into `sums`.
+      double* below = empty ? sums : child_sums;
+      visit(right ? view.right(node) : view.left(node), depth + 1, child_product, below);
+      add_terms(workspace.terms(static_cast<std::size_t>(split), outputs, n), below, one - zero, inverse,
+                one_before - zero_before, inverse_before);
+      if (!empty) {
+        for (std::size_t i = 0; i < width; ++i) sums[i] += child_sums[i];
+      }
+      empty = false;
+    }
+    if (empty) std::fill_n(sums, width, 0.0);
   }
 };
 
 // ADDS the tree's SHAP values for row x to phi, laid out [feature * outputs +
-// output] (size n_features * outputs). Sizes the workspace from max_depth()
-// if it is smaller; otherwise allocates nothing. Throws invalid_argument for a
-// split feature phi has no room for or a tree deeper than max_depth() (phi may
-// then hold part of the tree's values).
+// output] (size n_features * outputs). Sizes the workspace if it is smaller
+// than the tree and phi need; otherwise allocates nothing. Throws
+// invalid_argument for a split feature phi has no room for or a tree deeper
+// than max_depth() (phi may then hold part of the tree's values).
 template <class V, class Row>
   requires TreeShapView<V, Row>
 void add_tree_shap(const V& view, const Row& x, std::span<double> phi, TreeShapWorkspace& workspace) {
@@ -276,10 +348,33 @@ void add_tree_shap(const V& view, const Row& x, std::span<double> phi, TreeShapW
   if (outputs == 0 || max_depth < 0) {
     raise<invalid_argument>("add_tree_shap", "the tree needs outputs() >= 1 and max_depth() >= 0");
   }
-  workspace.reserve(max_depth);
-  ShapWalk<V, Row> walk{view, x, phi, outputs, phi.size() / outputs, max_depth, workspace};
-  // The root enters as the placeholder element (feature -1, fractions 1).
-  walk.visit(static_cast<std::int32_t>(view.root()), 0, nullptr, 0, 1.0, 1.0, -1);
+  const auto root = static_cast<std::int32_t>(view.root());
+  if (view.is_leaf(root)) return;  // no split, nothing to attribute
+  const std::size_t features = phi.size() / outputs;
+  workspace.reserve(max_depth, outputs, features);
+  const int n = TreeShapWorkspace::point_count(max_depth);
+  const auto walk = [&]<int Points>() {
+    ShapWalk<V, Row, Points> tree{view, x, outputs, features, max_depth, n, workspace.points(n), workspace};
+    try {
+      tree.visit(root, 0, workspace.ones(), workspace.sums(0));
+    } catch (...) {
+      workspace.fold_terms(phi, outputs, n);  // leaves the workspace clean
+      throw;
+    }
+    workspace.fold_terms(phi, outputs, n);
+  };
+  // Forests are mostly shallow: unrolled walks up to depth 16.
+  switch (n) {
+    case 1: return walk.template operator()<1>();
+    case 2: return walk.template operator()<2>();
+    case 3: return walk.template operator()<3>();
+    case 4: return walk.template operator()<4>();
+    case 5: return walk.template operator()<5>();
+    case 6: return walk.template operator()<6>();
+    case 7: return walk.template operator()<7>();
+    case 8: return walk.template operator()<8>();
+    default: return walk.template operator()<0>();
+  }
 }
 
 }  // namespace redflag::detail::forest
