@@ -161,6 +161,7 @@ class TreeShapWorkspace {
     ones_.assign(n, 1.0);
     terms_.assign(features_ * outputs_ * n, 0.0);
     touched_.assign(features_, 0);
+    deepest_split_.assign(features_, -1);
     touched_features_.reserve(features_);
   }
 
@@ -172,14 +173,16 @@ class TreeShapWorkspace {
   double* weights(int count) { return points(count) + count; }
   const double* ones() const { return ones_.data(); }
 
-  // Level t: the split at depth t on the current path, its feature and the
-  // fractions (z, o) of that feature's factor for the child being visited.
+  // Level t: the split at depth t on the current path, the fractions (z, o)
+  // of its feature's factor for the child being visited.
   struct Level {
-    std::int32_t feature;
     double zero;
     double one;
   };
   Level& level(int depth) { return levels_[static_cast<std::size_t>(depth)]; }
+  // Per feature, the level of its deepest split on the current path (-1: none).
+  int& deepest_split(std::int32_t feature) { return deepest_split_[static_cast<std::size_t>(feature)]; }
+  void forget_path() { std::fill(deepest_split_.begin(), deepest_split_.end(), -1); }
   // At each point: 1 / g of level t's factor; the path's product of g at a
   // node of depth t; value * product summed over its leaves, per output.
   double* inverse(int depth) { return values_.data() + static_cast<std::size_t>(depth) * stride_; }
@@ -223,6 +226,7 @@ class TreeShapWorkspace {
   std::vector<double> ones_;
   std::vector<double> terms_;
   std::vector<std::uint8_t> touched_;
+  std::vector<int> deepest_split_;
   std::vector<std::size_t> touched_features_;
 };
 
@@ -271,23 +275,28 @@ struct ShapWalk {
     }
   }
 
+  void set_leaf_sums(std::int32_t leaf, const double* __restrict product, double* __restrict sums) const {
+    const int n = this->n();
+    for (std::size_t o = 0; o < outputs; ++o) {
+      const auto value = static_cast<double>(view.leaf_value(leaf, o));
+      for (int k = 0; k < n; ++k)
+        sums[o * static_cast<std::size_t>(n) + static_cast<std::size_t>(k)] = value * product[k];
+    }
+  }
+
   // Sets `sums` (outputs x n) to value * product summed over the leaves below
   // `node` at each point, and adds the Shapley terms of the splits below.
   void visit(std::int32_t node, int depth, const double* __restrict product, double* __restrict sums) {
-    // The workspace holds max_depth + 1 levels; a deeper tree would overrun it.
-    if (depth > max_depth) {
-      raise<invalid_argument>("add_tree_shap",
-                              "the tree is deeper than its max_depth() = " + std::to_string(max_depth));
-    }
     const int n = this->n();
     const auto width = outputs * static_cast<std::size_t>(n);
     if (view.is_leaf(node)) {
-      for (std::size_t o = 0; o < outputs; ++o) {
-        const auto value = static_cast<double>(view.leaf_value(node, o));
-        for (int k = 0; k < n; ++k)
-          sums[o * static_cast<std::size_t>(n) + static_cast<std::size_t>(k)] = value * product[k];
-      }
+      set_leaf_sums(node, product, sums);
       return;
+    }
+    // The workspace holds max_depth + 1 levels; deeper children would overrun it.
+    if (depth >= max_depth) {
+      raise<invalid_argument>("add_tree_shap",
+                              "the tree is deeper than its max_depth() = " + std::to_string(max_depth));
     }
     const auto split = static_cast<std::int32_t>(view.feature(node));
     if (split < 0 || static_cast<std::size_t>(split) >= features) {
@@ -297,8 +306,8 @@ struct ShapWalk {
     // The feature is one player: its factor so far is the one set at its
     // deepest split above (z = o = 1, g = 1 if none), and this split's
     // fractions multiply into it.
-    int before = depth - 1;
-    while (before >= 0 && workspace.level(before).feature != split) --before;
+    int& deepest = workspace.deepest_split(split);
+    const int before = deepest;
     const double zero_before = before < 0 ? 1.0 : workspace.level(before).zero;
     const double one_before = before < 0 ? 1.0 : workspace.level(before).one;
     const double* inverse_before = before < 0 ? workspace.ones() : workspace.inverse(before);
@@ -306,16 +315,19 @@ struct ShapWalk {
     const auto [left_share, right_share] = child_shares(view, node);
     const Direction direction = view.direction(node, x);
     TreeShapWorkspace::Level& here = workspace.level(depth);
-    here.feature = split;
+    deepest = depth;
     double* inverse = workspace.inverse(depth);
     double* child_product = workspace.product(depth + 1);
     double* child_sums = workspace.sums(depth + 1);
     bool empty = true;
+    // x's way takes o along; `both` splits it by cover like z.
+    const bool both = direction == Direction::both;
+    const double to_right = direction == Direction::right ? 1.0 : 0.0;
+    const double left_one = one_before * (both ? left_share : 1.0 - to_right);
+    const double right_one = one_before * (both ? right_share : to_right);
     for (const bool right : {false, true}) {
-      const double share = right ? right_share : left_share;
-      const bool taken = direction == Direction::both || (direction == Direction::right) == right;
-      const double zero = zero_before * share;
-      const double one = taken ? one_before * (direction == Direction::both ? share : 1.0) : 0.0;
+      const double zero = zero_before * (right ? right_share : left_share);
+      const double one = right ? right_one : left_one;
       // No training weight and not x's way: every leaf below has factor 0.
       if (zero == 0.0 && one == 0.0) continue;
       here.zero = zero;
@@ -323,7 +335,12 @@ struct ShapWalk {
       set_factor(zero, one, product, inverse_before, inverse, child_product);
       // The first child's sums go straight into `sums`.
       double* below = empty ? sums : child_sums;
-      visit(right ? view.right(node) : view.left(node), depth + 1, child_product, below);
+      const std::int32_t child = right ? view.right(node) : view.left(node);
+      if (view.is_leaf(child)) {
+        set_leaf_sums(child, child_product, below);  // half the nodes: no call
+      } else {
+        visit(child, depth + 1, child_product, below);
+      }
       add_terms(workspace.terms(static_cast<std::size_t>(split), outputs, n), below, one - zero, inverse,
                 one_before - zero_before, inverse_before);
       if (!empty) {
@@ -331,6 +348,7 @@ struct ShapWalk {
       }
       empty = false;
     }
+    deepest = before;
     if (empty) std::fill_n(sums, width, 0.0);
   }
 };
@@ -359,6 +377,7 @@ void add_tree_shap(const V& view, const Row& x, std::span<double> phi, TreeShapW
       tree.visit(root, 0, workspace.ones(), workspace.sums(0));
     } catch (...) {
       workspace.fold_terms(phi, outputs, n);  // leaves the workspace clean
+      workspace.forget_path();
       throw;
     }
     workspace.fold_terms(phi, outputs, n);
