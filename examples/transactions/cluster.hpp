@@ -98,6 +98,19 @@ inline std::string subject_token(std::string_view user) {
   return out;
 }
 
+// What every member of the cluster (worker, trainer) is told: where the
+// servers are, its name, the streams' layout, its lease, how often to report.
+struct MemberOptions {
+  std::string servers = "nats://127.0.0.1:4222";
+  std::string id;  // default: <role>-<pid>
+  Layout layout;
+  int replicas = 1;                      // for streams the member has to create
+  std::chrono::seconds duplicates{600};  // ... and their de-duplication window
+  milliseconds lease{10'000};            // a lease expires after this long without renewal
+  milliseconds status_interval{5'000};   // one JSON status line on stderr per interval; 0: none
+  double exit_when_idle = 0;             // > 0: stop after this many seconds with nothing to do
+};
+
 // The streams, for `replicas` servers each. `duplicates`: the publisher
 // de-duplication window of the streams written with message ids.
 inline std::vector<nats::StreamSpec> stream_specs(const Layout& layout, int replicas, std::chrono::seconds duplicates) {

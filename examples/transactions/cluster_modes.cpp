@@ -91,36 +91,34 @@ class Args {
   const ClusterArguments& args_;
 };
 
-int worker(const Args& args) {
-  WorkerOptions options;
+MemberOptions member_options(const Args& args) {
+  MemberOptions options;
   options.servers = args.servers();
   options.id = args.get("--id").value_or("");
   options.layout = args.layout();
   options.replicas = args.replicas();
   options.duplicates = args.duplicates();
   options.lease = args.seconds_option("--lease", 10);
+  options.status_interval = args.seconds_option("--status-seconds", 5);
+  options.exit_when_idle = args.number<double>("--exit-when-idle", 0);
+  if (options.lease < milliseconds(1000)) throw usage_error("--lease must be at least 1 second");
+  return options;
+}
+
+int worker(const Args& args) {
+  WorkerOptions options;
+  options.member = member_options(args);
   options.batch = args.number<int>("--batch", 256);
   options.checkpoint_every = args.number<std::size_t>("--checkpoint-every", 1000);
   options.checkpoint_interval = args.seconds_option("--checkpoint-seconds", 5);
-  options.status_interval = args.seconds_option("--status-seconds", 5);
-  options.exit_when_idle = args.number<double>("--exit-when-idle", 0);
   if (options.batch < 1) throw usage_error("--batch must be at least 1");
-  if (options.lease < milliseconds(1000)) throw usage_error("--lease must be at least 1 second");
   stop_on_signals();
   return Worker(options, args.rules()).run();
 }
 
 int trainer(const Args& args) {
   TrainerOptions options;
-  options.servers = args.servers();
-  options.id = args.get("--id").value_or("");
-  options.layout = args.layout();
-  options.replicas = args.replicas();
-  options.duplicates = args.duplicates();
-  options.lease = args.seconds_option("--lease", 10);
-  options.status_interval = args.seconds_option("--status-seconds", 5);
-  options.exit_when_idle = args.number<double>("--exit-when-idle", 0);
-  if (options.lease < milliseconds(1000)) throw usage_error("--lease must be at least 1 second");
+  options.member = member_options(args);
   stop_on_signals();
   return Trainer(options, args.rules()).run();
 }

@@ -41,15 +41,8 @@
 namespace transactions_example::cluster {
 
 struct TrainerOptions {
-  std::string servers = "nats://127.0.0.1:4222";
-  std::string id;  // default: trainer-<pid>
-  Layout layout;
-  int replicas = 1;
-  std::chrono::seconds duplicates{600};
-  milliseconds lease{10'000};
+  MemberOptions member;
   int batch = 64;  // FEAT messages per fetch (each holds a worker's batch of observations)
-  milliseconds status_interval{5'000};
-  double exit_when_idle = 0;
 };
 
 class Trainer {
@@ -58,14 +51,14 @@ class Trainer {
       : options_(std::move(options)),
         rules_(std::move(rules)),
         params_(std::move(params)),
-        name_(options_.id.empty() ? "trainer-" + std::to_string(::getpid()) : options_.id),
+        name_(options_.member.id.empty() ? "trainer-" + std::to_string(::getpid()) : options_.member.id),
         incarnation_(name_ + "/" + std::to_string(::getpid()) + "/" +
                      std::to_string(Clock::now().time_since_epoch().count() % 1'000'000'007)) {}
 
   int run() {
-    client_ = std::make_unique<nats::Client>(options_.servers, name_);
-    setup(*client_, options_.layout, options_.replicas, options_.duplicates);
-    LeaseWatch watch(options_.lease);
+    client_ = std::make_unique<nats::Client>(options_.member.servers, name_);
+    setup(*client_, options_.member.layout, options_.member.replicas, options_.member.duplicates);
+    LeaseWatch watch(options_.member.lease);
     log_line("trainer " + name_ + ": started (" + incarnation_ + "), waiting for the trainer lease");
     started_ = Clock::now();
     last_work_ = started_;
@@ -74,7 +67,7 @@ class Trainer {
         const auto found = watch.look(*client_, Layout::trainer_control_stream, Layout::trainer_control_subject);
         if (found.free && found.sequence != 0) {
           Lease lease(*client_, Layout::trainer_control_stream, Layout::trainer_control_subject, incarnation_,
-                      options_.lease);
+                      options_.member.lease);
           if (lease.claim(found.sequence, ControlRecord{})) {
             log_line("trainer " + name_ + ": lease claimed; replaying the observations from the first");
             session(lease);
@@ -161,7 +154,8 @@ class Trainer {
         if (next - 1 > marked) marked = mark(lease, next - 1, marked);
         const bool worked = next != before || !messages.empty();
         if (worked) last_work_ = Clock::now();
-        if (options_.status_interval.count() > 0 && Clock::now() - last_status >= options_.status_interval) {
+        if (options_.member.status_interval.count() > 0 &&
+            Clock::now() - last_status >= options_.member.status_interval) {
           const double elapsed = seconds_since(last_status);
           last_status = Clock::now();
           log_line(nlohmann::json{
@@ -178,7 +172,7 @@ class Trainer {
         }
         if (!worked) {
           std::this_thread::sleep_for(milliseconds(2));
-          if (options_.exit_when_idle > 0 && seconds_since(last_work_) > options_.exit_when_idle) {
+          if (options_.member.exit_when_idle > 0 && seconds_since(last_work_) > options_.member.exit_when_idle) {
             stop_requested() = true;
           }
         }

@@ -160,18 +160,11 @@ class ModelFeed {
 };
 
 struct WorkerOptions {
-  std::string servers = "nats://127.0.0.1:4222";
-  std::string id;  // default: worker-<pid>
-  Layout layout;
-  int replicas = 1;                         // for streams this worker has to create
-  std::chrono::seconds duplicates{600};     // ... and their de-duplication window
-  milliseconds lease{10'000};               // a lease expires after this long without renewal
+  MemberOptions member;
   int batch = 256;                          // inputs per fetch
   std::size_t checkpoint_every = 1000;      // inputs between checkpoints ...
   milliseconds checkpoint_interval{5'000};  // ... or this long, whichever comes first
-  milliseconds status_interval{5'000};      // one JSON status line on stderr per interval; 0: none
   std::size_t max_pending = 4096;           // inputs of a partition observed and waiting for their model
-  double exit_when_idle = 0;                // > 0: stop after this many seconds with nothing to read or score
 };
 
 class Worker {
@@ -180,24 +173,25 @@ class Worker {
       : options_(std::move(options)),
         params_(std::move(params)),
         scorer_(std::move(rules)),
-        name_(options_.id.empty() ? "worker-" + std::to_string(::getpid()) : options_.id),
+        name_(options_.member.id.empty() ? "worker-" + std::to_string(::getpid()) : options_.member.id),
         incarnation_(name_ + "/" + std::to_string(::getpid()) + "/" +
                      std::to_string(Clock::now().time_since_epoch().count() % 1'000'000'007)) {}
 
   int run() {
-    client_ = std::make_unique<nats::Client>(options_.servers, name_);
-    setup(*client_, options_.layout, options_.replicas, options_.duplicates);
+    client_ = std::make_unique<nats::Client>(options_.member.servers, name_);
+    setup(*client_, options_.member.layout, options_.member.replicas, options_.member.duplicates);
     publisher_ = std::make_unique<nats::AsyncPublisher>(*client_);
     feed_ = std::make_unique<ModelFeed>(*client_, params_);
-    watch_ = std::make_unique<LeaseWatch>(options_.lease);
+    watch_ = std::make_unique<LeaseWatch>(options_.member.lease);
     natsSubscription* hb = nullptr;
     nats::check(natsConnection_SubscribeSync(&hb, client_->connection(), Layout::heartbeat_subject), "subscribe");
     heartbeats_.reset(hb);
     started_ = Clock::now();
     last_work_ = started_;
     last_status_ = started_;
-    log_line("worker " + name_ + ": started (" + incarnation_ + "), " + std::to_string(options_.layout.partitions) +
-             " partitions, lease " + std::to_string(options_.lease.count()) + " ms");
+    log_line("worker " + name_ + ": started (" + incarnation_ + "), " +
+             std::to_string(options_.member.layout.partitions) + " partitions, lease " +
+             std::to_string(options_.member.lease.count()) + " ms");
 
     std::optional<Clock::time_point> stop_deadline;
     for (int idle = 0;;) {
@@ -231,7 +225,8 @@ class Worker {
         if (publisher_->outstanding() > 0) (void)publisher_->flush(milliseconds(20));
         std::this_thread::sleep_for(milliseconds(std::min(1 + idle, 20)));
         ++idle;
-        if (options_.exit_when_idle > 0 && seconds_since(last_work_) > options_.exit_when_idle && caught_up()) {
+        if (options_.member.exit_when_idle > 0 && seconds_since(last_work_) > options_.member.exit_when_idle &&
+            caught_up()) {
           stop_requested() = true;
         }
       }
@@ -287,7 +282,7 @@ class Worker {
   }
 
   void restore(Partition& p) {
-    const std::uint32_t P = options_.layout.partitions;
+    const std::uint32_t P = options_.member.layout.partitions;
     std::vector<CheckpointRef> valid;
     std::optional<redflag::PartitionCheckpoint> state;
     for (const CheckpointRef& c : p.lease.record().checkpoints) {
@@ -505,11 +500,11 @@ class Worker {
     std::erase_if(members_, [&](const auto& m) { return now - m.second.heard > alive_window(); });
   }
 
-  [[nodiscard]] milliseconds alive_window() const { return std::min(milliseconds(3'000), options_.lease); }
+  [[nodiscard]] milliseconds alive_window() const { return std::min(milliseconds(3'000), options_.member.lease); }
 
   [[nodiscard]] std::size_t target() const {
     const std::size_t n = std::max<std::size_t>(1, members_.size());
-    return (options_.layout.partitions + n - 1) / n;
+    return (options_.member.layout.partitions + n - 1) / n;
   }
 
   // Claims free partitions up to the target; releases one beyond it while
@@ -519,18 +514,18 @@ class Worker {
     if (now - started_ < milliseconds(2'500) || now - last_scan_ < milliseconds(1'000)) return;
     last_scan_ = now;
     const std::size_t want = target();
-    for (std::uint32_t k = 0; k < options_.layout.partitions; ++k) {
+    for (std::uint32_t k = 0; k < options_.member.layout.partitions; ++k) {
       // Each worker starts its scan elsewhere, so that claims rarely collide.
       const std::uint32_t index =
-          static_cast<std::uint32_t>((k + std::hash<std::string>{}(incarnation_)) % options_.layout.partitions);
+          static_cast<std::uint32_t>((k + std::hash<std::string>{}(incarnation_)) % options_.member.layout.partitions);
       if (owned_.contains(index)) continue;
       try {
         const LeaseWatch::Found found =
             watch_->look(*client_, Layout::control_stream(index), Layout::control_subject(index));
         if (!found.free || found.sequence == 0 || owned_.size() >= want) continue;
-        auto p =
-            std::make_unique<Partition>(index, Lease(*client_, Layout::control_stream(index),
-                                                     Layout::control_subject(index), incarnation_, options_.lease));
+        auto p = std::make_unique<Partition>(
+            index, Lease(*client_, Layout::control_stream(index), Layout::control_subject(index), incarnation_,
+                         options_.member.lease));
         if (p->lease.claim(found.sequence, ControlRecord{"claim", "", found.record.checkpoints})) {
           log_line("worker " + name_ + ": partition " + std::to_string(index) + " claimed (previous record: " +
                    found.record.type + (found.record.owner.empty() ? "" : " by " + found.record.owner) + ")");
@@ -562,7 +557,8 @@ class Worker {
   }
 
   void status() {
-    if (options_.status_interval.count() <= 0 || Clock::now() - last_status_ < options_.status_interval) return;
+    if (options_.member.status_interval.count() <= 0 || Clock::now() - last_status_ < options_.member.status_interval)
+      return;
     const double elapsed = seconds_since(last_status_);
     last_status_ = Clock::now();
     nlohmann::json partitions = nlohmann::json::array();
