@@ -5,8 +5,9 @@
 #   cluster.sh failover  EXE DATA WORK [NATS_SERVER]
 #       A 3-node JetStream cluster, every stream with 3 replicas. The bundled
 #       stream is published at a steady rate while 3 workers and the trainer
-#       run; meanwhile a worker is killed (SIGKILL), the input stream's
-#       leader server is killed and restarted, and a worker is paused
+#       run; meanwhile a worker is killed (SIGKILL) and a new one started,
+#       the input stream's leader server is killed and restarted, the
+#       trainer is killed and another started, and a worker is paused
 #       (SIGSTOP) past its lease and resumed (SIGCONT). The verdicts, read in
 #       input order, must be the single process's to the byte:
 #         cluster failover: 4000 transactions, lost 0, duplicated 0, different 0
@@ -89,9 +90,10 @@ start_worker() {
   pids[$name]=$!
 }
 start_trainer() {
-  "$EXE" trainer --servers "$servers" --id trainer --lease "$lease" --status-seconds 2 \
-    >> "$WORK/trainer.out" 2>> "$WORK/trainer.err" &
-  pids[trainer]=$!
+  local name=${1:-trainer}
+  "$EXE" trainer --servers "$servers" --id "$name" --lease "$lease" --status-seconds 2 \
+    >> "$WORK/$name.out" 2>> "$WORK/$name.err" &
+  pids[$name]=$!
 }
 stop_process() {  # SIGTERM, then SIGKILL after 20 s
   local name=$1 pid="${pids[$1]}"
@@ -124,6 +126,8 @@ if [ "$case_name" = failover ]; then
   wait "${pids[w1]}" 2> /dev/null
   unset "pids[w1]"
   say "SIGKILL worker w1"
+  start_worker w4
+  say "worker w4 started in its place"
 
   sleep 4
   leader=$(timeout 10 "$EXE" stream-info --servers "$servers" --stream TX | sed -n 's/.*"leader":"\(n[0-9]\)".*/\1/p')
@@ -135,6 +139,12 @@ if [ "$case_name" = failover ]; then
   start_server "${leader#n}"
   wait_healthy "${leader#n}" || fail "server $leader not healthy after 30 s (see $WORK/$leader.log)"
   say "server $leader restarted"
+
+  kill -KILL "${pids[trainer]}"
+  wait "${pids[trainer]}" 2> /dev/null
+  unset "pids[trainer]"
+  start_trainer trainer2
+  say "SIGKILL the trainer; trainer2 started in its place"
 
   sleep 3
   kill -STOP "${pids[w2]}"
@@ -158,6 +168,9 @@ if [ "$case_name" = failover ]; then
   taken=$(grep -c "dropped: its lease was taken over" "$WORK/w2-after-cont.err")
   [ "$taken" -gt 0 ] || fail "worker w2 did not report losing its leases after the pause"
   say "w2 after SIGCONT: $taken partition(s) found taken over by its fenced renewals, its lease lapsed for scoring"
+  grep -q "lease claimed" "$WORK/trainer2.err" ||
+    fail "trainer2 did not take the killed trainer's lease: $(tail -n 5 "$WORK/trainer2.err")"
+  say "$(grep -m1 "lease claimed" "$WORK/trainer2.err")"
   [ "$status" = 0 ] || fail "the verdicts differ from the single process's (see $WORK)"
   say "passed"
   exit 0
