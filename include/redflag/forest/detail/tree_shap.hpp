@@ -24,8 +24,8 @@
 // each node, and adds every leaf's terms at the node where a feature's factor
 // is set; a feature met again deeper swaps its factor, and the differences
 // telescope to the leaf's own. O(nodes * points) per tree rather than
-// Algorithm 2's O(leaves * depth^2), the idea of Linear TreeSHAP (Yu, Bai,
-// Zhang et al., "Linear TreeShap", NeurIPS 2022).
+// Algorithm 2's O(leaves * depth^2), the idea of Linear TreeShap (Yu, Xu,
+// Bifet & Read, NeurIPS 2022).
 
 #include <redflag/core/error.hpp>
 
